@@ -1,0 +1,128 @@
+import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto'
+import { mkdir, readdir, readFile, stat, writeFile, link, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import type { KeySet, KeySource, KeySourceContext, PublicJwk, SigningAlgorithm } from './types.js'
+import { localKey, publicJwkOf } from './local.js'
+import { KeySourceError } from '../../errors.js'
+
+const generate = promisify(generateKeyPair)
+
+export interface FileKeysOptions {
+  /** Folder holding the keys: PEM (`.pem`, `.key`) or JWK (`.json`) files. */
+  dir: string
+  /**
+   * When the folder holds no private key, generate an RSA-2048 key there (mode 0600) instead of
+   * failing. Several processes started at once from the same folder end up with the same key.
+   */
+  generateIfMissing?: boolean
+}
+
+interface KeyFile {
+  name: string
+  mtimeMs: number
+  key: KeyObject
+  isPrivate: boolean
+  alg?: SigningAlgorithm
+  kid?: string
+}
+
+const keyFilePattern = /\.(pem|key|json)$/
+
+/**
+ * Loads signing keys from a folder. The newest private key (by modification time, then by file
+ * name) signs; every other key, private or public-only, stays published in the JWKS so tokens
+ * signed before a rotation keep verifying. JWK files may carry `kid` and `alg`; otherwise the
+ * `kid` is the RFC 7638 thumbprint and `alg` follows the key type (RS256 for RSA).
+ *
+ * @example
+ * await app.register(oidcProvider, { issuer, keys: fileKeys({ dir: 'keys' }) })
+ */
+export function fileKeys (options: FileKeysOptions): KeySource {
+  if (typeof options?.dir !== 'string' || options.dir === '') {
+    throw new KeySourceError('fileKeys: "dir" must be a folder path')
+  }
+  return {
+    async load (context: KeySourceContext): Promise<KeySet> {
+      let files = await readKeyFiles(options.dir)
+      if (!files.some((file) => file.isPrivate) && options.generateIfMissing === true) {
+        await generateKeyFile(options.dir)
+        context.log.info(`fastify-oidc-provider: generated a signing key in ${options.dir}`)
+        files = await readKeyFiles(options.dir)
+      }
+      const signer = files.filter((file) => file.isPrivate)
+        .sort((a, b) => b.mtimeMs - a.mtimeMs || b.name.localeCompare(a.name))[0]
+      if (signer === undefined) {
+        throw new KeySourceError(`no private key in ${options.dir} (run: npx fastify-oidc-provider keys generate --dir ${options.dir})`)
+      }
+      const current = await localKey(signer.key, signer.alg, signer.kid)
+      const publicKeys: PublicJwk[] = [current.publicJwk]
+      for (const file of files) {
+        if (file === signer) continue
+        const jwk = await publicJwkOf(file.key, file.alg ?? current.publicJwk.alg, file.kid)
+        if (!publicKeys.some((published) => published.kid === jwk.kid)) publicKeys.push(jwk)
+      }
+      return { signingKey: current.signingKey, publicKeys }
+    },
+  }
+}
+
+async function readKeyFiles (dir: string): Promise<KeyFile[]> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw error
+  }
+  const files: KeyFile[] = []
+  for (const name of names.filter((entry) => keyFilePattern.test(entry)).sort()) {
+    const path = join(dir, name)
+    const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)])
+    try {
+      files.push({ name, mtimeMs: info.mtimeMs, ...parseKey(name, text) })
+    } catch (error) {
+      throw new KeySourceError(`cannot read key file ${path}: ${(error as Error).message}`)
+    }
+  }
+  return files
+}
+
+function parseKey (name: string, text: string): Omit<KeyFile, 'name' | 'mtimeMs'> {
+  if (name.endsWith('.json')) {
+    const jwk = JSON.parse(text) as Record<string, unknown>
+    const isPrivate = typeof jwk.d === 'string'
+    const key = isPrivate
+      ? createPrivateKey({ key: jwk as never, format: 'jwk' })
+      : createPublicKey({ key: jwk as never, format: 'jwk' })
+    return {
+      key,
+      isPrivate,
+      ...(typeof jwk.alg === 'string' ? { alg: jwk.alg as SigningAlgorithm } : {}),
+      ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}),
+    }
+  }
+  if (text.includes('PRIVATE KEY-----')) return { key: createPrivateKey(text), isPrivate: true }
+  return { key: createPublicKey(text), isPrivate: false }
+}
+
+/**
+ * Writes a new RSA-2048 private key (PKCS#8 PEM, mode 0600) into `dir` and returns its file
+ * name. Written to a temporary file then hard-linked, so a concurrent reader never sees half a
+ * key and two processes generating at once cannot both win.
+ */
+export async function generateKeyFile (dir: string, fileName = 'signing-key.pem'): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  const { privateKey } = await generate('rsa', { modulusLength: 2048 })
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
+  const temporary = join(dir, `.${fileName}.${randomBytes(6).toString('hex')}.tmp`)
+  await writeFile(temporary, pem, { mode: 0o600, flag: 'wx' })
+  try {
+    await link(temporary, join(dir, fileName))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  } finally {
+    await unlink(temporary)
+  }
+  return fileName
+}

@@ -1,0 +1,55 @@
+/** JWS algorithms a signing key may use. RS256 is what OpenID Connect requires every provider to support. */
+export type SigningAlgorithm = 'RS256' | 'PS256' | 'ES256'
+
+/** A public key as published in the JWKS (RFC 7517), never with private members. */
+export interface PublicJwk {
+  kty: string
+  kid: string
+  alg: SigningAlgorithm
+  use: 'sig'
+  n?: string
+  e?: string
+  crv?: string
+  x?: string
+  y?: string
+}
+
+/**
+ * The key that signs tokens. `sign` receives the JWS signing input (RFC 7515 §5.1) and returns
+ * the raw signature, so the private key can live in a KMS or HSM and never enter the process.
+ */
+export interface SigningKey {
+  kid: string
+  alg: SigningAlgorithm
+  sign (data: Uint8Array): Promise<Uint8Array>
+}
+
+/** What a key source yields: the current signer, and every public key to publish. */
+export interface KeySet {
+  signingKey: SigningKey
+  /** The signing key's public JWK first, then keys kept published for rotation. */
+  publicKeys: PublicJwk[]
+}
+
+export interface KeySourceContext {
+  log: { warn (msg: string): void, info (msg: string): void }
+}
+
+/**
+ * Where signing keys come from. `load` runs once at registration and again on
+ * `app.oidc.reloadKeys()` (rotation); keys are imported there, never per request.
+ *
+ * @example
+ * // A KMS-backed source: the private key never enters the process.
+ * const kmsKeys: KeySource = {
+ *   async load () {
+ *     return {
+ *       signingKey: { kid: 'kms-1', alg: 'RS256', sign: (data) => kms.sign(data) },
+ *       publicKeys: [await kms.publicJwk()],
+ *     }
+ *   },
+ * }
+ */
+export interface KeySource {
+  load (context: KeySourceContext): Promise<KeySet>
+}

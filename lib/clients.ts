@@ -1,0 +1,44 @@
+import type { ClientRecord } from './adapters/store/types.js'
+import type { ProviderContext } from './context.js'
+import type { StaticClient } from './options.js'
+import { InvalidOptionError, OAuthError } from './errors.js'
+import { validateClientMetadata } from './registration/metadata.js'
+import { nowSeconds, sha256 } from './crypto.js'
+
+/**
+ * Turns the host's static clients into client records, with the same metadata rules as dynamic
+ * registration. The plain secret is hashed here and not kept.
+ */
+export function loadStaticClients (clients: StaticClient[], supportedScopes: readonly string[]): Map<string, ClientRecord> {
+  const records = new Map<string, ClientRecord>()
+  clients.forEach((client, index) => {
+    const name = `clients[${index}]`
+    if (records.has(client.client_id)) throw new InvalidOptionError(`${name}.client_id`, `duplicates "${client.client_id}"`)
+    let metadata
+    try {
+      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true })
+    } catch (error) {
+      if (error instanceof OAuthError) throw new InvalidOptionError(name, `is invalid: ${error.error_description}`)
+      throw error
+    }
+    const isPublic = metadata.token_endpoint_auth_method === 'none'
+    if (isPublic && client.client_secret !== undefined) {
+      throw new InvalidOptionError(`${name}.client_secret`, 'must not be set for a public client (token_endpoint_auth_method "none")')
+    }
+    if (!isPublic && client.client_secret === undefined) {
+      throw new InvalidOptionError(`${name}.client_secret`, `is required for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)
+    }
+    records.set(client.client_id, {
+      ...metadata,
+      client_id: client.client_id,
+      ...(client.client_secret === undefined ? {} : { client_secret_hash: sha256(client.client_secret) }),
+      client_id_issued_at: nowSeconds(),
+    })
+  })
+  return records
+}
+
+/** Static clients first (no store round trip), then registered ones. */
+export async function findClient (ctx: ProviderContext, clientId: string): Promise<ClientRecord | undefined> {
+  return ctx.staticClients.get(clientId) ?? await ctx.store.getClient(clientId)
+}

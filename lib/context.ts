@@ -1,0 +1,28 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { ClientRecord, Store } from './adapters/store/types.js'
+import type { UserAdapter } from './adapters/users/types.js'
+import type { ResolvedOptions } from './options.js'
+import type { EndpointUrls } from './urls.js'
+import type { KeyRing } from './keyring.js'
+import type { SecurityEventEmitter, SecurityEventName, SecurityEvents } from './events.js'
+
+/**
+ * Everything a route or grant needs, built once at registration. Passed explicitly (not read
+ * from globals) so protocol modules are testable without HTTP.
+ */
+export interface ProviderContext {
+  issuer: string
+  urls: EndpointUrls
+  /** The issuer's path as the browser sees it ('' at the root): cookie path and form actions. */
+  basePath: string
+  options: ResolvedOptions
+  store: Store
+  users: UserAdapter
+  keys: KeyRing
+  /** Static clients (hashed secrets), looked up before the store. */
+  staticClients: ReadonlyMap<string, ClientRecord>
+  events: SecurityEventEmitter
+  log: FastifyBaseLogger
+  /** Logs the event (info, or warn for attacks) and emits it to host listeners. */
+  audit<Name extends SecurityEventName> (name: Name, event: SecurityEvents[Name]): void
+}

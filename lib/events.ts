@@ -1,0 +1,48 @@
+import { EventEmitter } from 'node:events'
+
+/**
+ * Security-relevant events, with the ids needed to act on them and never a secret, token,
+ * code or password. Each is also logged through Fastify's logger.
+ */
+export interface SecurityEvents {
+  'login.success': { accountId: string, clientId: string, ip: string }
+  'login.failure': { username: string, clientId: string, ip: string }
+  'login.locked': { username: string, clientId: string, ip: string, retryAfter: number }
+  'consent.granted': { accountId: string, clientId: string, scope: string }
+  'consent.denied': { accountId: string, clientId: string }
+  'token.issued': { clientId: string, accountId?: string, grantType: string, grantId?: string }
+  'code.replayed': { clientId: string, grantId?: string }
+  'refresh_token.reused': { clientId: string, grantId?: string }
+  'client_auth.failure': { clientId?: string, ip: string, endpoint: string }
+  'token.revoked': { clientId: string, tokenType: 'access_token' | 'refresh_token', grantId?: string }
+  'grant.revoked': { grantId?: string, accountId?: string, clientId?: string, reason: string }
+  'client.registered': { clientId: string, ip: string }
+  'client.updated': { clientId: string }
+  'client.deleted': { clientId: string }
+}
+
+export type SecurityEventName = keyof SecurityEvents
+
+/** A typed emitter: `on('login.failure', (event) => ...)` knows the event's shape. */
+export class SecurityEventEmitter {
+  readonly #emitter = new EventEmitter()
+
+  on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): this {
+    this.#emitter.on(name, listener)
+    return this
+  }
+
+  off<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): this {
+    this.#emitter.off(name, listener)
+    return this
+  }
+
+  /** Emits without letting a throwing listener break the request that caused the event. */
+  emit<Name extends SecurityEventName> (name: Name, event: SecurityEvents[Name], log: { error (obj: object, msg: string): void }): void {
+    try {
+      this.#emitter.emit(name, event)
+    } catch (error) {
+      log.error({ err: error, event: name }, 'fastify-oidc-provider: a security event listener threw')
+    }
+  }
+}

@@ -1,0 +1,171 @@
+import Type, { type Static } from 'typebox'
+import Value from 'typebox/value'
+import type { Store } from './adapters/store/types.js'
+import type { KeySource } from './adapters/keys/types.js'
+import type { UserAdapter } from './adapters/users/types.js'
+import type { RegistrationPolicy } from './registration/policy.js'
+import { InvalidOptionError } from './errors.js'
+
+const Seconds = (description: string, defaultValue: number) =>
+  Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
+
+/** Lifetimes in seconds. */
+export const TtlSchema = Type.Object({
+  accessToken: Seconds('Access token lifetime.', 3600),
+  idToken: Seconds('ID token lifetime.', 3600),
+  refreshToken: Seconds('Refresh token lifetime (each rotation issues a fresh one).', 14 * 86400),
+  refreshTokenAbsolute: Seconds('Absolute lifetime of a refresh token family; rotation never extends past it.', 90 * 86400),
+  code: Seconds('Authorization code lifetime (RFC 6749 §4.1.2 recommends at most 10 minutes).', 60),
+  interaction: Seconds('How long a pending login/consent page stays valid.', 600),
+  session: Seconds('Login session lifetime (the SSO cookie).', 14 * 86400),
+  grant: Seconds('How long a user\'s consent to a client is remembered.', 90 * 86400),
+}, { additionalProperties: false, default: {} })
+
+/** A client the host configures in code (its own apps). */
+export const StaticClientSchema = Type.Object({
+  client_id: Type.String({ minLength: 1, maxLength: 200 }),
+  client_secret: Type.Optional(Type.String({ minLength: 16, description: 'Plain secret; hashed at startup and never kept.' })),
+  redirect_uris: Type.Optional(Type.Array(Type.String(), { default: [] })),
+  grant_types: Type.Optional(Type.Array(Type.Union([
+    Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials'),
+  ]))),
+  response_types: Type.Optional(Type.Array(Type.String())),
+  token_endpoint_auth_method: Type.Optional(Type.Union([
+    Type.Literal('client_secret_basic'), Type.Literal('client_secret_post'), Type.Literal('none'),
+  ])),
+  scope: Type.Optional(Type.String()),
+  client_name: Type.Optional(Type.String({ maxLength: 200 })),
+  application_type: Type.Optional(Type.Union([Type.Literal('web'), Type.Literal('native')])),
+  client_uri: Type.Optional(Type.String()),
+  logo_uri: Type.Optional(Type.String()),
+  policy_uri: Type.Optional(Type.String()),
+  tos_uri: Type.Optional(Type.String()),
+  contacts: Type.Optional(Type.Array(Type.String())),
+  first_party: Type.Optional(Type.Boolean({ description: 'Skip the consent page for this client.' })),
+}, { additionalProperties: false })
+
+export type StaticClient = Static<typeof StaticClientSchema>
+
+export const RateLimitSchema = Type.Object({
+  loginFailures: Type.Integer({ minimum: 1, default: 10, description: 'Failed logins per username, and per IP, before lockout.' }),
+  loginWindow: Seconds('Window for counting failed logins (and the lockout length).', 900),
+  clientAuthFailures: Type.Integer({ minimum: 1, default: 20, description: 'Failed client authentications per client_id, and per IP, before 429.' }),
+  clientAuthWindow: Seconds('Window for counting failed client authentications.', 900),
+}, { additionalProperties: false, default: {} })
+
+/** The part of the options that is plain data, validated by one schema with its defaults. */
+export const OptionsSchema = Type.Object({
+  issuer: Type.String({
+    format: 'uri',
+    pattern: '^https?://[^?#]+$',
+    description: 'The issuer URL; every URL in discovery derives from it, never from request headers.',
+  }),
+  cookieSecret: Type.Optional(Type.Union([
+    Type.String({ minLength: 32 }),
+    Type.Array(Type.String({ minLength: 32 }), { minItems: 1 }),
+  ], { description: 'Signs the login-session cookie; an array rotates (first signs, all verify).' })),
+  ttl: TtlSchema,
+  scopes: Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), {
+    default: ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'],
+    description: 'Scopes the provider supports; others are ignored at /authorize.',
+  }),
+  clients: Type.Array(StaticClientSchema, { default: [] }),
+  accessTokenAudience: Type.Optional(Type.String({ minLength: 1, description: 'RFC 9068 `aud` of access tokens. Default: the issuer.' })),
+  nonceReplayProtection: Type.Boolean({ default: true, description: 'Refuse a nonce a client already used within the ID token lifetime.' }),
+  rateLimit: RateLimitSchema,
+  cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
+  pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
+}, { additionalProperties: true })
+
+export type OptionsData = Static<typeof OptionsSchema>
+
+/**
+ * Options of the `oidcProvider` plugin.
+ *
+ * @example
+ * await app.register(oidcProvider, {
+ *   issuer: 'https://id.example.com',
+ *   store: new RedisStore({ client: new Redis() }),
+ *   keys: fileKeys({ dir: 'keys' }),
+ *   users: staticUsers([{ username: 'demo', password: 'demo', sub: 'user-1' }]),
+ *   cookieSecret: process.env.SECRET_KEY,
+ * })
+ */
+export interface OidcProviderOptions {
+  /** Required. The issuer URL (`https://id.example.com` or `https://example.com/oidc`). */
+  issuer: string
+  /** Where codes, tokens, sessions and clients live. Default: a new `MemoryStore`. */
+  store?: Store
+  /** Signing keys. Default: an RSA-2048 key generated in memory (with a warning). */
+  keys?: KeySource
+  /** Authenticates users and returns their claims. Default: no users (every login fails). */
+  users?: UserAdapter
+  /** Signs the session cookie. Default: random per process (with a warning; sessions do not survive restarts or span instances). */
+  cookieSecret?: string | string[]
+  /** Static clients (the host's own apps). */
+  clients?: StaticClient[]
+  /** Lifetimes in seconds. */
+  ttl?: Partial<OptionsData['ttl']>
+  /** Supported scopes. */
+  scopes?: string[]
+  /** Dynamic client registration (RFC 7591). Default: disabled. */
+  registration?: RegistrationPolicy | false
+  /** RFC 9068 `aud` of access tokens. Default: the issuer. */
+  accessTokenAudience?: string
+  /** Refuse a nonce already used by the same client. Default: true. */
+  nonceReplayProtection?: boolean
+  /** Brute-force limits. */
+  rateLimit?: Partial<OptionsData['rateLimit']>
+  /** Session cookie name. Default: `oidc_session`. */
+  cookieName?: string
+  /** Title of the login page. */
+  pageTitle?: string
+  /** Fastify route prefix; the plugin honours it for its routes. */
+  prefix?: string
+}
+
+/** Options after defaults, as the provider uses them. */
+export interface ResolvedOptions extends OptionsData {
+  store: Store
+  keys: KeySource
+  users: UserAdapter
+  registration: RegistrationPolicy | false
+  /** True when the plugin made the store itself (and so closes it). */
+  ownsStore: boolean
+  /** True when no cookie secret was configured and a random one was generated. */
+  generatedCookieSecret: boolean
+}
+
+/**
+ * Validates the data options against the schema and fills in defaults. Throws
+ * `FST_OIDC_INVALID_OPTION` naming the first bad option.
+ */
+export function validateOptionsData (options: unknown): OptionsData {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'must be an object')
+  }
+  const withDefaults = Value.Default(OptionsSchema, structuredCloneData(options))
+  const errors = Value.Errors(OptionsSchema, withDefaults)
+  const first = errors.find((error) => error.keyword !== 'anyOf' && error.keyword !== 'boolean') ?? errors[0]
+  if (first !== undefined) {
+    const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
+    const name = path === '' ? requiredName(first) : path
+    throw new InvalidOptionError(name, first.message)
+  }
+  return withDefaults as OptionsData
+}
+
+function requiredName (error: { params: object }): string {
+  const params = error.params as { requiredProperties?: string[] }
+  return params.requiredProperties?.[0] ?? 'options'
+}
+
+/** Copies the plain-data part of the options (adapters are objects with methods: left out). */
+function structuredCloneData (options: object): Record<string, unknown> {
+  const data: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(options)) {
+    if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration') continue
+    data[key] = value
+  }
+  return structuredClone(data)
+}

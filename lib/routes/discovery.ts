@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify'
+import type { ProviderContext } from '../context.js'
+import { routes } from '../urls.js'
+import { supportedClaims } from '../claims.js'
+
+/**
+ * The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): every value describes
+ * exactly what is implemented, and every URL derives from the configured issuer.
+ */
+export function providerMetadata (ctx: ProviderContext): Record<string, unknown> {
+  const { urls, options } = ctx
+  const grantTypes = ['authorization_code', 'refresh_token', 'client_credentials']
+  return {
+    issuer: ctx.issuer,
+    authorization_endpoint: urls.authorize,
+    token_endpoint: urls.token,
+    userinfo_endpoint: urls.userinfo,
+    jwks_uri: urls.jwks,
+    ...(options.registration === false ? {} : { registration_endpoint: urls.register }),
+    introspection_endpoint: urls.introspect,
+    revocation_endpoint: urls.revoke,
+    scopes_supported: options.scopes,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: grantTypes,
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ctx.keys.algorithms,
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    code_challenge_methods_supported: ['S256'],
+    claims_supported: supportedClaims(options.scopes),
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    require_request_uri_registration: false,
+    authorization_response_iss_parameter_supported: true,
+    prompt_values_supported: ['none', 'login', 'consent'],
+    display_values_supported: ['page'],
+  }
+}
+
+export async function discoveryRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  // Serialized once: the document only changes when keys (and so algorithms) change.
+  let body = JSON.stringify(providerMetadata(ctx))
+  let algorithms = ctx.keys.algorithms.join()
+  const send = async (): Promise<string> => {
+    const current = ctx.keys.algorithms.join()
+    if (current !== algorithms) {
+      algorithms = current
+      body = JSON.stringify(providerMetadata(ctx))
+    }
+    return body
+  }
+  for (const path of [routes.discovery, routes.oauthMetadata]) {
+    app.get(path, async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300')
+      reply.type('application/json; charset=utf-8')
+      return await send()
+    })
+  }
+}

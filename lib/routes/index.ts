@@ -1,0 +1,12 @@
+import type { FastifyInstance } from 'fastify'
+import type { ProviderContext } from '../context.js'
+import { discoveryRoutes } from './discovery.js'
+import { jwksRoutes } from './jwks.js'
+
+export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
+
+/** Every endpoint module, registered in this order inside the provider's encapsulated context. */
+export const routeModules: readonly RouteModule[] = [
+  discoveryRoutes,
+  jwksRoutes,
+]

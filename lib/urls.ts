@@ -1,0 +1,36 @@
+/**
+ * The named route table. Routes are registered from it and discovery, `iss`, form actions and
+ * redirects are built from it, so they never drift apart (and the plugin works under a prefix).
+ */
+export const routes = {
+  discovery: '/.well-known/openid-configuration',
+  oauthMetadata: '/.well-known/oauth-authorization-server',
+  jwks: '/jwks.json',
+  authorize: '/authorize',
+  consent: '/consent',
+  token: '/token',
+  userinfo: '/userinfo',
+  introspect: '/introspect',
+  revoke: '/revoke',
+  register: '/register',
+  logout: '/logout',
+} as const
+
+export type RouteName = keyof typeof routes
+
+/** Absolute endpoint URLs, derived from the configured issuer only (never from Host headers). */
+export type EndpointUrls = Record<RouteName, string>
+
+export function endpointUrls (issuer: string): EndpointUrls {
+  const base = issuer.replace(/\/+$/, '')
+  const urls = {} as EndpointUrls
+  for (const [name, path] of Object.entries(routes) as Array<[RouteName, string]>) {
+    urls[name] = base + path
+  }
+  return urls
+}
+
+/** The path the browser sees for the plugin's root (the issuer's path), for cookies and forms. */
+export function externalBasePath (issuer: string): string {
+  return new URL(issuer).pathname.replace(/\/+$/, '')
+}
