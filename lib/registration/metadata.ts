@@ -31,6 +31,15 @@ const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 
 const maxUriLength = 2000
 const maxRedirectUris = 20
 
+/**
+ * Error descriptions go on the wire, where RFC 7591 §3.2.2 wants ASCII (and RFC 6749 §5.2 no
+ * `"` or `\`): echoed input is quoted with single quotes, made printable ASCII and shortened.
+ */
+function show (value: string): string {
+  const printable = value.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?')
+  return `'${printable.length > 80 ? `${printable.slice(0, 80)}...` : printable}'`
+}
+
 const invalid = (description: string): OAuthError => new OAuthError('invalid_client_metadata', description)
 const invalidRedirect = (description: string): OAuthError => new OAuthError('invalid_redirect_uri', description)
 
@@ -48,9 +57,11 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   }
   const body = input as Record<string, unknown>
 
+  // RFC 7591 §2: grant_types defaults to authorization_code and response_types to code.
   const grant_types = optionalStringArray(body, 'grant_types') ?? ['authorization_code']
+  if (grant_types.length === 0) throw invalid('grant_types must name at least one grant type')
   for (const grant of grant_types) {
-    if (!grantTypes.includes(grant as GrantType)) throw invalid(`grant_types: "${grant}" is not supported`)
+    if (!grantTypes.includes(grant as GrantType)) throw invalid(`grant_types: ${show(grant)} is not supported`)
   }
   const usesCode = grant_types.includes('authorization_code')
   if (grant_types.includes('refresh_token') && !usesCode) {
@@ -59,37 +70,42 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
 
   const response_types = optionalStringArray(body, 'response_types') ?? (usesCode ? ['code'] : [])
   for (const responseType of response_types) {
-    if (responseType !== 'code') throw invalid(`response_types: "${responseType}" is not supported (only "code")`)
+    if (responseType !== 'code') throw invalid(`response_types: ${show(responseType)} is not supported (only 'code')`)
   }
   if (usesCode !== response_types.includes('code')) {
-    throw invalid('grant_types and response_types are inconsistent: authorization_code goes with the "code" response type (RFC 7591 §2.1)')
+    throw invalid("grant_types and response_types are inconsistent: authorization_code goes with the 'code' response type (RFC 7591 section 2.1)")
   }
 
   const token_endpoint_auth_method = (optionalString(body, 'token_endpoint_auth_method') ?? 'client_secret_basic') as TokenEndpointAuthMethod
   if (!authMethods.includes(token_endpoint_auth_method)) {
-    throw invalid(`token_endpoint_auth_method: "${token_endpoint_auth_method}" is not supported`)
+    throw invalid(`token_endpoint_auth_method: ${show(token_endpoint_auth_method)} is not supported`)
   }
   if (token_endpoint_auth_method === 'none' && grant_types.includes('client_credentials')) {
-    throw invalid('a public client (token_endpoint_auth_method "none") cannot use client_credentials')
+    throw invalid("a public client (token_endpoint_auth_method 'none') cannot use client_credentials")
   }
 
-  const redirect_uris = optionalStringArray(body, 'redirect_uris', invalidRedirect) ?? []
-  if (usesCode && redirect_uris.length === 0) throw invalidRedirect('redirect_uris is required for the authorization_code grant')
+  // A missing or mistyped redirect_uris is a metadata problem (invalid_client_metadata); a
+  // present but unacceptable URI is invalid_redirect_uri (RFC 7591 §3.2.2).
+  const redirect_uris = optionalStringArray(body, 'redirect_uris') ?? []
+  if (usesCode && redirect_uris.length === 0) throw invalid('redirect_uris is required for the authorization_code grant')
   if (redirect_uris.length > maxRedirectUris) throw invalidRedirect(`at most ${maxRedirectUris} redirect_uris`)
   const parsed = redirect_uris.map(parseRedirectUri)
 
   const declaredType = optionalString(body, 'application_type')
   if (declaredType !== undefined && declaredType !== 'web' && declaredType !== 'native') {
-    throw invalid('application_type must be "web" or "native"')
+    throw invalid("application_type must be 'web' or 'native'")
   }
   const application_type: ApplicationType = declaredType ??
     (parsed.some((uri) => isPrivateUseScheme(uri)) ? 'native' : 'web')
   for (const uri of parsed) checkRedirectUriForType(uri, application_type)
 
+  // RFC 7591 §2: the server may narrow the requested scope; the response tells the client what
+  // it got. Narrowing to nothing would register a client that can ask for nothing, so refuse.
   const requestedScope = optionalString(body, 'scope')
   const scope = requestedScope === undefined
     ? rules.supportedScopes.join(' ')
     : [...new Set(requestedScope.split(' ').filter((value) => rules.supportedScopes.includes(value)))].join(' ')
+  if (requestedScope !== undefined && scope === '') throw invalid(`scope: none of the requested scopes is supported (supported: ${rules.supportedScopes.join(' ')})`)
 
   const metadata: ClientMetadata = { redirect_uris, token_endpoint_auth_method, grant_types: grant_types as GrantType[], response_types, scope, application_type }
 
@@ -122,14 +138,10 @@ function optionalString (body: Record<string, unknown>, name: string): string | 
   return value
 }
 
-function optionalStringArray (
-  body: Record<string, unknown>,
-  name: string,
-  fail: (description: string) => OAuthError = invalid,
-): string[] | undefined {
+function optionalStringArray (body: Record<string, unknown>, name: string): string[] | undefined {
   const value = body[name]
   if (value === undefined || value === null) return undefined
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) throw fail(`${name} must be an array of strings`)
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) throw invalid(`${name} must be an array of strings`)
   return [...new Set(value as string[])]
 }
 
@@ -141,10 +153,10 @@ function parseRedirectUri (uri: string): URL {
   try {
     url = new URL(uri)
   } catch {
-    throw invalidRedirect(`redirect_uri "${uri}" is not an absolute URI`)
+    throw invalidRedirect(`redirect_uri ${show(uri)} is not an absolute URI`)
   }
-  if (uri.includes('#')) throw invalidRedirect('a redirect_uri must not contain a fragment (RFC 6749 §3.1.2)')
-  if (forbiddenSchemes.has(url.protocol)) throw invalidRedirect(`redirect_uri scheme "${url.protocol}" is not allowed`)
+  if (uri.includes('#')) throw invalidRedirect('a redirect_uri must not contain a fragment (RFC 6749 section 3.1.2)')
+  if (forbiddenSchemes.has(url.protocol)) throw invalidRedirect(`redirect_uri scheme ${show(url.protocol)} is not allowed`)
   if (url.username !== '' || url.password !== '') throw invalidRedirect('a redirect_uri must not contain credentials')
   return url
 }
@@ -162,11 +174,11 @@ function checkRedirectUriForType (url: URL, type: ApplicationType): void {
   if (url.protocol === 'https:') return
   if (url.protocol === 'http:') {
     if (isLoopback(url)) return
-    throw invalidRedirect(`redirect_uri ${url.href}: http is only allowed for loopback hosts (localhost, 127.0.0.1, [::1])`)
+    throw invalidRedirect(`redirect_uri ${show(url.href)}: http is only allowed for loopback hosts (localhost, 127.0.0.1, [::1])`)
   }
-  if (type === 'web') throw invalidRedirect(`redirect_uri ${url.href}: web clients must use https (or http on loopback)`)
+  if (type === 'web') throw invalidRedirect(`redirect_uri ${show(url.href)}: web clients must use https (or http on loopback)`)
   if (!url.protocol.slice(0, -1).includes('.')) {
-    throw invalidRedirect(`redirect_uri ${url.href}: a private-use scheme must be a reversed domain name such as com.example.app (RFC 8252 §7.1)`)
+    throw invalidRedirect(`redirect_uri ${show(url.href)}: a private-use scheme must be a reversed domain name such as com.example.app (RFC 8252 section 7.1)`)
   }
 }
 
