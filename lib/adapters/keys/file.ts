@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, stat, writeFile, link, unlink } from 'node:fs
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { KeySet, KeySource, KeySourceContext, PublicJwk, SigningAlgorithm } from './types.js'
-import { localKey, publicJwkOf } from './local.js'
+import { defaultAlgorithm, localKey, publicJwkOf } from './local.js'
 import { KeySourceError } from '../../errors.js'
 
 const generate = promisify(generateKeyPair)
@@ -59,7 +59,10 @@ export function fileKeys (options: FileKeysOptions): KeySource {
       const publicKeys: PublicJwk[] = [current.publicJwk]
       for (const file of files) {
         if (file === signer) continue
-        const jwk = await publicJwkOf(file.key, file.alg ?? current.publicJwk.alg, file.kid)
+        // Each key keeps the algorithm it signed with (its own `alg`, else its key type's default),
+        // not the current signer's: after an RS256 → ES256 or RS256 → PS256 rotation, tokens the
+        // old key signed must still verify against the published JWK.
+        const jwk = await publicJwkOf(file.key, file.alg ?? defaultAlgorithm(file.key), file.kid)
         if (!publicKeys.some((published) => published.kid === jwk.kid)) publicKeys.push(jwk)
       }
       return { signingKey: current.signingKey, publicKeys }
@@ -102,21 +105,51 @@ function parseKey (name: string, text: string): Omit<KeyFile, 'name' | 'mtimeMs'
       ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}),
     }
   }
-  if (text.includes('PRIVATE KEY-----')) return { key: createPrivateKey(text), isPrivate: true }
-  return { key: createPublicKey(text), isPrivate: false }
+  const alg = pemAlgorithm(text)
+  const algorithm = alg === undefined ? {} : { alg }
+  if (text.includes('PRIVATE KEY-----')) return { key: createPrivateKey(text), isPrivate: true, ...algorithm }
+  return { key: createPublicKey(text), isPrivate: false, ...algorithm }
+}
+
+const signingAlgorithms: readonly SigningAlgorithm[] = ['RS256', 'PS256', 'ES256']
+
+/**
+ * A PEM file cannot say which algorithm its key signs with, and an RSA key could sign RS256 or
+ * PS256. `generateKeyFile` records a non-default algorithm as an `alg: PS256` line before the
+ * PEM block: explanatory text that RFC 7468 §2 lets parsers skip (OpenSSL and Node do).
+ */
+function pemAlgorithm (text: string): SigningAlgorithm | undefined {
+  const preamble = text.slice(0, Math.max(0, text.indexOf('-----BEGIN')))
+  const match = /^alg:\s*(\S+)\s*$/m.exec(preamble)
+  if (match === null) return undefined
+  const alg = match[1] as SigningAlgorithm
+  if (!signingAlgorithms.includes(alg)) throw new Error(`unsupported alg "${match[1]}" (use ${signingAlgorithms.join(', ')})`)
+  return alg
 }
 
 /**
- * Writes a new RSA-2048 private key (PKCS#8 PEM, mode 0600) into `dir` and returns its file
- * name. Written to a temporary file then hard-linked, so a concurrent reader never sees half a
- * key and two processes generating at once cannot both win.
+ * Writes a new private key (PKCS#8 PEM, mode 0600) into `dir` and returns its file name:
+ * RSA-2048 for RS256 (the default) and PS256, EC P-256 for ES256. A PS256 key carries an
+ * `alg: PS256` line before its PEM block (RSA keys otherwise sign RS256). Written to a
+ * temporary file then hard-linked, so a concurrent reader never sees half a key and an
+ * existing file is never overwritten: two processes generating the same name at once keep the
+ * first one's key.
+ *
+ * @example
+ * await generateKeyFile('keys', `signing-key-${Date.now()}.pem`, 'ES256')
  */
-export async function generateKeyFile (dir: string, fileName = 'signing-key.pem'): Promise<string> {
+export async function generateKeyFile (dir: string, fileName = 'signing-key.pem', alg: SigningAlgorithm = 'RS256'): Promise<string> {
+  if (!signingAlgorithms.includes(alg)) throw new KeySourceError(`unsupported alg "${String(alg)}" (use ${signingAlgorithms.join(', ')})`)
   await mkdir(dir, { recursive: true })
-  const { privateKey } = await generate('rsa', { modulusLength: 2048 })
+  const { privateKey } = alg === 'ES256'
+    ? await generate('ec', { namedCurve: 'P-256' })
+    : await generate('rsa', { modulusLength: 2048 })
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
+  // Only where the key type does not already say it, so RS256 and ES256 files stay bare PEM
+  // that every tool reads.
+  const preamble = alg === defaultAlgorithm(privateKey) ? '' : `alg: ${alg}\n`
   const temporary = join(dir, `.${fileName}.${randomBytes(6).toString('hex')}.tmp`)
-  await writeFile(temporary, pem, { mode: 0o600, flag: 'wx' })
+  await writeFile(temporary, preamble + pem, { mode: 0o600, flag: 'wx' })
   try {
     await link(temporary, join(dir, fileName))
   } catch (error) {
