@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ProviderContext } from '../context.js'
 import { discoveryRoutes } from './discovery.js'
 import { jwksRoutes } from './jwks.js'
+import { registerRoutes } from './register.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
@@ -9,4 +10,5 @@ export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promis
 export const routeModules: readonly RouteModule[] = [
   discoveryRoutes,
   jwksRoutes,
+  registerRoutes,
 ]
