@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { oidcProvider, type OidcProviderOptions } from '../../lib/index.js'
 import { testKeys } from './keys.js'
 
@@ -8,7 +8,7 @@ export const ISSUER = 'http://localhost:3000'
 export async function buildApp (
   t: { teardown (fn: () => unknown): void },
   options: Partial<OidcProviderOptions> = {},
-  fastifyOptions: Parameters<typeof Fastify>[0] = {},
+  fastifyOptions: FastifyServerOptions = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, ...fastifyOptions })
   await app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32), ...options })

@@ -182,6 +182,8 @@ export interface InteractionRecord {
   params: Record<string, string>
   /** CSRF token for the login and consent forms, bound to this interaction. */
   csrfToken: string
+  /** The browser that started the request (its signed cookie must come back with the forms). */
+  browserId?: string
   /** Set once the user has logged in (or had a session) for this interaction. */
   accountId?: string
   sessionId?: string

@@ -1,0 +1,46 @@
+import type { GrantRecord } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import { nowSeconds, randomToken, sha256 } from '../crypto.js'
+import type { AuthorizationRequest } from './request.js'
+import { redirectError } from './request.js'
+
+export interface Authentication {
+  accountId: string
+  authTime: number
+  sessionId?: string
+}
+
+/**
+ * Issues the authorization code (RFC 6749 §4.1.2): 256 random bits, stored only as its hash,
+ * single-use, bound to client, redirect_uri, PKCE challenge, nonce, scopes, user, auth_time
+ * and grant. The scopes are those requested (never more), the grant having consented to them.
+ */
+export async function issueCode (
+  ctx: ProviderContext,
+  request: AuthorizationRequest,
+  authentication: Authentication,
+  grant: GrantRecord,
+): Promise<string> {
+  const now = nowSeconds()
+  // The seed's nonce replay protection: a nonce is good for one ID token per client within
+  // the ID token lifetime. Checked when the code is issued, so reloading a login page is fine.
+  if (request.nonce !== undefined && ctx.options.nonceReplayProtection) {
+    const fresh = await ctx.store.markUsed(`nonce:${request.client.client_id}:${sha256(request.nonce)}`, now + ctx.options.ttl.idToken)
+    if (!fresh) throw redirectError('invalid_request', 'this nonce was already used')
+  }
+  const code = randomToken(32)
+  await ctx.store.saveCode(sha256(code), {
+    clientId: request.client.client_id,
+    grantId: grant.grantId,
+    accountId: authentication.accountId,
+    redirectUri: request.redirectUri,
+    codeChallenge: request.codeChallenge,
+    codeChallengeMethod: request.codeChallengeMethod,
+    scope: request.scopes.join(' '),
+    ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
+    authTime: authentication.authTime,
+    ...(authentication.sessionId === undefined ? {} : { sessionId: authentication.sessionId }),
+    expiresAt: now + ctx.options.ttl.code,
+  })
+  return code
+}

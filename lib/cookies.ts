@@ -1,0 +1,70 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Signer } from '@fastify/cookie'
+import type { ProviderContext } from './context.js'
+
+/**
+ * The provider's two cookies, signed with the provider's own secret (not the host's
+ * @fastify/cookie secret, which may differ or be absent):
+ * - the login session (`<cookieName>`): the SSO session id;
+ * - the browser id (`<cookieName>.bid`): binds pending login/consent requests to the browser
+ *   that started them, so a form posted from another site (SameSite=Lax keeps the cookie off
+ *   cross-site POSTs) or another browser is refused.
+ * Both HttpOnly, SameSite=Lax (the authorization request arrives as a cross-site top-level GET,
+ * which Lax allows), Secure when the issuer is https, and scoped to the issuer's path.
+ */
+export class ProviderCookies {
+  readonly #signer: Signer
+  readonly #sessionName: string
+  readonly #browserName: string
+  readonly #path: string
+  readonly #secure: boolean
+  readonly #sessionMaxAge: number
+
+  constructor (ctx: ProviderContext) {
+    const secrets = [ctx.options.cookieSecret ?? ''].flat()
+    this.#signer = new Signer(secrets)
+    this.#sessionName = ctx.options.cookieName
+    this.#browserName = `${ctx.options.cookieName}.bid`
+    this.#path = ctx.basePath === '' ? '/' : ctx.basePath
+    this.#secure = ctx.issuer.startsWith('https:')
+    this.#sessionMaxAge = ctx.options.ttl.session
+  }
+
+  #read (request: FastifyRequest, name: string): string | undefined {
+    const raw = request.cookies?.[name]
+    if (typeof raw !== 'string' || raw === '' || raw.length > 512) return undefined
+    const result = this.#signer.unsign(raw)
+    return result.valid && result.value !== null ? result.value : undefined
+  }
+
+  #write (reply: FastifyReply, name: string, value: string, maxAge: number | undefined): void {
+    reply.setCookie(name, this.#signer.sign(value), {
+      path: this.#path,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.#secure,
+      ...(maxAge === undefined ? {} : { maxAge }),
+    })
+  }
+
+  sessionId (request: FastifyRequest): string | undefined {
+    return this.#read(request, this.#sessionName)
+  }
+
+  setSession (reply: FastifyReply, sessionId: string): void {
+    this.#write(reply, this.#sessionName, sessionId, this.#sessionMaxAge)
+  }
+
+  clearSession (reply: FastifyReply): void {
+    reply.clearCookie(this.#sessionName, { path: this.#path })
+  }
+
+  browserId (request: FastifyRequest): string | undefined {
+    return this.#read(request, this.#browserName)
+  }
+
+  /** A browser-session cookie (no Max-Age): it identifies the browser, not the user. */
+  setBrowserId (reply: FastifyReply, browserId: string): void {
+    this.#write(reply, this.#browserName, browserId, undefined)
+  }
+}
