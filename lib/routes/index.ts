@@ -3,6 +3,10 @@ import type { ProviderContext } from '../context.js'
 import { discoveryRoutes } from './discovery.js'
 import { jwksRoutes } from './jwks.js'
 import { registerRoutes } from './register.js'
+import { tokenRoutes } from './token.js'
+import { userinfoRoutes } from './userinfo.js'
+import { introspectRoutes } from './introspect.js'
+import { revokeRoutes } from './revoke.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
@@ -11,4 +15,8 @@ export const routeModules: readonly RouteModule[] = [
   discoveryRoutes,
   jwksRoutes,
   registerRoutes,
+  tokenRoutes,
+  userinfoRoutes,
+  introspectRoutes,
+  revokeRoutes,
 ]

@@ -1,0 +1,63 @@
+import type { JWTPayload } from 'jose'
+import type { ProviderContext } from './context.js'
+import { accessTokenType, type AccessTokenClaims } from './tokens.js'
+
+/**
+ * Checks an access token this provider issued: signature by one of our published keys, `typ`
+ * `at+jwt`, our `iss`, not expired (RFC 9068 §4), well-formed claims, and still alive (its `jti`
+ * not denied and its grant not revoked). Returns undefined for anything else, whatever the reason,
+ * so callers answer with one RFC error and never reveal why.
+ *
+ * `aud` is not checked: the provider's own endpoints (userinfo, introspection, revocation) accept
+ * every access token it issued, whatever `accessTokenAudience` the resource servers expect.
+ *
+ * @example
+ * const claims = await verifyAccessToken(ctx, token)
+ * if (claims === undefined) throw invalidToken()
+ */
+export async function verifyAccessToken (ctx: ProviderContext, token: string): Promise<AccessTokenClaims | undefined> {
+  // Cheap shape check first: an opaque refresh token or garbage never reaches the JWT parser.
+  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) return undefined
+  const payload = await ctx.keys.verifier.verify(token, { typ: accessTokenType })
+  if (payload === undefined) return undefined
+  const claims = asAccessTokenClaims(payload)
+  if (claims === undefined) return undefined
+  if (await ctx.store.isAccessTokenRevoked(claims.jti, claims.grant_id)) return undefined
+  return claims
+}
+
+/** Narrows a verified payload to our claim set; a token missing a required claim is not ours. */
+function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefined {
+  const { sub, aud, exp, iat, jti, iss } = payload
+  const record = payload as Record<string, unknown>
+  const clientId = record.client_id
+  const scope = record.scope
+  const grantId = record.grant_id
+  const authTime = record.auth_time
+  if (typeof iss !== 'string' || typeof sub !== 'string' || typeof aud !== 'string' || typeof exp !== 'number' ||
+    typeof iat !== 'number' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined
+  if (scope !== undefined && typeof scope !== 'string') return undefined
+  if (grantId !== undefined && typeof grantId !== 'string') return undefined
+  if (authTime !== undefined && typeof authTime !== 'number') return undefined
+  return {
+    iss, sub, aud, exp, iat, jti, client_id: clientId,
+    ...(scope === undefined ? {} : { scope }),
+    ...(authTime === undefined ? {} : { auth_time: authTime }),
+    ...(grantId === undefined ? {} : { grant_id: grantId }),
+  }
+}
+
+/** RFC 6750 §2.1: `Authorization: Bearer <b64token>`; the scheme is case-insensitive. */
+export type BearerHeader =
+  | { kind: 'none' }
+  | { kind: 'bearer', token: string }
+  | { kind: 'malformed' }
+
+export function parseBearerHeader (header: string | undefined): BearerHeader {
+  if (header === undefined) return { kind: 'none' }
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header)
+  if (match !== null) return { kind: 'bearer', token: match[1] as string }
+  // Another scheme (Basic, DPoP...) is not a Bearer credential: treated as no credential.
+  if (!/^Bearer(\s|$)/i.test(header)) return { kind: 'none' }
+  return { kind: 'malformed' }
+}

@@ -1,0 +1,54 @@
+import type { ClientRecord, GrantType } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import { issueAccessToken, issueIdToken, scopeSet, type TokenResponse } from '../tokens.js'
+
+export interface UserTokenInput {
+  grantType: GrantType
+  client: ClientRecord
+  accountId: string
+  /** The scope of the access token (and whether an id_token is due: `openid`). */
+  scope: string
+  authTime: number
+  grantId: string
+  nonce?: string
+  /** A refresh token already stored by the caller, returned as is. */
+  refreshToken?: string
+}
+
+/**
+ * The token response for a user's grant: an access token, an id_token when `openid` is in
+ * scope (OpenID Connect Core §3.1.3.3; without it the flow is plain OAuth 2.0), and the refresh
+ * token the grant stored, if any.
+ */
+export async function userTokenResponse (ctx: ProviderContext, input: UserTokenInput): Promise<TokenResponse> {
+  const access = await issueAccessToken(ctx, {
+    client: input.client,
+    sub: input.accountId,
+    scope: input.scope,
+    authTime: input.authTime,
+    grantId: input.grantId,
+  })
+  const response: TokenResponse = {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: input.scope,
+  }
+  if (scopeSet(input.scope).has('openid')) {
+    response.id_token = await issueIdToken(ctx, {
+      client: input.client,
+      sub: input.accountId,
+      authTime: input.authTime,
+      ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
+      accessToken: access.token,
+    })
+  }
+  if (input.refreshToken !== undefined) response.refresh_token = input.refreshToken
+  ctx.audit('token.issued', {
+    clientId: input.client.client_id,
+    accountId: input.accountId,
+    grantType: input.grantType,
+    grantId: input.grantId,
+  })
+  return response
+}

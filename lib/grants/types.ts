@@ -1,0 +1,31 @@
+import type { FastifyRequest } from 'fastify'
+import type { Static, TObject } from 'typebox'
+import type { ClientRecord, GrantType } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import type { TokenResponse } from '../tokens.js'
+
+/**
+ * One grant type of the token endpoint (RFC 6749 §4, §6). `routes/token.ts` dispatches on
+ * `grant_type`, validates the body against `body`, authenticates the client (public clients only
+ * where `allowPublicClients`), checks the client is registered for the grant, then calls `handle`.
+ * Adding a grant is adding a module to `grants/index.ts`, nothing else.
+ *
+ * @example
+ * export const myGrant = {
+ *   grantType: 'client_credentials',
+ *   body: Type.Object({ scope: Type.Optional(Type.String()) }),
+ *   allowPublicClients: false,
+ *   async handle (ctx, params, client) { ... },
+ * } satisfies GrantHandler<typeof body>
+ */
+export interface GrantHandler<Body extends TObject = TObject> {
+  readonly grantType: GrantType
+  /**
+   * The grant's own parameters. Unknown parameters are ignored (RFC 6749 §3.1), so schemas leave
+   * additional properties open; a repeated parameter arrives as an array and fails `Type.String`.
+   */
+  readonly body: Body
+  /** Whether a public client (client_id only, no secret) may use this grant. */
+  readonly allowPublicClients: boolean
+  handle (ctx: ProviderContext, params: Static<Body>, client: ClientRecord, request: FastifyRequest): Promise<TokenResponse>
+}

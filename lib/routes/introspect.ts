@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify'
+import Type, { type Static } from 'typebox'
+import type { ProviderContext } from '../context.js'
+import { routes } from '../urls.js'
+import { authenticateClient } from '../client-auth.js'
+import { findClientToken, type FoundToken } from '../token-lookup.js'
+import { noStore, requireFormBody } from '../form-body.js'
+
+const IntrospectBody = Type.Object({
+  token: Type.String({ minLength: 1 }),
+  token_type_hint: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String()),
+  client_secret: Type.Optional(Type.String()),
+})
+
+/** RFC 7662 §2.2 members, for an active token. */
+export interface IntrospectionResponse {
+  active: boolean
+  scope?: string
+  client_id?: string
+  sub?: string
+  token_type?: string
+  exp?: number
+  iat?: number
+  iss?: string
+  aud?: string
+  jti?: string
+}
+
+/**
+ * Token introspection (RFC 7662). Only confidential clients may ask, and only about their own
+ * tokens: anything else (expired, revoked, unknown, malformed, another client's) is exactly
+ * `{ "active": false }`, so the answer leaks nothing about other clients' tokens (§4).
+ */
+export async function introspectRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  app.post<{ Body: Static<typeof IntrospectBody> }>(routes.introspect, {
+    schema: { body: IntrospectBody },
+    preValidation: requireFormBody,
+  }, async (request, reply) => {
+    const client = await authenticateClient(ctx, request, request.body, { endpoint: 'introspect', allowPublic: false })
+    const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
+    noStore(reply)
+    return describe(ctx.issuer, found)
+  })
+}
+
+function describe (issuer: string, found: FoundToken | undefined): IntrospectionResponse {
+  if (found === undefined) return { active: false }
+  if (found.type === 'access_token') {
+    const { claims } = found
+    return {
+      active: true,
+      ...(claims.scope === undefined ? {} : { scope: claims.scope }),
+      client_id: claims.client_id,
+      sub: claims.sub,
+      token_type: 'Bearer',
+      exp: claims.exp,
+      iat: claims.iat,
+      iss: claims.iss,
+      aud: claims.aud,
+      jti: claims.jti,
+    }
+  }
+  const { record } = found
+  return {
+    active: true,
+    scope: record.scope,
+    client_id: record.clientId,
+    sub: record.accountId,
+    token_type: 'refresh_token',
+    exp: record.expiresAt,
+    iat: record.issuedAt,
+    iss: issuer,
+  }
+}

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify'
+import Type, { type Static } from 'typebox'
+import type { ProviderContext } from '../context.js'
+import { routes } from '../urls.js'
+import { authenticateClient } from '../client-auth.js'
+import { findClientToken } from '../token-lookup.js'
+import { noStore, requireFormBody } from '../form-body.js'
+
+const RevokeBody = Type.Object({
+  token: Type.String({ minLength: 1 }),
+  // RFC 7009 §2.1: an unknown hint is not an error; the server searches all token types. So
+  // `unsupported_token_type` (§2.2.1) is never sent: both types we issue can be revoked.
+  token_type_hint: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String()),
+  client_secret: Type.Optional(Type.String()),
+})
+
+/**
+ * Token revocation (RFC 7009). A refresh token revokes its grant, and with it every token issued
+ * under it (§2.1: "SHOULD also invalidate all access tokens based on the same authorization
+ * grant"); an access token goes on the deny-list until it would have expired. Unknown, expired,
+ * already revoked or other clients' tokens get the same 200 (§2.2) and nothing is revoked.
+ */
+export async function revokeRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  app.post<{ Body: Static<typeof RevokeBody> }>(routes.revoke, {
+    schema: { body: RevokeBody },
+    preValidation: requireFormBody,
+  }, async (request, reply) => {
+    // Public clients may revoke their own tokens, identified by client_id (RFC 7009 §2.1).
+    const client = await authenticateClient(ctx, request, request.body, { endpoint: 'revoke', allowPublic: true })
+    const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
+    if (found?.type === 'refresh_token') {
+      const { grantId } = found.record
+      if (await ctx.store.revokeGrant(grantId)) {
+        ctx.audit('token.revoked', { clientId: client.client_id, tokenType: 'refresh_token', grantId })
+      }
+    } else if (found?.type === 'access_token') {
+      const { jti, exp, grant_id: grantId } = found.claims
+      await ctx.store.revokeAccessToken(jti, exp)
+      ctx.audit('token.revoked', { clientId: client.client_id, tokenType: 'access_token', ...(grantId === undefined ? {} : { grantId }) })
+    }
+    noStore(reply)
+    return await reply.code(200).send()
+  })
+}

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify'
+import Type, { type Static } from 'typebox'
+import type { ProviderContext } from '../context.js'
+import { routes } from '../urls.js'
+import { OAuthError } from '../errors.js'
+import { authenticateClient } from '../client-auth.js'
+import { grantRegistry } from '../grants/index.js'
+import { noStore, requireFormBody } from '../form-body.js'
+
+/** What every token request carries; each grant validates its own parameters on top. */
+const TokenBody = Type.Object({
+  grant_type: Type.String({ minLength: 1 }),
+  client_id: Type.Optional(Type.String()),
+  client_secret: Type.Optional(Type.String()),
+})
+
+/**
+ * The token endpoint (RFC 6749 §3.2): dispatches on `grant_type` to the grant registry.
+ * Order of checks: body shape (400 `invalid_request`), grant type (400 `unsupported_grant_type`),
+ * the grant's parameters, client authentication (401 `invalid_client`), the client's registered
+ * grant types (400 `unauthorized_client`), then the grant itself.
+ */
+export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  const registry = grantRegistry()
+  app.post<{ Body: Static<typeof TokenBody> }>(routes.token, {
+    schema: { body: TokenBody },
+    preValidation: requireFormBody,
+  }, async (request, reply) => {
+    const body = request.body
+    const grant = registry.get(body.grant_type)
+    if (grant === undefined) {
+      throw new OAuthError('unsupported_grant_type', `grant_type "${body.grant_type}" is not supported`)
+    }
+    const params = grant.parse(body)
+    const client = await authenticateClient(ctx, request, body, {
+      endpoint: 'token',
+      allowPublic: grant.handler.allowPublicClients,
+    })
+    if (!client.grant_types.includes(grant.handler.grantType)) {
+      throw new OAuthError('unauthorized_client', `the client is not registered for grant_type "${grant.handler.grantType}"`)
+    }
+    const response = await grant.handler.handle(ctx, params, client, request)
+    noStore(reply)
+    return response
+  })
+}

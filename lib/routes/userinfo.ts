@@ -1,0 +1,72 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ProviderContext } from '../context.js'
+import { routes } from '../urls.js'
+import { OAuthError, type OAuthErrorCode } from '../errors.js'
+import { parseBearerHeader, verifyAccessToken } from '../bearer.js'
+import { filterClaims } from '../claims.js'
+import { scopeSet } from '../tokens.js'
+import { noStore, requireFormBody } from '../form-body.js'
+
+/**
+ * The UserInfo endpoint (OpenID Connect Core §5.3), a protected resource (RFC 6750): GET or POST,
+ * the access token in the Authorization header or, for POST, in a form body (RFC 6750 §2.1–2.2).
+ */
+export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  const realm = `Bearer realm="${ctx.issuer}"`
+
+  /** RFC 6750 §3: the challenge names the error so clients can tell "refresh" from "re-consent". */
+  const bearerError = (error: OAuthErrorCode, description: string, extra = ''): OAuthError =>
+    new OAuthError(error, description, {
+      headers: { 'www-authenticate': `${realm}, error="${error}", error_description="${description}"${extra}` },
+    })
+
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const token = readToken(request, bearerError)
+    if (token === undefined) {
+      // RFC 6750 §3.1: no credentials at all → a bare challenge, without an error code.
+      noStore(reply)
+      reply.code(401).header('www-authenticate', realm)
+      return await reply.send()
+    }
+    const claims = await verifyAccessToken(ctx, token)
+    if (claims === undefined) throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
+    const scopes = scopeSet(claims.scope)
+    if (!scopes.has('openid')) {
+      throw bearerError('insufficient_scope', 'the access token was not granted the openid scope', ', scope="openid"')
+    }
+    const user = await ctx.users.claims(claims.sub, scopes)
+    // The user is gone (deleted account): the token no longer speaks for anyone.
+    if (user === null) throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
+    noStore(reply)
+    // OpenID Connect Core §5.3.2: `sub` must be the token's, whatever the adapter returned.
+    return { ...filterClaims(user, scopes), sub: claims.sub }
+  }
+
+  app.get(routes.userinfo, handler)
+  app.post(routes.userinfo, { preValidation: requireFormBody }, handler)
+}
+
+/** The token from exactly one place; undefined when the request carries none. */
+function readToken (
+  request: FastifyRequest,
+  bearerError: (error: OAuthErrorCode, description: string) => OAuthError,
+): string | undefined {
+  const query = request.query as Record<string, unknown> | undefined
+  if (query?.access_token !== undefined) {
+    // RFC 6750 §2.3 (URI query) is not supported: tokens in URLs end up in logs and Referer.
+    throw bearerError('invalid_request', 'access_token in the URI query is not accepted; use the Authorization header')
+  }
+  const header = parseBearerHeader(request.headers.authorization)
+  if (header.kind === 'malformed') throw bearerError('invalid_request', 'the Authorization header is not a valid Bearer credential')
+  const body = request.body as Record<string, unknown> | undefined | null
+  const fromBody = typeof body === 'object' && body !== null ? body.access_token : undefined
+  if (fromBody !== undefined && typeof fromBody !== 'string') {
+    throw bearerError('invalid_request', 'access_token must be sent once')
+  }
+  if (header.kind === 'bearer' && fromBody !== undefined) {
+    // RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."
+    throw bearerError('invalid_request', 'the access token was sent both in the header and in the body')
+  }
+  if (header.kind === 'bearer') return header.token
+  return fromBody === '' ? undefined : fromBody
+}

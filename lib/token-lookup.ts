@@ -1,0 +1,55 @@
+import type { RefreshTokenRecord } from './adapters/store/types.js'
+import type { ProviderContext } from './context.js'
+import { nowSeconds, sha256 } from './crypto.js'
+import { verifyAccessToken } from './bearer.js'
+import type { AccessTokenClaims } from './tokens.js'
+
+/**
+ * Token lookups shared by introspection (RFC 7662) and revocation (RFC 7009): only tokens that
+ * are live and belong to the asking client are found, so another client's token looks exactly
+ * like an unknown one.
+ */
+export type FoundToken =
+  | { type: 'access_token', claims: AccessTokenClaims }
+  | { type: 'refresh_token', tokenHash: string, record: RefreshTokenRecord }
+
+export type TokenTypeHint = 'access_token' | 'refresh_token'
+
+/**
+ * RFC 7662 §2.1, RFC 7009 §2.1: the hint only orders the search; an unknown hint is ignored and
+ * a wrong one still finds the token.
+ */
+export async function findClientToken (
+  ctx: ProviderContext,
+  token: string,
+  clientId: string,
+  hint: string | undefined,
+): Promise<FoundToken | undefined> {
+  const order: TokenTypeHint[] = hint === 'refresh_token'
+    ? ['refresh_token', 'access_token']
+    : ['access_token', 'refresh_token']
+  for (const type of order) {
+    const found = type === 'access_token'
+      ? await findAccessToken(ctx, token, clientId)
+      : await findRefreshToken(ctx, token, clientId)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+async function findAccessToken (ctx: ProviderContext, token: string, clientId: string): Promise<FoundToken | undefined> {
+  const claims = await verifyAccessToken(ctx, token)
+  if (claims === undefined || claims.client_id !== clientId) return undefined
+  return { type: 'access_token', claims }
+}
+
+async function findRefreshToken (ctx: ProviderContext, token: string, clientId: string): Promise<FoundToken | undefined> {
+  const tokenHash = sha256(token)
+  const state = await ctx.store.findRefreshToken(tokenHash)
+  if (state === undefined || state.status !== 'active') return undefined
+  const { record } = state
+  const now = nowSeconds()
+  if (record.clientId !== clientId || record.expiresAt <= now || record.familyExpiresAt <= now) return undefined
+  if (await ctx.store.getGrant(record.grantId) === undefined) return undefined
+  return { type: 'refresh_token', tokenHash, record }
+}
