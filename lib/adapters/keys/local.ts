@@ -18,7 +18,7 @@ export function defaultAlgorithm (key: KeyObject): SigningAlgorithm {
 
 /** Builds the public JWK of a key: `kid` is the RFC 7638 thumbprint unless one is given. */
 export async function publicJwkOf (key: KeyObject, alg: SigningAlgorithm, kid?: string): Promise<PublicJwk> {
-  const exported = createPublicKey(key).export({ format: 'jwk' })
+  const exported = (key.type === 'public' ? key : createPublicKey(key)).export({ format: 'jwk' })
   const base: Record<string, string> = {}
   for (const member of ['kty', 'n', 'e', 'crv', 'x', 'y'] as const) {
     const value = exported[member]
