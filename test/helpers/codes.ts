@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import type { StaticClient, Store } from '../../lib/index.js'
+import { MemoryStore, type OidcProviderOptions, type StaticClient, type Store } from '../../lib/index.js'
+import { buildApp } from './app.js'
+import { testUsers } from './users.js'
 import { nowSeconds, randomToken, sha256 } from '../../lib/crypto.js'
 import { s256Challenge } from '../../lib/pkce.js'
 
@@ -110,4 +112,20 @@ export async function exchangeCode (
   }
   if (secret === undefined) fields.client_id = clientId
   return await postForm(app, '/token', fields, secret === undefined ? {} : { authorization: basic(clientId, secret) })
+}
+
+/** An app with the test clients and users over a MemoryStore the test can reach into. */
+export async function tokenApp (
+  t: { teardown (fn: () => unknown): void },
+  options: Partial<OidcProviderOptions> = {},
+): Promise<{ app: FastifyInstance, store: MemoryStore }> {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const app = await buildApp(t, { store, clients: testClients(), users: testUsers, ...options })
+  return { app, store }
+}
+
+/** Decodes a JWT's payload without verifying it (to look at claims in assertions). */
+export function jwtClaims (token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
 }
