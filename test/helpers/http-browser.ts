@@ -1,0 +1,60 @@
+import { hiddenField } from './flow.js'
+
+/**
+ * A tiny browser over real HTTP (fetch): keeps cookies, follows the provider's redirects,
+ * fills the login form and answers the consent form, and stops at the first redirect that
+ * leaves the provider (the client's redirect_uri).
+ */
+export class HttpBrowser {
+  readonly #cookies = new Map<string, string>()
+  sawLogin = false
+  sawConsent = false
+
+  #remember (response: Response): void {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';')
+      const index = pair!.indexOf('=')
+      const name = pair!.slice(0, index).trim()
+      const value = pair!.slice(index + 1).trim()
+      if (value === '' || /max-age=0/i.test(line)) this.#cookies.delete(name)
+      else this.#cookies.set(name, value)
+    }
+  }
+
+  async #request (url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers)
+    if (this.#cookies.size > 0) headers.set('cookie', [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; '))
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' })
+    this.#remember(response)
+    return response
+  }
+
+  /** Goes through login and consent; returns the URL the provider finally redirects to. */
+  async authorize (authorizationUrl: URL, credentials: { username: string, password: string }, decision: 'approve' | 'deny' = 'approve'): Promise<URL> {
+    const origin = authorizationUrl.origin
+    let response = await this.#request(authorizationUrl.href)
+    this.sawLogin = false
+    this.sawConsent = false
+    for (let step = 0; step < 6; step++) {
+      if (response.status === 302 || response.status === 303) {
+        const location = new URL(response.headers.get('location')!, origin)
+        if (location.origin !== origin || !/\/(authorize|consent)$/.test(location.pathname)) return location
+        response = await this.#request(location.href)
+        continue
+      }
+      const html = await response.text()
+      if (response.status !== 200) throw new Error(`unexpected ${response.status}: ${html.slice(0, 200)}`)
+      const fields = { interaction_id: hiddenField(html, 'interaction_id'), csrf_token: hiddenField(html, 'csrf_token') }
+      const form = html.includes('name="password"')
+        ? (this.sawLogin = true, { path: '/authorize', body: { ...fields, ...credentials } })
+        : (this.sawConsent = true, { path: '/consent', body: { ...fields, decision } })
+      const action = new URL(/action="([^"]+)"/.exec(html)![1]!, origin)
+      response = await this.#request(action.href, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form.body).toString(),
+      })
+    }
+    throw new Error('no redirect to the client')
+  }
+}
