@@ -114,6 +114,9 @@ export async function exchangeCode (
   return await postForm(app, '/token', fields, secret === undefined ? {} : { authorization: basic(clientId, secret) })
 }
 
+/** Standard scopes plus two API scopes for client_credentials. */
+export const testScopes = ['openid', 'profile', 'email', 'offline_access', 'api.read', 'api.write']
+
 /** An app with the test clients and users over a MemoryStore the test can reach into. */
 export async function tokenApp (
   t: { teardown (fn: () => unknown): void },
@@ -121,7 +124,7 @@ export async function tokenApp (
 ): Promise<{ app: FastifyInstance, store: MemoryStore }> {
   const store = new MemoryStore()
   t.teardown(() => store.close())
-  const app = await buildApp(t, { store, clients: testClients(), users: testUsers, ...options })
+  const app = await buildApp(t, { store, clients: testClients(), users: testUsers, scopes: testScopes, ...options })
   return { app, store }
 }
 
