@@ -1,5 +1,5 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
 import { readdir, readFile, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose'
 import { fileKeys, type KeySet } from '../lib/index.js'
 import { runCli } from '../lib/cli/main.js'
 import { buildApp } from './helpers/app.js'
+import { freePort } from './helpers/server.js'
 
 const cli = fileURLToPath(new URL('../lib/cli.ts', import.meta.url))
 const tsx = import.meta.resolve('tsx')
@@ -203,4 +204,41 @@ t.test('--help and --version answer on stdout with exit 0', async (t) => {
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
   t.equal(version.stdout, `${pkg.version}\n`)
   t.same(await readdir(cwd), [], 'help writes nothing')
+})
+
+t.test('the example server picks up a rotated key on SIGHUP and keeps the old kid published', async (t) => {
+  const cwd = t.testdir()
+  const port = await freePort()
+  const server = spawn(process.execPath, ['--import', tsx, fileURLToPath(new URL('../examples/server.ts', import.meta.url))], {
+    cwd,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: join(cwd, 'keys'), LOG_LEVEL: 'info', SECRET_KEY: 'k'.repeat(32), REDIS_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.teardown(() => { server.kill('SIGTERM') })
+  let log = ''
+  server.stdout.on('data', (chunk: Buffer) => { log += chunk.toString() })
+  server.stderr.on('data', (chunk: Buffer) => { log += chunk.toString() })
+  const until = async (condition: () => Promise<boolean> | boolean, what: string): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      if (await condition()) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error(`timed out waiting for ${what}; server log:\n${log}`)
+  }
+  const kids = async (): Promise<string[]> => {
+    const res = await fetch(`http://127.0.0.1:${port}/jwks.json`)
+    return ((await res.json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid)
+  }
+  await until(() => log.includes('OpenID Provider ready'), 'the example server')
+  const before = await kids()
+  t.equal(before.length, 1, 'the example generated its first key')
+
+  const rotated = await run(cwd, ['keys', 'rotate'])
+  t.equal(rotated.code, 0, rotated.stderr)
+  const newKid = /new kid: (\S+)/.exec(rotated.stdout)?.[1] as string
+  t.same(await kids(), before, 'nothing changes until the server is told')
+
+  server.kill('SIGHUP')
+  await until(async () => (await kids()).length === 2, 'the reloaded JWKS')
+  t.same(await kids(), [newKid, ...before], 'the new key signs, the old kid stays published')
 })
