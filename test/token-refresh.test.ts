@@ -1,0 +1,143 @@
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { SecurityEvents } from '../lib/index.js'
+import {
+  CONFIDENTIAL, OTHER, PUBLIC_ID, basic, exchangeCode, issueCode, jwtClaims, postForm, tokenApp,
+} from './helpers/codes.js'
+import type { FastifyInstance } from 'fastify'
+
+const auth = { authorization: basic(CONFIDENTIAL.client_id, CONFIDENTIAL.client_secret) }
+
+async function refresh (app: FastifyInstance, refreshToken: string, extra: Record<string, string> = {}, headers = auth) {
+  return await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, headers)
+}
+
+async function start (app: FastifyInstance, store: Parameters<typeof issueCode>[0], options: Parameters<typeof issueCode>[1] = {}) {
+  const res = await exchangeCode(app, await issueCode(store, { authTime: 1_700_000_000, nonce: 'n', ...options }))
+  if (res.statusCode !== 200) throw new Error(res.body)
+  return res.json() as { access_token: string, refresh_token: string, id_token?: string }
+}
+
+t.test('rotation: a new refresh token each time, the old one fails, and its reuse kills the new one', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const reused: Array<SecurityEvents['refresh_token.reused']> = []
+  app.oidc.on('refresh_token.reused', (event) => reused.push(event))
+  const first = await start(app, store)
+
+  const second = await refresh(app, first.refresh_token)
+  t.equal(second.statusCode, 200)
+  t.equal(second.headers['cache-control'], 'no-store')
+  t.equal(second.headers.pragma, 'no-cache')
+  const body = second.json()
+  t.not(body.refresh_token, first.refresh_token)
+  t.equal(body.scope, 'openid profile email')
+  const idToken = jwtClaims(body.id_token)
+  t.equal(idToken.auth_time, 1_700_000_000, 'auth_time of the original login')
+  t.equal(idToken.nonce, undefined, 'no nonce on refresh')
+  t.equal(idToken.sub, 'demo')
+
+  const third = await refresh(app, body.refresh_token)
+  t.equal(third.statusCode, 200, 'the new token works')
+  const latest = third.json()
+
+  const replay = await refresh(app, first.refresh_token)
+  t.equal(replay.statusCode, 400)
+  t.equal(replay.json().error, 'invalid_grant')
+  t.equal(reused.length, 1)
+  t.equal(reused[0]?.clientId, CONFIDENTIAL.client_id)
+
+  const afterReuse = await refresh(app, latest.refresh_token)
+  t.equal(afterReuse.statusCode, 400, 'reuse revoked the whole family')
+  t.equal(afterReuse.json().error, 'invalid_grant')
+  const userinfo = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${latest.access_token}` } })
+  t.equal(userinfo.statusCode, 401, 'and the access tokens under it')
+})
+
+t.test('20 concurrent refreshes of one token: exactly one success', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const { refresh_token: token } = await start(app, store)
+  const results = await Promise.all(Array.from({ length: 20 }, async () => await refresh(app, token)))
+  t.equal(results.filter((res) => res.statusCode === 200).length, 1)
+  t.ok(results.filter((res) => res.statusCode !== 200).every((res) => res.json().error === 'invalid_grant'))
+})
+
+t.test('scope may narrow, never widen (RFC 6749 §6)', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const { refresh_token: token } = await start(app, store)
+
+  const wider = await refresh(app, token, { scope: 'openid profile email offline_access' })
+  t.equal(wider.statusCode, 400)
+  t.equal(wider.json().error, 'invalid_scope')
+  t.equal(wider.headers['cache-control'], 'no-store')
+
+  const narrow = await refresh(app, token, { scope: 'profile' })
+  t.equal(narrow.statusCode, 200, 'the refused request did not consume the token')
+  const body = narrow.json()
+  t.equal(body.scope, 'profile')
+  t.equal(body.id_token, undefined, 'no id_token once openid is narrowed away')
+  t.equal(jwtClaims(body.access_token).scope, 'profile')
+
+  // The new refresh token keeps the original scope.
+  const again = await refresh(app, body.refresh_token)
+  t.equal(again.statusCode, 200)
+  t.equal(again.json().scope, 'openid profile email')
+  t.ok(again.json().id_token)
+})
+
+t.test('another client cannot use (nor burn) the token', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const { refresh_token: token } = await start(app, store)
+  const stolen = await refresh(app, token, {}, { authorization: basic(OTHER.client_id, OTHER.client_secret) })
+  t.equal(stolen.statusCode, 400)
+  t.equal(stolen.json().error, 'invalid_grant')
+  t.equal((await refresh(app, token)).statusCode, 200, 'the rightful client still can')
+})
+
+t.test('public clients refresh with client_id only', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const res = await exchangeCode(app, await issueCode(store, { clientId: PUBLIC_ID }), { clientId: PUBLIC_ID })
+  const next = await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: res.json().refresh_token, client_id: PUBLIC_ID })
+  t.equal(next.statusCode, 200)
+  t.ok(next.json().refresh_token)
+})
+
+t.test('unknown, missing and revoked', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const unknown = await refresh(app, 'not-a-token')
+  t.equal(unknown.statusCode, 400)
+  t.equal(unknown.json().error, 'invalid_grant')
+
+  const missing = await postForm(app, '/token', { grant_type: 'refresh_token' }, auth)
+  t.equal(missing.statusCode, 400)
+  t.equal(missing.json().error, 'invalid_request')
+
+  const issued = await issueCode(store)
+  const tokens = (await exchangeCode(app, issued)).json()
+  t.equal(await app.oidc.revokeAccountGrants('demo'), 1)
+  const revoked = await refresh(app, tokens.refresh_token)
+  t.equal(revoked.statusCode, 400)
+  t.equal(revoked.json().error, 'invalid_grant')
+})
+
+t.test('lifetimes: refresh token TTL and the family absolute lifetime (short TTLs)', async (t) => {
+  const { app, store } = await tokenApp(t, { ttl: { refreshToken: 60, refreshTokenAbsolute: 2 } })
+  const first = await start(app, store)
+  const rotated = await refresh(app, first.refresh_token)
+  t.equal(rotated.statusCode, 200)
+  const introspection = await postForm(app, '/introspect', { token: rotated.json().refresh_token }, auth)
+  const { exp, iat } = introspection.json()
+  t.ok(exp - iat <= 2, 'rotation never extends past the family end')
+  await sleep(2100)
+  const expired = await refresh(app, rotated.json().refresh_token)
+  t.equal(expired.statusCode, 400)
+  t.equal(expired.json().error, 'invalid_grant')
+})
+
+t.test('a refresh token expires after its own TTL', async (t) => {
+  const { app, store } = await tokenApp(t, { ttl: { refreshToken: 1 } })
+  const first = await start(app, store)
+  await sleep(1100)
+  const expired = await refresh(app, first.refresh_token)
+  t.equal(expired.statusCode, 400)
+  t.equal(expired.json().error, 'invalid_grant')
+})
