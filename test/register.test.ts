@@ -2,7 +2,7 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, ISSUER } from './helpers/app.js'
-import { MemoryStore, OAuthError, type ClientMetadata } from '../lib/index.js'
+import { MemoryStore, OAuthError, StoreUnavailableError, type ClientMetadata } from '../lib/index.js'
 import { sha256 } from '../lib/crypto.js'
 
 /** The two registration bodies of the seed spec (§3.5 and the quick-start script). */
@@ -278,4 +278,15 @@ t.test('registration emits client.registered and never logs the secrets', async 
   t.match(logs, body.client_id, 'the registration is logged')
   t.notMatch(logs, body.client_secret, 'the client secret is not')
   t.notMatch(logs, body.registration_access_token, 'the registration access token is not')
+})
+
+t.test('a store outage answers 503 temporarily_unavailable, not a 500', async (t) => {
+  class DownStore extends MemoryStore {
+    override async saveClient (): Promise<void> { throw new StoreUnavailableError() }
+    override async getClient (): Promise<undefined> { throw new StoreUnavailableError() }
+  }
+  const app = await buildApp(t, { registration: {}, store: new DownStore() })
+  assertError(t, await register(app, spaApp), 503, 'temporarily_unavailable', 'register during an outage')
+  const read = await app.inject({ url: '/register/some-client', headers: { authorization: 'Bearer some-token' } })
+  assertError(t, read, 503, 'temporarily_unavailable', 'read during an outage')
 })
