@@ -1,0 +1,440 @@
+import type { Cluster, Redis } from 'ioredis'
+import { StoreUnavailableError } from '../../errors.js'
+import { scripts, type ScriptCommands } from './redis-scripts.js'
+import type {
+  AuthorizationCodeRecord,
+  ClientRecord,
+  ConsumeResult,
+  EpochSeconds,
+  GrantRecord,
+  InteractionRecord,
+  RefreshTokenRecord,
+  RefreshTokenState,
+  SessionRecord,
+  Store,
+} from './types.js'
+
+export interface RedisStoreOptions {
+  /**
+   * An ioredis `Redis` or `Cluster` client. The host owns the connection: it chooses the
+   * reconnect and timeout options (see `examples/redis.ts`) and quits it; `close()` does not.
+   */
+  client: Redis | Cluster
+  /** Prepended to every key, so several providers (or apps) can share one Redis. Default `oidc:`. */
+  prefix?: string
+  /**
+   * Upper bound for one store operation, in milliseconds. An operation that has not completed
+   * by then throws `StoreUnavailableError` (endpoints answer 503) instead of hanging the
+   * request. Default 2000.
+   */
+  operationTimeoutMs?: number
+}
+
+type Arg = string | number
+type Command = [name: string, ...args: Arg[]]
+type Settled = [error: Error | null, value: unknown]
+
+/** ioredis lets any string through as a key; these characters are escaped (see `#key`). */
+const keyUnsafe = /[%{}:]/g
+
+/**
+ * The production store: Redis (or Redis Cluster) through ioredis, shared by every provider
+ * instance that uses the same Redis and prefix.
+ *
+ * - Single-use records are consumed by Lua scripts (one key each, registered once per client
+ *   with `defineCommand`), so of N concurrent consumers in any number of processes exactly one
+ *   wins; consumed codes and refresh tokens stay as tombstones until their `expiresAt`.
+ * - Every key gets its record's `expiresAt` as TTL (`PXAT`), except clients. Grants are indexed
+ *   by (account, client) and by account and client sets whose TTL follows their longest-lived
+ *   grant, so revoking never scans the keyspace and indexes never outlive their grants.
+ * - Each operation is one round trip where the contract allows it (a few grant operations
+ *   need two), and is bounded by `operationTimeoutMs`: any connection error or timeout is thrown
+ *   as `StoreUnavailableError`, and the next call works again once ioredis has reconnected.
+ * - Every script touches one key only, so the same code runs on a Cluster whatever the slots.
+ *   Ids are wrapped in a hash tag (`{id}`) so a key's slot depends on its id alone.
+ *
+ * Needs Redis 7.0 or later (EXPIRE NX/GT, PEXPIRETIME). Expiry times come from the provider's
+ * clock; keep the provider hosts and Redis in NTP sync.
+ *
+ * @example
+ * import { Redis } from 'ioredis'
+ * import { oidcProvider, RedisStore } from 'fastify-oidc-provider'
+ *
+ * const redis = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+ * redis.on('error', (err) => app.log.warn({ err }, 'redis'))
+ * await app.register(oidcProvider, { issuer, store: new RedisStore({ client: redis, prefix: 'id:' }) })
+ * app.addHook('onClose', async () => { await redis.quit() })
+ */
+export class RedisStore implements Store {
+  readonly #client: Redis | Cluster
+  readonly #scripts: ScriptCommands
+  readonly #prefix: string
+  readonly #timeoutMs: number
+
+  constructor (options: RedisStoreOptions) {
+    const { client, prefix = 'oidc:', operationTimeoutMs = 2000 } = options ?? {}
+    if (client === null || typeof client !== 'object' || typeof client.defineCommand !== 'function') {
+      throw new TypeError('RedisStore: option "client" must be an ioredis Redis or Cluster client')
+    }
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+      // A brace in the prefix would become the hash tag of every key and put them all in one slot.
+      throw new TypeError('RedisStore: option "prefix" must be a string without "{" or "}"')
+    }
+    if (!Number.isFinite(operationTimeoutMs) || operationTimeoutMs <= 0) {
+      throw new TypeError('RedisStore: option "operationTimeoutMs" must be a positive number')
+    }
+    defineScripts(client)
+    this.#client = client
+    this.#scripts = client as unknown as ScriptCommands
+    this.#prefix = prefix
+    this.#timeoutMs = operationTimeoutMs
+  }
+
+  /** Nothing to release: the host owns the Redis connection and quits it itself. */
+  async close (): Promise<void> {}
+
+  // clients: never expire ----------------------------------------------------------------------
+
+  async getClient (clientId: string): Promise<ClientRecord | undefined> {
+    return parse(await this.#op('getClient', async () => await this.#client.get(this.#key('client', clientId))))
+  }
+
+  async saveClient (client: ClientRecord): Promise<void> {
+    await this.#op('saveClient', async () => await this.#client.set(this.#key('client', client.client_id), JSON.stringify(client)))
+  }
+
+  async deleteClient (clientId: string): Promise<boolean> {
+    return await this.#op('deleteClient', async () => await this.#client.del(this.#key('client', clientId))) === 1
+  }
+
+  // codes: RFC 6749 §4.1.2 (single use), §10.5 --------------------------------------------------
+
+  async saveCode (codeHash: string, record: AuthorizationCodeRecord): Promise<void> {
+    await this.#op('saveCode', async () =>
+      await this.#client.set(this.#key('code', codeHash), active(record), 'PXAT', pxat(record.expiresAt)))
+  }
+
+  async consumeCode (codeHash: string): Promise<ConsumeResult<AuthorizationCodeRecord>> {
+    return consumeResult(await this.#op('consumeCode', async () => await this.#scripts.oidcConsume(this.#key('code', codeHash))))
+  }
+
+  // refresh tokens: RFC 6749 §6, RFC 9700 §4.14.2 (rotation and reuse detection) ---------------
+
+  async saveRefreshToken (tokenHash: string, record: RefreshTokenRecord): Promise<void> {
+    await this.#op('saveRefreshToken', async () =>
+      await this.#client.set(this.#key('refresh', tokenHash), active(record), 'PXAT', pxat(record.expiresAt)))
+  }
+
+  async findRefreshToken (tokenHash: string): Promise<RefreshTokenState | undefined> {
+    const value = await this.#op('findRefreshToken', async () => await this.#client.get(this.#key('refresh', tokenHash)))
+    if (value === null) return undefined
+    const { consumed, record } = decodeSingleUse<RefreshTokenRecord>(value)
+    return { status: consumed ? 'consumed' : 'active', record }
+  }
+
+  /**
+   * The old and the new token hash to unrelated slots, so no script can touch both on a
+   * Cluster. Instead one round trip carries `SET new (active, PXAT)` and the single-key consume
+   * script on the old token: the script alone decides the winner, atomically. A caller that did
+   * not win deletes the replacement it wrote (the rare path); until then that key holds the
+   * hash of a token nobody was given, so it grants nothing. A winner whose replacement failed
+   * to be written gets `StoreUnavailableError` rather than a rotation that is half done.
+   */
+  async consumeRefreshToken (
+    tokenHash: string,
+    replacement?: { tokenHash: string, record: RefreshTokenRecord },
+  ): Promise<ConsumeResult<RefreshTokenRecord>> {
+    const oldKey = this.#key('refresh', tokenHash)
+    if (replacement === undefined) {
+      return consumeResult(await this.#op('consumeRefreshToken', async () => await this.#scripts.oidcConsume(oldKey)))
+    }
+    const newKey = this.#key('refresh', replacement.tokenHash)
+    const value = await this.#op('consumeRefreshToken', async () => {
+      const [written, consumed] = await this.#batch([
+        ['set', newKey, active(replacement.record), 'PXAT', pxat(replacement.record.expiresAt)],
+        ['oidcConsume', oldKey],
+      ])
+      const [consumeError, previous] = consumed ?? [new Error('no reply'), null]
+      const won = consumeError === null && typeof previous === 'string' && !decodeSingleUse(previous).consumed
+      if (!won) {
+        // Lost, unknown or failed: the replacement must not stay findable.
+        await this.#client.del(newKey).catch(() => {})
+        if (consumeError !== null) throw consumeError
+        return typeof previous === 'string' ? previous : null
+      }
+      if (written?.[0] !== null && written?.[0] !== undefined) throw written[0]
+      return previous
+    })
+    return consumeResult(value)
+  }
+
+  // grants ------------------------------------------------------------------------------------
+
+  /**
+   * One round trip: the two index sets, the (account, client) pointer and the record. They are
+   * not written atomically (on a Cluster they live on different nodes); if any write fails the
+   * call throws, and the provider issues nothing under a grant whose save failed, so a partly
+   * written grant is never used and simply expires.
+   */
+  async saveGrant (grant: GrantRecord): Promise<void> {
+    const at = pxat(grant.expiresAt)
+    await this.#op('saveGrant', async () => {
+      settledValues(await this.#batch([
+        ['oidcIndexAdd', this.#accountIndexKey(grant.accountId), grant.grantId, at],
+        ['oidcIndexAdd', this.#clientIndexKey(grant.clientId), grant.grantId, at],
+        ['set', this.#pairKey(grant.accountId, grant.clientId), grant.grantId, 'PXAT', at],
+        ['set', this.#key('grant', grant.grantId), JSON.stringify(grant), 'PXAT', at],
+      ]))
+    })
+  }
+
+  async getGrant (grantId: string): Promise<GrantRecord | undefined> {
+    return parse(await this.#op('getGrant', async () => await this.#client.get(this.#key('grant', grantId))))
+  }
+
+  /** Two round trips: the pair pointer, then the grant (they hash to different slots). */
+  async findGrant (accountId: string, clientId: string): Promise<GrantRecord | undefined> {
+    const grant = parse<GrantRecord>(await this.#op('findGrant', async () => {
+      const grantId = await this.#client.get(this.#pairKey(accountId, clientId))
+      return grantId === null ? null : await this.#client.get(this.#key('grant', grantId))
+    }))
+    return grant?.accountId === accountId && grant.clientId === clientId ? grant : undefined
+  }
+
+  /**
+   * O(1): GETDEL on the grant decides the outcome atomically (one of concurrent revocations
+   * gets `true`), and everything issued under the grant dies with it because codes, refresh
+   * tokens and access tokens are only honoured while their grant exists.
+   */
+  async revokeGrant (grantId: string): Promise<boolean> {
+    return await this.#op('revokeGrant', async () => {
+      const json = await this.#client.getdel(this.#key('grant', grantId))
+      if (json === null) return false
+      await this.#unindex([JSON.parse(json) as GrantRecord])
+      return true
+    })
+  }
+
+  async revokeAccountGrants (accountId: string): Promise<number> {
+    return await this.#op('revokeAccountGrants', async () => await this.#revokeIndexed(this.#accountIndexKey(accountId)))
+  }
+
+  async revokeClientGrants (clientId: string): Promise<number> {
+    return await this.#op('revokeClientGrants', async () => await this.#revokeIndexed(this.#clientIndexKey(clientId)))
+  }
+
+  /** Revokes the grants an index set lists: read the set, GETDEL every grant, tidy the indexes. */
+  async #revokeIndexed (indexKey: string): Promise<number> {
+    const grantIds = await this.#client.smembers(indexKey)
+    if (grantIds.length === 0) return 0
+    const previous = settledValues(await this.#batch(grantIds.map((grantId): Command => ['getdel', this.#key('grant', grantId)])))
+    const revoked = previous.filter((json): json is string => typeof json === 'string').map((json) => JSON.parse(json) as GrantRecord)
+    // Ids of grants that had already expired or been revoked leave the index as well.
+    await this.#unindex(revoked, [['srem', indexKey, ...grantIds]])
+    return revoked.length
+  }
+
+  /**
+   * Removes revoked grants from their indexes. Best effort: the grants are already gone, and a
+   * leftover index entry points to nothing and expires with the index.
+   */
+  async #unindex (grants: GrantRecord[], extra: Command[] = []): Promise<void> {
+    const commands: Command[] = [...extra]
+    for (const grant of grants) {
+      commands.push(
+        ['oidcDeleteIfEquals', this.#pairKey(grant.accountId, grant.clientId), grant.grantId],
+        ['srem', this.#accountIndexKey(grant.accountId), grant.grantId],
+        ['srem', this.#clientIndexKey(grant.clientId), grant.grantId],
+      )
+    }
+    if (commands.length > 0) await this.#batch(commands)
+  }
+
+  // access tokens: RFC 7009 §2, RFC 9068 -------------------------------------------------------
+
+  async revokeAccessToken (jti: string, expiresAt: EpochSeconds): Promise<void> {
+    await this.#op('revokeAccessToken', async () => await this.#client.set(this.#key('revoked-jti', jti), '1', 'PXAT', pxat(expiresAt)))
+  }
+
+  /** One round trip: EXISTS on the deny-list entry and on the grant, together. */
+  async isAccessTokenRevoked (jti: string, grantId: string | undefined): Promise<boolean> {
+    const jtiKey = this.#key('revoked-jti', jti)
+    if (grantId === undefined) {
+      return await this.#op('isAccessTokenRevoked', async () => await this.#client.exists(jtiKey)) === 1
+    }
+    const [denied, grantExists] = await this.#op('isAccessTokenRevoked', async () =>
+      settledValues(await this.#batch([['exists', jtiKey], ['exists', this.#key('grant', grantId)]])))
+    return denied === 1 || grantExists === 0
+  }
+
+  // sessions ----------------------------------------------------------------------------------
+
+  async saveSession (session: SessionRecord): Promise<void> {
+    await this.#op('saveSession', async () =>
+      await this.#client.set(this.#key('session', session.sessionId), JSON.stringify(session), 'PXAT', pxat(session.expiresAt)))
+  }
+
+  async getSession (sessionId: string): Promise<SessionRecord | undefined> {
+    return parse(await this.#op('getSession', async () => await this.#client.get(this.#key('session', sessionId))))
+  }
+
+  async deleteSession (sessionId: string): Promise<void> {
+    await this.#op('deleteSession', async () => await this.#client.del(this.#key('session', sessionId)))
+  }
+
+  // interactions ------------------------------------------------------------------------------
+
+  async saveInteraction (interaction: InteractionRecord): Promise<void> {
+    await this.#op('saveInteraction', async () =>
+      await this.#client.set(this.#key('interaction', interaction.interactionId), JSON.stringify(interaction), 'PXAT', pxat(interaction.expiresAt)))
+  }
+
+  async getInteraction (interactionId: string): Promise<InteractionRecord | undefined> {
+    return parse(await this.#op('getInteraction', async () => await this.#client.get(this.#key('interaction', interactionId))))
+  }
+
+  /** GETDEL is atomic on its own: one caller gets the value, the others nil. No tombstone needed. */
+  async consumeInteraction (interactionId: string): Promise<InteractionRecord | undefined> {
+    return parse(await this.#op('consumeInteraction', async () => await this.#client.getdel(this.#key('interaction', interactionId))))
+  }
+
+  // replay and counters -----------------------------------------------------------------------
+
+  /** SET NX with the expiry: atomic, one caller gets OK. */
+  async markUsed (key: string, expiresAt: EpochSeconds): Promise<boolean> {
+    return await this.#op('markUsed', async () =>
+      await this.#client.set(this.#key('used', key), '1', 'PXAT', pxat(expiresAt), 'NX')) === 'OK'
+  }
+
+  async incrementCounter (key: string, windowSeconds: number): Promise<{ count: number, resetAt: EpochSeconds }> {
+    const window = Math.max(1, Math.ceil(windowSeconds))
+    const [count, endsAtMs] = await this.#op('incrementCounter', async () =>
+      await this.#scripts.oidcCounterIncrement(this.#key('counter', key), window))
+    return { count, resetAt: Math.ceil(endsAtMs / 1000) }
+  }
+
+  async getCounter (key: string): Promise<{ count: number, resetAt: EpochSeconds } | undefined> {
+    const reply = await this.#op('getCounter', async () => await this.#scripts.oidcCounterRead(this.#key('counter', key)))
+    return reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) }
+  }
+
+  async resetCounter (key: string): Promise<void> {
+    await this.#op('resetCounter', async () => await this.#client.del(this.#key('counter', key)))
+  }
+
+  // plumbing ----------------------------------------------------------------------------------
+
+  /**
+   * `prefix + kind + ':{' + id + '}'`. The id is the hash tag, so the slot depends on the id and
+   * not on the prefix; `%`, `{`, `}` and `:` in ids are percent-escaped so an id (a client_id
+   * chosen at registration, an account id) can neither pick its own hash tag nor collide with
+   * another kind's key.
+   */
+  #key (kind: string, id: string): string {
+    return `${this.#prefix}${kind}:{${escapeKeyPart(id)}}`
+  }
+
+  #pairKey (accountId: string, clientId: string): string {
+    return `${this.#prefix}grant-pair:{${escapeKeyPart(accountId)}:${escapeKeyPart(clientId)}}`
+  }
+
+  #accountIndexKey (accountId: string): string {
+    return this.#key('account-grants', accountId)
+  }
+
+  #clientIndexKey (clientId: string): string {
+    return this.#key('client-grants', clientId)
+  }
+
+  /**
+   * Runs one store operation against Redis, bounded in time. A connection error, a Redis error
+   * or no answer within `operationTimeoutMs` becomes `StoreUnavailableError` with the cause
+   * attached, so the endpoint answers 503 and the request never hangs. The store keeps no
+   * state about the outage: the next call simply tries again on ioredis' reconnected socket.
+   */
+  async #op<T> (operation: string, run: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new StoreUnavailableError(`redis store: ${operation} did not complete within ${this.#timeoutMs} ms`))
+      }, this.#timeoutMs)
+    })
+    try {
+      return await Promise.race([run(), timedOut])
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error
+      throw new StoreUnavailableError(`redis store: ${operation} failed`, { cause: error })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /**
+   * Sends independent single-key commands in one round trip and reports each result. On one
+   * Redis they travel as one pipeline and run in order. On a Cluster a pipeline may only target
+   * one node and these keys hash to unrelated slots, so each command goes to its node at the
+   * same time: still one round trip of latency, with no order between nodes. Never atomic as a
+   * whole; callers only batch commands that are each atomic and correct in any order.
+   */
+  async #batch (commands: Command[]): Promise<Settled[]> {
+    if (!this.#client.isCluster) {
+      const results = await this.#client.pipeline(commands).exec()
+      if (results === null) throw new Error('the pipeline was discarded')
+      return results
+    }
+    const cluster = this.#client as unknown as Record<string, ((...args: Arg[]) => Promise<unknown>) | undefined>
+    return await Promise.all(commands.map(async ([name, ...args]): Promise<Settled> => {
+      try {
+        const command = cluster[name]
+        if (command === undefined) throw new Error(`unknown command ${name}`)
+        return [null, await command.apply(this.#client, args)]
+      } catch (error) {
+        return [error instanceof Error ? error : new Error(String(error)), null]
+      }
+    }))
+  }
+}
+
+/** Defines the scripts on the client once: several stores may share one host-owned client. */
+function defineScripts (client: Redis | Cluster): void {
+  const commands = client as unknown as Record<string, unknown>
+  for (const [name, definition] of Object.entries(scripts)) {
+    if (typeof commands[name] !== 'function') client.defineCommand(name, definition)
+  }
+}
+
+/** The replies of a batch, or the first error (the operation then fails as a whole). */
+function settledValues (results: Settled[]): unknown[] {
+  const failed = results.find(([error]) => error !== null)
+  if (failed?.[0] !== null && failed?.[0] !== undefined) throw failed[0]
+  return results.map(([, value]) => value)
+}
+
+function escapeKeyPart (id: string): string {
+  return id.replace(keyUnsafe, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+/** `expiresAt` (seconds) as a PXAT argument; a time in the past makes Redis drop the key at once. */
+function pxat (expiresAt: EpochSeconds): number {
+  return Math.max(1, Math.floor(expiresAt * 1000))
+}
+
+function parse<T> (json: string | null): T | undefined {
+  return json === null ? undefined : JSON.parse(json) as T
+}
+
+/** A single-use record as stored: status byte (`a` active, `c` consumed) + JSON. */
+function active (record: object): string {
+  return `a${JSON.stringify(record)}`
+}
+
+function decodeSingleUse<T> (value: string): { consumed: boolean, record: T } {
+  return { consumed: value.startsWith('c'), record: JSON.parse(value.slice(1)) as T }
+}
+
+/** The consume script's reply (the value before consuming) as the contract's result. */
+function consumeResult<T extends { grantId: string }> (value: string | null): ConsumeResult<T> {
+  if (value === null) return { status: 'not_found' }
+  const { consumed, record } = decodeSingleUse<T>(value)
+  return consumed ? { status: 'already_consumed', grantId: record.grantId } : { status: 'consumed', record }
+}
