@@ -5,6 +5,7 @@ export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './errors
 export type { SecurityEvents, SecurityEventName } from './events.js'
 
 export { MemoryStore, type MemoryStoreOptions } from './adapters/store/memory.js'
+export { RedisStore, type RedisStoreOptions } from './adapters/store/redis.js'
 export type * from './adapters/store/types.js'
 
 export { generatedKeys } from './adapters/keys/generated.js'
