@@ -1,8 +1,97 @@
+/**
+ * The example server's Redis store: `REDIS_URL` → one Redis, `REDIS_CLUSTER_NODES`
+ * (comma-separated host:port) → a Redis Cluster. Several example servers pointed at the same
+ * Redis (and started with the same SECRET_KEY and keys folder) behave as one provider.
+ */
 import type { FastifyBaseLogger } from 'fastify'
-import type { Store } from '../lib/index.js'
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { RedisStore, type Store } from '../lib/index.js'
 import type { ExampleEnv } from './server.js'
 
-/** Builds the Redis store from REDIS_URL / REDIS_CLUSTER_NODES (issue 6 fills this in). */
-export function createRedisStore (_env: ExampleEnv, _log: FastifyBaseLogger): { store: Store, close: () => Promise<void> } {
-  throw new Error('REDIS_URL is set but the Redis store is not available yet')
+/**
+ * Reconnect forever, backing off 100 ms, 200 ms, 400 ms ... capped at 2 s: an outage of any
+ * length ends by itself once Redis is back (no restart), and a dead Redis costs one connection
+ * attempt every 2 s, not a busy loop. Never returns null: null would stop reconnecting for good.
+ */
+export function reconnectDelay (attempt: number): number {
+  return Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000)
+}
+
+/**
+ * The ioredis options that make an outage bounded and recoverable. Requests never wait for
+ * Redis longer than these bounds; RedisStore's own `operationTimeoutMs` (2 s) caps each store
+ * operation on top of them, whatever the options.
+ */
+export const redisOptions = {
+  // A connection attempt to an unreachable host (SYN dropped, no RST) is abandoned after 2 s.
+  connectTimeout: 2000,
+  // A command without a reply after 1 s (Redis frozen, network partition with the socket still
+  // open) fails instead of waiting for TCP to notice, hours later.
+  commandTimeout: 1000,
+  // While disconnected, commands fail at once instead of queueing: a request answers 503 now,
+  // and no queued consume of a code or refresh token runs minutes later, after the client has
+  // already been told to retry.
+  enableOfflineQueue: false,
+  // A command in flight when the connection drops is retried on one reconnect, then fails.
+  maxRetriesPerRequest: 1,
+  retryStrategy: reconnectDelay,
+} satisfies RedisOptions
+
+/** The Cluster equivalents (the per-node retry strategy and offline queue are Cluster options). */
+export const clusterOptions = {
+  clusterRetryStrategy: reconnectDelay,
+  enableOfflineQueue: false,
+  redisOptions: {
+    connectTimeout: redisOptions.connectTimeout,
+    commandTimeout: redisOptions.commandTimeout,
+    maxRetriesPerRequest: redisOptions.maxRetriesPerRequest,
+  },
+} satisfies ClusterOptions
+
+/** Parses `host:port,host:port` (REDIS_CLUSTER_NODES). */
+export function parseClusterNodes (value: string): Array<{ host: string, port: number }> {
+  return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').map((entry) => {
+    const match = /^(.+):(\d{1,5})$/.exec(entry)
+    const port = Number(match?.[2])
+    if (match?.[1] === undefined || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new Error(`REDIS_CLUSTER_NODES must be a comma-separated host:port list, got "${entry}"`)
+    }
+    return { host: match[1], port }
+  })
+}
+
+/**
+ * Logs a connection problem once per outage (not once per reconnect attempt every 2 s), and
+ * the recovery when the client is ready again.
+ */
+function logOutages (client: Redis | Cluster, log: FastifyBaseLogger, what: string): void {
+  let down = false
+  client.on('error', (error: Error) => {
+    if (down) return
+    down = true
+    log.error({ err: error }, `${what}: connection lost; store operations answer 503 until it is back`)
+  })
+  client.on('ready', () => {
+    if (!down) return
+    down = false
+    log.info(`${what}: connection restored`)
+  })
+}
+
+/** Builds the Redis store from REDIS_URL / REDIS_CLUSTER_NODES (the cluster wins when both are set). */
+export function createRedisStore (env: ExampleEnv, log: FastifyBaseLogger): { store: Store, close: () => Promise<void> } {
+  const nodes = env.REDIS_CLUSTER_NODES ?? ''
+  const client: Redis | Cluster = nodes !== ''
+    ? new Cluster(parseClusterNodes(nodes), clusterOptions)
+    : new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', redisOptions)
+  logOutages(client, log, nodes !== '' ? 'redis cluster' : 'redis')
+  const store = new RedisStore({ client })
+  return {
+    store,
+    // The example owns this connection, so it quits it (RedisStore.close() never does).
+    close: async () => {
+      await store.close()
+      await client.quit().catch(() => { client.disconnect() })
+    },
+  }
 }

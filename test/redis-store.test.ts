@@ -1,0 +1,145 @@
+import t, { type Test } from 'tap'
+import { Redis, type RedisOptions } from 'ioredis'
+import { RedisStore } from '../lib/adapters/store/redis.js'
+import { StoreUnavailableError } from '../lib/errors.js'
+import { nowSeconds, randomToken, sha256 } from '../lib/crypto.js'
+import { redisOptions } from '../examples/redis.js'
+import { storeContract } from './store-contract.js'
+import {
+  connectRedis,
+  deleteKeys,
+  listKeys,
+  redisStoreFactory,
+  requireRedis,
+  requireRedisServer,
+  startRedisServer,
+  testPrefix,
+} from './helpers/redis.js'
+
+const client = await requireRedis(t)
+
+if (client !== undefined) {
+  // The peer is a second connection: races and reads cross connections, as between two
+  // provider instances.
+  const peerClient = await requireRedis(t)
+  if (peerClient !== undefined) await storeContract(t, 'RedisStore', redisStoreFactory(client, peerClient))
+
+  t.test('every key lives under the prefix and has a TTL, except clients', async (t) => {
+    const prefix = testPrefix()
+    const store = new RedisStore({ client, prefix })
+    t.teardown(() => deleteKeys(client, prefix))
+    const later = nowSeconds() + 600
+    const odd = 'rp{tag}:x%y'
+    await store.saveClient({
+      client_id: odd, token_endpoint_auth_method: 'none', redirect_uris: ['https://rp.example/cb'],
+      grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid', application_type: 'web',
+      client_id_issued_at: nowSeconds(),
+    })
+    const grant = { grantId: 'g1', accountId: 'alice', clientId: odd, scope: 'openid', createdAt: nowSeconds(), expiresAt: later }
+    await store.saveGrant(grant)
+    const codeHash = sha256(randomToken())
+    await store.saveCode(codeHash, {
+      clientId: odd, grantId: 'g1', accountId: 'alice', redirectUri: 'https://rp.example/cb', codeChallenge: 'c',
+      codeChallengeMethod: 'S256', scope: 'openid', authTime: nowSeconds(), expiresAt: later,
+    })
+    await store.consumeCode(codeHash)
+    const refresh = { clientId: odd, grantId: 'g1', accountId: 'alice', scope: 'openid', authTime: nowSeconds(), issuedAt: nowSeconds(), expiresAt: later, familyExpiresAt: later }
+    const oldHash = sha256(randomToken())
+    await store.saveRefreshToken(oldHash, refresh)
+    await store.consumeRefreshToken(oldHash, { tokenHash: sha256(randomToken()), record: refresh })
+    await store.revokeAccessToken('jti-1', later)
+    await store.saveSession({ sessionId: 's1', accountId: 'alice', authTime: nowSeconds(), expiresAt: later })
+    await store.saveInteraction({ interactionId: 'i1', clientId: odd, params: {}, csrfToken: 'c', expiresAt: later })
+    await store.markUsed('nonce-1', later)
+    await store.incrementCounter('login:alice', 60)
+
+    const keys = await listKeys(client, prefix)
+    t.equal(keys.length, 13, 'client, grant, pair, 2 indexes, code, 2 refresh, jti, session, interaction, used, counter')
+    const ttls = await Promise.all(keys.map(async (key) => [key, await client.pttl(key)] as const))
+    const clientKey = `${prefix}client:{rp%7Btag%7D%3Ax%25y}`
+    t.ok(keys.includes(clientKey), 'ids are escaped, so an id cannot choose its own hash tag')
+    t.same(ttls.filter(([, ttl]) => ttl < 0).map(([key]) => key), [clientKey], 'only the client key has no TTL')
+    t.ok(ttls.every(([key, ttl]) => key === clientKey || (ttl > 0 && ttl <= 600_000)), 'every other key expires with its record')
+    t.ok(keys.every((key) => /\{[^{}]+\}$/.test(key)), 'every key ends in one hash tag')
+    const indexTtl = await client.pttl(`${prefix}account-grants:{alice}`)
+    t.ok(indexTtl > 590_000, 'the account index expires with its grant')
+
+    // A longer-lived grant extends the index; a shorter one never shortens it.
+    await store.saveGrant({ ...grant, grantId: 'g2', clientId: 'rp2', expiresAt: later + 600 })
+    await store.saveGrant({ ...grant, grantId: 'g3', clientId: 'rp3', expiresAt: nowSeconds() + 60 })
+    t.ok(await client.pttl(`${prefix}account-grants:{alice}`) > 1_190_000, 'EXPIRE GT extends the index to its longest grant')
+    t.equal(await store.revokeAccountGrants('alice'), 3)
+    t.equal(await client.exists(`${prefix}account-grants:{alice}`), 0, 'revoking empties the index')
+    t.equal((await new RedisStore({ client, prefix }).getClient(odd))?.client_id, odd, 'an odd client_id round-trips, through a second store')
+  })
+
+  t.test('close() leaves the host-owned connection open; options are checked', async (t) => {
+    const store = new RedisStore({ client })
+    await store.close()
+    t.equal(await client.ping(), 'PONG', 'the host still uses its client')
+    t.throws(() => new RedisStore({ client, prefix: 'oidc:{app}:' }), /prefix/, 'a brace in the prefix would pin every key to one slot')
+    t.throws(() => new RedisStore({ client, operationTimeoutMs: 0 }), /operationTimeoutMs/)
+    t.throws(() => new RedisStore({ client: {} as unknown as Redis }), /client/)
+  })
+}
+
+/**
+ * Outage: a private redis-server is killed, then restarted on the same port; later frozen
+ * (SIGSTOP) so the socket stays open and commands hang. In every case operations fail with
+ * StoreUnavailableError within the bound, and the SAME store works again afterwards.
+ */
+async function outage (t: Test, clientOptions: RedisOptions, label: string): Promise<void> {
+  if (!requireRedisServer(t)) return
+  const server = await startRedisServer(t)
+  const connected = await connectRedis(server.url, { ...clientOptions, lazyConnect: true })
+  if (typeof connected === 'string') throw new Error(connected)
+  const redis = connected
+  t.teardown(() => { redis.disconnect() })
+  const store = new RedisStore({ client: redis, operationTimeoutMs: 1500 })
+  const later = (): number => nowSeconds() + 60
+
+  const expectUnavailable = async (what: string): Promise<void> => {
+    const started = Date.now()
+    const error = await store.markUsed(randomToken(), later()).then(() => undefined, (caught: unknown) => caught)
+    const elapsed = Date.now() - started
+    t.ok(error instanceof StoreUnavailableError, `${label}: ${what}: StoreUnavailableError (${String(error)})`)
+    t.ok((error as Error | undefined)?.cause !== undefined || /within/.test(String(error)), 'the cause is attached (or it timed out)')
+    t.ok(elapsed < 3000, `${label}: ${what}: failed within the bound (${elapsed} ms)`)
+  }
+  const expectRecovery = async (what: string): Promise<void> => {
+    const started = Date.now()
+    let recovered = false
+    while (!recovered && Date.now() - started < 15_000) {
+      recovered = await store.markUsed(randomToken(), later()).then(() => true, () => false)
+      if (!recovered) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    t.ok(recovered, `${label}: ${what}: the same store works again (${Date.now() - started} ms)`)
+    const hash = sha256(randomToken())
+    await store.saveCode(hash, {
+      clientId: 'rp', grantId: 'g', accountId: 'a', redirectUri: 'https://rp.example/cb', codeChallenge: 'c',
+      codeChallengeMethod: 'S256', scope: 'openid', authTime: nowSeconds(), expiresAt: later(),
+    })
+    t.equal((await store.consumeCode(hash)).status, 'consumed', `${label}: ${what}: a full save/consume succeeds`)
+  }
+
+  t.equal(await store.markUsed(randomToken(), later()), true, 'works before the outage')
+
+  await server.stop()
+  await expectUnavailable('Redis stopped')
+  await expectUnavailable('still stopped')
+  await server.start()
+  await expectRecovery('Redis restarted')
+
+  server.pause()
+  await expectUnavailable('Redis frozen')
+  server.resume()
+  await expectRecovery('Redis unfrozen')
+}
+
+t.test('outage with the example server\'s ioredis options', async (t) => {
+  await outage(t, redisOptions, 'example options')
+})
+
+t.test('outage with ioredis defaults (offline queue, 20 retries): the store timeout still bounds it', async (t) => {
+  await outage(t, {}, 'ioredis defaults')
+})
