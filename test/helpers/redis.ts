@@ -27,7 +27,7 @@ const inCI = process.env.CI === 'true'
 /** Reports a missing dependency: a visible skip locally, a failure under CI=true. */
 export function missing (t: Test, reason: string): void {
   if (inCI) t.fail(`${reason} — CI=true: Redis tests must run, never skip`)
-  else t.pass(reason, { skip: `${reason} (set REDIS_URL or start Redis to run this test)` })
+  else t.pass('needs Redis', { skip: `${reason} (start Redis or set REDIS_URL to run it)` })
 }
 
 /** A unique key prefix per store, so tests share one Redis without touching others' keys. */
