@@ -1,0 +1,141 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { HttpClient, HttpResponse } from './http.js'
+import { form } from './http.js'
+import { basicAuth, webClient } from './config.js'
+import { benchPassword } from '../users.js'
+
+/**
+ * A simulated browser plus its relying party: keeps the provider's cookies, fills the login and
+ * consent forms, and redeems the code at the token endpoint. Every step checks that the response
+ * is the real success (status, Location, code, state, iss, tokens) and throws otherwise, so a
+ * flow counts only when it really worked.
+ */
+export class BenchBrowser {
+  readonly #cookies = new Map<string, string>()
+  readonly #http: HttpClient
+  readonly #issuer: string
+  readonly username: string
+
+  constructor (http: HttpClient, issuer: string, username: string) {
+    this.#http = http
+    this.#issuer = issuer
+    this.username = username
+  }
+
+  #cookieHeader (): Record<string, string> {
+    if (this.#cookies.size === 0) return {}
+    return { cookie: [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ') }
+  }
+
+  #remember (response: HttpResponse): void {
+    for (const line of response.headers['set-cookie'] ?? []) {
+      const pair = line.split(';', 1)[0]!
+      const index = pair.indexOf('=')
+      const name = pair.slice(0, index).trim()
+      const value = pair.slice(index + 1).trim()
+      if (value === '' || /max-age=0/i.test(line)) this.#cookies.delete(name)
+      else this.#cookies.set(name, value)
+    }
+  }
+
+  async #get (path: string): Promise<HttpResponse> {
+    const response = await this.#http.request('GET', path, this.#cookieHeader())
+    this.#remember(response)
+    return response
+  }
+
+  async #post (path: string, fields: Record<string, string>): Promise<HttpResponse> {
+    const { body, headers } = form(fields)
+    const response = await this.#http.request('POST', path, { ...headers, ...this.#cookieHeader() }, body)
+    this.#remember(response)
+    return response
+  }
+
+  /** The authorization request of a code flow with PKCE (S256), state and nonce. */
+  #authorizationRequest (): { path: string, verifier: string, state: string } {
+    const verifier = randomBytes(32).toString('base64url')
+    const state = randomBytes(12).toString('base64url')
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: webClient.client_id,
+      redirect_uri: webClient.redirect_uri,
+      scope: webClient.scope,
+      state,
+      nonce: randomBytes(12).toString('base64url'),
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    })
+    return { path: `/authorize?${query}`, verifier, state }
+  }
+
+  /** The redirect to the client: a 302/303 to the redirect_uri with `code`, our `state`, and `iss` (RFC 9207). */
+  #codeFrom (response: HttpResponse, status: 302 | 303, state: string): string {
+    if (response.status !== status) throw new Error(`expected ${status} to the client, got ${response.status}: ${response.body.slice(0, 200)}`)
+    const location = new URL(String(response.headers.location))
+    const code = location.searchParams.get('code')
+    if (location.origin + location.pathname !== webClient.redirect_uri || code === null ||
+      location.searchParams.get('state') !== state || location.searchParams.get('iss') !== this.#issuer) {
+      throw new Error(`not a successful authorization response: ${location.href.slice(0, 200)}`)
+    }
+    return code
+  }
+
+  /** The page's form fields (interaction and CSRF), from a 200 HTML page. */
+  #formFields (response: HttpResponse, page: 'login' | 'consent'): Record<string, string> {
+    if (response.status !== 200) throw new Error(`expected the ${page} page (200), got ${response.status}: ${response.body.slice(0, 200)}`)
+    const isLogin = response.body.includes('name="password"')
+    if (isLogin !== (page === 'login')) throw new Error(`expected the ${page} page, got another page`)
+    const field = (name: string): string => {
+      const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(response.body)
+      if (match === null) throw new Error(`no ${name} on the ${page} page`)
+      return match[1]!
+    }
+    return { interaction_id: field('interaction_id'), csrf_token: field('csrf_token') }
+  }
+
+  /**
+   * The full browser flow: authorize → login page → POST credentials → 303 to consent →
+   * consent page → POST approve → 303 with the code. Returns what the token request needs.
+   */
+  async loginAndConsent (): Promise<{ code: string, verifier: string }> {
+    const { path, verifier, state } = this.#authorizationRequest()
+    const login = this.#formFields(await this.#get(path), 'login')
+    const afterLogin = await this.#post('/authorize', { ...login, username: this.username, password: benchPassword })
+    if (afterLogin.status !== 303) throw new Error(`expected 303 to consent after login, got ${afterLogin.status}: ${afterLogin.body.slice(0, 200)}`)
+    const consentPath = String(afterLogin.headers.location)
+    if (!consentPath.includes('/consent?')) throw new Error(`login redirected to ${consentPath}, not to consent`)
+    const consent = this.#formFields(await this.#get(consentPath), 'consent')
+    const approved = await this.#post('/consent', { ...consent, decision: 'approve' })
+    return { code: this.#codeFrom(approved, 303, state), verifier }
+  }
+
+  /** SSO: signed in and consented already, so /authorize answers at once with a 302 and a code. */
+  async silentAuthorize (): Promise<{ code: string, verifier: string }> {
+    const { path, verifier, state } = this.#authorizationRequest()
+    return { code: this.#codeFrom(await this.#get(path), 302, state), verifier }
+  }
+
+  /** Forgets the cookies: the next flow starts as a new browser. */
+  reset (): void {
+    this.#cookies.clear()
+  }
+}
+
+export interface TokenSet {
+  access_token: string
+  id_token: string
+  refresh_token: string
+}
+
+/** The relying party's code redemption (RFC 6749 §4.1.3, client_secret_basic, PKCE verifier). */
+export async function redeemCode (http: HttpClient, code: string, verifier: string): Promise<TokenSet> {
+  const { body, headers } = form({ grant_type: 'authorization_code', code, redirect_uri: webClient.redirect_uri, code_verifier: verifier })
+  const response = await http.request('POST', '/token', { ...headers, authorization: basicAuth(webClient) }, body)
+  if (response.status !== 200) throw new Error(`token endpoint answered ${response.status}: ${response.body.slice(0, 200)}`)
+  const tokens = JSON.parse(response.body) as Partial<TokenSet> & { token_type?: string }
+  if (tokens.token_type !== 'Bearer' || typeof tokens.access_token !== 'string' ||
+    typeof tokens.id_token !== 'string' || typeof tokens.refresh_token !== 'string') {
+    throw new Error(`token response without access_token, id_token and refresh_token: ${response.body.slice(0, 200)}`)
+  }
+  return tokens as TokenSet
+}
