@@ -148,7 +148,7 @@ export function validateOptionsData (options: unknown): OptionsData {
   const errors = Value.Errors(OptionsSchema, withDefaults)
   const first = errors.find((error) => error.keyword !== 'anyOf' && error.keyword !== 'boolean') ?? errors[0]
   if (first !== undefined) {
-    const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
+    const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]')
     const name = path === '' ? requiredName(first) : path
     throw new InvalidOptionError(name, first.message)
   }
