@@ -30,7 +30,8 @@ export const redisOptions = {
   commandTimeout: 1000,
   // While disconnected, commands fail at once instead of queueing: a request answers 503 now,
   // and no queued consume of a code or refresh token runs minutes later, after the client has
-  // already been told to retry.
+  // already been told to retry. (The same holds for the few milliseconds before the first
+  // connection is ready: a request that early answers 503 rather than waiting.)
   enableOfflineQueue: false,
   // A command in flight when the connection drops is retried on one reconnect, then fails.
   maxRetriesPerRequest: 1,

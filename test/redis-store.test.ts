@@ -3,7 +3,8 @@ import { Redis, type RedisOptions } from 'ioredis'
 import { RedisStore } from '../lib/adapters/store/redis.js'
 import { StoreUnavailableError } from '../lib/errors.js'
 import { nowSeconds, randomToken, sha256 } from '../lib/crypto.js'
-import { redisOptions } from '../examples/redis.js'
+import Fastify from 'fastify'
+import { createRedisStore, parseClusterNodes, reconnectDelay, redisOptions } from '../examples/redis.js'
 import { storeContract } from './store-contract.js'
 import {
   connectRedis,
@@ -142,4 +143,49 @@ t.test('outage with the example server\'s ioredis options', async (t) => {
 
 t.test('outage with ioredis defaults (offline queue, 20 retries): the store timeout still bounds it', async (t) => {
   await outage(t, {}, 'ioredis defaults')
+})
+
+t.test('example createRedisStore: logs once per outage, recovers, and quits its own client', async (t) => {
+  if (!requireRedisServer(t)) return
+  const server = await startRedisServer(t)
+  const lines: Array<{ level: number, msg: string }> = []
+  const app = Fastify({
+    logger: { level: 'info', stream: { write: (line: string) => { lines.push(JSON.parse(line) as { level: number, msg: string }) } } },
+  })
+  t.teardown(() => app.close())
+  const { store, close } = createRedisStore({ REDIS_URL: server.url }, app.log)
+  let closed = false
+  t.teardown(async () => { if (!closed) await close() })
+  const waitUntil = async (check: () => Promise<boolean>): Promise<boolean> => {
+    for (let i = 0; i < 150; i++) {
+      if (await check().catch(() => false)) return true
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    return false
+  }
+  t.ok(await waitUntil(async () => await store.markUsed(randomToken(), nowSeconds() + 60)), 'the store works')
+
+  const errors = (): number => lines.filter((line) => line.level >= 50).length
+  const restored = (): number => lines.filter((line) => /restored/.test(line.msg)).length
+  for (const round of [1, 2]) {
+    await server.stop()
+    await t.rejects(store.getSession('s'), StoreUnavailableError, `outage ${round}: 503 material`)
+    // Several reconnect attempts fail during this wait; only the first is logged.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    t.equal(errors(), round, `outage ${round}: logged once (${errors()} error lines in total)`)
+    await server.start()
+    t.ok(await waitUntil(async () => await store.markUsed(randomToken(), nowSeconds() + 60)), `outage ${round}: recovered without a restart`)
+    t.equal(restored(), round, `outage ${round}: recovery logged once`)
+  }
+
+  await close()
+  closed = true
+  await t.rejects(store.getSession('s'), StoreUnavailableError, 'close() quit the example-owned client')
+})
+
+t.test('example helpers: cluster node list and reconnect backoff', async (t) => {
+  t.same(parseClusterNodes('127.0.0.1:7000, redis-b:7001,'), [{ host: '127.0.0.1', port: 7000 }, { host: 'redis-b', port: 7001 }])
+  t.throws(() => parseClusterNodes('127.0.0.1'), /REDIS_CLUSTER_NODES/)
+  t.throws(() => parseClusterNodes('h:70000'), /REDIS_CLUSTER_NODES/)
+  t.same([1, 2, 3, 4, 5, 6, 50].map(reconnectDelay), [100, 200, 400, 800, 1600, 2000, 2000], 'capped exponential, never null')
 })
