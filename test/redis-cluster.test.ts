@@ -22,6 +22,7 @@ if (requireRedisServer(t)) {
     await new Promise<void>((resolve, reject) => {
       cluster.once('ready', resolve)
       cluster.once('end', () => { reject(new Error('the cluster client ended before it was ready')) })
+      setTimeout(() => { reject(new Error('the cluster client was not ready within 15 s')) }, 15_000).unref()
     })
     return cluster
   }
