@@ -6,12 +6,6 @@ import { storeContract } from './store-contract.js'
 await storeContract(t, 'MemoryStore', async () => {
   const store = new MemoryStore()
   return { store, cleanup: async () => { await store.close() } }
-}, {
-  knownGaps: {
-    // MemoryStore revokes by walking its (account, client) → grantId map, which only holds the
-    // latest grant of a pair; fix in lib/adapters/store/memory.ts: walk the grants themselves.
-    'revoke-replaced-grant': 'MemoryStore misses a grant replaced by a newer one for the same pair',
-  },
 })
 
 t.test('the sweeper bounds memory: expired records leave, clients stay', async (t) => {

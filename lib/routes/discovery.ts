@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ProviderContext } from '../context.js'
 import { routes } from '../urls.js'
 import { supportedClaims } from '../claims.js'
+import { grantHandlers } from '../grants/index.js'
 
 /**
  * The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): every value describes
@@ -9,7 +10,8 @@ import { supportedClaims } from '../claims.js'
  */
 export function providerMetadata (ctx: ProviderContext): Record<string, unknown> {
   const { urls, options } = ctx
-  const grantTypes = ['authorization_code', 'refresh_token', 'client_credentials']
+  // From the grant registry: adding a grant module advertises it.
+  const grantTypes = grantHandlers.map((handler) => handler.grantType)
   return {
     issuer: ctx.issuer,
     authorization_endpoint: urls.authorize,

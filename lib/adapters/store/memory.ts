@@ -45,6 +45,12 @@ class ExpiringMap<V extends Expiring> {
     return this.#entries.delete(key)
   }
 
+  /** Live entries (expired ones skipped). Deleting while iterating a Map is safe. */
+  * entries (): Generator<[string, V]> {
+    const at = now()
+    for (const [key, entry] of this.#entries) if (entry.expiresAt > at) yield [key, entry]
+  }
+
   sweep (at: EpochSeconds): void {
     for (const [key, entry] of this.#entries) {
       if (entry.expiresAt <= at) this.#entries.delete(key)
@@ -213,13 +219,14 @@ export class MemoryStore implements Store {
 
   #revokeWhere (match: (grant: GrantRecord) => boolean): number {
     let count = 0
-    for (const [pair, grantId] of this.#grantByPair) {
-      const grant = this.#grants.get(grantId)
-      if (grant !== undefined && match(grant)) {
-        this.#grants.delete(grantId)
-        this.#grantByPair.delete(pair)
-        count++
-      }
+    // Every live grant, not only the newest per (account, client): a grant replaced by a newer
+    // one for the same pair still has live tokens until it is revoked too.
+    for (const [grantId, grant] of this.#grants.entries()) {
+      if (!match(grant)) continue
+      this.#grants.delete(grantId)
+      const pair = pairKey(grant.accountId, grant.clientId)
+      if (this.#grantByPair.get(pair) === grantId) this.#grantByPair.delete(pair)
+      count++
     }
     return count
   }
