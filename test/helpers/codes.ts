@@ -117,14 +117,14 @@ export async function exchangeCode (
 /** Standard scopes plus two API scopes for client_credentials. */
 export const testScopes = ['openid', 'profile', 'email', 'offline_access', 'api.read', 'api.write']
 
-/** An app with the test clients and users over a MemoryStore the test can reach into. */
+/** An app with the test clients and users over a store the test can reach into (default: memory). */
 export async function tokenApp (
   t: { teardown (fn: () => unknown): void },
   options: Partial<OidcProviderOptions> = {},
-): Promise<{ app: FastifyInstance, store: MemoryStore }> {
-  const store = new MemoryStore()
-  t.teardown(() => store.close())
-  const app = await buildApp(t, { store, clients: testClients(), users: testUsers, scopes: testScopes, ...options })
+): Promise<{ app: FastifyInstance, store: Store }> {
+  const store = options.store ?? new MemoryStore()
+  if (options.store === undefined) t.teardown(() => store.close?.())
+  const app = await buildApp(t, { clients: testClients(), users: testUsers, scopes: testScopes, ...options, store })
   return { app, store }
 }
 
