@@ -87,6 +87,15 @@ export async function buildExampleServer (env: ExampleEnv = process.env): Promis
     ttl,
   })
   app.addHook('onClose', closeStore)
+
+  // A stand-in relying party callback for trying the flow by hand: it shows the code to copy
+  // into the token request (README, "Try it by hand"). Plain text, so nothing is interpreted.
+  app.get('/callback', async (request, reply) => {
+    const query = request.query as Record<string, string | undefined>
+    reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')
+    if (typeof query.error === 'string') return `The provider answered with an error: ${query.error} (${query.error_description ?? ''})\n`
+    return `Authorization code (valid ${ttl.code ?? 60} s, single use):\n\n${query.code ?? '(none)'}\n\nstate: ${query.state ?? ''}\niss: ${query.iss ?? ''}\n`
+  })
   return { app, close: () => app.close() }
 }
 
