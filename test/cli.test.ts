@@ -219,7 +219,8 @@ t.test('the example server picks up a rotated key on SIGHUP and keeps the old ki
   server.stdout.on('data', (chunk: Buffer) => { log += chunk.toString() })
   server.stderr.on('data', (chunk: Buffer) => { log += chunk.toString() })
   const until = async (condition: () => Promise<boolean> | boolean, what: string): Promise<void> => {
-    for (let i = 0; i < 200; i++) {
+    // Generous: a loaded CI machine can take tens of seconds to start tsx and generate a key.
+    for (let i = 0; i < 1200; i++) {
       if (await condition()) return
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
