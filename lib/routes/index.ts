@@ -3,6 +3,8 @@ import type { ProviderContext } from '../context.js'
 import { discoveryRoutes } from './discovery.js'
 import { jwksRoutes } from './jwks.js'
 import { registerRoutes } from './register.js'
+import { authorizeRoutes } from './authorize.js'
+import { consentRoutes } from './consent.js'
 import { tokenRoutes } from './token.js'
 import { userinfoRoutes } from './userinfo.js'
 import { introspectRoutes } from './introspect.js'
@@ -15,6 +17,8 @@ export const routeModules: readonly RouteModule[] = [
   discoveryRoutes,
   jwksRoutes,
   registerRoutes,
+  authorizeRoutes,
+  consentRoutes,
   tokenRoutes,
   userinfoRoutes,
   introspectRoutes,
