@@ -14,6 +14,9 @@ const body = Type.Object({
   code_verifier: Type.String({ minLength: 1 }),
 })
 
+/** The `markUsed` key recording that a code was presented again (a replay) after its first use. */
+const replayMark = (codeHash: string): string => `code-replay:${codeHash}`
+
 /** One message for every code failure: the client learns nothing about which check failed. */
 const invalidCode = (): OAuthError => new OAuthError('invalid_grant', 'the authorization code is invalid, expired, already used, or was issued to another client or redirect_uri')
 
@@ -27,11 +30,17 @@ export const authorizationCodeGrant = {
   // Public clients prove possession through PKCE instead of a secret (RFC 7636 §1, RFC 9700 §2.1.1).
   allowPublicClients: true,
   async handle (ctx, params, client) {
-    const result = await ctx.store.consumeCode(sha256(params.code))
+    const codeHash = sha256(params.code)
+    const result = await ctx.store.consumeCode(codeHash)
     if (result.status === 'not_found') throw invalidCode()
     if (result.status === 'already_consumed') {
-      // RFC 6749 §4.1.2: a code used twice revokes every token issued from its first use.
-      if (result.grantId !== undefined) await ctx.store.revokeGrant(result.grantId)
+      // RFC 6749 §4.1.2: a code used twice revokes every token issued from its first use. The
+      // mark comes first: the first redemption, still running on another instance, reads it to
+      // tell "revoked by this replay" from "consent revoked before the code was redeemed".
+      if (result.grantId !== undefined) {
+        await ctx.store.markUsed(replayMark(codeHash), nowSeconds() + ctx.options.ttl.code)
+        await ctx.store.revokeGrant(result.grantId)
+      }
       ctx.audit('code.replayed', { clientId: client.client_id, ...(result.grantId === undefined ? {} : { grantId: result.grantId }) })
       throw invalidCode()
     }
@@ -41,12 +50,19 @@ export const authorizationCodeGrant = {
       code.expiresAt > nowSeconds() &&
       verifyPkce(params.code_verifier, code.codeChallenge, code.codeChallengeMethod)
     if (!bound) throw invalidCode()
-    // No await between the consume above and this read: a concurrent replay (which can only
-    // revoke the grant after our consume) must not make the one legitimate redemption fail.
     const grant = await ctx.store.getGrant(code.grantId)
-    if (grant === undefined || grant.clientId !== client.client_id || grant.accountId !== code.accountId) throw invalidCode()
+    if (grant !== undefined && (grant.clientId !== client.client_id || grant.accountId !== code.accountId)) throw invalidCode()
+    if (grant === undefined) {
+      // Gone before our consume (consent revoked): the code died with it. Gone after it, because
+      // a concurrent replay (on another instance: nothing orders its revocation after this read)
+      // revoked it: this is still the one first redemption, answered as when the replay comes
+      // later, and what it issues is dead already, since tokens live only while their grant does.
+      // markUsed succeeds only when no replay marked the code.
+      if (await ctx.store.markUsed(replayMark(codeHash), nowSeconds() + ctx.options.ttl.code)) throw invalidCode()
+    }
 
-    const refreshToken = await storeRefreshToken(ctx, client, code, grant.expiresAt)
+    // No refresh token under a revoked grant: it could never be used.
+    const refreshToken = grant === undefined ? undefined : await storeRefreshToken(ctx, client, code, grant.expiresAt)
     return await userTokenResponse(ctx, {
       grantType: 'authorization_code',
       client,

@@ -26,11 +26,13 @@ export interface Instance {
 /**
  * Starts one provider instance on `prefix` of the Redis at `url`, over a connection of its own.
  * The caller registers `close` as a teardown (or calls it to simulate a process going away).
+ * `makeStore` lets a test put a RedisStore subclass in between (to hold an operation back).
  */
 export async function startInstance (
   url: string,
   prefix: string,
   options: Partial<OidcProviderOptions> = {},
+  makeStore: (options: { client: Redis, prefix: string }) => RedisStore = (storeOptions) => new RedisStore(storeOptions),
 ): Promise<Instance> {
   const client = await connectRedis(url)
   if (typeof client === 'string') throw new Error(client)
@@ -41,7 +43,7 @@ export async function startInstance (
     cookieSecret: SECRET,
     users: testUsers,
     registration: {},
-    store: new RedisStore({ client, prefix }),
+    store: makeStore({ client, prefix }),
     ...options,
   })
   await app.ready()
