@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { MemoryStore } from '../lib/index.js'
 import { sha256 } from '../lib/crypto.js'
 import { buildApp, ISSUER } from './helpers/app.js'
@@ -14,7 +14,7 @@ const web = {
 }
 const firstParty = { client_id: 'own-app', client_secret: 'own-app-secret-0123456789', redirect_uris: ['https://own.example.com/cb'], first_party: true }
 
-async function setup (t: Tap.Test, extra = {}) {
+async function setup (t: Test, extra = {}) {
   const store = new MemoryStore()
   const app = await buildApp(t, { store, users: testUsers, clients: [web, firstParty], ...extra })
   return { app, store }

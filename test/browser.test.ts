@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer } from 'node:http'
 import { freePort, startServer } from './helpers/server.js'
 import { launchBrowser } from './helpers/browser.js'
@@ -6,7 +6,7 @@ import { pkcePair } from './helpers/flow.js'
 import { testUsers } from './helpers/users.js'
 
 /** A stand-in relying party: its callback just answers 200 so the browser lands there. */
-async function startRelyingParty (t: Tap.Test): Promise<string> {
+async function startRelyingParty (t: Test): Promise<string> {
   const port = await freePort()
   const server = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }).end('callback reached') })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))

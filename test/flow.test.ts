@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import * as client from 'openid-client'
 import { startServer } from './helpers/server.js'
 import { HttpBrowser } from './helpers/http-browser.js'
@@ -6,7 +6,7 @@ import { testUsers } from './helpers/users.js'
 
 const REDIRECT = 'http://127.0.0.1:9/callback'
 
-async function provider (t: Tap.Test) {
+async function provider (t: Test) {
   return await startServer(t, {
     users: testUsers,
     clients: [

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { decodeJwt } from 'jose'
 import { MemoryStore } from '../lib/index.js'
 import { buildApp } from './helpers/app.js'
@@ -8,7 +8,7 @@ import { testUsers } from './helpers/users.js'
 const client = { client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', redirect_uris: ['https://rp.example.com/cb'], first_party: true }
 const other = { client_id: 'other', client_secret: 'other-secret-0123456789abc', redirect_uris: ['https://other.example.com/cb'], first_party: true }
 
-async function setup (t: Tap.Test) {
+async function setup (t: Test) {
   const store = new MemoryStore()
   const app = await buildApp(t, { store, users: testUsers, clients: [client, other] })
   return { app, store }
