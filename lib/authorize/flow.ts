@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { InteractionRecord, SessionRecord } from '../adapters/store/types.js'
+import type { GrantRecord, InteractionRecord, SessionRecord } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { OAuthError } from '../errors.js'
 import { nowSeconds, randomToken } from '../crypto.js'
@@ -99,10 +99,15 @@ async function decide (deps: FlowDeps, authorization: AuthorizationRequest, requ
     const interaction = await startInteraction(deps, authorization, request, reply, authentication)
     return await renderConsent(deps, reply, interaction, authorization)
   }
-  return await finish(deps, authorization, authentication, reply, status, false)
+  // The grant just read is passed on: reading it again would be one more store round trip
+  // (two on Redis) on every SSO authorization.
+  return await finish(deps, authorization, authentication, reply, status, false, { grant })
 }
 
-/** Issues the code under the (possibly new) grant and redirects to the client. */
+/**
+ * Issues the code under the (possibly new) grant and redirects to the client. `known` is the
+ * user's grant to this client when the caller has just read it from the store.
+ */
 export async function finish (
   deps: FlowDeps,
   authorization: AuthorizationRequest,
@@ -110,9 +115,10 @@ export async function finish (
   reply: FastifyReply,
   status: 302 | 303,
   consented: boolean,
+  known?: { grant: GrantRecord | undefined },
 ): Promise<FastifyReply> {
   const { ctx } = deps
-  let grant = await ctx.store.findGrant(authentication.accountId, authorization.client.client_id)
+  let grant = known !== undefined ? known.grant : await ctx.store.findGrant(authentication.accountId, authorization.client.client_id)
   const covered = grant !== undefined && authorization.scopes.every((scope) => grant!.scope.split(' ').includes(scope))
   if (grant === undefined || !covered) grant = await recordGrant(ctx, authentication.accountId, authorization)
   if (consented) {
