@@ -13,13 +13,14 @@ import { startChild, type ChildServer } from './lib/child.js'
 import { cannon } from './lib/cannon.js'
 import { joseSignatures, scryptVerify } from './lib/baselines.js'
 import {
-  endpointScenarios,
+  clientCredentialsScenario,
+  introspectionScenario,
   loginFlowScenario,
-  signedInUserToken,
+  userinfoScenario,
   ssoFlowScenario,
   staticDocumentScenarios,
   type RunSettings,
-  type StoreName,
+  type Target,
 } from './lib/scenarios.js'
 import type { ScenarioResult } from './lib/stats.js'
 import { ratios, type Ratio } from './lib/ratios.js'
@@ -45,29 +46,42 @@ function progress (message: string): void {
   process.stderr.write(`bench: ${message}\n`)
 }
 
-async function withChild<T> (script: string, env: Record<string, string>, body: (child: ChildServer) => Promise<T>): Promise<T> {
-  const child = await startChild(script, env)
-  try {
-    return await body(child)
-  } finally {
-    await child.close()
-  }
-}
-
-async function providerScenarios (store: StoreName, env: Record<string, string>): Promise<void> {
-  await withChild('server.ts', { BENCH_STORE: store, ...env }, async ({ origin }) => {
-    if (store === 'memory') {
-      progress('discovery and JWKS')
-      for (const result of await staticDocumentScenarios(origin, settings)) emit(result)
+/**
+ * Starts the provider with the memory store and, when Redis and RedisStore are there, with the
+ * Redis store, both at once: each scenario then runs on one and right after on the other, so
+ * the two numbers of a pair see the same machine (this machine is shared and its load moves).
+ */
+async function startProviders (): Promise<{ targets: Target[], close: () => Promise<void> }> {
+  const children: ChildServer[] = []
+  const targets: Target[] = []
+  const cleanups: Array<() => Promise<void>> = []
+  const memory = await startChild('server.ts', { BENCH_STORE: 'memory' })
+  children.push(memory)
+  targets.push({ store: 'memory', origin: memory.origin, cpuMs: memory.cpuMs })
+  const redis = wanted('redis') ? await redisAvailable() : { reason: 'not selected (BENCH_ONLY)' }
+  if ('client' in redis) {
+    const prefix = `bench:${runId}:`
+    const child = await startChild('server.ts', { BENCH_STORE: 'redis', REDIS_URL: redisUrl, BENCH_PREFIX: prefix })
+    children.push(child)
+    targets.push({ store: 'redis', origin: child.origin, cpuMs: child.cpuMs })
+    cleanups.push(async () => {
+      const deleted = await deleteKeys(redis.client, prefix)
+      progress(`redis: deleted ${deleted} keys under ${prefix}`)
+      await redis.client.quit()
+    })
+  } else {
+    progress(`redis variants skipped: ${redis.reason}`)
+    for (const scenario of ['client_credentials', 'introspection', 'userinfo', 'sso-code-flow', 'login-flow']) {
+      emit({ scenario, store: 'redis', skipped: true, reason: redis.reason })
     }
-    progress(`${store}: client_credentials, introspection, userinfo`)
-    const userToken = await signedInUserToken(origin, `user-info-${runId}`)
-    for (const result of await endpointScenarios(origin, store, settings, userToken)) emit(result)
-    progress(`${store}: SSO code flow`)
-    emit(await ssoFlowScenario(origin, store, settings, runId))
-    progress(`${store}: login flow`)
-    emit(await loginFlowScenario(origin, store, settings, runId))
-  })
+  }
+  return {
+    targets,
+    close: async () => {
+      for (const child of children) await child.close()
+      for (const cleanup of cleanups) await cleanup()
+    },
+  }
 }
 
 /** Deletes every key under the run's prefix; returns how many there were. */
@@ -82,30 +96,38 @@ async function deleteKeys (client: Redis, prefix: string): Promise<number> {
   return deleted
 }
 
-async function redisScenarios (): Promise<void> {
-  const skip = (reason: string): void => {
-    progress(`redis variants skipped: ${reason}`)
-    for (const scenario of ['client_credentials', 'introspection', 'userinfo', 'sso-code-flow', 'login-flow']) {
-      emit({ scenario, store: 'redis', skipped: true, reason })
-    }
-  }
-  if (await redisStoreClass() === undefined) return skip('RedisStore is not exported by lib/index.ts yet')
+async function redisAvailable (): Promise<{ client: Redis } | { reason: string }> {
+  if (await redisStoreClass() === undefined) return { reason: 'RedisStore is not exported by lib/index.ts yet' }
   const client = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null })
   try {
     await client.connect()
     await client.ping()
+    return { client }
   } catch (error) {
     client.disconnect()
-    return skip(`no Redis at ${redisUrl} (${error instanceof Error ? error.message : String(error)})`)
+    return { reason: `no Redis at ${redisUrl} (${error instanceof Error ? error.message : String(error)})` }
   }
-  const prefix = `bench:${runId}:`
+}
+
+async function bareFastify (): Promise<void> {
+  progress('bare Fastify route')
+  const child = await startChild('server.ts', { BENCH_MODE: 'bare' })
   try {
-    await providerScenarios('redis', { REDIS_URL: redisUrl, BENCH_PREFIX: prefix })
+    emit(await cannon({
+      scenario: 'bare-fastify',
+      url: `${child.origin}/`,
+      serverCpuMs: child.cpuMs,
+      verifyBody: (body) => body === '{"hello":"world"}',
+      connections: settings.connections,
+      durationSec: settings.durationSec,
+    }))
   } finally {
-    const deleted = await deleteKeys(client, prefix)
-    progress(`redis: deleted ${deleted} keys under ${prefix}`)
-    await client.quit()
+    await child.close()
   }
+}
+
+async function joseConcurrent (round: number): Promise<void> {
+  emit({ ...await joseSignatures(settings.connections, settings.durationSec * 1000), round })
 }
 
 async function memoryRss (): Promise<void> {
@@ -131,27 +153,39 @@ function machine (): Record<string, unknown> {
 
 async function main (): Promise<void> {
   progress(`machine ${JSON.stringify(machine())}`)
+  const providers = wanted('memory') || wanted('redis') ? await startProviders() : undefined
+  try {
+    // Each ratio's two sides are measured close together: jose, then the signing endpoints,
+    // then jose again (the ratios use the mean of both jose runs).
+    if (wanted('baselines')) {
+      progress('jose RS256 signatures, sequential and concurrent')
+      emit(await joseSignatures(1, settings.durationSec * 1000))
+      await joseConcurrent(1)
+    }
+    if (providers !== undefined) {
+      const [first] = providers.targets
+      progress('client_credentials and SSO code flow')
+      for (const target of providers.targets) emit(await clientCredentialsScenario(target, settings))
+      for (const target of providers.targets) emit(await ssoFlowScenario(target, settings, runId))
+      if (wanted('baselines')) await joseConcurrent(2)
+      if (wanted('bare')) await bareFastify()
+      progress('discovery and JWKS')
+      for (const result of await staticDocumentScenarios(first!, settings)) emit(result)
+      progress('introspection and userinfo')
+      for (const target of providers.targets) emit(await introspectionScenario(target, settings))
+      for (const target of providers.targets) emit(await userinfoScenario(target, settings, runId))
+      progress('login flow')
+      for (const target of providers.targets) emit(await loginFlowScenario(target, settings, runId))
+    } else if (wanted('bare')) {
+      await bareFastify()
+    }
+  } finally {
+    await providers?.close()
+  }
   if (wanted('baselines')) {
-    progress('jose RS256 signatures, sequential and concurrent')
-    emit(await joseSignatures(1, settings.durationSec * 1000))
-    emit(await joseSignatures(settings.connections, settings.durationSec * 1000))
     progress('scrypt verify (staticUsers, default cost)')
     emit(await scryptVerify(4, Math.min(settings.durationSec, 4) * 1000))
   }
-  if (wanted('bare')) {
-    progress('bare Fastify route')
-    await withChild('server.ts', { BENCH_MODE: 'bare' }, async ({ origin }) => {
-      emit(await cannon({
-        scenario: 'bare-fastify',
-        url: `${origin}/`,
-        verifyBody: (body) => body === '{"hello":"world"}',
-        connections: settings.connections,
-        durationSec: settings.durationSec,
-      }))
-    })
-  }
-  if (wanted('memory')) await providerScenarios('memory', {})
-  if (wanted('redis')) await redisScenarios()
   if (wanted('memory-rss')) await memoryRss()
 
   const computed: Ratio[] = ratios(results)

@@ -13,6 +13,8 @@ function fromLoop (scenario: string, concurrency: number, loop: Awaited<ReturnTy
     total: loop.completed,
     durationSec: round(loop.durationSec, 2),
     concurrency,
+    /** CPU of this process per operation, every thread (the thread pool that signs included). */
+    cpuMsPerOp: loop.clientCpuMsPerOp,
     valid: loop.failed === 0 && loop.completed > 0,
     ...(note === undefined ? {} : { note }),
     ...(loop.firstFailure === undefined ? {} : { firstFailure: loop.firstFailure }),

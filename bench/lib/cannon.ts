@@ -12,6 +12,8 @@ export interface CannonScenario {
   verifyBody: (body: string) => boolean
   connections: number
   durationSec: number
+  /** The server's CPU time (ms), read around the measured run. */
+  serverCpuMs?: () => Promise<number>
 }
 
 /**
@@ -28,7 +30,12 @@ export async function cannon (options: CannonScenario): Promise<ScenarioResult> 
     verifyBody: options.verifyBody,
   }
   await autocannon({ ...base, duration: 1 })
+  const serverBefore = await options.serverCpuMs?.()
+  const clientBefore = process.cpuUsage()
   const result = await autocannon({ ...base, duration: options.durationSec })
+  const client = process.cpuUsage(clientBefore)
+  const serverAfter = await options.serverCpuMs?.()
+  const completed = Math.max(1, result['2xx'])
   const bad = result.non2xx + result.mismatches
   return {
     scenario: options.scenario,
@@ -41,6 +48,8 @@ export async function cannon (options: CannonScenario): Promise<ScenarioResult> 
     total: result.requests.total,
     durationSec: result.duration,
     concurrency: options.connections,
+    ...(serverBefore === undefined || serverAfter === undefined ? {} : { serverCpuMsPerOp: round((serverAfter - serverBefore) / completed, 3) }),
+    clientCpuMsPerOp: round((client.user + client.system) / 1000 / completed, 3),
     valid: bad === 0 && result.errors + result.timeouts === 0 && result['2xx'] > 0,
   }
 }

@@ -19,6 +19,8 @@ export interface ChildServer {
   port: number
   process: ChildProcess
   close: () => Promise<void>
+  /** The child's CPU time so far (user + system, every thread), in milliseconds. */
+  cpuMs: () => Promise<number>
 }
 
 /**
@@ -29,8 +31,10 @@ export interface ChildServer {
 export async function startChild (script: string, env: Record<string, string>, execArgv: string[] = []): Promise<ChildServer> {
   const port = await freePort()
   const path = fileURLToPath(new URL(`../${script}`, import.meta.url))
+  // BENCH_CPU_PROF=<dir>: every server writes a V8 CPU profile there when it closes.
+  const profile = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
   const child = fork(path, [], {
-    execArgv: [...execArgv, '--import', 'tsx'],
+    execArgv: [...execArgv, ...profile, '--import', 'tsx'],
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   })
@@ -54,5 +58,15 @@ export async function startChild (script: string, env: Record<string, string>, e
     await exited
     clearTimeout(timer)
   }
-  return { origin: `http://127.0.0.1:${port}`, port, process: child, close }
+  const cpuMs = async (): Promise<number> => await new Promise((resolve) => {
+    const listener = (message: unknown): void => {
+      const cpu = (message as { cpu?: { user: number, system: number } }).cpu
+      if (cpu === undefined) return
+      child.off('message', listener)
+      resolve((cpu.user + cpu.system) / 1000)
+    }
+    child.on('message', listener)
+    child.send('cpu')
+  })
+  return { origin: `http://127.0.0.1:${port}`, port, process: child, close, cpuMs }
 }

@@ -29,7 +29,10 @@ function atLeast (name: string, numerator: number | undefined, denominator: numb
 
 /** The targets of issue 9, computed from this run's lines. */
 export function ratios (results: readonly Line[]): Ratio[] {
-  const jose = rate(find(results, 'jose-rs256-concurrent'))
+  // jose runs twice (before the signing endpoints and after the SSO flow): the mean of both.
+  const joseRuns = results.filter((line) => line.scenario === 'jose-rs256-concurrent' && line.valid === true).map(rate)
+    .filter((value): value is number => value !== undefined)
+  const jose = joseRuns.length === 0 ? undefined : joseRuns.reduce((sum, value) => sum + value, 0) / joseRuns.length
   const bare = rate(find(results, 'bare-fastify'))
   const list: Ratio[] = [
     atLeast('client_credentials rps / jose concurrent sig/s', rate(find(results, 'client_credentials', 'memory')), jose, 0.75),

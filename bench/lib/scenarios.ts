@@ -7,13 +7,20 @@ import { closedLoop, round, type LoopResult, type ScenarioResult } from './stats
 
 export type StoreName = 'memory' | 'redis'
 
+/** A provider under test: its store, where it listens, and a reader of its CPU time. */
+export interface Target {
+  store: StoreName
+  origin: string
+  cpuMs: () => Promise<number>
+}
+
 export interface RunSettings {
   durationSec: number
   connections: number
 }
 
 /** Discovery and JWKS do not touch the store, so they run once (against the memory variant). */
-export async function staticDocumentScenarios (origin: string, settings: RunSettings): Promise<ScenarioResult[]> {
+export async function staticDocumentScenarios ({ origin, cpuMs }: Target, settings: RunSettings): Promise<ScenarioResult[]> {
   const http = new HttpClient(origin, 1)
   const discovery = await http.request('GET', routes.discovery)
   const jwks = await http.request('GET', routes.jwks)
@@ -22,51 +29,62 @@ export async function staticDocumentScenarios (origin: string, settings: RunSett
     throw new Error(`discovery is broken: ${discovery.status} ${discovery.body.slice(0, 200)}`)
   }
   if (jwks.status !== 200 || (JSON.parse(jwks.body) as { keys?: unknown[] }).keys?.length !== 1) throw new Error('JWKS is broken')
-  const common = { connections: settings.connections, durationSec: settings.durationSec }
+  const common = { connections: settings.connections, durationSec: settings.durationSec, serverCpuMs: cpuMs }
   return [
     await cannon({ ...common, scenario: 'discovery', url: origin + routes.discovery, verifyBody: (body) => body === discovery.body }),
     await cannon({ ...common, scenario: 'jwks', url: origin + routes.jwks, verifyBody: (body) => body === jwks.body }),
   ]
 }
 
-/** client_credentials at the token endpoint, then introspection and userinfo of live tokens. */
-export async function endpointScenarios (origin: string, store: StoreName, settings: RunSettings, userAccessToken: string): Promise<ScenarioResult[]> {
-  const common = { connections: settings.connections, durationSec: settings.durationSec, store }
-  const tokenForm = form({ grant_type: 'client_credentials', scope: 'api:read' })
-  const clientCredentials = await cannon({
-    ...common,
+const tokenForm = form({ grant_type: 'client_credentials', scope: 'api:read' })
+
+function common ({ store, cpuMs }: Target, settings: RunSettings): { store: StoreName, connections: number, durationSec: number, serverCpuMs: () => Promise<number> } {
+  return { store, connections: settings.connections, durationSec: settings.durationSec, serverCpuMs: cpuMs }
+}
+
+/** client_credentials at the token endpoint: one RS256 signature per request, no store access. */
+export async function clientCredentialsScenario (target: Target, settings: RunSettings): Promise<ScenarioResult> {
+  return await cannon({
+    ...common(target, settings),
     scenario: 'client_credentials',
-    url: origin + routes.token,
+    url: target.origin + routes.token,
     method: 'POST',
     headers: { ...tokenForm.headers, authorization: basicAuth(serviceClient) },
     body: tokenForm.body,
     // A real token response, not an error that happens to be JSON.
     verifyBody: (body) => body.startsWith('{"access_token":"ey') && body.includes('"token_type":"Bearer"'),
   })
+}
 
-  const http = new HttpClient(origin, 1)
+/** Introspection (RFC 7662) of a live client_credentials token by the client it was issued to. */
+export async function introspectionScenario (target: Target, settings: RunSettings): Promise<ScenarioResult> {
+  const http = new HttpClient(target.origin, 1)
   const issued = await http.request('POST', routes.token, { ...tokenForm.headers, authorization: basicAuth(serviceClient) }, tokenForm.body)
   http.close()
+  if (issued.status !== 200) throw new Error(`client_credentials failed: ${issued.status} ${issued.body.slice(0, 200)}`)
   const serviceToken = (JSON.parse(issued.body) as { access_token: string }).access_token
   const introspectForm = form({ token: serviceToken, token_type_hint: 'access_token' })
-  const introspection = await cannon({
-    ...common,
+  return await cannon({
+    ...common(target, settings),
     scenario: 'introspection',
-    url: origin + routes.introspect,
+    url: target.origin + routes.introspect,
     method: 'POST',
     headers: { ...introspectForm.headers, authorization: basicAuth(serviceClient) },
     body: introspectForm.body,
     verifyBody: (body) => body.startsWith('{"active":true'),
   })
+}
 
-  const userinfo = await cannon({
-    ...common,
+/** UserInfo (OIDC Core §5.3) with a signed-in user's access token (signature, deny-list and grant checked). */
+export async function userinfoScenario (target: Target, settings: RunSettings, runId: string): Promise<ScenarioResult> {
+  const userAccessToken = await signedInUserToken(target.origin, `user-info-${runId}`)
+  return await cannon({
+    ...common(target, settings),
     scenario: 'userinfo',
-    url: origin + routes.userinfo,
+    url: target.origin + routes.userinfo,
     headers: { authorization: `Bearer ${userAccessToken}` },
     verifyBody: (body) => body.includes('"sub":"user-'),
   })
-  return [clientCredentials, introspection, userinfo]
 }
 
 function flowResult (scenario: string, store: StoreName, concurrency: number, loop: LoopResult, extra: Record<string, unknown>): ScenarioResult {
@@ -82,6 +100,8 @@ function flowResult (scenario: string, store: StoreName, concurrency: number, lo
     durationSec: round(loop.durationSec, 2),
     concurrency,
     valid: loop.failed === 0 && loop.completed > 0,
+    ...(loop.serverCpuMsPerOp === undefined ? {} : { serverCpuMsPerOp: loop.serverCpuMsPerOp }),
+    clientCpuMsPerOp: loop.clientCpuMsPerOp,
     ...extra,
     ...(loop.firstFailure === undefined ? {} : { firstFailure: loop.firstFailure }),
   }
@@ -104,13 +124,14 @@ export async function signedInUserToken (origin: string, username: string): Prom
  * every flow is GET /authorize → 302 with a code → POST /token → 200 with access token,
  * id_token and refresh token (two RS256 signatures).
  */
-export async function ssoFlowScenario (origin: string, store: StoreName, settings: RunSettings, runId: string): Promise<ScenarioResult> {
+export async function ssoFlowScenario ({ origin, store, cpuMs }: Target, settings: RunSettings, runId: string): Promise<ScenarioResult> {
   const http = new HttpClient(origin, settings.connections)
   try {
     const loop = await closedLoop({
       concurrency: settings.connections,
       durationMs: settings.durationSec * 1000,
       warmupMs: 1000,
+      serverCpuMs: cpuMs,
       setup: async (worker) => {
         const browser = new BenchBrowser(http, origin, `user-sso-${runId}-${worker}`)
         const { code, verifier } = await browser.loginAndConsent()
@@ -133,7 +154,7 @@ export async function ssoFlowScenario (origin: string, store: StoreName, setting
  * shown): GET /authorize (login page) → POST /authorize (credentials, bench user adapter) →
  * 303 → GET /consent → POST /consent → 303 with a code → POST /token → 200.
  */
-export async function loginFlowScenario (origin: string, store: StoreName, settings: RunSettings, runId: string): Promise<ScenarioResult> {
+export async function loginFlowScenario ({ origin, store, cpuMs }: Target, settings: RunSettings, runId: string): Promise<ScenarioResult> {
   const http = new HttpClient(origin, settings.connections)
   let counter = 0
   try {
@@ -141,6 +162,7 @@ export async function loginFlowScenario (origin: string, store: StoreName, setti
       concurrency: settings.connections,
       durationMs: settings.durationSec * 1000,
       warmupMs: 1000,
+      serverCpuMs: cpuMs,
       setup: async () => undefined,
       iteration: async (_state, worker) => {
         const browser = new BenchBrowser(http, origin, `user-login-${runId}-${worker}-${counter++}`)

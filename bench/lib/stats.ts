@@ -43,6 +43,8 @@ export interface LoopOptions<S> {
   /** One timed iteration; throws when the response is not a real success. */
   iteration: (state: S, worker: number) => Promise<void>
   warmupMs?: number
+  /** Reads the server's CPU time (ms) at the start and end of the measured phase. */
+  serverCpuMs?: () => Promise<number>
 }
 
 export interface LoopResult {
@@ -53,6 +55,9 @@ export interface LoopResult {
   p50: number
   p99: number
   firstFailure?: string
+  /** CPU milliseconds per completed iteration: the server process, and this (client) process. */
+  serverCpuMsPerOp?: number
+  clientCpuMsPerOp: number
 }
 
 /**
@@ -83,10 +88,15 @@ export async function closedLoop<S> (options: LoopOptions<S>): Promise<LoopResul
     await Promise.all(states.map((_, worker) => run(worker)))
   }
   measuring = true
+  const serverBefore = await options.serverCpuMs?.()
+  const clientBefore = process.cpuUsage()
   const started = performance.now()
   stopAt = started + options.durationMs
   await Promise.all(states.map((_, worker) => run(worker)))
   const durationSec = (performance.now() - started) / 1000
+  const client = process.cpuUsage(clientBefore)
+  const serverAfter = await options.serverCpuMs?.()
+  const per = (ms: number): number => latencies.length === 0 ? 0 : round(ms / latencies.length, 3)
   latencies.sort((a, b) => a - b)
   return {
     completed: latencies.length,
@@ -95,6 +105,8 @@ export async function closedLoop<S> (options: LoopOptions<S>): Promise<LoopResul
     perSec: latencies.length / durationSec,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    clientCpuMsPerOp: per((client.user + client.system) / 1000),
+    ...(serverBefore === undefined || serverAfter === undefined ? {} : { serverCpuMsPerOp: per(serverAfter - serverBefore) }),
     ...(firstFailure === undefined ? {} : { firstFailure }),
   }
 }
