@@ -1,0 +1,136 @@
+/**
+ * The example server over real HTTP, for the Redis outage and Cluster tests: started with
+ * `buildExampleServer(env)` on a loopback port, and driven with fetch and HttpBrowser as a
+ * relying party and a user would.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildExampleServer, type ExampleEnv } from '../../examples/server.js'
+import { pkcePair } from './flow.js'
+import { HttpBrowser } from './http-browser.js'
+import { basicAuth, REDIRECT_URI, type RegisteredClient, type TokenResponse } from './redis-instances.js'
+import { freePort } from './server.js'
+
+export interface ExampleServer {
+  issuer: string
+  close (): Promise<void>
+}
+
+/**
+ * Starts the example server with `env` (plus PORT, ISSUER, SECRET_KEY and a temporary KEYS_DIR)
+ * on 127.0.0.1. Closed, and its keys folder removed, at teardown.
+ */
+export async function startExampleServer (t: { teardown (fn: () => unknown): void }, env: ExampleEnv): Promise<ExampleServer> {
+  const port = await freePort()
+  const issuer = `http://127.0.0.1:${port}`
+  const keysDir = await mkdtemp(join(tmpdir(), 'oidc-example-keys-'))
+  const { app, close } = await buildExampleServer({
+    PORT: String(port),
+    ISSUER: issuer,
+    SECRET_KEY: 'example-secret-'.padEnd(40, 'x'),
+    KEYS_DIR: keysDir,
+    LOG_LEVEL: 'silent',
+    ...env,
+  })
+  let closed = false
+  const stop = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    await close()
+    await rm(keysDir, { recursive: true, force: true })
+  }
+  t.teardown(stop)
+  await app.listen({ port, host: '127.0.0.1' })
+  return { issuer, close: stop }
+}
+
+export async function postForm (url: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  return await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
+  })
+}
+
+export async function register (issuer: string, metadata: Record<string, unknown> = {}): Promise<Response> {
+  return await fetch(`${issuer}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'http rp',
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      scope: 'openid profile email offline_access',
+      ...metadata,
+    }),
+  })
+}
+
+/**
+ * Retries `attempt` every 100 ms until it returns true, for at most `timeoutMs`: how long the
+ * provider takes to be usable once Redis is (back) up. Resolves the time it took, or undefined.
+ */
+export async function waitUntil (attempt: () => Promise<boolean>, timeoutMs = 15_000): Promise<number | undefined> {
+  const started = Date.now()
+  while (Date.now() - started < timeoutMs) {
+    if (await attempt().catch(() => false)) return Date.now() - started
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return undefined
+}
+
+/** Registers a client, then waits until registration answers 201 (the store is reachable). */
+export async function registerWhenReady (issuer: string): Promise<RegisteredClient> {
+  let client: RegisteredClient | undefined
+  await waitUntil(async () => {
+    const res = await register(issuer)
+    if (res.status === 201) client = await res.json() as RegisteredClient
+    return client !== undefined
+  })
+  if (client === undefined) throw new Error(`registration at ${issuer} never succeeded`)
+  return client
+}
+
+/** The authorization request URL for `client`, with a fresh PKCE pair. */
+export function authorizationUrl (issuer: string, client: RegisteredClient): { url: URL, verifier: string } {
+  const { verifier, challenge } = pkcePair()
+  const url = new URL(`${issuer}/authorize`)
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: client.client_id,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid profile email offline_access',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: 'st-1',
+  }).toString()
+  return { url, verifier }
+}
+
+/** Login + consent in `browser`; the code and verifier to redeem. */
+export async function obtainCode (issuer: string, client: RegisteredClient, browser = new HttpBrowser()): Promise<{ code: string, verifier: string, iss: string | null }> {
+  const { url, verifier } = authorizationUrl(issuer, client)
+  const back = await browser.authorize(url, { username: 'demo', password: 'demo' })
+  const code = back.searchParams.get('code')
+  if (code === null) throw new Error(`no code: ${back.href}`)
+  return { code, verifier, iss: back.searchParams.get('iss') }
+}
+
+export async function redeemCode (issuer: string, client: RegisteredClient, code: { code: string, verifier: string }): Promise<Response> {
+  return await postForm(`${issuer}/token`, {
+    grant_type: 'authorization_code',
+    code: code.code,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: code.verifier,
+  }, basicAuth(client))
+}
+
+/** register → login + consent → code → tokens; throws unless every step succeeds. */
+export async function fullFlow (issuer: string): Promise<{ client: RegisteredClient, tokens: TokenResponse }> {
+  const client = await registerWhenReady(issuer)
+  const res = await redeemCode(issuer, client, await obtainCode(issuer, client))
+  if (res.status !== 200) throw new Error(`code exchange failed: ${res.status} ${await res.text()}`)
+  return { client, tokens: await res.json() as TokenResponse }
+}
