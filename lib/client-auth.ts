@@ -4,6 +4,7 @@ import type { ProviderContext } from './context.js'
 import { OAuthError } from './errors.js'
 import { findClient } from './clients.js'
 import { safeEqual, sha256 } from './crypto.js'
+import { ClientAuthLimits } from './client-auth-limits.js'
 
 /** Which endpoint is authenticating the client (for audit events and, later, rate limits). */
 export type ClientAuthEndpoint = 'token' | 'introspect' | 'revoke'
@@ -38,14 +39,14 @@ interface PresentedCredentials {
 const dummySecretHash = sha256('fastify-oidc-provider: no such client')
 
 /**
- * Hook point: called on every failed client authentication, with what is safe to record (never
- * the secret). The brute-force limit (per client_id and per IP, `options.rateLimit.clientAuth*`)
- * plugs in here; it may throw an `OAuthError` (e.g. 429 `slow_down`) to stop the request.
+ * Called on every failed client authentication, with what is safe to record (never the
+ * secret): counts it for the brute-force limit (per client_id and per IP) and audits it.
  */
 export async function onClientAuthFailure (
   ctx: ProviderContext,
   failure: { clientId: string | undefined, ip: string, endpoint: ClientAuthEndpoint },
 ): Promise<void> {
+  await new ClientAuthLimits(ctx).recordFailure(failure.clientId, failure.ip)
   ctx.audit('client_auth.failure', {
     ...(failure.clientId === undefined ? {} : { clientId: failure.clientId }),
     ip: failure.ip,
@@ -85,6 +86,8 @@ export async function authenticateClient (
     await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: options.endpoint })
     throw invalidClient(ctx, description, basic)
   }
+  const limits = new ClientAuthLimits(ctx)
+  const hasFailures = await limits.check(presented?.clientId, request.ip)
   if (presented === undefined) return await fail('client authentication is required', undefined)
 
   const client = await findClient(ctx, presented.clientId)
@@ -96,6 +99,7 @@ export async function authenticateClient (
       return await fail('client authentication failed', presented.clientId)
     }
     if (!matches) return await fail('client authentication failed', presented.clientId)
+    if (hasFailures) await limits.recordSuccess(client.client_id)
     return client
   }
   // No secret: only a public client, and only where the caller allows it.
