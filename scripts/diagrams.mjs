@@ -91,7 +91,7 @@ const sequence = [
   { note: 'provider', label: ['UserAdapter.authenticate()', '(scrypt hash, constant time)'] },
   { msg: ['provider', 'store'], label: ['Save login session'] },
   { phase: 'Consent' },
-  { msg: ['provider', 'browser'], reply: true, label: ['Set-Cookie: session (signed, HttpOnly, SameSite)', '200 consent page: client name, requested scopes'] },
+  { msg: ['provider', 'browser'], reply: true, label: ['303 to /consent + Set-Cookie: session (signed, HttpOnly, SameSite=Lax)', 'then GET /consent → 200 page: client name, requested scopes'] },
   { msg: ['browser', 'provider'], label: ['POST /consent  approve, CSRF token'] },
   { msg: ['provider', 'store'], label: ['Save grant + code', '(SHA-256 of the code, TTL 60 s)'] },
   { msg: ['provider', 'browser'], reply: true, label: ['303 to redirect_uri?code&state&iss (RFC 9207)'] },
