@@ -14,6 +14,7 @@ import { freePort } from './server.js'
 
 export interface ExampleServer {
   issuer: string
+  port: number
   close (): Promise<void>
 }
 
@@ -22,16 +23,17 @@ export interface ExampleServer {
  * on 127.0.0.1. Closed, and its keys folder removed, at teardown.
  */
 export async function startExampleServer (t: { teardown (fn: () => unknown): void }, env: ExampleEnv): Promise<ExampleServer> {
-  const port = await freePort()
+  // A restart test passes the PORT (and KEYS_DIR) of the server it replaces: same issuer, same key.
+  const port = env.PORT === undefined ? await freePort() : Number(env.PORT)
   const issuer = `http://127.0.0.1:${port}`
   const keysDir = await mkdtemp(join(tmpdir(), 'oidc-example-keys-'))
   const { app, close } = await buildExampleServer({
-    PORT: String(port),
     ISSUER: issuer,
     SECRET_KEY: 'example-secret-'.padEnd(40, 'x'),
     KEYS_DIR: keysDir,
     LOG_LEVEL: 'silent',
     ...env,
+    PORT: String(port),
   })
   let closed = false
   const stop = async (): Promise<void> => {
@@ -42,7 +44,7 @@ export async function startExampleServer (t: { teardown (fn: () => unknown): voi
   }
   t.teardown(stop)
   await app.listen({ port, host: '127.0.0.1' })
-  return { issuer, close: stop }
+  return { issuer, port, close: stop }
 }
 
 export async function postForm (url: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
