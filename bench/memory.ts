@@ -116,6 +116,7 @@ async function main (): Promise<Record<string, unknown>> {
     store: 'memory',
     issues,
     recordsPerIssue: 4,
+    // storeRecordsPeak is 5 per issue: the grant also has its (account, client) index entry.
     via: 'store API (grant + consumed code + nonce + refresh token per issue), provider warmed up over HTTP',
     issuesPerSec: Math.round(issues / issueSec),
     rssStartMB: mb(start.rss),

@@ -9,7 +9,7 @@
  */
 import { Redis } from 'ioredis'
 import { cpus } from 'node:os'
-import { startChild, type ChildServer } from './lib/child.js'
+import { runForMessage, startChild, type ChildServer } from './lib/child.js'
 import { cannon } from './lib/cannon.js'
 import { joseSignatures, scryptVerify } from './lib/baselines.js'
 import {
@@ -132,13 +132,7 @@ async function joseConcurrent (round: number): Promise<void> {
 
 async function memoryRss (): Promise<void> {
   progress('memory: 100k issues into the MemoryStore, then expiry')
-  const child = await startChild('memory.ts', {}, ['--expose-gc'])
-  const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.process.on('message', (message) => resolve(message as Record<string, unknown>))
-    child.process.once('exit', (code) => reject(new Error(`memory.ts exited with ${String(code)}`)))
-  })
-  await child.close()
-  emit(result)
+  emit(await runForMessage('memory.ts', ['--expose-gc']))
 }
 
 function machine (): Record<string, unknown> {

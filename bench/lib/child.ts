@@ -70,3 +70,18 @@ export async function startChild (script: string, env: Record<string, string>, e
   })
   return { origin: `http://127.0.0.1:${port}`, port, process: child, close, cpuMs }
 }
+
+/** Runs a one-shot bench script (through tsx) and resolves with the one message it sends. */
+export async function runForMessage (script: string, execArgv: string[] = []): Promise<Record<string, unknown>> {
+  const path = fileURLToPath(new URL(`../${script}`, import.meta.url))
+  const child = fork(path, [], { execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+  child.stdout?.pipe(process.stderr)
+  return await new Promise((resolve, reject) => {
+    let result: Record<string, unknown> | undefined
+    child.on('message', (message) => { result = message as Record<string, unknown> })
+    child.once('exit', (code) => {
+      if (result !== undefined) resolve(result)
+      else reject(new Error(`${script} exited with ${String(code)} without a result`))
+    })
+  })
+}
