@@ -193,7 +193,8 @@ async function main (): Promise<void> {
     invalidScenarios: invalid,
   })
   for (const ratio of computed) {
-    progress(`${ratio.met === undefined ? 'n/a ' : ratio.met ? 'MET ' : 'MISS'} ${ratio.name}: ${ratio.value ?? 'n/a'} (target ${ratio.target})`)
+    const byCpu = ratio.cpuValue === undefined ? '' : `, by CPU time ${ratio.cpuValue ?? 'n/a'}`
+    progress(`${ratio.met === undefined ? 'n/a ' : ratio.met ? 'MET ' : 'MISS'} ${ratio.name}: ${ratio.value ?? 'n/a'}${byCpu} (target ${ratio.target})`)
   }
   if (invalid.length > 0) {
     progress(`INVALID (non-2xx or errors): ${invalid.join(', ')}`)
