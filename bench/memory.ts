@@ -83,15 +83,30 @@ async function main (): Promise<Record<string, unknown>> {
     await store.saveGrant({ grantId, accountId, clientId: 'bench-web', scope: 'openid profile email offline_access', createdAt: now, expiresAt })
     const codeHash = sha256(randomToken(32))
     await store.saveCode(codeHash, {
-      clientId: 'bench-web', grantId, accountId, redirectUri: 'https://rp.bench.example/callback',
-      codeChallenge: sha256(randomToken(32)), codeChallengeMethod: 'S256', scope: 'openid profile email offline_access',
-      nonce: randomToken(12), authTime: now, sessionId: randomToken(32), expiresAt,
+      clientId: 'bench-web',
+      grantId,
+      accountId,
+      redirectUri: 'https://rp.bench.example/callback',
+      codeChallenge: sha256(randomToken(32)),
+      codeChallengeMethod: 'S256',
+      scope: 'openid profile email offline_access',
+      nonce: randomToken(12),
+      authTime: now,
+      sessionId: randomToken(32),
+      expiresAt,
     })
     if ((await store.consumeCode(codeHash)).status !== 'consumed') throw new Error(`code ${i} not consumed after ${Math.round(performance.now() - began)} ms`)
     await store.markUsed(`nonce:bench-web:${sha256(randomToken(12))}`, expiresAt)
     await store.saveRefreshToken(sha256(randomToken(32)), {
-      clientId: 'bench-web', grantId, accountId, scope: 'openid profile email offline_access', authTime: now,
-      sessionId: randomToken(32), issuedAt: now, expiresAt, familyExpiresAt: expiresAt,
+      clientId: 'bench-web',
+      grantId,
+      accountId,
+      scope: 'openid profile email offline_access',
+      authTime: now,
+      sessionId: randomToken(32),
+      issuedAt: now,
+      expiresAt,
+      familyExpiresAt: expiresAt,
     })
     if (i % 5000 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss)
   }

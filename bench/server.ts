@@ -17,7 +17,6 @@ import { benchUsers } from './users.js'
 import { serviceClient, supportedScopes, webClient } from './lib/config.js'
 import { redisStoreClass } from './lib/redis-store.js'
 
-
 async function buildProvider (port: number): Promise<FastifyInstance> {
   const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'warn' } })
   let store: Store = new MemoryStore()

@@ -105,7 +105,7 @@ async function main (): Promise<void> {
   process.on('SIGHUP', () => {
     app.oidc.reloadKeys().then(
       () => app.log.info({ kids: app.oidc.publicKeys().map((key) => key.kid) }, 'signing keys reloaded'),
-      (error: unknown) => app.log.error({ err: error }, 'reloading signing keys failed'),
+      (error: unknown) => app.log.error({ err: error }, 'reloading signing keys failed')
     )
   })
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

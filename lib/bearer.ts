@@ -40,7 +40,13 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   if (grantId !== undefined && typeof grantId !== 'string') return undefined
   if (authTime !== undefined && typeof authTime !== 'number') return undefined
   return {
-    iss, sub, aud, exp, iat, jti, client_id: clientId,
+    iss,
+    sub,
+    aud,
+    exp,
+    iat,
+    jti,
+    client_id: clientId,
     ...(scope === undefined ? {} : { scope }),
     ...(authTime === undefined ? {} : { auth_time: authTime }),
     ...(grantId === undefined ? {} : { grant_id: grantId }),

@@ -44,7 +44,7 @@ const dummySecretHash = sha256('fastify-oidc-provider: no such client')
  */
 export async function onClientAuthFailure (
   ctx: ProviderContext,
-  failure: { clientId: string | undefined, ip: string, endpoint: ClientAuthEndpoint },
+  failure: { clientId: string | undefined, ip: string, endpoint: ClientAuthEndpoint }
 ): Promise<void> {
   await new ClientAuthLimits(ctx).recordFailure(failure.clientId, failure.ip)
   ctx.audit('client_auth.failure', {
@@ -70,7 +70,7 @@ export async function authenticateClient (
   ctx: ProviderContext,
   request: FastifyRequest,
   body: ClientAuthBody,
-  options: ClientAuthOptions,
+  options: ClientAuthOptions
 ): Promise<ClientRecord> {
   let presented: PresentedCredentials | undefined
   try {
@@ -118,7 +118,7 @@ export async function authenticateClient (
 function readCredentials (
   ctx: ProviderContext,
   authorization: string | undefined,
-  body: ClientAuthBody,
+  body: ClientAuthBody
 ): PresentedCredentials | undefined {
   if (authorization !== undefined) {
     const basic = parseBasic(authorization)

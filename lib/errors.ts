@@ -103,12 +103,12 @@ export const InvalidOptionError = createError<[string, string]>(
   'FST_OIDC_INVALID_OPTION',
   'fastify-oidc-provider: option "%s" %s',
   500,
-  TypeError,
+  TypeError
 )
 
 /** A key source produced no usable key. */
 export const KeySourceError = createError<[string]>(
   'FST_OIDC_KEYS',
   'fastify-oidc-provider: %s',
-  500,
+  500
 )

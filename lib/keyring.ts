@@ -17,7 +17,7 @@ export class KeyRing {
   private constructor (
     private readonly source: KeySource,
     private readonly context: KeySourceContext,
-    private readonly issuer: string,
+    private readonly issuer: string
   ) {}
 
   static async load (source: KeySource, context: KeySourceContext, issuer: string): Promise<KeyRing> {

@@ -21,7 +21,7 @@ export async function renderPage (
   reply: FastifyReply,
   page: PageName,
   data: Record<string, unknown>,
-  formTargets: readonly string[] = [],
+  formTargets: readonly string[] = []
 ): Promise<FastifyReply> {
   const nonce = randomBytes(16).toString('base64')
   const formAction = ["'self'", ...formTargets].join(' ')

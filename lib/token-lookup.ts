@@ -23,7 +23,7 @@ export async function findClientToken (
   ctx: ProviderContext,
   token: string,
   clientId: string,
-  hint: string | undefined,
+  hint: string | undefined
 ): Promise<FoundToken | undefined> {
   const order: TokenTypeHint[] = hint === 'refresh_token'
     ? ['refresh_token', 'access_token']

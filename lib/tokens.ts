@@ -126,7 +126,7 @@ export function newRefreshToken (): { token: string, tokenHash: string } {
  */
 export function refreshTokenRecord (
   ctx: ProviderContext,
-  base: Omit<RefreshTokenRecord, 'issuedAt' | 'expiresAt'>,
+  base: Omit<RefreshTokenRecord, 'issuedAt' | 'expiresAt'>
 ): RefreshTokenRecord {
   const issuedAt = nowSeconds()
   return {

@@ -313,7 +313,7 @@ function architectureDiagram () {
   const height = hostBottom + 28
   frames.unshift(
     rect(host.x, host.y, host.w, hostBottom - host.y, { fill: '#f8fafc', stroke: '#475569', rx: 14, width: 2 }),
-    rect(plugin.x, plugin.y, plugin.w, pluginBottom - plugin.y, { fill: '#ffffff', stroke: '#047857', rx: 12, width: 2 }),
+    rect(plugin.x, plugin.y, plugin.w, pluginBottom - plugin.y, { fill: '#ffffff', stroke: '#047857', rx: 12, width: 2 })
   )
 
   // Outside the host app: what the adapters talk to.

@@ -73,8 +73,13 @@ async function main (): Promise<void> {
     const clientId = (registered.json() as { client_id: string }).client_id
     const verifier = randomBytes(32).toString('base64url')
     const query = new URLSearchParams({
-      response_type: 'code', client_id: clientId, redirect_uri: `${issuer}/callback`, scope: 'openid profile email', state: 'demo-state',
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: `${issuer}/callback`,
+      scope: 'openid profile email',
+      state: 'demo-state',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
     })
     const context = await browser.newContext({ viewport: { width: 420, height: 640 }, deviceScaleFactor: 1 })
     const page = await context.newPage()

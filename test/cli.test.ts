@@ -1,5 +1,6 @@
 import t from 'tap'
 import { execFile, spawn } from 'node:child_process'
+import { childEnv as childEnvOf } from './helpers/child-env.js'
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
 import { readdir, readFile, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -19,7 +20,7 @@ interface Run { code: number, stdout: string, stderr: string }
 
 /** Runs the real CLI in a child process, in `cwd`, the way `npx fastify-oidc-provider` would. */
 function run (cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+  const childEnv: NodeJS.ProcessEnv = childEnvOf(env)
   if (env.KEYS_DIR === undefined) delete childEnv.KEYS_DIR
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', tsx, cli, ...args], { cwd, env: childEnv }, (error, stdout, stderr) => {
@@ -211,7 +212,7 @@ t.test('the example server picks up a rotated key on SIGHUP and keeps the old ki
   const port = await freePort()
   const server = spawn(process.execPath, ['--import', tsx, fileURLToPath(new URL('../examples/server.ts', import.meta.url))], {
     cwd,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: join(cwd, 'keys'), LOG_LEVEL: 'info', SECRET_KEY: 'k'.repeat(32), REDIS_URL: '' },
+    env: childEnvOf({ PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: join(cwd, 'keys'), LOG_LEVEL: 'info', SECRET_KEY: 'k'.repeat(32), REDIS_URL: '' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { server.kill('SIGTERM') })

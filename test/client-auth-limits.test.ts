@@ -21,7 +21,9 @@ function basic (id: string, secret: string): string {
 t.test('failed client authentications at /token lock the client_id, even with the right secret', async (t) => {
   const app = await setup(t)
   const token = (secret: string, remoteAddress: string) => app.inject({
-    method: 'POST', url: '/token', remoteAddress,
+    method: 'POST',
+    url: '/token',
+    remoteAddress,
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('service', secret) },
     payload: 'grant_type=client_credentials',
   })
@@ -37,7 +39,9 @@ t.test('failed client authentications at /token lock the client_id, even with th
 t.test('failures from one IP across client_ids lock that IP, at /introspect too', async (t) => {
   const app = await setup(t)
   const introspect = (id: string, secret: string, remoteAddress = '10.1.1.1') => app.inject({
-    method: 'POST', url: '/introspect', remoteAddress,
+    method: 'POST',
+    url: '/introspect',
+    remoteAddress,
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(id, secret) },
     payload: 'token=x',
   })
@@ -51,7 +55,9 @@ t.test('failures from one IP across client_ids lock that IP, at /introspect too'
 t.test('a successful authentication clears the client counter', async (t) => {
   const app = await setup(t)
   const token = (secret: string, remoteAddress: string) => app.inject({
-    method: 'POST', url: '/token', remoteAddress,
+    method: 'POST',
+    url: '/token',
+    remoteAddress,
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('service', secret) },
     payload: 'grant_type=client_credentials',
   })

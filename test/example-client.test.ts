@@ -4,12 +4,13 @@ import { fileURLToPath } from 'node:url'
 import { freePort, startServer } from './helpers/server.js'
 import { HttpBrowser } from './helpers/http-browser.js'
 import { testUsers } from './helpers/users.js'
+import { childEnv } from './helpers/child-env.js'
 
 t.test('the example relying party logs in and prints the ID token claims', async (t) => {
   const { issuer } = await startServer(t, { users: testUsers, registration: {} })
   const clientPort = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../examples/client.ts', import.meta.url))], {
-    env: { ...process.env, ISSUER: issuer, CLIENT_PORT: String(clientPort) },
+    env: childEnv({ ISSUER: issuer, CLIENT_PORT: String(clientPort) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { child.kill() })

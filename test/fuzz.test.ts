@@ -39,26 +39,26 @@ const nastyString = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.constantFrom('', ' ', '\r\n', 'a\r\nSet-Cookie: x=1', MARKER, `"${MARKER}`, 'javascript:alert(1)', 'https://rp.example.com/cb',
     'web-app', 'code', 'authorization_code', 'refresh_token', 'client_credentials', 'S256', 'none', 'openid profile', '%00', '%E0%A4%A', '\u202e', '𝕏'.repeat(20)),
-  fc.string({ maxLength: 5 }).map((s) => s.repeat(3000)),
+  fc.string({ maxLength: 5 }).map((s) => s.repeat(3000))
 )
 
 const params = fc.array(fc.tuple(fc.constantFrom(...paramNames), nastyString), { maxLength: 8 })
 
 const contentTypes = fc.constantFrom(
   'application/x-www-form-urlencoded', 'application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded; charset=latin1',
-  'application/json; charset=utf-16', '', 'application/xml', 'application/x-www-form-urlencoded, application/json',
+  'application/json; charset=utf-16', '', 'application/xml', 'application/x-www-form-urlencoded, application/json'
 )
 
 const bodies = fc.oneof(
   params.map((list) => list.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')),
   params.map((list) => JSON.stringify(Object.fromEntries(list))),
   fc.constantFrom('{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"x":1}}}', '{', '[]', 'null', '"x"', '{"redirect_uris":"x"}', '%%%', 'a=%ZZ', 'a'.repeat(70_000)),
-  fc.string({ maxLength: 200 }),
+  fc.string({ maxLength: 200 })
 )
 
 const authorizations = fc.option(fc.oneof(
   fc.constantFrom('Basic', 'Basic !!!', 'Basic Og==', 'Bearer', 'Bearer x.y.z', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', 'Digest x', `Basic ${Buffer.from('web-app:wrong').toString('base64')}`),
-  nastyString.map((s) => `Bearer ${s}`),
+  nastyString.map((s) => `Bearer ${s}`)
 ), { nil: undefined })
 
 t.test('no generated request yields a 5xx, an unescaped reflection or a non-JSON API error', async (t) => {
@@ -99,7 +99,7 @@ t.test('no generated request yields a 5xx, an unescaped reflection or a non-JSON
       if (endpoint.html && res.statusCode >= 400 && res.statusCode !== 404 && !type.startsWith('text/html')) {
         throw new Error(`browser endpoint ${endpoint.method} ${endpoint.url} answered ${res.statusCode} ${type}`)
       }
-    },
+    }
   ), { numRuns: 3000, interruptAfterTimeLimit: 60_000, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) })
   t.ok(runs >= 500, `ran ${runs} generated requests in ${Date.now() - started} ms`)
 })

@@ -27,14 +27,27 @@ t.test('the sweeper bounds memory: expired records leave, clients stay', async (
     await store.saveGrant({ grantId, accountId: `user${i}`, clientId: 'rp', scope: 'openid', createdAt: nowSeconds(), expiresAt: soon })
     const codeHash = sha256(randomToken())
     await store.saveCode(codeHash, {
-      clientId: 'rp', grantId, accountId: `user${i}`, redirectUri: 'https://rp.example/cb', codeChallenge: 'x',
-      codeChallengeMethod: 'S256', scope: 'openid', authTime: nowSeconds(), expiresAt: soon,
+      clientId: 'rp',
+      grantId,
+      accountId: `user${i}`,
+      redirectUri: 'https://rp.example/cb',
+      codeChallenge: 'x',
+      codeChallengeMethod: 'S256',
+      scope: 'openid',
+      authTime: nowSeconds(),
+      expiresAt: soon,
     })
     // A consumed code is a tombstone: it must leave too.
     if (i % 2 === 0) await store.consumeCode(codeHash)
     await store.saveRefreshToken(sha256(randomToken()), {
-      clientId: 'rp', grantId, accountId: `user${i}`, scope: 'openid', authTime: nowSeconds(), issuedAt: nowSeconds(),
-      expiresAt: soon, familyExpiresAt: soon,
+      clientId: 'rp',
+      grantId,
+      accountId: `user${i}`,
+      scope: 'openid',
+      authTime: nowSeconds(),
+      issuedAt: nowSeconds(),
+      expiresAt: soon,
+      familyExpiresAt: soon,
     })
     await store.saveSession({ sessionId: randomToken(8), accountId: `user${i}`, authTime: nowSeconds(), expiresAt: soon })
     await store.saveInteraction({ interactionId: randomToken(8), clientId: 'rp', params: {}, csrfToken: 'c', expiresAt: soon })

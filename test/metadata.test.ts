@@ -13,7 +13,7 @@ function refused (
   input: unknown,
   code: 'invalid_redirect_uri' | 'invalid_client_metadata',
   message: string,
-  withRules: typeof rules = rules,
+  withRules: typeof rules = rules
 ): string {
   try {
     validateClientMetadata(input, withRules)

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { requireRedis } from './helpers/redis.js'
+import { childEnv } from './helpers/child-env.js'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -25,7 +26,7 @@ t.test('README TypeScript samples run as written', async (t) => {
     const source = sample.replaceAll("from 'fastify-oidc-provider'", `from '${join(root, 'lib', 'index.ts')}'`)
     // The first sample listens: PORT=0 picks a free port; every sample then exits.
     await writeFile(file, `${source}\nprocess.exit(0)\n`)
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0' }
+    const env = childEnv({ PORT: '0' })
     delete env.SECRET_KEY
     try {
       const { stdout } = await run(process.execPath, ['--import', 'tsx', file], { cwd: root, env, timeout: 60_000 })

@@ -36,8 +36,14 @@ if (requireRedisServer(t)) {
     const store = new RedisStore({ client: cluster, prefix })
     t.teardown(() => deleteKeys(cluster, prefix))
     const record = {
-      clientId: 'rp', grantId: 'g', accountId: 'a', scope: 'openid', authTime: nowSeconds(), issuedAt: nowSeconds(),
-      expiresAt: nowSeconds() + 60, familyExpiresAt: nowSeconds() + 600,
+      clientId: 'rp',
+      grantId: 'g',
+      accountId: 'a',
+      scope: 'openid',
+      authTime: nowSeconds(),
+      issuedAt: nowSeconds(),
+      expiresAt: nowSeconds() + 60,
+      familyExpiresAt: nowSeconds() + 600,
     }
     let hash = sha256(randomToken())
     await store.saveRefreshToken(hash, record)

@@ -32,16 +32,28 @@ if (client !== undefined) {
     const later = nowSeconds() + 600
     const odd = 'rp{tag}:x%y'
     await store.saveClient({
-      client_id: odd, token_endpoint_auth_method: 'none', redirect_uris: ['https://rp.example/cb'],
-      grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid', application_type: 'web',
+      client_id: odd,
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['https://rp.example/cb'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      scope: 'openid',
+      application_type: 'web',
       client_id_issued_at: nowSeconds(),
     })
     const grant = { grantId: 'g1', accountId: 'alice', clientId: odd, scope: 'openid', createdAt: nowSeconds(), expiresAt: later }
     await store.saveGrant(grant)
     const codeHash = sha256(randomToken())
     await store.saveCode(codeHash, {
-      clientId: odd, grantId: 'g1', accountId: 'alice', redirectUri: 'https://rp.example/cb', codeChallenge: 'c',
-      codeChallengeMethod: 'S256', scope: 'openid', authTime: nowSeconds(), expiresAt: later,
+      clientId: odd,
+      grantId: 'g1',
+      accountId: 'alice',
+      redirectUri: 'https://rp.example/cb',
+      codeChallenge: 'c',
+      codeChallengeMethod: 'S256',
+      scope: 'openid',
+      authTime: nowSeconds(),
+      expiresAt: later,
     })
     await store.consumeCode(codeHash)
     const refresh = { clientId: odd, grantId: 'g1', accountId: 'alice', scope: 'openid', authTime: nowSeconds(), issuedAt: nowSeconds(), expiresAt: later, familyExpiresAt: later }
@@ -117,8 +129,15 @@ async function outage (t: Test, clientOptions: RedisOptions, label: string): Pro
     t.ok(recovered, `${label}: ${what}: the same store works again (${Date.now() - started} ms)`)
     const hash = sha256(randomToken())
     await store.saveCode(hash, {
-      clientId: 'rp', grantId: 'g', accountId: 'a', redirectUri: 'https://rp.example/cb', codeChallenge: 'c',
-      codeChallengeMethod: 'S256', scope: 'openid', authTime: nowSeconds(), expiresAt: later(),
+      clientId: 'rp',
+      grantId: 'g',
+      accountId: 'a',
+      redirectUri: 'https://rp.example/cb',
+      codeChallenge: 'c',
+      codeChallengeMethod: 'S256',
+      scope: 'openid',
+      authTime: nowSeconds(),
+      expiresAt: later(),
     })
     t.equal((await store.consumeCode(hash)).status, 'consumed', `${label}: ${what}: a full save/consume succeeds`)
   }

@@ -27,7 +27,11 @@ t.test('each seed body registers, completes the code flow, and stops working onc
       url: '/token',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       payload: new URLSearchParams({
-        grant_type: 'authorization_code', code: flow.code!, redirect_uri: redirectUri, code_verifier: flow.verifier, client_id: client.client_id,
+        grant_type: 'authorization_code',
+        code: flow.code!,
+        redirect_uri: redirectUri,
+        code_verifier: flow.verifier,
+        client_id: client.client_id,
         ...(client.client_secret === undefined ? {} : { client_secret: client.client_secret }),
       }).toString(),
     })

@@ -41,7 +41,7 @@ async function manage (
   method: 'GET' | 'PUT' | 'DELETE',
   path: string,
   token: string | undefined,
-  body?: unknown,
+  body?: unknown
 ): Promise<LightMyRequestResponse> {
   return await app.inject({
     method,

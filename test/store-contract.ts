@@ -147,7 +147,7 @@ export async function storeContract (
   t: Test,
   name: string,
   factory: StoreFactory,
-  options: StoreContractOptions = {},
+  options: StoreContractOptions = {}
 ): Promise<void> {
   const gaps = options.knownGaps ?? {}
 

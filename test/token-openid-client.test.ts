@@ -66,7 +66,7 @@ t.test('openid-client: code exchange with id_token validation, userinfo, refresh
   t.match(
     await rejection(client.authorizationCodeGrant(web, callback(issuer, wrong.code), { pkceCodeVerifier: 'w'.repeat(43) })),
     { error: 'invalid_grant' },
-    'a wrong PKCE verifier is refused',
+    'a wrong PKCE verifier is refused'
   )
 
   const second = await issueCode(store, { accountId: 'alice' })

@@ -48,8 +48,12 @@ t.test('client_secret_post works for a client registered for client_secret_basic
   const { app, store } = await tokenApp(t)
   const issued = await issueCode(store)
   const res = await postForm(app, '/token', {
-    grant_type: 'authorization_code', code: issued.code, redirect_uri: REDIRECT_URI, code_verifier: issued.verifier,
-    client_id: CONFIDENTIAL.client_id, client_secret: CONFIDENTIAL.client_secret,
+    grant_type: 'authorization_code',
+    code: issued.code,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: issued.verifier,
+    client_id: CONFIDENTIAL.client_id,
+    client_secret: CONFIDENTIAL.client_secret,
   })
   t.equal(res.statusCode, 200)
   t.ok(res.json().access_token)
@@ -193,7 +197,9 @@ t.test('request errors at the token endpoint', async (t) => {
   t.equal((await exchangeCode(app, issued)).statusCode, 200, 'refused requests did not consume the code')
 
   const json = await app.inject({
-    method: 'POST', url: '/token', headers: { 'content-type': 'application/json', ...auth },
+    method: 'POST',
+    url: '/token',
+    headers: { 'content-type': 'application/json', ...auth },
     payload: JSON.stringify({ grant_type: 'client_credentials' }),
   })
   t.equal(json.statusCode, 415)

@@ -41,7 +41,7 @@ function atLeast (
   denominator: number | undefined,
   min: number,
   cpus: [number | undefined, number | undefined] | undefined,
-  note?: string,
+  note?: string
 ): Ratio {
   if (numerator === undefined || denominator === undefined) return { name, value: null, target: `>= ${min}`, note: 'not measured in this run' }
   const value = round(numerator / denominator, 3)

@@ -19,7 +19,7 @@ export async function issueCode (
   ctx: ProviderContext,
   request: AuthorizationRequest,
   authentication: Authentication,
-  grant: GrantRecord,
+  grant: GrantRecord
 ): Promise<string> {
   const now = nowSeconds()
   // The seed's nonce replay protection: a nonce is good for one ID token per client within

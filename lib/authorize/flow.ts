@@ -11,6 +11,7 @@ import { issueCode, type Authentication } from './code.js'
 import { needsConsent, recordGrant } from './grant.js'
 import { errorUrl, successUrl } from './respond.js'
 import {
+  controlCharacters,
   redirectError,
   resolveClientAndRedirect,
   serializeRequest,
@@ -32,7 +33,7 @@ export interface FlowDeps {
  */
 export async function handleAuthorizationRequest (deps: FlowDeps, params: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { client, redirectUri } = await resolveClientAndRedirect(deps.ctx, params)
-  const state = typeof params.state === 'string' && params.state !== '' && !/[\u0000-\u001f\u007f]/.test(params.state) ? params.state : undefined
+  const state = typeof params.state === 'string' && params.state !== '' && !controlCharacters.test(params.state) ? params.state : undefined
   try {
     const authorization = validateAuthorizationRequest(deps.ctx, params, client, redirectUri)
     return await decide(deps, authorization, request, reply, 302)
@@ -48,7 +49,7 @@ export function redirectOnError (
   error: unknown,
   redirectUri: string,
   state: string | undefined,
-  status: 302 | 303,
+  status: 302 | 303
 ): FastifyReply {
   if (error instanceof OAuthError && error.allowRedirect) {
     return reply.code(status).header('cache-control', 'no-store').redirect(errorUrl(ctx, redirectUri, state, error), status)
@@ -115,7 +116,7 @@ export async function finish (
   reply: FastifyReply,
   status: 302 | 303,
   consented: boolean,
-  known?: { grant: GrantRecord | undefined },
+  known?: { grant: GrantRecord | undefined }
 ): Promise<FastifyReply> {
   const { ctx } = deps
   let grant = known !== undefined ? known.grant : await ctx.store.findGrant(authentication.accountId, authorization.client.client_id)
@@ -134,7 +135,7 @@ async function startInteraction (
   authorization: AuthorizationRequest,
   request: FastifyRequest,
   reply: FastifyReply,
-  authentication?: Authentication,
+  authentication?: Authentication
 ): Promise<InteractionRecord> {
   let browserId = deps.cookies.browserId(request)
   if (browserId === undefined) {
@@ -167,7 +168,7 @@ export async function renderLogin (
   reply: FastifyReply,
   interaction: InteractionRecord,
   authorization: AuthorizationRequest,
-  options: { error?: string, username?: string, status?: number } = {},
+  options: { error?: string, username?: string, status?: number } = {}
 ): Promise<FastifyReply> {
   reply.code(options.status ?? 200)
   return await renderPage(reply, 'login', {
@@ -185,7 +186,7 @@ export async function renderConsent (
   deps: FlowDeps,
   reply: FastifyReply,
   interaction: InteractionRecord,
-  authorization: AuthorizationRequest,
+  authorization: AuthorizationRequest
 ): Promise<FastifyReply> {
   const { client } = authorization
   const claims = interaction.accountId === undefined ? null : await deps.ctx.users.claims(interaction.accountId, new Set(['profile', 'email']))

@@ -25,7 +25,7 @@ export type RawParams = Record<string, unknown>
 
 const maxValueLength = 2048
 // eslint-disable-next-line no-control-regex
-const controlCharacters = /[\u0000-\u001f\u007f]/
+export const controlCharacters = /[\u0000-\u001f\u007f]/
 const promptValues = new Set(['none', 'login', 'consent', 'select_account'])
 
 /** An error shown as a page: the client or redirect_uri cannot be trusted (RFC 6749 §4.1.2.1). */
@@ -73,7 +73,7 @@ export function validateAuthorizationRequest (
   ctx: ProviderContext,
   params: RawParams,
   client: ClientRecord,
-  redirectUri: string,
+  redirectUri: string
 ): AuthorizationRequest {
   for (const [name, value] of Object.entries(params)) {
     if (Array.isArray(value)) throw redirectError('invalid_request', `parameter "${name}" must appear once`)

@@ -87,7 +87,7 @@ async function storeRefreshToken (
   ctx: ProviderContext,
   client: ClientRecord,
   code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string },
-  grantExpiresAt: number,
+  grantExpiresAt: number
 ): Promise<string | undefined> {
   if (!client.grant_types.includes('refresh_token')) return undefined
   const { token, tokenHash } = newRefreshToken()

@@ -32,7 +32,7 @@ export function checkInitialAccessToken (ctx: ProviderContext, request: FastifyR
 export async function authenticateManagement (
   ctx: ProviderContext,
   request: FastifyRequest,
-  clientId: string,
+  clientId: string
 ): Promise<{ client: ClientRecord, registrationAccessToken: string }> {
   const presented = bearerToken(request)
   const client = ctx.staticClients.has(clientId) ? undefined : await ctx.store.getClient(clientId)

@@ -103,7 +103,7 @@ async function submitLogin (deps: FlowDeps, limits: LoginLimits, body: RawParams
     if (await ctx.store.consumeInteraction(interaction.interactionId) === undefined) {
       throw new OAuthError('invalid_request', 'this sign-in request was already completed')
     }
-    return await finish(deps, authorization, authentication, reply, 303, false)
+    return await finish(deps, authorization, authentication, reply, 303, false, { grant })
   } catch (error) {
     return redirectOnError(ctx, reply, error, authorization.redirectUri, authorization.state, 303)
   }

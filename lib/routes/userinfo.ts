@@ -49,7 +49,7 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
 /** The token from exactly one place; undefined when the request carries none. */
 function readToken (
   request: FastifyRequest,
-  bearerError: (error: OAuthErrorCode, description: string) => OAuthError,
+  bearerError: (error: OAuthErrorCode, description: string) => OAuthError
 ): string | undefined {
   const query = request.query as Record<string, unknown> | undefined
   if (query?.access_token !== undefined) {

@@ -8,7 +8,7 @@ export const ISSUER = 'http://localhost:3000'
 export async function buildApp (
   t: { teardown (fn: () => unknown): void },
   options: Partial<OidcProviderOptions> = {},
-  fastifyOptions: FastifyServerOptions = {},
+  fastifyOptions: FastifyServerOptions = {}
 ): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, ...fastifyOptions })
   await app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32), ...options })

@@ -82,7 +82,7 @@ export async function postForm (
   app: FastifyInstance,
   url: string,
   fields: Record<string, string | string[]>,
-  headers: Record<string, string> = {},
+  headers: Record<string, string> = {}
 ): Promise<LightMyRequestResponse> {
   const body = new URLSearchParams()
   for (const [name, value] of Object.entries(fields)) {
@@ -100,7 +100,7 @@ export async function postForm (
 export async function exchangeCode (
   app: FastifyInstance,
   issued: IssuedCode,
-  options: { clientId?: string, secret?: string, redirectUri?: string } = {},
+  options: { clientId?: string, secret?: string, redirectUri?: string } = {}
 ): Promise<LightMyRequestResponse> {
   const clientId = options.clientId ?? CONFIDENTIAL.client_id
   const secret = options.secret ?? (clientId === CONFIDENTIAL.client_id ? CONFIDENTIAL.client_secret : undefined)
@@ -120,7 +120,7 @@ export const testScopes = ['openid', 'profile', 'email', 'offline_access', 'api.
 /** An app with the test clients and users over a store the test can reach into (default: memory). */
 export async function tokenApp (
   t: { teardown (fn: () => unknown): void },
-  options: Partial<OidcProviderOptions> = {},
+  options: Partial<OidcProviderOptions> = {}
 ): Promise<{ app: FastifyInstance, store: Store }> {
   const store = options.store ?? new MemoryStore()
   if (options.store === undefined) t.teardown(() => store.close?.())

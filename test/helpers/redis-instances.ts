@@ -32,7 +32,7 @@ export async function startInstance (
   url: string,
   prefix: string,
   options: Partial<OidcProviderOptions> = {},
-  makeStore: (options: { client: Redis, prefix: string }) => RedisStore = (storeOptions) => new RedisStore(storeOptions),
+  makeStore: (options: { client: Redis, prefix: string }) => RedisStore = (storeOptions) => new RedisStore(storeOptions)
 ): Promise<Instance> {
   const client = await connectRedis(url)
   if (typeof client === 'string') throw new Error(client)
@@ -98,7 +98,7 @@ export async function postForm (
   app: FastifyInstance,
   url: string,
   fields: Record<string, string>,
-  headers: Record<string, string> = {},
+  headers: Record<string, string> = {}
 ): Promise<LightMyRequestResponse> {
   return await app.inject({
     method: 'POST',
@@ -124,7 +124,7 @@ export interface SplitFlowResult {
 export async function splitCodeFlow (
   apps: FastifyInstance[],
   client: RegisteredClient,
-  options: { jar?: CookieJar, username?: string, password?: string, first?: number } = {},
+  options: { jar?: CookieJar, username?: string, password?: string, first?: number } = {}
 ): Promise<SplitFlowResult> {
   const jar = options.jar ?? new CookieJar()
   const { verifier, challenge } = pkcePair()

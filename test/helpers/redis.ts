@@ -41,7 +41,7 @@ export function testPrefix (): string {
  */
 export async function connectRedis (
   url = REDIS_URL,
-  options: RedisOptions = { connectTimeout: 1000, maxRetriesPerRequest: 1 },
+  options: RedisOptions = { connectTimeout: 1000, maxRetriesPerRequest: 1 }
 ): Promise<Redis | string> {
   const client = new Redis(url, { ...options, lazyConnect: true })
   // ioredis prints unhandled 'error' events; the tests look at rejected commands instead.

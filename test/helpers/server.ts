@@ -22,7 +22,7 @@ export async function freePort (): Promise<number> {
  */
 export async function startServer (
   t: { teardown (fn: () => unknown): void },
-  options: Partial<OidcProviderOptions> = {},
+  options: Partial<OidcProviderOptions> = {}
 ): Promise<{ app: FastifyInstance, issuer: string, port: number }> {
   const port = await freePort()
   const issuer = `http://127.0.0.1:${port}`

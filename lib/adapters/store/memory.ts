@@ -167,7 +167,7 @@ export class MemoryStore implements Store {
 
   async consumeRefreshToken (
     tokenHash: string,
-    replacement?: { tokenHash: string, record: RefreshTokenRecord },
+    replacement?: { tokenHash: string, record: RefreshTokenRecord }
   ): Promise<ConsumeResult<RefreshTokenRecord>> {
     const entry = this.#refreshTokens.get(tokenHash)
     if (entry === undefined) return { status: 'not_found' }

@@ -142,7 +142,7 @@ export class RedisStore implements Store {
    */
   async consumeRefreshToken (
     tokenHash: string,
-    replacement?: { tokenHash: string, record: RefreshTokenRecord },
+    replacement?: { tokenHash: string, record: RefreshTokenRecord }
   ): Promise<ConsumeResult<RefreshTokenRecord>> {
     const oldKey = this.#key('refresh', tokenHash)
     if (replacement === undefined) {
@@ -244,7 +244,7 @@ export class RedisStore implements Store {
       commands.push(
         ['oidcDeleteIfEquals', this.#pairKey(grant.accountId, grant.clientId), grant.grantId],
         ['srem', this.#accountIndexKey(grant.accountId), grant.grantId],
-        ['srem', this.#clientIndexKey(grant.clientId), grant.grantId],
+        ['srem', this.#clientIndexKey(grant.clientId), grant.grantId]
       )
     }
     if (commands.length > 0) await this.#batch(commands)

@@ -1,0 +1,16 @@
+// neostandard: the style Fastify's own plugins use (standard, with TypeScript support).
+import neostandard from 'neostandard'
+
+export default [
+  ...neostandard({
+    ts: true,
+    ignores: ['dist', 'dist-examples', 'reports', '.tap', 'coverage', 'node_modules'],
+  }),
+  {
+    rules: {
+      // Wire names are spelled as the RFCs spell them (client_id, grant_types, error_description),
+      // in locals too, so a variable and the parameter it holds read the same.
+      camelcase: 'off',
+    },
+  },
+]
