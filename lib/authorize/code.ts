@@ -22,14 +22,8 @@ export async function issueCode (
   grant: GrantRecord
 ): Promise<string> {
   const now = nowSeconds()
-  // The seed's nonce replay protection: a nonce is good for one ID token per client within
-  // the ID token lifetime. Checked when the code is issued, so reloading a login page is fine.
-  if (request.nonce !== undefined && ctx.options.nonceReplayProtection) {
-    const fresh = await ctx.store.markUsed(`nonce:${request.client.client_id}:${sha256(request.nonce)}`, now + ctx.options.ttl.idToken)
-    if (!fresh) throw redirectError('invalid_request', 'this nonce was already used')
-  }
   const code = randomToken(32)
-  await ctx.store.saveCode(sha256(code), {
+  const saved = ctx.store.saveCode(sha256(code), {
     clientId: request.client.client_id,
     grantId: grant.grantId,
     accountId: authentication.accountId,
@@ -42,5 +36,14 @@ export async function issueCode (
     ...(authentication.sessionId === undefined ? {} : { sessionId: authentication.sessionId }),
     expiresAt: now + ctx.options.ttl.code,
   })
+  // The seed's nonce replay protection: a nonce is good for one ID token per client within
+  // the ID token lifetime. Checked when the code is issued, so reloading a login page is fine.
+  // Checked alongside the save (one store round trip, not two): a code saved for a replayed
+  // nonce is never handed out, so nobody can redeem it before it expires.
+  const fresh = request.nonce !== undefined && ctx.options.nonceReplayProtection
+    ? ctx.store.markUsed(`nonce:${request.client.client_id}:${sha256(request.nonce)}`, now + ctx.options.ttl.idToken)
+    : Promise.resolve(true)
+  const [nonceIsFresh] = await Promise.all([fresh, saved])
+  if (!nonceIsFresh) throw redirectError('invalid_request', 'this nonce was already used')
   return code
 }

@@ -62,7 +62,7 @@ export const authorizationCodeGrant = {
     }
 
     // No refresh token under a revoked grant: it could never be used.
-    const refreshToken = grant === undefined ? undefined : await storeRefreshToken(ctx, client, code, grant.expiresAt)
+    const refresh = grant === undefined ? undefined : storeRefreshToken(ctx, client, code, grant.expiresAt)
     return await userTokenResponse(ctx, {
       grantType: 'authorization_code',
       client,
@@ -71,7 +71,7 @@ export const authorizationCodeGrant = {
       authTime: code.authTime,
       grantId: code.grantId,
       ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
-      ...(refreshToken === undefined ? {} : { refreshToken }),
+      ...(refresh === undefined ? {} : { refreshToken: refresh.token, pending: refresh.saved }),
     })
   },
 } satisfies GrantHandler<typeof body>
@@ -83,16 +83,16 @@ export const authorizationCodeGrant = {
  * ends if that is earlier: the grant is never re-saved from here, because a write racing with a
  * concurrent `revokeGrant` (a code replay, a host revocation) would bring the revoked grant back.
  */
-async function storeRefreshToken (
+function storeRefreshToken (
   ctx: ProviderContext,
   client: ClientRecord,
   code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string },
   grantExpiresAt: number
-): Promise<string | undefined> {
+): { token: string, saved: Promise<void> } | undefined {
   if (!client.grant_types.includes('refresh_token')) return undefined
   const { token, tokenHash } = newRefreshToken()
   const familyExpiresAt = Math.min(nowSeconds() + ctx.options.ttl.refreshTokenAbsolute, grantExpiresAt)
-  await ctx.store.saveRefreshToken(tokenHash, refreshTokenRecord(ctx, {
+  const saved = ctx.store.saveRefreshToken(tokenHash, refreshTokenRecord(ctx, {
     clientId: client.client_id,
     grantId: code.grantId,
     accountId: code.accountId,
@@ -101,5 +101,7 @@ async function storeRefreshToken (
     ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
     familyExpiresAt,
   }))
-  return token
+  // Awaited by userTokenResponse; this keeps an early rejection from being reported unhandled.
+  saved.catch(() => {})
+  return { token, saved }
 }

@@ -11,8 +11,14 @@ export interface UserTokenInput {
   authTime: number
   grantId: string
   nonce?: string
-  /** A refresh token already stored by the caller, returned as is. */
+  /** A refresh token stored by the caller, returned as is. */
   refreshToken?: string
+  /**
+   * Store writes that must succeed before anything counts as issued (the refresh token's save).
+   * They run while the tokens are signed, so the store round trip hides behind the signature;
+   * if one fails, the request fails and nothing leaves the server.
+   */
+  pending?: Promise<unknown>
 }
 
 /**
@@ -44,6 +50,7 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
     })
   }
   if (input.refreshToken !== undefined) response.refresh_token = input.refreshToken
+  await input.pending
   ctx.audit('token.issued', {
     clientId: input.client.client_id,
     accountId: input.accountId,
