@@ -16,6 +16,7 @@ export interface SecurityEvents {
   'client_auth.failure': { clientId?: string, ip: string, endpoint: string }
   'token.revoked': { clientId: string, tokenType: 'access_token' | 'refresh_token', grantId?: string }
   'grant.revoked': { grantId?: string, accountId?: string, clientId?: string, reason: string }
+  'sessions.ended': { accountId: string, count: number }
   'client.registered': { clientId: string, ip: string }
   'client.updated': { clientId: string }
   'client.deleted': { clientId: string }

@@ -7,8 +7,9 @@ import type { PublicJwk } from './adapters/keys/types.js'
  * What host code can do with the provider, through `app.oidc`.
  *
  * @example
- * // After a password change: log the user out of every client.
+ * // After a password change: log the user out of every client and every browser.
  * await app.oidc.revokeAccountGrants(userId)
+ * await app.oidc.endAccountSessions(userId)
  * app.oidc.on('login.failure', (event) => metrics.increment('login_failure', event))
  */
 export interface OidcHostApi {
@@ -24,6 +25,11 @@ export interface OidcHostApi {
   revokeAccountGrants (accountId: string): Promise<number>
   /** Revokes every grant given to a client. Returns how many. */
   revokeClientGrants (clientId: string): Promise<number>
+  /**
+   * Ends every login session (SSO cookie) of a user, so no browser signs them in again without
+   * a password. On a password change call this and `revokeAccountGrants`.
+   */
+  endAccountSessions (accountId: string): Promise<number>
   /** Subscribes to security events (logins, lockouts, replays, revocations, registrations). */
   on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
   off<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
@@ -48,6 +54,11 @@ export function createHostApi (ctx: ProviderContext): OidcHostApi {
     async revokeClientGrants (clientId) {
       const count = await ctx.store.revokeClientGrants(clientId)
       ctx.audit('grant.revoked', { clientId, reason: 'host' })
+      return count
+    },
+    async endAccountSessions (accountId) {
+      const count = await ctx.store.deleteAccountSessions(accountId)
+      ctx.audit('sessions.ended', { accountId, count })
       return count
     },
     on (name, listener) { ctx.events.on(name, listener) },

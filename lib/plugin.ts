@@ -35,7 +35,7 @@ const storeMethods: ReadonlyArray<keyof Store> = [
   'getClient', 'saveClient', 'deleteClient', 'saveCode', 'consumeCode', 'saveRefreshToken',
   'findRefreshToken', 'consumeRefreshToken', 'saveGrant', 'getGrant', 'findGrant', 'revokeGrant',
   'revokeAccountGrants', 'revokeClientGrants', 'revokeAccessToken', 'isAccessTokenRevoked',
-  'saveSession', 'getSession', 'deleteSession', 'saveInteraction', 'getInteraction',
+  'saveSession', 'getSession', 'deleteSession', 'deleteAccountSessions', 'saveInteraction', 'getInteraction',
   'consumeInteraction', 'markUsed', 'incrementCounter', 'getCounter', 'resetCounter',
 ]
 

@@ -241,3 +241,17 @@ t.test('POST /authorize carries the authorization request too (OIDC Core §3.1.2
   t.equal(json.statusCode, 415)
   t.match(json.headers['content-type'], /text\/html/)
 })
+
+t.test('app.oidc.endAccountSessions logs the user out of every browser', async (t) => {
+  const { app } = await setup(t)
+  const demo = await runCodeFlow(app, { clientId: firstParty.client_id, redirectUri: firstParty.redirect_uris[0]! })
+  const demoElsewhere = await runCodeFlow(app, { clientId: firstParty.client_id, redirectUri: firstParty.redirect_uris[0]! })
+  const alice = await runCodeFlow(app, { clientId: firstParty.client_id, redirectUri: firstParty.redirect_uris[0]!, username: 'alice', password: 'wonderland' })
+  t.equal(await app.oidc.endAccountSessions('demo'), 2, 'both of demo\'s browsers')
+  for (const jar of [demo.jar, demoElsewhere.jar]) {
+    const silent = await runCodeFlow(app, { clientId: firstParty.client_id, redirectUri: firstParty.redirect_uris[0]!, jar, extra: { prompt: 'none' } })
+    t.equal(silent.location.searchParams.get('error'), 'login_required')
+  }
+  const stillAlice = await runCodeFlow(app, { clientId: firstParty.client_id, redirectUri: firstParty.redirect_uris[0]!, jar: alice.jar, extra: { prompt: 'none' } })
+  t.ok(stillAlice.code, 'other users keep their sessions')
+})

@@ -67,7 +67,7 @@ if (client !== undefined) {
     await store.incrementCounter('login:alice', 60)
 
     const keys = await listKeys(client, prefix)
-    t.equal(keys.length, 13, 'client, grant, pair, 2 indexes, code, 2 refresh, jti, session, interaction, used, counter')
+    t.equal(keys.length, 14, 'client, grant, pair, 2 indexes, code, 2 refresh, jti, session and its account index, interaction, used, counter')
     const ttls = await Promise.all(keys.map(async (key) => [key, await client.pttl(key)] as const))
     const clientKey = `${prefix}client:{rp%7Btag%7D%3Ax%25y}`
     t.ok(keys.includes(clientKey), 'ids are escaped, so an id cannot choose its own hash tag')

@@ -377,6 +377,19 @@ export async function storeContract (
       t.pass('deleting a missing session is harmless')
     })
 
+    register('sessions: every session of one account ends at once, others stay', async (t, store, other) => {
+      const accountId = id()
+      const mine = [session({ accountId }), session({ accountId }), session({ accountId })]
+      const theirs = session()
+      for (const record of [...mine, theirs]) await store.saveSession(record)
+      await store.deleteSession(mine[2]!.sessionId)
+      t.equal(await other.deleteAccountSessions(accountId), 2, 'the two live sessions end')
+      for (const record of mine) t.equal(await store.getSession(record.sessionId), undefined)
+      t.same(await store.getSession(theirs.sessionId), theirs, 'another account keeps its session')
+      t.equal(await store.deleteAccountSessions(accountId), 0, 'nothing left to end')
+      t.equal(await store.deleteAccountSessions(id()), 0, 'an account without sessions')
+    })
+
     register('interactions: save, get, consume once; values are copies', async (t, store, other) => {
       const record = interaction({ accountId: id(), sessionId: id(), authTime: nowSeconds() })
       await store.saveInteraction(record)

@@ -257,6 +257,16 @@ export class MemoryStore implements Store {
     this.#sessions.delete(sessionId)
   }
 
+  async deleteAccountSessions (accountId: string): Promise<number> {
+    let count = 0
+    for (const [sessionId, session] of this.#sessions.entries()) {
+      if (session.accountId !== accountId) continue
+      this.#sessions.delete(sessionId)
+      count++
+    }
+    return count
+  }
+
   // interactions -------------------------------------------------------------------------------
 
   async saveInteraction (interaction: InteractionRecord): Promise<void> {

@@ -269,9 +269,15 @@ export class RedisStore implements Store {
 
   // sessions ----------------------------------------------------------------------------------
 
+  /** The session, and its id in the account's session index (which expires with its last session). */
   async saveSession (session: SessionRecord): Promise<void> {
-    await this.#op('saveSession', async () =>
-      await this.#client.set(this.#key('session', session.sessionId), JSON.stringify(session), 'PXAT', pxat(session.expiresAt)))
+    const at = pxat(session.expiresAt)
+    await this.#op('saveSession', async () => {
+      settledValues(await this.#batch([
+        ['oidcIndexAdd', this.#accountSessionsKey(session.accountId), session.sessionId, at],
+        ['set', this.#key('session', session.sessionId), JSON.stringify(session), 'PXAT', at],
+      ]))
+    })
   }
 
   async getSession (sessionId: string): Promise<SessionRecord | undefined> {
@@ -279,7 +285,22 @@ export class RedisStore implements Store {
   }
 
   async deleteSession (sessionId: string): Promise<void> {
-    await this.#op('deleteSession', async () => await this.#client.del(this.#key('session', sessionId)))
+    await this.#op('deleteSession', async () => {
+      const previous = parse<SessionRecord>(await this.#client.getdel(this.#key('session', sessionId)))
+      if (previous !== undefined) await this.#client.srem(this.#accountSessionsKey(previous.accountId), sessionId)
+    })
+  }
+
+  /** Reads the account's session index and deletes every session it lists, then the index. */
+  async deleteAccountSessions (accountId: string): Promise<number> {
+    return await this.#op('deleteAccountSessions', async () => {
+      const indexKey = this.#accountSessionsKey(accountId)
+      const sessionIds = await this.#client.smembers(indexKey)
+      if (sessionIds.length === 0) return 0
+      const deleted = settledValues(await this.#batch(sessionIds.map((sessionId): Command => ['del', this.#key('session', sessionId)])))
+      await this.#client.srem(indexKey, ...sessionIds)
+      return deleted.reduce<number>((sum, count) => sum + Number(count), 0)
+    })
   }
 
   // interactions ------------------------------------------------------------------------------
@@ -336,6 +357,10 @@ export class RedisStore implements Store {
 
   #pairKey (accountId: string, clientId: string): string {
     return `${this.#prefix}grant-pair:{${escapeKeyPart(accountId)}:${escapeKeyPart(clientId)}}`
+  }
+
+  #accountSessionsKey (accountId: string): string {
+    return this.#key('account-sessions', accountId)
   }
 
   #accountIndexKey (accountId: string): string {

@@ -172,6 +172,11 @@ export interface SessionStore {
   saveSession (session: SessionRecord): Promise<void>
   getSession (sessionId: string): Promise<SessionRecord | undefined>
   deleteSession (sessionId: string): Promise<void>
+  /**
+   * Ends every login session of an account (password change, "log out everywhere"), so no
+   * browser keeps signing the user in silently. Returns how many were ended.
+   */
+  deleteAccountSessions (accountId: string): Promise<number>
 }
 
 /** A pending authorization request between `/authorize` and the code (login, consent). */
