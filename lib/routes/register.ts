@@ -5,6 +5,8 @@ import { OAuthError, StoreUnavailableError } from '../errors.js'
 import { errorHandler } from '../error-handler.js'
 import { nowSeconds } from '../crypto.js'
 import { routes } from '../urls.js'
+// RFC 7591 §3.2.1, RFC 7592 §3: responses carry credentials, so nothing may cache them.
+import { noStore } from '../form-body.js'
 import { acceptMetadata } from '../registration/accept.js'
 import { clientInformation } from '../registration/information.js'
 import {
@@ -43,12 +45,6 @@ async function registrationErrorHandler (error: FastifyError, request: FastifyRe
   const unparsable = !(error instanceof OAuthError) && !(error instanceof StoreUnavailableError) &&
     (error.statusCode === 400 || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
   await errorHandler(unparsable ? invalidMetadata('the request body is not a valid JSON object') : error, request, reply)
-}
-
-/** RFC 7591 §3.2.1, RFC 7592 §3: responses carry credentials, so nothing may cache them. */
-function noStore (reply: FastifyReply): void {
-  reply.header('cache-control', 'no-store')
-  reply.header('pragma', 'no-cache')
 }
 
 /**
