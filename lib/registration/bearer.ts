@@ -1,9 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
-
-// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token (the scheme is case-insensitive).
-const bearerPattern = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
-const schemePattern = /^Bearer(?: |$)/i
+import { parseBearerHeader } from '../bearer.js'
 
 /**
  * The Bearer token of the request's `Authorization` header, for the registration endpoints
@@ -13,19 +10,18 @@ const schemePattern = /^Bearer(?: |$)/i
  * challenge (no error attribute); a malformed Bearer header is 400 `invalid_request`.
  */
 export function bearerToken (request: FastifyRequest): string {
-  const header = request.headers.authorization
-  if (header === undefined || !schemePattern.test(header)) {
+  const credential = parseBearerHeader(request.headers.authorization)
+  if (credential.kind === 'none') {
     throw new OAuthError('invalid_token', 'a Bearer token is required', {
       headers: { 'www-authenticate': 'Bearer' },
     })
   }
-  const match = bearerPattern.exec(header)
-  if (match?.[1] === undefined) {
+  if (credential.kind === 'malformed') {
     throw new OAuthError('invalid_request', 'the Authorization header is not a well-formed Bearer credential', {
       headers: { 'www-authenticate': 'Bearer error="invalid_request"' },
     })
   }
-  return match[1]
+  return credential.token
 }
 
 /** RFC 6750 §3.1: the token is unknown, expired or does not grant access to this resource. */
