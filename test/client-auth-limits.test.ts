@@ -18,15 +18,20 @@ function basic (id: string, secret: string): string {
   return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`
 }
 
-t.test('failed client authentications at /token lock the client_id, even with the right secret', async (t) => {
-  const app = await setup(t)
-  const token = (secret: string, remoteAddress: string) => app.inject({
+/** A client_credentials request by the service client, from `remoteAddress`. */
+function serviceToken (app: Awaited<ReturnType<typeof setup>>, secret: string, remoteAddress: string) {
+  return app.inject({
     method: 'POST',
     url: '/token',
     remoteAddress,
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('service', secret) },
     payload: 'grant_type=client_credentials',
   })
+}
+
+t.test('failed client authentications at /token lock the client_id, even with the right secret', async (t) => {
+  const app = await setup(t)
+  const token = (secret: string, remoteAddress: string) => serviceToken(app, secret, remoteAddress)
   // Three different IPs: the per-client counter, not the per-IP one, does the locking.
   for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) t.equal((await token('wrong', ip)).statusCode, 401)
   const locked = await token(service.client_secret, '10.0.0.4')
@@ -54,13 +59,7 @@ t.test('failures from one IP across client_ids lock that IP, at /introspect too'
 
 t.test('a successful authentication clears the client counter', async (t) => {
   const app = await setup(t)
-  const token = (secret: string, remoteAddress: string) => app.inject({
-    method: 'POST',
-    url: '/token',
-    remoteAddress,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('service', secret) },
-    payload: 'grant_type=client_credentials',
-  })
+  const token = (secret: string, remoteAddress: string) => serviceToken(app, secret, remoteAddress)
   t.equal((await token('wrong', '10.2.0.1')).statusCode, 401)
   t.equal((await token('wrong', '10.2.0.2')).statusCode, 401)
   t.equal((await token(service.client_secret, '10.2.0.3')).statusCode, 200)
