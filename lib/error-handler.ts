@@ -45,8 +45,8 @@ function describeValidation (error: FastifyError): string {
   const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
   const params = first.params as { requiredProperties?: string[], missingProperty?: string }
   const missing = params.requiredProperties?.[0] ?? params.missingProperty
-  if (missing !== undefined) return `${where}: missing parameter "${missing}"`
-  return `${where}${path === '' ? '' : ` parameter "${path}"`} ${first.message ?? 'is invalid'}`
+  if (missing !== undefined) return `${where}: missing parameter '${missing}'`
+  return `${where}${path === '' ? '' : ` parameter '${path}'`} ${first.message ?? 'is invalid'}`
 }
 
 /** Browser-facing routes set `config: { html: true }`: their errors render as a page, not JSON. */

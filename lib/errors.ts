@@ -44,8 +44,14 @@ const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {
 export interface OAuthErrorOptions {
   /** HTTP status; defaults by code (400, 401 for invalid_client/invalid_token, ...). */
   statusCode?: number
-  /** Extra response headers, e.g. `WWW-Authenticate`. */
+  /** Extra response headers, e.g. `Retry-After`. Build `WWW-Authenticate` with `challenge`. */
   headers?: Record<string, string>
+  /**
+   * A `WWW-Authenticate` challenge built from this error (RFC 6750 §3, RFC 7235 §4.1): the
+   * error code and its (cleaned) description become auth-params, so the header obeys the
+   * same charset as the body.
+   */
+  challenge?: Challenge
   /**
    * Whether the error may be sent back to the client's redirect_uri. Only true once the
    * client and redirect_uri were validated (RFC 6749 §4.1.2.1): before that an error page
@@ -54,6 +60,79 @@ export interface OAuthErrorOptions {
   allowRedirect?: boolean
   /** The underlying cause, logged but never sent. */
   cause?: unknown
+}
+
+/**
+ * RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3: `error_description` is
+ * `1*( %x20-21 / %x23-5B / %x5D-7E )`: printable ASCII without `"` and `\`.
+ */
+export const errorDescriptionCharset = /^[\x20-\x21\x23-\x5B\x5D-\x7E]*$/
+
+/** Longer descriptions are cut: a reflected value must not grow a Location header without bound. */
+const maxDescriptionLength = 300
+
+/** Typographic characters people paste into messages, mapped to their ASCII look-alikes. */
+const asciiLookAlikes: Record<string, string> = {
+  '\u2018': "'", '\u2019': "'", '\u201c': "'", '\u201d': "'", '\u2013': '-', '\u2014': '-', '\u2026': '...', '\u00a0': ' ',
+}
+
+/**
+ * Makes any text a valid `error_description` (RFC 6749 §5.2): `"` becomes `'`, `\` becomes `/`,
+ * whitespace controls become a space, accents are dropped (é → e), anything else outside the
+ * set becomes `?`, and the result is cut to 300 characters. Every OAuthError goes through it,
+ * so JSON bodies, error redirects and `WWW-Authenticate` attributes cannot disagree.
+ *
+ * @example
+ * toErrorDescription('scope "café" is not allowed') // "scope 'cafe' is not allowed"
+ */
+export function toErrorDescription (text: string): string {
+  const cleaned = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[\u00a0\u2018\u2019\u201c\u201d\u2013\u2014\u2026]/g, (char) => asciiLookAlikes[char] ?? '?')
+    .replaceAll('"', "'")
+    .replaceAll('\\', '/')
+    .replace(/[\t\n\r\f\v]/g, ' ')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '?')
+    .replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?')
+  return cleaned.length > maxDescriptionLength ? `${cleaned.slice(0, maxDescriptionLength - 3)}...` : cleaned
+}
+
+/** A `WWW-Authenticate` challenge (RFC 7235 §4.1), as OAuthError builds it. */
+export interface Challenge {
+  /** The auth-scheme: `Bearer` (RFC 6750 §3), `Basic` (RFC 7617), `DPoP` (RFC 9449 §7.1)... */
+  scheme: string
+  /** The `realm` auth-param, first when present. */
+  realm?: string
+  /**
+   * Whether `error` and `error_description` are included (default true). RFC 6750 §3.1: a
+   * request with no credentials gets a challenge without them.
+   */
+  describe?: boolean
+  /** Further auth-params after the error, e.g. `{ scope: 'openid' }` (RFC 6750 §3). */
+  params?: Record<string, string>
+}
+
+/**
+ * Serializes a challenge; every auth-param value is a quoted-string cleaned like a description
+ * (no `"` or `\`, printable ASCII), so nothing the error carries can break the header.
+ *
+ * @example
+ * wwwAuthenticate({ scheme: 'Bearer', realm: 'https://id.example.com' })
+ * // 'Bearer realm="https://id.example.com"'
+ */
+export function wwwAuthenticate (challenge: Challenge, error?: { error: string, error_description: string }): string {
+  const params: Array<[string, string]> = []
+  if (challenge.realm !== undefined) params.push(['realm', challenge.realm])
+  if (error !== undefined && challenge.describe !== false) {
+    params.push(['error', error.error])
+    if (error.error_description !== '') params.push(['error_description', error.error_description])
+  }
+  params.push(...Object.entries(challenge.params ?? {}))
+  if (params.length === 0) return challenge.scheme
+  return `${challenge.scheme} ${params.map(([name, value]) => `${name}="${toErrorDescription(value)}"`).join(', ')}`
 }
 
 /**
@@ -71,12 +150,17 @@ export class OAuthError extends Error {
   readonly allowRedirect: boolean
 
   constructor (error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
-    super(description, options.cause === undefined ? undefined : { cause: options.cause })
+    // RFC 6749 §5.2: cleaned once, here, so every place that sends it sends the same valid text.
+    const safeDescription = toErrorDescription(description)
+    super(safeDescription, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'OAuthError'
     this.error = error
-    this.error_description = description
+    this.error_description = safeDescription
     this.statusCode = options.statusCode ?? defaultStatus[error] ?? 400
-    this.headers = options.headers ?? {}
+    this.headers = { ...options.headers }
+    if (options.challenge !== undefined) {
+      this.headers['www-authenticate'] = wwwAuthenticate(options.challenge, { error, error_description: safeDescription })
+    }
     this.allowRedirect = options.allowRedirect ?? false
   }
 

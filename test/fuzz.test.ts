@@ -3,11 +3,13 @@ import fc from 'fast-check'
 import { MemoryStore } from '../lib/index.js'
 import { buildApp } from './helpers/app.js'
 import { testUsers } from './helpers/users.js'
+import { errorCharsetProblems } from './helpers/error-charset.js'
 
 /**
  * Hostile input never yields a 5xx: thousands of generated malformed requests against every
  * endpoint, in-process (app.inject), bounded in count. Every API 4xx carries a JSON `error`;
- * every HTML page escapes what it reflects.
+ * every HTML page escapes what it reflects; every error_description (body, redirect,
+ * WWW-Authenticate) keeps to RFC 6749 §5.2's charset.
  */
 const MARKER = '<x-injected>'
 
@@ -69,6 +71,7 @@ t.test('no generated request yields a 5xx, an unescaped reflection or a non-JSON
     clients: [{ client_id: 'web-app', client_secret: 'web-app-secret-0123456789', redirect_uris: ['https://rp.example.com/cb'], grant_types: ['authorization_code', 'refresh_token'] }],
   })
   let runs = 0
+  let descriptions = 0
   const started = Date.now()
   await fc.assert(fc.asyncProperty(
     fc.constantFrom(...endpoints), params, contentTypes, bodies, authorizations, fc.boolean(),
@@ -96,10 +99,14 @@ t.test('no generated request yields a 5xx, an unescaped reflection or a non-JSON
         const json = res.json() as { error?: unknown }
         if (typeof json.error !== 'string') throw new Error(`no error code from ${endpoint.method} ${endpoint.url}: ${res.body}`)
       }
+      const charset = errorCharsetProblems(res)
+      descriptions += charset.seen
+      if (charset.problems.length > 0) throw new Error(`error_description charset from ${endpoint.method} ${endpoint.url}: ${charset.problems.join('; ')}`)
       if (endpoint.html && res.statusCode >= 400 && res.statusCode !== 404 && !type.startsWith('text/html')) {
         throw new Error(`browser endpoint ${endpoint.method} ${endpoint.url} answered ${res.statusCode} ${type}`)
       }
     }
   ), { numRuns: 3000, interruptAfterTimeLimit: 60_000, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) })
   t.ok(runs >= 500, `ran ${runs} generated requests in ${Date.now() - started} ms`)
+  t.ok(descriptions >= runs / 2, `checked the charset of ${descriptions} error descriptions`)
 })

@@ -26,7 +26,7 @@ export const clientCredentialsGrant = {
     if (params.scope !== undefined) {
       const requested = scopeSet(params.scope)
       const extra = [...requested].find((value) => !registered.has(value) && !userOnlyScopes.has(value))
-      if (extra !== undefined) throw new OAuthError('invalid_scope', `scope "${extra}" is not registered for this client`)
+      if (extra !== undefined) throw new OAuthError('invalid_scope', `scope '${extra}' is not registered for this client`)
       // openid and offline_access are ignored (RFC 6749 §3.3 lets the server narrow the request);
       // the response's `scope` says what was granted.
       scopes = [...requested].filter((value) => registered.has(value))

@@ -13,12 +13,12 @@ export function bearerToken (request: FastifyRequest): string {
   const credential = parseBearerHeader(request.headers.authorization)
   if (credential.kind === 'none') {
     throw new OAuthError('invalid_token', 'a Bearer token is required', {
-      headers: { 'www-authenticate': 'Bearer' },
+      challenge: { scheme: 'Bearer', describe: false },
     })
   }
   if (credential.kind === 'malformed') {
     throw new OAuthError('invalid_request', 'the Authorization header is not a well-formed Bearer credential', {
-      headers: { 'www-authenticate': 'Bearer error="invalid_request"' },
+      challenge: { scheme: 'Bearer' },
     })
   }
   return credential.token
@@ -27,6 +27,6 @@ export function bearerToken (request: FastifyRequest): string {
 /** RFC 6750 §3.1: the token is unknown, expired or does not grant access to this resource. */
 export function invalidToken (description: string): OAuthError {
   return new OAuthError('invalid_token', description, {
-    headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` },
+    challenge: { scheme: 'Bearer' },
   })
 }

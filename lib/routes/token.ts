@@ -29,7 +29,7 @@ export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): 
     const body = request.body
     const grant = registry.get(body.grant_type)
     if (grant === undefined) {
-      throw new OAuthError('unsupported_grant_type', `grant_type "${body.grant_type}" is not supported`)
+      throw new OAuthError('unsupported_grant_type', `grant_type '${body.grant_type}' is not supported`)
     }
     const params = grant.parse(body)
     const client = await authenticateClient(ctx, request, body, {
@@ -37,7 +37,7 @@ export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): 
       allowPublic: grant.handler.allowPublicClients,
     })
     if (!client.grant_types.includes(grant.handler.grantType)) {
-      throw new OAuthError('unauthorized_client', `the client is not registered for grant_type "${grant.handler.grantType}"`)
+      throw new OAuthError('unauthorized_client', `the client is not registered for grant_type '${grant.handler.grantType}'`)
     }
     const response = await grant.handler.handle(ctx, params, client, request)
     noStore(reply)

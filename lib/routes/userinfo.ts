@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ProviderContext } from '../context.js'
 import { routes } from '../urls.js'
-import { OAuthError, type OAuthErrorCode } from '../errors.js'
+import { OAuthError, wwwAuthenticate, type OAuthErrorCode } from '../errors.js'
 import { parseBearerHeader, verifyAccessToken } from '../bearer.js'
 import { filterClaims } from '../claims.js'
 import { scopeSet } from '../tokens.js'
@@ -12,12 +12,12 @@ import { noStore, requireFormBody } from '../form-body.js'
  * the access token in the Authorization header or, for POST, in a form body (RFC 6750 §2.1–2.2).
  */
 export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
-  const realm = `Bearer realm="${ctx.issuer}"`
+  const realm = wwwAuthenticate({ scheme: 'Bearer', realm: ctx.issuer })
 
   /** RFC 6750 §3: the challenge names the error so clients can tell "refresh" from "re-consent". */
-  const bearerError = (error: OAuthErrorCode, description: string, extra = ''): OAuthError =>
+  const bearerError = (error: OAuthErrorCode, description: string, params?: Record<string, string>): OAuthError =>
     new OAuthError(error, description, {
-      headers: { 'www-authenticate': `${realm}, error="${error}", error_description="${description}"${extra}` },
+      challenge: { scheme: 'Bearer', realm: ctx.issuer, ...(params === undefined ? {} : { params }) },
     })
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
@@ -32,7 +32,7 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
     if (claims === undefined) throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
     const scopes = scopeSet(claims.scope)
     if (!scopes.has('openid')) {
-      throw bearerError('insufficient_scope', 'the access token was not granted the openid scope', ', scope="openid"')
+      throw bearerError('insufficient_scope', 'the access token was not granted the openid scope', { scope: 'openid' })
     }
     const user = await ctx.users.claims(claims.sub, scopes)
     // The user is gone (deleted account): the token no longer speaks for anyone.
