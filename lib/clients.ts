@@ -3,20 +3,25 @@ import type { ProviderContext } from './context.js'
 import type { StaticClient } from './options.js'
 import { InvalidOptionError, OAuthError } from './errors.js'
 import { validateClientMetadata } from './registration/metadata.js'
+import type { SupportedAlgorithms } from './algorithms.js'
 import { nowSeconds, sha256 } from './crypto.js'
 
 /**
  * Turns the host's static clients into client records, with the same metadata rules as dynamic
  * registration. The plain secret is hashed here and not kept.
  */
-export function loadStaticClients (clients: StaticClient[], supportedScopes: readonly string[]): Map<string, ClientRecord> {
+export function loadStaticClients (
+  clients: StaticClient[],
+  supportedScopes: readonly string[],
+  algorithms?: SupportedAlgorithms
+): Map<string, ClientRecord> {
   const records = new Map<string, ClientRecord>()
   clients.forEach((client, index) => {
     const name = `clients[${index}]`
     if (records.has(client.client_id)) throw new InvalidOptionError(`${name}.client_id`, `duplicates "${client.client_id}"`)
     let metadata
     try {
-      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true })
+      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, ...(algorithms === undefined ? {} : { algorithms }) })
     } catch (error) {
       if (error instanceof OAuthError) throw new InvalidOptionError(name, `is invalid: ${error.error_description}`)
       throw error

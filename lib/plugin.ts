@@ -19,6 +19,7 @@ import { InvalidOptionError } from './errors.js'
 import { KeyRing } from './keyring.js'
 import { endpointUrls, externalBasePath } from './urls.js'
 import { loadStaticClients } from './clients.js'
+import { supportedAlgorithms } from './algorithms.js'
 import { SecurityEventEmitter } from './events.js'
 import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
@@ -116,7 +117,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     store: options.store,
     users: options.users,
     keys,
-    staticClients: loadStaticClients(options.clients, options.scopes),
+    staticClients: loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys)),
     events,
     log,
     audit (name, event) {

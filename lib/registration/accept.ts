@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { ProviderContext } from '../context.js'
 import { type ClientMetadata, validateClientMetadata } from './metadata.js'
+import { supportedAlgorithms } from '../algorithms.js'
 
 /**
  * The metadata a registration (or an RFC 7592 update) ends up with: validated by the shared
@@ -9,7 +10,7 @@ import { type ClientMetadata, validateClientMetadata } from './metadata.js'
  * goes to the client as-is; anything else it throws is a host bug and answers 500.
  */
 export async function acceptMetadata (ctx: ProviderContext, body: unknown, request: FastifyRequest): Promise<ClientMetadata> {
-  const rules = { supportedScopes: ctx.options.scopes, allowFirstParty: false }
+  const rules = { supportedScopes: ctx.options.scopes, allowFirstParty: false, algorithms: supportedAlgorithms(ctx.keys) }
   const metadata = validateClientMetadata(body, rules)
   const policy = ctx.options.registration
   if (policy === false || policy.validate === undefined) return metadata

@@ -47,7 +47,7 @@ export function clientInformation (ctx: ProviderContext, client: ClientRecord, i
     scope: client.scope,
     application_type: client.application_type,
   }
-  for (const member of ['client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri'] as const) {
+  for (const member of ['client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'id_token_signed_response_alg'] as const) {
     const value = client[member]
     if (value !== undefined) info[member] = value
   }

@@ -1,4 +1,5 @@
 import { OAuthError } from '../errors.js'
+import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } from '../algorithms.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../adapters/store/types.js'
 
 /** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
@@ -16,13 +17,22 @@ export interface ClientMetadata {
   tos_uri?: string
   contacts?: string[]
   first_party?: boolean
+  /** OIDC Registration §2: the ID token `alg` the client expects; one the provider supports. */
+  id_token_signed_response_alg?: string
 }
 
 export interface MetadataRules {
   supportedScopes: readonly string[]
   /** Only the host's static clients may skip consent. */
   allowFirstParty: boolean
+  /**
+   * What the provider can honour (`supportedAlgorithms(ctx.keys)`, as discovery publishes).
+   * Default: an RS256 signing key only.
+   */
+  algorithms?: SupportedAlgorithms
 }
+
+const defaultAlgorithms = supportedAlgorithms({ signingKey: { alg: 'RS256' } })
 
 const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
 const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none']
@@ -123,6 +133,8 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
     if (contacts.length > 10 || contacts.some((contact) => contact.length > 320)) throw invalid('contacts: at most 10, each at most 320 characters')
     metadata.contacts = contacts
   }
+  // RFC 7591 §2, OIDC Registration §2: algorithms the provider cannot honour are refused.
+  Object.assign(metadata, checkAlgorithmMembers(body, rules.algorithms ?? defaultAlgorithms))
   if (body.first_party !== undefined) {
     if (!rules.allowFirstParty) throw invalid('first_party cannot be set through dynamic registration')
     if (typeof body.first_party !== 'boolean') throw invalid('first_party must be a boolean')

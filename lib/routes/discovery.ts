@@ -3,6 +3,7 @@ import type { ProviderContext } from '../context.js'
 import { routes } from '../urls.js'
 import { supportedClaims } from '../claims.js'
 import { grantHandlers } from '../grants/index.js'
+import { algorithmMetadata, supportedAlgorithms } from '../algorithms.js'
 
 /**
  * The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): every value describes
@@ -26,7 +27,8 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     response_modes_supported: ['query'],
     grant_types_supported: grantTypes,
     subject_types_supported: ['public'],
-    id_token_signing_alg_values_supported: ctx.keys.algorithms,
+    // One list with registration's rules (lib/algorithms.ts): what our keys can sign.
+    ...algorithmMetadata(supportedAlgorithms(ctx.keys)),
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -45,9 +47,10 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
 export async function discoveryRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
   // Serialized once: the document only changes when keys (and so algorithms) change.
   let body = JSON.stringify(providerMetadata(ctx))
-  let algorithms = ctx.keys.algorithms.join()
+  const algorithmsNow = (): string => supportedAlgorithms(ctx.keys).idTokenSigning.join()
+  let algorithms = algorithmsNow()
   const send = async (): Promise<string> => {
-    const current = ctx.keys.algorithms.join()
+    const current = algorithmsNow()
     if (current !== algorithms) {
       algorithms = current
       body = JSON.stringify(providerMetadata(ctx))

@@ -43,6 +43,8 @@ export interface ClientRecord {
   contacts?: string[]
   /** Skips the consent page; only static clients configured by the host can have it. */
   first_party?: boolean
+  /** OIDC Registration §2: the ID token signing `alg` the client registered (one we support). */
+  id_token_signed_response_alg?: string
   /** SHA-256 (base64url) of the RFC 7592 registration access token. */
   registration_access_token_hash?: string
   client_id_issued_at: EpochSeconds
