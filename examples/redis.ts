@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { RedisStore, type Store } from '../lib/index.js'
-import type { ExampleEnv } from './server.js'
+import { envVar, parseHostPortList, type ExampleEnv } from './env.js'
 
 /**
  * Reconnect forever, backing off 100 ms, 200 ms, 400 ms ... capped at 2 s: an outage of any
@@ -51,14 +51,7 @@ export const clusterOptions = {
 
 /** Parses `host:port,host:port` (REDIS_CLUSTER_NODES). */
 export function parseClusterNodes (value: string): Array<{ host: string, port: number }> {
-  return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').map((entry) => {
-    const match = /^(.+):(\d{1,5})$/.exec(entry)
-    const port = Number(match?.[2])
-    if (match?.[1] === undefined || !Number.isInteger(port) || port < 1 || port > 65_535) {
-      throw new Error(`REDIS_CLUSTER_NODES must be a comma-separated host:port list, got "${entry}"`)
-    }
-    return { host: match[1], port }
-  })
+  return parseHostPortList({ REDIS_CLUSTER_NODES: value }, 'REDIS_CLUSTER_NODES') ?? []
 }
 
 /**
@@ -81,11 +74,13 @@ function logOutages (client: Redis | Cluster, log: FastifyBaseLogger, what: stri
 
 /** Builds the Redis store from REDIS_URL / REDIS_CLUSTER_NODES (the cluster wins when both are set). */
 export function createRedisStore (env: ExampleEnv, log: FastifyBaseLogger): { store: Store, close: () => Promise<void> } {
-  const nodes = env.REDIS_CLUSTER_NODES ?? ''
-  const client: Redis | Cluster = nodes !== ''
-    ? new Cluster(parseClusterNodes(nodes), clusterOptions)
-    : new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', redisOptions)
-  logOutages(client, log, nodes !== '' ? 'redis cluster' : 'redis')
+  // Empty means unset (examples/env.ts); a malformed value is an EnvError naming the variable.
+  const nodes = parseHostPortList(env, 'REDIS_CLUSTER_NODES')
+  const url = envVar.url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL, such as redis://127.0.0.1:6379')
+  const client: Redis | Cluster = nodes !== undefined
+    ? new Cluster(nodes, clusterOptions)
+    : new Redis(url ?? 'redis://127.0.0.1:6379', redisOptions)
+  logOutages(client, log, nodes !== undefined ? 'redis cluster' : 'redis')
   const store = new RedisStore({ client })
   return {
     store,

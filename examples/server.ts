@@ -6,7 +6,9 @@
  * dynamic registration, and two DEMO users (demo/demo, alice/wonderland) that exist only here.
  *
  * Environment: PORT, HOST, ISSUER, REDIS_URL, REDIS_CLUSTER_NODES, SECRET_KEY, KEYS_DIR,
- * LOG_LEVEL, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL (see .env.example).
+ * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL (see
+ * .env.example), read through examples/env.ts: empty means unset, a malformed value stops the
+ * start with one line. `npm start` also reads `.env` when it exists.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
@@ -19,18 +21,9 @@ import {
   type Store,
 } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
+import { envVar, loadDotEnv, readCommonEnv, runExample, type CommonEnv, type ExampleEnv } from './env.js'
 
-export interface ExampleEnv {
-  [name: string]: string | undefined
-}
-
-function seconds (env: ExampleEnv, name: string): number | undefined {
-  const value = env[name]
-  if (value === undefined || value === '') return undefined
-  const parsed = Number(value)
-  if (!Number.isInteger(parsed) || parsed <= 0) throw new Error(`${name} must be a positive integer (seconds), got "${value}"`)
-  return parsed
-}
+export type { ExampleEnv } from './env.js'
 
 /** The two demo users. Demo only: never ship plain passwords in real code. */
 export const demoUsers = staticUsers([
@@ -49,40 +42,41 @@ export const demoUsers = staticUsers([
 ])
 
 /** Builds the example server from environment variables (tests call this with their own env). */
-export async function buildExampleServer (env: ExampleEnv = process.env): Promise<{ app: FastifyInstance, close: () => Promise<void> }> {
-  const port = Number(env.PORT ?? 3000)
-  const issuer = env.ISSUER ?? `http://localhost:${port}`
+export async function buildExampleServer (env: ExampleEnv = process.env): Promise<{ app: FastifyInstance, close: () => Promise<void>, config: CommonEnv }> {
+  // Every variable is checked before anything starts: a malformed one is an EnvError (one line).
+  const config = readCommonEnv(env)
+  const codeTtl = envVar.seconds(env, 'CODE_TTL')
+  const accessTokenTtl = envVar.seconds(env, 'ACCESS_TOKEN_TTL')
+  const idTokenTtl = envVar.seconds(env, 'ID_TOKEN_TTL')
+  const refreshTokenTtl = envVar.seconds(env, 'REFRESH_TOKEN_TTL')
+  const issuer = config.issuer
   const app = Fastify({
-    logger: { level: env.LOG_LEVEL ?? 'info' },
+    logger: { level: config.logLevel },
     // Behind a proxy, set trustProxy so rate limits see the client's IP, not the proxy's.
-    trustProxy: env.TRUST_PROXY === 'true',
+    trustProxy: config.trustProxy,
   })
 
   let store: Store = new MemoryStore()
   let closeStore = async (): Promise<void> => {}
-  if ((env.REDIS_URL ?? '') !== '' || (env.REDIS_CLUSTER_NODES ?? '') !== '') {
+  if (config.redisUrl !== undefined || config.redisClusterNodes !== undefined) {
     const redis = createRedisStore(env, app.log)
     store = redis.store
     closeStore = redis.close
   }
 
   const ttl: NonNullable<OidcProviderOptions['ttl']> = {}
-  const codeTtl = seconds(env, 'CODE_TTL')
-  const accessTokenTtl = seconds(env, 'ACCESS_TOKEN_TTL')
-  const idTokenTtl = seconds(env, 'ID_TOKEN_TTL')
-  const refreshTokenTtl = seconds(env, 'REFRESH_TOKEN_TTL')
   if (codeTtl !== undefined) ttl.code = codeTtl
   if (accessTokenTtl !== undefined) ttl.accessToken = accessTokenTtl
   if (idTokenTtl !== undefined) ttl.idToken = idTokenTtl
   if (refreshTokenTtl !== undefined) ttl.refreshToken = refreshTokenTtl
 
-  const keysDir = env.KEYS_DIR ?? fileURLToPath(new URL('../keys/', import.meta.url))
+  const keysDir = config.keysDir ?? fileURLToPath(new URL('../keys/', import.meta.url))
   await app.register(oidcProvider, {
     issuer,
     store,
     keys: fileKeys({ dir: keysDir, generateIfMissing: true }),
     users: demoUsers,
-    ...(env.SECRET_KEY !== undefined && env.SECRET_KEY !== '' ? { cookieSecret: env.SECRET_KEY } : {}),
+    ...(config.secretKey === undefined ? {} : { cookieSecret: config.secretKey }),
     registration: {},
     ttl,
   })
@@ -96,11 +90,13 @@ export async function buildExampleServer (env: ExampleEnv = process.env): Promis
     if (typeof query.error === 'string') return `The provider answered with an error: ${query.error} (${query.error_description ?? ''})\n`
     return `Authorization code (valid ${ttl.code ?? 60} s, single use):\n\n${query.code ?? '(none)'}\n\nstate: ${query.state ?? ''}\niss: ${query.iss ?? ''}\n`
   })
-  return { app, close: () => app.close() }
+  return { app, close: () => app.close(), config }
 }
 
 async function main (): Promise<void> {
-  const { app } = await buildExampleServer()
+  // `.env` (copied from .env.example) when it exists; the environment wins over the file.
+  loadDotEnv()
+  const { app, config } = await buildExampleServer()
   // Picks up a rotated key (`keys rotate`) without a restart; the old kid stays published.
   process.on('SIGHUP', () => {
     app.oidc.reloadKeys().then(
@@ -111,13 +107,10 @@ async function main (): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
   }
-  await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
+  await app.listen({ port: config.port, host: config.host })
   app.log.info(`OpenID Provider ready: ${app.oidc.issuer}/.well-known/openid-configuration`)
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((error: unknown) => {
-    console.error(error)
-    process.exit(1)
-  })
+  runExample('example server', main)
 }
