@@ -23,6 +23,7 @@ import { SecurityEventEmitter } from './events.js'
 import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { routeModules } from './routes/index.js'
+import { ResourceRegistry } from './resources/registry.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -76,6 +77,9 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
       throw new InvalidOptionError('registration.validate', 'must be a function')
     }
   }
+  if (options.findResourceServer !== undefined && typeof options.findResourceServer !== 'function') {
+    throw new InvalidOptionError('findResourceServer', 'must be a function')
+  }
   if (options.users === undefined) {
     app.log.warn('fastify-oidc-provider: no `users` adapter configured; every login will fail')
   }
@@ -93,6 +97,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
     keys: options.keys ?? generatedKeys(),
     users: options.users ?? noUsers,
     registration,
+    ...(options.findResourceServer === undefined ? {} : { findResourceServer: options.findResourceServer }),
     generatedCookieSecret,
   }
 }
@@ -100,6 +105,9 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
 const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, rawOptions) => {
   const options = resolveOptions(rawOptions, app)
   const issuer = options.issuer.replace(/\/+$/, '')
+  const resources = new ResourceRegistry(options.resourceServers, options.findResourceServer, { issuer, scopes: options.scopes })
+  // A declared resource's scopes are scopes of the provider (authorize, registration, discovery).
+  options.scopes = [...new Set([...options.scopes, ...resources.staticScopes])]
   const basePath = externalBasePath(issuer)
   const prefix = rawOptions.prefix ?? ''
   if (prefix !== '' && !basePath.endsWith(prefix.replace(/\/+$/, ''))) {
@@ -118,6 +126,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     keys,
     staticClients: loadStaticClients(options.clients, options.scopes),
     events,
+    resources,
     log,
     audit (name, event) {
       const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked'
