@@ -136,6 +136,9 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     },
   }
 
+  const clash = resources.staticIntrospectionClientIds.find((clientId) => ctx.staticClients.has(clientId))
+  if (clash !== undefined) throw new InvalidOptionError('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
+
   app.decorate('oidc', createHostApi(ctx))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
 

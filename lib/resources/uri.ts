@@ -33,4 +33,3 @@ export function normalizeResource (value: string): string | undefined {
   }
   return url.href
 }
-
