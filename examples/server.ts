@@ -49,7 +49,11 @@ export const demoUsers = staticUsers([
 ])
 
 /** Builds the example server from environment variables (tests call this with their own env). */
-export async function buildExampleServer (env: ExampleEnv = process.env): Promise<{ app: FastifyInstance, close: () => Promise<void> }> {
+export async function buildExampleServer (
+  env: ExampleEnv = process.env,
+  /** More provider options (the example API adds its resource server). */
+  extra: Partial<OidcProviderOptions> = {}
+): Promise<{ app: FastifyInstance, close: () => Promise<void> }> {
   const port = Number(env.PORT ?? 3000)
   const issuer = env.ISSUER ?? `http://localhost:${port}`
   const app = Fastify({
@@ -85,6 +89,7 @@ export async function buildExampleServer (env: ExampleEnv = process.env): Promis
     ...(env.SECRET_KEY !== undefined && env.SECRET_KEY !== '' ? { cookieSecret: env.SECRET_KEY } : {}),
     registration: {},
     ttl,
+    ...extra,
   })
   app.addHook('onClose', closeStore)
 
