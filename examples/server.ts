@@ -42,7 +42,11 @@ export const demoUsers = staticUsers([
 ])
 
 /** Builds the example server from environment variables (tests call this with their own env). */
-export async function buildExampleServer (env: ExampleEnv = process.env): Promise<{ app: FastifyInstance, close: () => Promise<void>, config: CommonEnv }> {
+export async function buildExampleServer (
+  env: ExampleEnv = process.env,
+  /** More provider options (the example API adds its resource server). */
+  extra: Partial<OidcProviderOptions> = {}
+): Promise<{ app: FastifyInstance, close: () => Promise<void>, config: CommonEnv }> {
   // Every variable is checked before anything starts: a malformed one is an EnvError (one line).
   const config = readCommonEnv(env)
   const codeTtl = envVar.seconds(env, 'CODE_TTL')
@@ -79,6 +83,7 @@ export async function buildExampleServer (env: ExampleEnv = process.env): Promis
     ...(config.secretKey === undefined ? {} : { cookieSecret: config.secretKey }),
     registration: {},
     ttl,
+    ...extra,
   })
   app.addHook('onClose', closeStore)
 

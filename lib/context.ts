@@ -4,6 +4,7 @@ import type { UserAdapter } from './adapters/users/types.js'
 import type { ResolvedOptions } from './options.js'
 import type { EndpointUrls } from './urls.js'
 import type { KeyRing } from './keyring.js'
+import type { ResourceRegistry } from './resources/registry.js'
 import type { SecurityEventEmitter, SecurityEventName, SecurityEvents } from './events.js'
 
 /**
@@ -22,6 +23,8 @@ export interface ProviderContext {
   /** Static clients (hashed secrets), looked up before the store. */
   staticClients: ReadonlyMap<string, ClientRecord>
   events: SecurityEventEmitter
+  /** Resource servers (RFC 8707 targets) the host declared. */
+  resources: ResourceRegistry
   log: FastifyBaseLogger
   /** Logs the event (info, or warn for attacks) and emits it to host listeners. */
   audit<Name extends SecurityEventName> (name: Name, event: SecurityEvents[Name]): void

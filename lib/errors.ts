@@ -29,6 +29,8 @@ export type OAuthErrorCode =
   | 'request_uri_not_supported'
   | 'registration_not_supported'
   | 'slow_down'
+  /** RFC 8707 §2: the requested resource is invalid, unknown, or not granted. */
+  | 'invalid_target'
 
 /** Default HTTP status per error code (RFC 6749 §5.2: 400 unless said otherwise). */
 const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {

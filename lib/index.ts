@@ -18,3 +18,16 @@ export type { UserAdapter, UserClaims } from './adapters/users/types.js'
 
 export type { RegistrationPolicy } from './registration/policy.js'
 export type { ClientMetadata } from './registration/metadata.js'
+
+export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from './resources/types.js'
+export { normalizeResource } from './resources/uri.js'
+export {
+  oidcResourceServer,
+  BearerChallengeError,
+  type OidcResourceServerOptions,
+  type ResourceServerApi,
+  type TokenRequirement,
+  type VerifiedAccessToken,
+  type AccessTokenPayload,
+  type LocalKeys,
+} from './resource-server/index.js'

@@ -5,6 +5,8 @@ import type { KeySource } from './adapters/keys/types.js'
 import type { UserAdapter } from './adapters/users/types.js'
 import type { RegistrationPolicy } from './registration/policy.js'
 import { InvalidOptionError } from './errors.js'
+import { ResourceServerSchema } from './resources/schema.js'
+import type { FindResourceServer, ResourceServer } from './resources/types.js'
 
 const Seconds = (description: string, defaultValue: number) =>
   Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
@@ -86,6 +88,7 @@ export const OptionsSchema = Type.Object({
   rateLimit: RateLimitSchema,
   cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
   pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
+  resourceServers: Type.Array(ResourceServerSchema, { default: [], description: 'Resource servers (APIs) tokens can be requested for (RFC 8707).' }),
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -133,6 +136,13 @@ export interface OidcProviderOptions {
   pageTitle?: string
   /** Fastify route prefix; the plugin honours it for its routes. */
   prefix?: string
+  /**
+   * Resource servers (APIs) clients can ask tokens for with RFC 8707 `resource`. Their scopes
+   * become supported scopes. Default: none (every token has `aud` = `accessTokenAudience`).
+   */
+  resourceServers?: ResourceServer[]
+  /** Looks up resource servers the static list does not know (kept in a database). */
+  findResourceServer?: FindResourceServer
 }
 
 /** Options after defaults, as the provider uses them. */
@@ -141,6 +151,7 @@ export interface ResolvedOptions extends OptionsData {
   keys: KeySource
   users: UserAdapter
   registration: RegistrationPolicy | false
+  findResourceServer?: FindResourceServer
   /** True when the plugin made the store itself (and so closes it). */
   ownsStore: boolean
   /** True when no cookie secret was configured and a random one was generated. */
@@ -176,6 +187,7 @@ function structuredCloneData (options: object): Record<string, unknown> {
   const data: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(options)) {
     if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration') continue
+    if (key === 'findResourceServer') continue
     data[key] = value
   }
   return structuredClone(data)

@@ -24,6 +24,7 @@ import { SecurityEventEmitter } from './events.js'
 import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { routeModules } from './routes/index.js'
+import { ResourceRegistry } from './resources/registry.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -77,6 +78,9 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
       throw new InvalidOptionError('registration.validate', 'must be a function')
     }
   }
+  if (options.findResourceServer !== undefined && typeof options.findResourceServer !== 'function') {
+    throw new InvalidOptionError('findResourceServer', 'must be a function')
+  }
   if (options.users === undefined) {
     app.log.warn('fastify-oidc-provider: no `users` adapter configured; every login will fail')
   }
@@ -94,6 +98,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
     keys: options.keys ?? generatedKeys(),
     users: options.users ?? noUsers,
     registration,
+    ...(options.findResourceServer === undefined ? {} : { findResourceServer: options.findResourceServer }),
     generatedCookieSecret,
   }
 }
@@ -101,6 +106,9 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
 const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, rawOptions) => {
   const options = resolveOptions(rawOptions, app)
   const issuer = options.issuer.replace(/\/+$/, '')
+  const resources = new ResourceRegistry(options.resourceServers, options.findResourceServer, { issuer, scopes: options.scopes })
+  // A declared resource's scopes are scopes of the provider (authorize, registration, discovery).
+  options.scopes = [...new Set([...options.scopes, ...resources.staticScopes])]
   const basePath = externalBasePath(issuer)
   const prefix = rawOptions.prefix ?? ''
   if (prefix !== '' && !basePath.endsWith(prefix.replace(/\/+$/, ''))) {
@@ -119,6 +127,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     keys,
     staticClients: loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys)),
     events,
+    resources,
     log,
     audit (name, event) {
       const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked'
@@ -127,6 +136,9 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
       events.emit(name, event, log)
     },
   }
+
+  const clash = resources.staticIntrospectionClientIds.find((clientId) => ctx.staticClients.has(clientId))
+  if (clash !== undefined) throw new InvalidOptionError('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
 
   app.decorate('oidc', createHostApi(ctx))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })

@@ -40,6 +40,10 @@ export interface AccessTokenInput {
   scope: string
   authTime?: number
   grantId?: string
+  /** `aud`: the RFC 8707 resource the token is for. Default: `accessTokenAudience`, or the issuer. */
+  audience?: string
+  /** Lifetime in seconds (a resource server's own). Default: `ttl.accessToken`. */
+  ttl?: number
 }
 
 export interface IssuedAccessToken {
@@ -56,11 +60,11 @@ export interface IssuedAccessToken {
  */
 export async function issueAccessToken (ctx: ProviderContext, input: AccessTokenInput): Promise<IssuedAccessToken> {
   const iat = nowSeconds()
-  const expiresIn = ctx.options.ttl.accessToken
+  const expiresIn = input.ttl ?? ctx.options.ttl.accessToken
   const claims: AccessTokenClaims = {
     iss: ctx.issuer,
     sub: input.sub,
-    aud: ctx.options.accessTokenAudience ?? ctx.issuer,
+    aud: input.audience ?? ctx.options.accessTokenAudience ?? ctx.issuer,
     exp: iat + expiresIn,
     iat,
     jti: randomToken(16),

@@ -24,6 +24,7 @@ t.test('README TypeScript samples run as written', async (t) => {
     if (sample.includes("from 'ioredis'") && !(await requireRedis(t))) continue
     const file = join(dir, `sample-${index}.ts`)
     const source = sample.replaceAll("from 'fastify-oidc-provider'", `from '${join(root, 'lib', 'index.ts')}'`)
+      .replaceAll("from 'fastify-oidc-provider/resource-server'", `from '${join(root, 'lib', 'resource-server', 'index.ts')}'`)
     // The first sample listens: PORT=0 picks a free port; every sample then exits.
     await writeFile(file, `${source}\nprocess.exit(0)\n`)
     const env = childEnv({ PORT: '0' })

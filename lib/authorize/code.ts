@@ -34,6 +34,7 @@ export async function issueCode (
     ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
     authTime: authentication.authTime,
     ...(authentication.sessionId === undefined ? {} : { sessionId: authentication.sessionId }),
+    ...(request.resources === undefined || request.resources.length === 0 ? {} : { resources: request.resources }),
     expiresAt: now + ctx.options.ttl.code,
   })
   // The seed's nonce replay protection: a nonce is good for one ID token per client within

@@ -7,6 +7,7 @@ import type { ProviderCookies } from '../cookies.js'
 import { formTargetOf, renderPage } from '../pages.js'
 import { routes } from '../urls.js'
 import { scopeDescriptions } from '../scope-descriptions.js'
+import { resolveAuthorizationResources, resourceScopeDescriptions } from '../resources/resolve.js'
 import { issueCode, type Authentication } from './code.js'
 import { needsConsent, recordGrant } from './grant.js'
 import { errorUrl, successUrl } from './respond.js'
@@ -36,6 +37,7 @@ export async function handleAuthorizationRequest (deps: FlowDeps, params: RawPar
   const state = typeof params.state === 'string' && params.state !== '' && !controlCharacters.test(params.state) ? params.state : undefined
   try {
     const authorization = validateAuthorizationRequest(deps.ctx, params, client, redirectUri)
+    authorization.resources = await resolveAuthorizationResources(deps.ctx, params.resource)
     return await decide(deps, authorization, request, reply, 302)
   } catch (error) {
     return redirectOnError(deps.ctx, reply, error, redirectUri, state, 302)
@@ -190,6 +192,7 @@ export async function renderConsent (
 ): Promise<FastifyReply> {
   const { client } = authorization
   const claims = interaction.accountId === undefined ? null : await deps.ctx.users.claims(interaction.accountId, new Set(['profile', 'email']))
+  const described = await resourceScopeDescriptions(deps.ctx, authorization.resources ?? [], authorization.scopes)
   return await renderPage(reply, 'consent', {
     title: `Allow ${displayName(authorization)}?`,
     clientName: displayName(authorization),
@@ -198,7 +201,7 @@ export async function renderConsent (
     tosUri: client.tos_uri,
     account: claims?.email ?? claims?.preferred_username ?? interaction.accountId,
     redirectHost: new URL(authorization.redirectUri).host || new URL(authorization.redirectUri).protocol,
-    scopes: authorization.scopes.map((scope) => ({ name: scope, description: scopeDescriptions[scope] ?? scope })),
+    scopes: authorization.scopes.map((scope) => ({ name: scope, description: scopeDescriptions[scope] ?? described[scope] ?? scope })),
     action: deps.ctx.basePath + routes.consent,
     interactionId: interaction.interactionId,
     csrfToken: interaction.csrfToken,

@@ -3,6 +3,7 @@ import type { ProviderContext } from '../context.js'
 import { OAuthError, type OAuthErrorCode } from '../errors.js'
 import { findClient } from '../clients.js'
 import { isWellFormedChallenge } from '../pkce.js'
+import { resolveAuthorizationResources } from '../resources/resolve.js'
 
 /** A validated authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1). */
 export interface AuthorizationRequest {
@@ -18,6 +19,8 @@ export interface AuthorizationRequest {
   maxAge?: number
   loginHint?: string
   idTokenHint?: string
+  /** RFC 8707: the normalised resources requested (set by `resolveAuthorizationResources`). */
+  resources?: string[]
 }
 
 /** Raw parameters as the query string or form parser hands them over. */
@@ -76,7 +79,8 @@ export function validateAuthorizationRequest (
   redirectUri: string
 ): AuthorizationRequest {
   for (const [name, value] of Object.entries(params)) {
-    if (Array.isArray(value)) throw redirectError('invalid_request', `parameter "${name}" must appear once`)
+    // RFC 8707 §2.1: `resource` may be repeated; it is read by resolveAuthorizationResources.
+    if (Array.isArray(value) && name !== 'resource') throw redirectError('invalid_request', `parameter "${name}" must appear once`)
   }
   const get = (name: string): string | undefined => single(params, name, (description) => redirectError('invalid_request', description))
 
@@ -163,6 +167,8 @@ export function serializeRequest (request: AuthorizationRequest): Record<string,
   if (request.maxAge !== undefined) params.max_age = String(request.maxAge)
   if (request.loginHint !== undefined) params.login_hint = request.loginHint
   if (request.idTokenHint !== undefined) params.id_token_hint = request.idTokenHint
+  // Normalised URIs have no spaces, so one space-joined string keeps them.
+  if (request.resources !== undefined && request.resources.length > 0) params.resource = request.resources.join(' ')
   return params
 }
 
@@ -172,5 +178,7 @@ export async function restoreRequest (ctx: ProviderContext, params: Record<strin
   if (client === undefined || !client.redirect_uris.includes(params.redirect_uri ?? '')) {
     throw pageError('the application is no longer registered')
   }
-  return validateAuthorizationRequest(ctx, { ...params, response_type: 'code' }, client, params.redirect_uri!)
+  const request = validateAuthorizationRequest(ctx, { ...params, response_type: 'code' }, client, params.redirect_uri!)
+  request.resources = await resolveAuthorizationResources(ctx, params.resource?.split(' '))
+  return request
 }

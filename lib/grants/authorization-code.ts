@@ -7,11 +7,14 @@ import { verifyPkce } from '../pkce.js'
 import { newRefreshToken, refreshTokenRecord } from '../tokens.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
+import { ResourceParameter } from './types.js'
+import { resolveTokenResource } from '../resources/resolve.js'
 
 const body = Type.Object({
   code: Type.String({ minLength: 1 }),
   redirect_uri: Type.String({ minLength: 1 }),
   code_verifier: Type.String({ minLength: 1 }),
+  resource: ResourceParameter,
 })
 
 /** The `markUsed` key recording that a code was presented again (a replay) after its first use. */
@@ -61,6 +64,9 @@ export const authorizationCodeGrant = {
       if (await ctx.store.markUsed(replayMark(codeHash), nowSeconds() + ctx.options.ttl.code)) throw invalidCode()
     }
 
+    // RFC 8707 §2.2: one of the resources of the authorization request, or none.
+    const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: code.resources ?? [], client, scope: code.scope })
+
     // No refresh token under a revoked grant: it could never be used.
     const refresh = grant === undefined ? undefined : storeRefreshToken(ctx, client, code, grant.expiresAt)
     return await userTokenResponse(ctx, {
@@ -72,6 +78,7 @@ export const authorizationCodeGrant = {
       grantId: code.grantId,
       ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
       ...(refresh === undefined ? {} : { refreshToken: refresh.token, pending: refresh.saved }),
+      ...(resource === undefined ? {} : { resource }),
     })
   },
 } satisfies GrantHandler<typeof body>
@@ -86,7 +93,7 @@ export const authorizationCodeGrant = {
 function storeRefreshToken (
   ctx: ProviderContext,
   client: ClientRecord,
-  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string },
+  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[] },
   grantExpiresAt: number
 ): { token: string, saved: Promise<void> } | undefined {
   if (!client.grant_types.includes('refresh_token')) return undefined
@@ -99,6 +106,7 @@ function storeRefreshToken (
     scope: code.scope,
     authTime: code.authTime,
     ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
+    ...(code.resources === undefined ? {} : { resources: code.resources }),
     familyExpiresAt,
   }))
   // Awaited by userTokenResponse; this keeps an early rejection from being reported unhandled.

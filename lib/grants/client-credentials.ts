@@ -2,9 +2,12 @@ import Type from 'typebox'
 import { OAuthError } from '../errors.js'
 import { issueAccessToken, scopeSet, type TokenResponse } from '../tokens.js'
 import type { GrantHandler } from './types.js'
+import { ResourceParameter } from './types.js'
+import { resolveTokenResource } from '../resources/resolve.js'
 
 const body = Type.Object({
   scope: Type.Optional(Type.String()),
+  resource: ResourceParameter,
 })
 
 /** Scopes about a user: meaningless when the client acts for itself. */
@@ -31,8 +34,15 @@ export const clientCredentialsGrant = {
       // the response's `scope` says what was granted.
       scopes = [...requested].filter((value) => registered.has(value))
     }
-    const scope = scopes.join(' ')
-    const access = await issueAccessToken(ctx, { client, sub: client.client_id, scope })
+    // RFC 8707 §2.2: any declared resource, one per request; its scopes only.
+    const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: undefined, client, scope: scopes.join(' ') })
+    const scope = resource?.scope ?? scopes.join(' ')
+    const access = await issueAccessToken(ctx, {
+      client,
+      sub: client.client_id,
+      scope,
+      ...(resource === undefined ? {} : { audience: resource.audience, ttl: resource.ttl }),
+    })
     ctx.audit('token.issued', { clientId: client.client_id, grantType: 'client_credentials' })
     const response: TokenResponse = {
       access_token: access.token,

@@ -1,5 +1,6 @@
 import type { ClientRecord, GrantType } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
+import type { TokenResource } from '../resources/resolve.js'
 import { issueAccessToken, issueIdToken, scopeSet, type TokenResponse } from '../tokens.js'
 
 export interface UserTokenInput {
@@ -19,6 +20,8 @@ export interface UserTokenInput {
    * if one fails, the request fails and nothing leaves the server.
    */
   pending?: Promise<unknown>
+  /** RFC 8707: the resource the access token is for (its `aud`, filtered scope, lifetime). */
+  resource?: TokenResource
 }
 
 /**
@@ -27,18 +30,21 @@ export interface UserTokenInput {
  * token the grant stored, if any.
  */
 export async function userTokenResponse (ctx: ProviderContext, input: UserTokenInput): Promise<TokenResponse> {
+  // The id_token follows the grant's scope; the access token (and `scope`, RFC 6749 §5.1) its resource's.
+  const accessScope = input.resource?.scope ?? input.scope
   const access = await issueAccessToken(ctx, {
     client: input.client,
     sub: input.accountId,
-    scope: input.scope,
+    scope: accessScope,
     authTime: input.authTime,
     grantId: input.grantId,
+    ...(input.resource === undefined ? {} : { audience: input.resource.audience, ttl: input.resource.ttl }),
   })
   const response: TokenResponse = {
     access_token: access.token,
     token_type: 'Bearer',
     expires_in: access.expiresIn,
-    scope: input.scope,
+    scope: accessScope,
   }
   if (scopeSet(input.scope).has('openid')) {
     response.id_token = await issueIdToken(ctx, {

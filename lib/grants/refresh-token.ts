@@ -5,10 +5,13 @@ import { nowSeconds, sha256 } from '../crypto.js'
 import { newRefreshToken, refreshTokenRecord, scopeSet } from '../tokens.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
+import { ResourceParameter } from './types.js'
+import { resolveTokenResource } from '../resources/resolve.js'
 
 const body = Type.Object({
   refresh_token: Type.String({ minLength: 1 }),
   scope: Type.Optional(Type.String()),
+  resource: ResourceParameter,
 })
 
 const invalidRefreshToken = (): OAuthError => new OAuthError('invalid_grant', 'the refresh token is invalid, expired, revoked, or was issued to another client')
@@ -57,6 +60,8 @@ export const refreshTokenGrant = {
 
     const grant = await ctx.store.getGrant(record.grantId)
     if (grant === undefined) throw invalidRefreshToken()
+    // RFC 8707 §2.2: narrow to one of the grant's resources, never widen.
+    const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: record.resources ?? [], client, scope })
 
     // The successor keeps the original scope (RFC 6749 §6) and the family's absolute end.
     const successor = newRefreshToken()
@@ -69,6 +74,7 @@ export const refreshTokenGrant = {
         scope: record.scope,
         authTime: record.authTime,
         ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
+        ...(record.resources === undefined ? {} : { resources: record.resources }),
         familyExpiresAt: record.familyExpiresAt,
       }),
     })
@@ -85,6 +91,7 @@ export const refreshTokenGrant = {
       authTime: record.authTime,
       grantId: record.grantId,
       refreshToken: successor.token,
+      ...(resource === undefined ? {} : { resource }),
     })
   },
 } satisfies GrantHandler<typeof body>

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { Static, TObject } from 'typebox'
+import Type, { type Static, type TObject } from 'typebox'
 import type { ClientRecord, GrantType } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import type { TokenResponse } from '../tokens.js'
@@ -29,3 +29,9 @@ export interface GrantHandler<Body extends TObject = TObject> {
   readonly allowPublicClients: boolean
   handle (ctx: ProviderContext, params: Static<Body>, client: ClientRecord, request: FastifyRequest): Promise<TokenResponse>
 }
+
+/**
+ * RFC 8707 §2.2 `resource` at the token endpoint: it may be repeated, so an array passes the
+ * schema and `resolveTokenResource` answers it with `invalid_target` rather than `invalid_request`.
+ */
+export const ResourceParameter = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]))

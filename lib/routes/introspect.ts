@@ -5,6 +5,7 @@ import { routes } from '../urls.js'
 import { authenticateClient } from '../client-auth.js'
 import { findClientToken, type FoundToken } from '../token-lookup.js'
 import { noStore, requireFormBody } from '../form-body.js'
+import { authenticateResourceServer, findResourceServerToken } from '../resources/introspection.js'
 
 const IntrospectBody = Type.Object({
   token: Type.String({ minLength: 1 }),
@@ -37,6 +38,13 @@ export async function introspectRoutes (app: FastifyInstance, ctx: ProviderConte
     schema: { body: IntrospectBody },
     preValidation: requireFormBody,
   }, async (request, reply) => {
+    // RFC 7662 §2.1: a resource server asks about tokens meant for it (their `aud` names it).
+    const server = await authenticateResourceServer(ctx, request, request.body)
+    if (server !== undefined) {
+      const claims = await findResourceServerToken(ctx, request.body.token, server)
+      noStore(reply)
+      return describe(ctx.issuer, claims === undefined ? undefined : { type: 'access_token', claims })
+    }
     const client = await authenticateClient(ctx, request, request.body, { endpoint: 'introspect', allowPublic: false })
     const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
     noStore(reply)

@@ -43,6 +43,8 @@ export interface FlowOptions {
   jar?: CookieJar
   extra?: Record<string, string>
   prefix?: string
+  /** RFC 8707 `resource` parameters (repeated). */
+  resources?: string[]
 }
 
 export interface FlowResult {
@@ -78,6 +80,7 @@ export async function runCodeFlow (app: FastifyInstance, options: FlowOptions): 
     ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
     ...options.extra,
   })
+  for (const resource of options.resources ?? []) query.append('resource', resource)
   let res = await app.inject({ url: `${prefix}/authorize?${query}`, headers: { cookie: jar.header() } })
   jar.update(res)
   let sawLogin = false

@@ -73,6 +73,8 @@ export interface AuthorizationCodeRecord {
   authTime: EpochSeconds
   sessionId?: string
   expiresAt: EpochSeconds
+  /** RFC 8707: the normalised resources of the authorization request, when it named any. */
+  resources?: string[]
 }
 
 /** Result of an atomic single-use consume. */
@@ -104,6 +106,8 @@ export interface RefreshTokenRecord {
   expiresAt: EpochSeconds
   /** The family's absolute end: rotation never extends a family past it. */
   familyExpiresAt: EpochSeconds
+  /** RFC 8707: the resources granted at the authorization request; a refresh narrows to one. */
+  resources?: string[]
 }
 
 export type RefreshTokenState =

@@ -1,0 +1,5 @@
+export { oidcResourceServer, type ResourceServerApi, type TokenRequirement, type VerifiedAccessToken } from './plugin.js'
+export { ResourceServerOptionError, asymmetricAlgorithms, type OidcResourceServerOptions, type LocalKeys } from './options.js'
+export { BearerChallengeError, bearerChallenge, presentedToken, type BearerErrorCode, type ChallengeParams, type PresentedToken } from './challenge.js'
+export type { AccessTokenPayload } from './verify.js'
+export { metadataPath, metadataUrl, type ProtectedResourceMetadata } from './metadata.js'

@@ -1,0 +1,103 @@
+import Type, { type Static } from 'typebox'
+import Value from 'typebox/value'
+import type { PublicJwk } from '../adapters/keys/types.js'
+
+/** Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037): HS* and `none` are never accepted. */
+export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
+
+/** The plain-data options of `oidcResourceServer`, with their defaults. */
+export const ResourceServerOptionsSchema = Type.Object({
+  resource: Type.String({ minLength: 1, description: 'This API\'s resource identifier (RFC 8707): the `aud` its tokens must carry.' }),
+  issuer: Type.String({ pattern: '^https?://[^?#]+$', description: 'The authorization server\'s issuer: the `iss` its tokens must carry.' }),
+  jwksUri: Type.Optional(Type.String({ pattern: '^https?://', description: 'The issuer\'s JWKS URL. Default: `jwks_uri` from its discovery document.' })),
+  jwks: Type.Object({
+    cacheMaxAge: Type.Integer({ minimum: 0, default: 600_000, description: 'How long (ms) fetched keys are used before they are fetched again.' }),
+    cooldown: Type.Integer({ minimum: 0, default: 30_000, description: 'After a fetch, how long (ms) an unknown `kid` waits before another fetch.' }),
+    timeout: Type.Integer({ minimum: 1, default: 5000, description: 'Timeout (ms) of each discovery or JWKS request.' }),
+  }, { additionalProperties: false, default: {} }),
+  algorithms: Type.Array(Type.Union(asymmetricAlgorithms.map((alg) => Type.Literal(alg))), {
+    minItems: 1,
+    default: [...asymmetricAlgorithms],
+    description: 'Accepted signature algorithms (asymmetric only).',
+  }),
+  clockTolerance: Type.Integer({ minimum: 0, maximum: 300, default: 5, description: 'Seconds of clock skew tolerated for `exp`, `nbf` and `iat`.' }),
+  scopes: Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { default: [], description: 'Scopes this API accepts (`scopes_supported` of its metadata).' }),
+  introspection: Type.Optional(Type.Object({
+    clientId: Type.String({ minLength: 1, description: 'This API\'s introspection client_id at the issuer.' }),
+    clientSecret: Type.String({ minLength: 1, description: 'Its secret (sent with client_secret_basic).' }),
+    endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'Default: `introspection_endpoint` from discovery.' })),
+    cacheTtl: Type.Integer({ minimum: 0, maximum: 300, default: 10, description: 'Seconds an introspection answer is reused for the same token.' }),
+  }, { additionalProperties: false })),
+  metadata: Type.Boolean({ default: true, description: 'Serve the RFC 9728 protected resource metadata.' }),
+  resourceName: Type.Optional(Type.String({ maxLength: 200, description: '`resource_name` in the metadata.' })),
+}, { additionalProperties: true })
+
+export type ResourceServerOptionsData = Static<typeof ResourceServerOptionsSchema>
+
+/** Keys of an issuer in the same process (no HTTP): `app.oidc` of the provider is one. */
+export interface LocalKeys {
+  /** The issuer's current public keys; a new array after a rotation. */
+  publicKeys (): readonly PublicJwk[]
+}
+
+/**
+ * Options of the `oidcResourceServer` plugin.
+ *
+ * @example
+ * // Another process: keys from the issuer's discovery (fetched once, cached, refreshed on rotation).
+ * await api.register(oidcResourceServer, { resource: 'https://api.example.com/', issuer: 'https://id.example.com', scopes: ['notes:read'] })
+ * // The provider's own app: keys straight from it.
+ * await app.register(oidcResourceServer, { resource: 'https://api.example.com/', issuer: app.oidc.issuer, keys: app.oidc })
+ */
+export interface OidcResourceServerOptions {
+  /** Required. This API's resource identifier (RFC 8707 §2): tokens must carry it as `aud`. */
+  resource: string
+  /** Required. The authorization server's issuer: tokens must carry it as `iss`. */
+  issuer: string
+  /** Keys from a provider in the same app (`app.oidc`). Default: the issuer's JWKS over HTTP. */
+  keys?: LocalKeys
+  /** The JWKS URL. Default: `jwks_uri` of `${issuer}/.well-known/openid-configuration`. */
+  jwksUri?: string
+  /** Remote JWKS caching (milliseconds). */
+  jwks?: Partial<ResourceServerOptionsData['jwks']>
+  /** Accepted `alg` values. Default: every asymmetric JWS algorithm. */
+  algorithms?: Array<typeof asymmetricAlgorithms[number]>
+  /** Clock skew tolerated, in seconds. Default: 5. */
+  clockTolerance?: number
+  /** Scopes this API accepts, published as `scopes_supported`. */
+  scopes?: string[]
+  /** Credentials for `/introspect`, used by routes that require `introspect: true`. */
+  introspection?: { clientId: string, clientSecret: string, endpoint?: string, cacheTtl?: number }
+  /** Serve `/.well-known/oauth-protected-resource` (RFC 9728). Default: true. */
+  metadata?: boolean
+  /** Human-readable name in the metadata. */
+  resourceName?: string
+}
+
+/** A bad option: fails `register` with a message naming it. */
+export class ResourceServerOptionError extends TypeError {
+  readonly code = 'FST_OIDC_RS_INVALID_OPTION'
+  constructor (option: string, message: string) {
+    super(`fastify-oidc-provider/resource-server: option "${option}" ${message}`)
+    this.name = 'ResourceServerOptionError'
+  }
+}
+
+export function validateResourceServerOptions (options: unknown): ResourceServerOptionsData {
+  if (typeof options !== 'object' || options === null) throw new ResourceServerOptionError('options', 'must be an object')
+  const data: Record<string, unknown> = { ...options }
+  delete data.keys
+  const withDefaults = Value.Default(ResourceServerOptionsSchema, structuredClone(data))
+  const errors = Value.Errors(ResourceServerOptionsSchema, withDefaults)
+  const first = errors.find((error) => error.keyword !== 'anyOf') ?? errors[0]
+  if (first !== undefined) {
+    const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
+    const params = first.params as { requiredProperties?: string[] }
+    throw new ResourceServerOptionError(path === '' ? params.requiredProperties?.[0] ?? 'options' : path, first.message)
+  }
+  const keys = (options as { keys?: unknown }).keys
+  if (keys !== undefined && typeof (keys as LocalKeys | null)?.publicKeys !== 'function') {
+    throw new ResourceServerOptionError('keys', 'must have a publicKeys() method (pass app.oidc)')
+  }
+  return withDefaults as ResourceServerOptionsData
+}

@@ -1,0 +1,5 @@
+export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from './types.js'
+export { ResourceRegistry, type KnownResource } from './registry.js'
+export { normalizeResource } from './uri.js'
+export { resolveAuthorizationResources, resolveTokenResource, resourceScopeDescriptions, isProviderAudience, type TokenResource } from './resolve.js'
+export { authenticateResourceServer, findResourceServerToken } from './introspection.js'

@@ -1,0 +1,117 @@
+import type { ClientRecord } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import { OAuthError } from '../errors.js'
+import { normalizeResource } from './uri.js'
+import type { KnownResource } from './registry.js'
+
+/** What an access token for one resource looks like: passed on to `issueAccessToken`. */
+export interface TokenResource {
+  /** The token's `aud` (RFC 8707 §2, RFC 9068 §3). */
+  audience: string
+  /** The requested or granted scope, keeping only scopes the resource accepts. */
+  scope: string
+  /** The access token's lifetime in seconds. */
+  ttl: number
+}
+
+const invalidTarget = (description: string, allowRedirect = false): OAuthError =>
+  new OAuthError('invalid_target', description, allowRedirect ? { allowRedirect: true, statusCode: 400 } : {})
+
+/** One raw `resource` value, normalised and known, or `invalid_target`. */
+async function knownResource (ctx: ProviderContext, value: unknown, allowRedirect: boolean): Promise<KnownResource> {
+  const normalized = typeof value === 'string' ? normalizeResource(value) : undefined
+  if (normalized === undefined) throw invalidTarget('the resource parameter must be an absolute URI without a fragment', allowRedirect)
+  const known = await ctx.resources.find(normalized)
+  if (known === undefined) throw invalidTarget('the resource is not known to this authorization server', allowRedirect)
+  return known
+}
+
+/**
+ * RFC 8707 §2.1: the resources of an authorization request (the parameter may repeat), each an
+ * absolute URI the host declared. Returned normalised and without duplicates; an unknown or
+ * malformed one is `invalid_target`, sent back to the (already validated) redirect_uri.
+ *
+ * @example
+ * authorization.resources = await resolveAuthorizationResources(ctx, params.resource)
+ */
+export async function resolveAuthorizationResources (ctx: ProviderContext, raw: unknown): Promise<string[]> {
+  if (raw === undefined || raw === '') return []
+  const values = Array.isArray(raw) ? raw : [raw]
+  if (values.length > 10) throw invalidTarget('too many resource parameters', true)
+  const resources = new Set<string>()
+  for (const value of values) resources.add((await knownResource(ctx, value, true)).resource)
+  return [...resources]
+}
+
+/**
+ * RFC 8707 §2.2: the target of a token request. One resource per request (an access token has
+ * one audience here); for a code or a refresh token it must be one of those granted at the
+ * authorization request (a refresh narrows, never widens); for client_credentials (`granted`
+ * undefined) any declared resource. The scope keeps what the resource accepts (RFC 8707 §2.2:
+ * the token is "audience-restricted" and its privileges fit that audience).
+ *
+ * Without `resource`: a grant bound to exactly one resource gets a token for it (RFC 8707 §2.2
+ * lets the server pick its default), anything else gets the token it always got (undefined).
+ *
+ * @example
+ * const target = await resolveTokenResource(ctx, { requested: params.resource, granted: code.resources ?? [], client, scope: code.scope })
+ * const access = await issueAccessToken(ctx, { client, sub, scope: target?.scope ?? scope, audience: target?.audience, ttl: target?.ttl })
+ */
+export async function resolveTokenResource (
+  ctx: ProviderContext,
+  input: { requested: unknown, granted: readonly string[] | undefined, client: ClientRecord, scope: string }
+): Promise<TokenResource | undefined> {
+  let requested = input.requested
+  if (requested === undefined || requested === '') {
+    if (input.granted?.length !== 1) return undefined
+    requested = input.granted[0]
+  }
+  if (Array.isArray(requested)) {
+    throw invalidTarget('this authorization server issues a token for one resource per request; send one resource parameter')
+  }
+  const known = await knownResource(ctx, requested, false)
+  if (input.granted !== undefined && !input.granted.includes(known.resource)) {
+    throw invalidTarget('the resource was not granted to this authorization (request it at the authorization endpoint)')
+  }
+  const scope = known.self
+    ? input.scope
+    : input.scope.split(' ').filter((value) => value !== '' && known.scopes.has(value)).join(' ')
+  return {
+    audience: known.self ? ctx.options.accessTokenAudience ?? ctx.issuer : known.resource,
+    scope,
+    ttl: known.accessTokenTtl ?? ctx.options.ttl.accessToken,
+  }
+}
+
+/**
+ * The consent page's descriptions of the scopes the requested resources accept (their own
+ * sentences, not the scope names), for scopes not described by the provider itself.
+ *
+ * @example
+ * const described = await resourceScopeDescriptions(ctx, authorization.resources ?? [], authorization.scopes)
+ * description: described[scope] ?? scopeDescriptions[scope] ?? scope
+ */
+export async function resourceScopeDescriptions (ctx: ProviderContext, resources: readonly string[], scopes: readonly string[]): Promise<Record<string, string>> {
+  const descriptions: Record<string, string> = {}
+  for (const resource of resources) {
+    const known = await ctx.resources.find(resource)
+    if (known === undefined || known.self) continue
+    for (const [scope, description] of known.scopes) descriptions[scope] ??= description
+  }
+  // A resource scope requested without its resource is still described by its API's words.
+  for (const scope of scopes) {
+    const description = ctx.resources.describeScope(scope)
+    if (description !== undefined) descriptions[scope] ??= description
+  }
+  return descriptions
+}
+
+/**
+ * Whether `/userinfo` accepts a token with this `aud`: only tokens meant for the provider
+ * itself (OpenID Connect Core §5.3 is the provider's own resource); a token bound to an API
+ * must not be replayed at userinfo by whoever that API is.
+ */
+export function isProviderAudience (ctx: ProviderContext, aud: string): boolean {
+  if (aud === (ctx.options.accessTokenAudience ?? ctx.issuer)) return true
+  return normalizeResource(aud) === normalizeResource(ctx.issuer)
+}

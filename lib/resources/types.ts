@@ -1,0 +1,59 @@
+/**
+ * A protected resource (an API) the host declares to the provider: what RFC 8707 calls the
+ * target service of a token. Tokens requested for it carry its identifier as `aud` and only the
+ * scopes it accepts.
+ *
+ * @example
+ * const notesApi: ResourceServer = {
+ *   resource: 'https://api.example.com/',
+ *   name: 'Notes API',
+ *   scopes: { 'notes:read': 'Read your notes', 'notes:write': 'Create and change your notes' },
+ *   accessTokenTtl: 600,
+ *   introspection: { clientId: 'notes-api', clientSecret: process.env.NOTES_API_SECRET! },
+ * }
+ */
+export interface ResourceServer {
+  /** RFC 8707 §2 resource indicator: an absolute URI without a fragment. Compared normalised. */
+  resource: string
+  /** A display name for the consent page. */
+  name?: string
+  /** The scopes this resource accepts, each with the sentence the consent page shows for it. */
+  scopes: Record<string, string>
+  /** Lifetime (seconds) of access tokens for this resource. Default: `ttl.accessToken`. */
+  accessTokenTtl?: number
+  /**
+   * Credentials the resource server authenticates with at `/introspect` (RFC 7662 §2.1),
+   * by `client_secret_basic` or `client_secret_post`. Without them it cannot introspect.
+   */
+  introspection?: ResourceServerCredentials
+}
+
+/**
+ * The introspection credentials of a resource server. A static list gives the plain secret
+ * (hashed at startup, never kept); a lookup function over a database returns the hash
+ * (SHA-256, base64url, as `sha256(secret)` in Node: `createHash('sha256').update(secret).digest('base64url')`).
+ */
+export interface ResourceServerCredentials {
+  clientId: string
+  /** The plain secret (at least 16 characters): static lists. */
+  clientSecret?: string
+  /** Or its SHA-256, base64url: lookup functions over a database. One of the two is required. */
+  clientSecretHash?: string
+}
+
+/** What a lookup function is asked for: a resource by its identifier, or by its introspection client_id. */
+export type ResourceServerQuery =
+  | { resource: string, introspectionClientId?: never }
+  | { introspectionClientId: string, resource?: never }
+
+/**
+ * Looks up resource servers kept elsewhere (a database). Called with the normalised identifier
+ * a client asked for, or with the client_id a caller of `/introspect` presented. Returns
+ * undefined (or null) for an unknown one; a throw answers 503 `temporarily_unavailable`.
+ *
+ * @example
+ * findResourceServer: async (query) => query.resource !== undefined
+ *   ? await db.apis.byIdentifier(query.resource)
+ *   : await db.apis.byIntrospectionClient(query.introspectionClientId)
+ */
+export type FindResourceServer = (query: ResourceServerQuery) => Promise<ResourceServer | undefined | null>
