@@ -21,7 +21,7 @@ export function loadStaticClients (
     if (records.has(client.client_id)) throw new InvalidOptionError(`${name}.client_id`, `duplicates "${client.client_id}"`)
     let metadata
     try {
-      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, ...(algorithms === undefined ? {} : { algorithms }) })
+      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, allowPkcePolicy: true, ...(algorithms === undefined ? {} : { algorithms }) })
     } catch (error) {
       if (error instanceof OAuthError) throw new InvalidOptionError(name, `is invalid: ${error.error_description}`)
       throw error

@@ -55,6 +55,9 @@ export const StaticClientSchema = Type.Object({
   userinfo_encrypted_response_enc: Type.Optional(Type.String()),
   request_object_encryption_alg: Type.Optional(Type.String()),
   request_object_encryption_enc: Type.Optional(Type.String()),
+  pkce: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('nonce-allowed')], {
+    description: "'nonce-allowed': a confidential client that sends a nonce (scope openid) may skip PKCE (RFC 9700 §2.1.1). Default 'required'.",
+  })),
 }, { additionalProperties: false })
 
 export type StaticClient = Static<typeof StaticClientSchema>

@@ -13,7 +13,8 @@ t.test('revoking a refresh token revokes its grant: every token under it dies', 
 
   const res = await postForm(app, '/revoke', { token: tokens.refresh_token, token_type_hint: 'refresh_token' }, auth)
   t.equal(res.statusCode, 200)
-  t.equal(res.body, '')
+  t.equal(res.body, '{}', 'RFC 7009 §2.2: 200 with an empty JSON object')
+  t.match(res.headers['content-type'], /^application\/json/)
   t.equal(res.headers['cache-control'], 'no-store')
   t.same(events, [{ clientId: CONFIDENTIAL.client_id, tokenType: 'refresh_token', grantId: issued.grantId }])
 
@@ -59,7 +60,7 @@ t.test('unknown tokens and unknown hints: 200 (RFC 7009 §2.1, §2.2)', async (t
   const { app } = await tokenApp(t)
   const unknown = await postForm(app, '/revoke', { token: 'never-issued' }, auth)
   t.equal(unknown.statusCode, 200)
-  t.equal(unknown.body, '')
+  t.equal(unknown.body, '{}')
   const hint = await postForm(app, '/revoke', { token: 'never-issued', token_type_hint: 'id_token' }, auth)
   t.equal(hint.statusCode, 200, 'an unsupported hint is ignored, never unsupported_token_type')
 })

@@ -2,7 +2,7 @@ import type { ClientRecord } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { OAuthError, type OAuthErrorCode } from '../errors.js'
 import { findClient } from '../clients.js'
-import { isWellFormedChallenge } from '../pkce.js'
+import { isWellFormedChallenge, mayOmitCodeChallenge } from '../pkce.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
 
 /** A validated authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1). */
@@ -13,8 +13,9 @@ export interface AuthorizationRequest {
   scopes: string[]
   state?: string
   nonce?: string
-  codeChallenge: string
-  codeChallengeMethod: 'S256'
+  /** Absent only when the client may rely on a nonce instead (`mayOmitCodeChallenge`). */
+  codeChallenge?: string
+  codeChallengeMethod?: 'S256'
   prompt: ReadonlySet<string>
   maxAge?: number
   loginHint?: string
@@ -113,11 +114,15 @@ export function validateAuthorizationRequest (
   const requested = (get('scope') ?? '').split(' ').filter((scope) => scope !== '')
   const scopes = [...new Set(requested)].filter((scope) => ctx.options.scopes.includes(scope) && allowed.has(scope))
 
-  // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client, S256 only (absent method means plain).
+  // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client, S256 only (absent method means plain),
+  // except a confidential client the host allowed to send a nonce instead (lib/pkce.ts).
   const codeChallenge = get('code_challenge')
-  if (codeChallenge === undefined) throw redirectError('invalid_request', 'code_challenge is required (PKCE, S256)')
-  if (get('code_challenge_method') !== 'S256') throw redirectError('invalid_request', 'code_challenge_method must be S256')
-  if (!isWellFormedChallenge(codeChallenge)) throw redirectError('invalid_request', 'code_challenge is malformed (43 base64url characters expected)')
+  if (codeChallenge === undefined) {
+    if (!mayOmitCodeChallenge(client, { nonce, scopes })) throw redirectError('invalid_request', 'code_challenge is required (PKCE, S256)')
+  } else {
+    if (get('code_challenge_method') !== 'S256') throw redirectError('invalid_request', 'code_challenge_method must be S256')
+    if (!isWellFormedChallenge(codeChallenge)) throw redirectError('invalid_request', 'code_challenge is malformed (43 base64url characters expected)')
+  }
 
   const prompt = new Set((get('prompt') ?? '').split(' ').filter((value) => value !== ''))
   for (const value of prompt) {
@@ -138,8 +143,7 @@ export function validateAuthorizationRequest (
     client,
     redirectUri,
     scopes,
-    codeChallenge,
-    codeChallengeMethod: 'S256',
+    ...(codeChallenge === undefined ? {} : { codeChallenge, codeChallengeMethod: 'S256' as const }),
     prompt,
   }
   if (state !== undefined) request.state = state
@@ -158,9 +162,11 @@ export function serializeRequest (request: AuthorizationRequest): Record<string,
     client_id: request.client.client_id,
     redirect_uri: request.redirectUri,
     scope: request.scopes.join(' '),
-    code_challenge: request.codeChallenge,
-    code_challenge_method: request.codeChallengeMethod,
     prompt: [...request.prompt].join(' '),
+  }
+  if (request.codeChallenge !== undefined) {
+    params.code_challenge = request.codeChallenge
+    params.code_challenge_method = request.codeChallengeMethod ?? 'S256'
   }
   if (request.state !== undefined) params.state = request.state
   if (request.nonce !== undefined) params.nonce = request.nonce

@@ -13,7 +13,9 @@ import { resolveTokenResource } from '../resources/resolve.js'
 const body = Type.Object({
   code: Type.String({ minLength: 1 }),
   redirect_uri: Type.String({ minLength: 1 }),
-  code_verifier: Type.String({ minLength: 1 }),
+  // Required for every code issued with a code_challenge, so for every client by default; see
+  // `handle` for the one case without (RFC 9700 §2.1.1).
+  code_verifier: Type.Optional(Type.String({ minLength: 1 })),
   resource: ResourceParameter,
 })
 
@@ -24,8 +26,20 @@ const replayMark = (codeHash: string): string => `code-replay:${codeHash}`
 const invalidCode = (): OAuthError => new OAuthError('invalid_grant', 'the authorization code is invalid, expired, already used, or was issued to another client or redirect_uri')
 
 /**
+ * RFC 7636 §4.6 and RFC 9700 §2.1.1 / §4.8.2: a code issued with a challenge needs the verifier
+ * that hashes to it; a code issued without one (a confidential client the host allowed to rely on
+ * a nonce) must come without a verifier, so a PKCE downgrade is refused, and only to a
+ * confidential client.
+ */
+function pkceHolds (code: { codeChallenge?: string, codeChallengeMethod?: 'S256' }, verifier: string | undefined, client: ClientRecord): boolean {
+  if (code.codeChallenge === undefined) return verifier === undefined && client.token_endpoint_auth_method !== 'none'
+  return verifier !== undefined && verifyPkce(verifier, code.codeChallenge, code.codeChallengeMethod ?? 'S256')
+}
+
+/**
  * `grant_type=authorization_code`: RFC 6749 §4.1.3, RFC 7636 §4.6 (PKCE is required for every
- * client, so `code_verifier` is too), OpenID Connect Core §3.1.3.
+ * client, so `code_verifier` is too, unless the host allowed the client a nonce instead),
+ * OpenID Connect Core §3.1.3.
  */
 export const authorizationCodeGrant = {
   grantType: 'authorization_code',
@@ -33,6 +47,10 @@ export const authorizationCodeGrant = {
   // Public clients prove possession through PKCE instead of a secret (RFC 7636 §1, RFC 9700 §2.1.1).
   allowPublicClients: true,
   async handle (ctx, params, client) {
+    // A client that always uses PKCE always sends the verifier: refused before the code is spent.
+    if (params.code_verifier === undefined && client.pkce !== 'nonce-allowed') {
+      throw new OAuthError('invalid_request', "body: missing parameter 'code_verifier'")
+    }
     const codeHash = sha256(params.code)
     const result = await ctx.store.consumeCode(codeHash)
     if (result.status === 'not_found') throw invalidCode()
@@ -51,7 +69,7 @@ export const authorizationCodeGrant = {
     const bound = code.clientId === client.client_id &&
       code.redirectUri === params.redirect_uri && // RFC 6749 §4.1.3: identical to the authorization request's
       code.expiresAt > nowSeconds() &&
-      verifyPkce(params.code_verifier, code.codeChallenge, code.codeChallengeMethod)
+      pkceHolds(code, params.code_verifier, client)
     if (!bound) throw invalidCode()
     const grant = await ctx.store.getGrant(code.grantId)
     if (grant !== undefined && (grant.clientId !== client.client_id || grant.accountId !== code.accountId)) throw invalidCode()

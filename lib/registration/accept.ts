@@ -18,5 +18,6 @@ export async function acceptMetadata (ctx: ProviderContext, body: unknown, reque
   if (typeof changed !== 'object' || changed === null) {
     throw new TypeError('fastify-oidc-provider: registration.validate must return the client metadata (or throw an OAuthError)')
   }
-  return validateClientMetadata(changed, rules)
+  // The hook is the host's policy: it alone may set `pkce` (RFC 9700 §2.1.1 legacy clients).
+  return validateClientMetadata(changed, { ...rules, allowPkcePolicy: true })
 }

@@ -1,5 +1,6 @@
 import { OAuthError } from '../errors.js'
 import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } from '../algorithms.js'
+import { checkPkcePolicy, type PkcePolicy } from '../pkce.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../adapters/store/types.js'
 
 /** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
@@ -19,6 +20,8 @@ export interface ClientMetadata {
   first_party?: boolean
   /** OIDC Registration §2: the ID token `alg` the client expects; one the provider supports. */
   id_token_signed_response_alg?: string
+  /** The host's PKCE decision for this client (never the client's wish); absent: required. */
+  pkce?: PkcePolicy
 }
 
 export interface MetadataRules {
@@ -30,6 +33,11 @@ export interface MetadataRules {
    * Default: an RS256 signing key only.
    */
   algorithms?: SupportedAlgorithms
+  /**
+   * Whether `pkce` is read (static clients, the registration hook's result). A client's own
+   * registration request never sets it: there it is an unknown member, ignored (RFC 7591 §2).
+   */
+  allowPkcePolicy?: boolean
 }
 
 const defaultAlgorithms = supportedAlgorithms({ signingKey: { alg: 'RS256' } })
@@ -140,6 +148,7 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
     if (typeof body.first_party !== 'boolean') throw invalid('first_party must be a boolean')
     metadata.first_party = body.first_party
   }
+  if (rules.allowPkcePolicy === true) Object.assign(metadata, checkPkcePolicy(body.pkce, metadata))
   return metadata
 }
 

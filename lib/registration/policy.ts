@@ -22,6 +22,8 @@ export interface RegistrationPolicy {
    * Called with validated metadata before a client is created or updated; return the metadata
    * to store (possibly changed), or throw an `OAuthError` (e.g. `invalid_client_metadata`) to
    * refuse. The result is validated again, so a hook cannot store invalid metadata.
+   * The hook alone may set `pkce: 'nonce-allowed'` (a confidential client that cannot send
+   * PKCE relies on a nonce, RFC 9700 §2.1.1); the client's own request never can.
    */
   validate? (metadata: ClientMetadata, request: FastifyRequest): ClientMetadata | Promise<ClientMetadata>
 }

@@ -40,6 +40,9 @@ export async function revokeRoutes (app: FastifyInstance, ctx: ProviderContext):
       ctx.audit('token.revoked', { clientId: client.client_id, tokenType: 'access_token', ...(grantId === undefined ? {} : { grantId }) })
     }
     noStore(reply)
-    return await reply.code(200).send()
+    // RFC 7009 §2.2: "The content of the response body is ignored by the client", so it may be
+    // anything; `{}` as JSON is what clients that parse every answer as JSON accept
+    // (@fastify/oauth2 / simple-oauth2 reject an empty 200: "content-type is not JSON compatible").
+    return await reply.code(200).type('application/json; charset=utf-8').send('{}')
   })
 }

@@ -45,6 +45,8 @@ export interface FlowOptions {
   prefix?: string
   /** RFC 8707 `resource` parameters (repeated). */
   resources?: string[]
+  /** false: no code_challenge (a legacy client allowed to rely on a nonce, lib/pkce.ts). */
+  pkce?: boolean
 }
 
 export interface FlowResult {
@@ -74,8 +76,7 @@ export async function runCodeFlow (app: FastifyInstance, options: FlowOptions): 
     client_id: options.clientId,
     redirect_uri: options.redirectUri,
     scope: options.scope ?? 'openid profile email',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
+    ...(options.pkce === false ? {} : { code_challenge: challenge, code_challenge_method: 'S256' }),
     ...(options.state === undefined ? {} : { state: options.state }),
     ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
     ...options.extra,

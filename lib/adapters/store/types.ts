@@ -45,6 +45,8 @@ export interface ClientRecord {
   first_party?: boolean
   /** OIDC Registration §2: the ID token signing `alg` the client registered (one we support). */
   id_token_signed_response_alg?: string
+  /** The host's PKCE policy for this client; absent means `required` (lib/pkce.ts). */
+  pkce?: 'required' | 'nonce-allowed'
   /** SHA-256 (base64url) of the RFC 7592 registration access token. */
   registration_access_token_hash?: string
   client_id_issued_at: EpochSeconds
@@ -65,8 +67,9 @@ export interface AuthorizationCodeRecord {
   grantId: string
   accountId: string
   redirectUri: string
-  codeChallenge: string
-  codeChallengeMethod: 'S256'
+  /** Absent only for a confidential client allowed to rely on a nonce (RFC 9700 §2.1.1). */
+  codeChallenge?: string
+  codeChallengeMethod?: 'S256'
   /** Granted scopes, space-separated. */
   scope: string
   nonce?: string
