@@ -5,6 +5,7 @@ import type { ResolvedOptions } from './options.js'
 import type { EndpointUrls } from './urls.js'
 import type { KeyRing } from './keyring.js'
 import type { SecurityEventEmitter, SecurityEventName, SecurityEvents } from './events.js'
+import type { OutboundFetcher } from './http/fetch.js'
 
 /**
  * Everything a route or grant needs, built once at registration. Passed explicitly (not read
@@ -23,6 +24,8 @@ export interface ProviderContext {
   staticClients: ReadonlyMap<string, ClientRecord>
   events: SecurityEventEmitter
   log: FastifyBaseLogger
+  /** The one SSRF-safe way out to the network (metadata documents, jwks_uri, back-channel logout). */
+  fetcher: OutboundFetcher
   /** Logs the event (info, or warn for attacks) and emits it to host listeners. */
   audit<Name extends SecurityEventName> (name: Name, event: SecurityEvents[Name]): void
 }

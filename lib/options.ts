@@ -53,6 +53,12 @@ export const RateLimitSchema = Type.Object({
   clientAuthWindow: Seconds('Window for counting failed client authentications.', 900),
 }, { additionalProperties: false, default: {} })
 
+/** Outbound requests (client metadata documents, jwks_uri, back-channel logout). */
+export const OutboundSchema = Type.Object({
+  allowLoopback: Type.Boolean({ default: false, description: 'Development only: let https requests reach loopback addresses.' }),
+  allowHttpLoopback: Type.Boolean({ default: false, description: 'Development only: let plain http requests reach loopback hosts (an http issuer and its local receivers).' }),
+}, { additionalProperties: false, default: {} })
+
 /** The part of the options that is plain data, validated by one schema with its defaults. */
 export const OptionsSchema = Type.Object({
   issuer: Type.String({
@@ -75,6 +81,7 @@ export const OptionsSchema = Type.Object({
   rateLimit: RateLimitSchema,
   cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
   pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
+  outbound: OutboundSchema,
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -122,6 +129,11 @@ export interface OidcProviderOptions {
   pageTitle?: string
   /** Fastify route prefix; the plugin honours it for its routes. */
   prefix?: string
+  /**
+   * The SSRF-safe outbound fetcher's policy. Both flags are for development on one machine only
+   * (a test receiver or metadata document on loopback); production leaves them off.
+   */
+  outbound?: Partial<OptionsData['outbound']>
 }
 
 /** Options after defaults, as the provider uses them. */

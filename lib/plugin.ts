@@ -23,6 +23,7 @@ import { SecurityEventEmitter } from './events.js'
 import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { routeModules } from './routes/index.js'
+import { createFetcher } from './http/fetch.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -119,6 +120,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     staticClients: loadStaticClients(options.clients, options.scopes),
     events,
     log,
+    fetcher: createFetcher({ ...options.outbound, log }),
     audit (name, event) {
       const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked'
       const fields: object = { event: name, ...event }
@@ -129,6 +131,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
 
   app.decorate('oidc', createHostApi(ctx))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
+  app.addHook('onClose', async () => { await ctx.fetcher.close() })
 
   await app.register(async (child) => {
     // Our own parsers, validator and error handler: the host's settings (Ajv coercion, custom
