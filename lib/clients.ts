@@ -9,14 +9,14 @@ import { nowSeconds, sha256 } from './crypto.js'
  * Turns the host's static clients into client records, with the same metadata rules as dynamic
  * registration. The plain secret is hashed here and not kept.
  */
-export function loadStaticClients (clients: StaticClient[], supportedScopes: readonly string[]): Map<string, ClientRecord> {
+export function loadStaticClients (clients: StaticClient[], supportedScopes: readonly string[], issuer?: string): Map<string, ClientRecord> {
   const records = new Map<string, ClientRecord>()
   clients.forEach((client, index) => {
     const name = `clients[${index}]`
     if (records.has(client.client_id)) throw new InvalidOptionError(`${name}.client_id`, `duplicates "${client.client_id}"`)
     let metadata
     try {
-      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true })
+      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, ...(issuer === undefined ? {} : { issuer }) })
     } catch (error) {
       if (error instanceof OAuthError) throw new InvalidOptionError(name, `is invalid: ${error.error_description}`)
       throw error

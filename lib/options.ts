@@ -42,6 +42,9 @@ export const StaticClientSchema = Type.Object({
   tos_uri: Type.Optional(Type.String()),
   contacts: Type.Optional(Type.Array(Type.String())),
   first_party: Type.Optional(Type.Boolean({ description: 'Skip the consent page for this client.' })),
+  post_logout_redirect_uris: Type.Optional(Type.Array(Type.String(), { description: 'Where RP-initiated logout may send the user back (exact match).' })),
+  backchannel_logout_uri: Type.Optional(Type.String({ description: 'Where Logout Tokens are POSTed when a session ends.' })),
+  backchannel_logout_session_required: Type.Optional(Type.Boolean({ description: 'Logout Tokens must carry sid (they always do).' })),
 }, { additionalProperties: false })
 
 export type StaticClient = Static<typeof StaticClientSchema>
@@ -57,6 +60,7 @@ export const RateLimitSchema = Type.Object({
 export const OutboundSchema = Type.Object({
   allowLoopback: Type.Boolean({ default: false, description: 'Development only: let https requests reach loopback addresses.' }),
   allowHttpLoopback: Type.Boolean({ default: false, description: 'Development only: let plain http requests reach loopback hosts (an http issuer and its local receivers).' }),
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'Timeout of one back-channel logout request, in milliseconds.' }),
 }, { additionalProperties: false, default: {} })
 
 /** The part of the options that is plain data, validated by one schema with its defaults. */

@@ -24,6 +24,7 @@ import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { routeModules } from './routes/index.js'
 import { createFetcher } from './http/fetch.js'
+import { settleDeliveries } from './sessions/backchannel.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,6 +39,7 @@ const storeMethods: ReadonlyArray<keyof Store> = [
   'revokeAccountGrants', 'revokeClientGrants', 'revokeAccessToken', 'isAccessTokenRevoked',
   'saveSession', 'getSession', 'deleteSession', 'deleteAccountSessions', 'saveInteraction', 'getInteraction',
   'consumeInteraction', 'markUsed', 'incrementCounter', 'getCounter', 'resetCounter',
+  'addSessionClient', 'takeSession', 'takeAccountSessions',
 ]
 
 /** Bodies are small: a form or a client registration. Anything larger is refused with 413. */
@@ -117,10 +119,10 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     store: options.store,
     users: options.users,
     keys,
-    staticClients: loadStaticClients(options.clients, options.scopes),
+    staticClients: loadStaticClients(options.clients, options.scopes, issuer),
     events,
     log,
-    fetcher: createFetcher({ ...options.outbound, log }),
+    fetcher: createFetcher({ allowLoopback: options.outbound.allowLoopback, allowHttpLoopback: options.outbound.allowHttpLoopback, log }),
     audit (name, event) {
       const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked'
       const fields: object = { event: name, ...event }
@@ -131,7 +133,11 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
 
   app.decorate('oidc', createHostApi(ctx))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
-  app.addHook('onClose', async () => { await ctx.fetcher.close() })
+  app.addHook('onClose', async () => {
+    // Back-channel logouts already started finish (each is bounded by its timeout) first.
+    await settleDeliveries(ctx)
+    await ctx.fetcher.close()
+  })
 
   await app.register(async (child) => {
     // Our own parsers, validator and error handler: the host's settings (Ajv coercion, custom

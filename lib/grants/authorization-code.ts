@@ -71,6 +71,7 @@ export const authorizationCodeGrant = {
       authTime: code.authTime,
       grantId: code.grantId,
       ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
+      ...(code.sid === undefined ? {} : { sid: code.sid }),
       ...(refresh === undefined ? {} : { refreshToken: refresh.token, pending: refresh.saved }),
     })
   },
@@ -86,7 +87,7 @@ export const authorizationCodeGrant = {
 function storeRefreshToken (
   ctx: ProviderContext,
   client: ClientRecord,
-  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string },
+  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, sid?: string },
   grantExpiresAt: number
 ): { token: string, saved: Promise<void> } | undefined {
   if (!client.grant_types.includes('refresh_token')) return undefined
@@ -99,6 +100,7 @@ function storeRefreshToken (
     scope: code.scope,
     authTime: code.authTime,
     ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
+    ...(code.sid === undefined ? {} : { sid: code.sid }),
     familyExpiresAt,
   }))
   // Awaited by userTokenResponse; this keeps an early rejection from being reported unhandled.

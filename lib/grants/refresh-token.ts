@@ -69,6 +69,7 @@ export const refreshTokenGrant = {
         scope: record.scope,
         authTime: record.authTime,
         ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
+        ...(record.sid === undefined ? {} : { sid: record.sid }),
         familyExpiresAt: record.familyExpiresAt,
       }),
     })
@@ -84,6 +85,7 @@ export const refreshTokenGrant = {
       // OpenID Connect Core §12.2: auth_time is the original authentication's; no nonce.
       authTime: record.authTime,
       grantId: record.grantId,
+      ...(record.sid === undefined ? {} : { sid: record.sid }),
       refreshToken: successor.token,
     })
   },

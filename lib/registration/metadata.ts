@@ -1,8 +1,9 @@
 import { OAuthError } from '../errors.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../adapters/store/types.js'
+import { validateLogoutMetadata, type LogoutMetadata } from '../sessions/client-metadata.js'
 
 /** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
-export interface ClientMetadata {
+export interface ClientMetadata extends LogoutMetadata {
   redirect_uris: string[]
   token_endpoint_auth_method: TokenEndpointAuthMethod
   grant_types: GrantType[]
@@ -22,6 +23,8 @@ export interface MetadataRules {
   supportedScopes: readonly string[]
   /** Only the host's static clients may skip consent. */
   allowFirstParty: boolean
+  /** The issuer: an http issuer (development) allows http back-channel logout URIs on loopback. */
+  issuer?: string
 }
 
 const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
@@ -128,6 +131,12 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
     if (typeof body.first_party !== 'boolean') throw invalid('first_party must be a boolean')
     metadata.first_party = body.first_party
   }
+  // RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2 members.
+  Object.assign(metadata, validateLogoutMetadata(body, {
+    applicationType: application_type,
+    issuerIsHttp: rules.issuer?.startsWith('http:') ?? false,
+    checkRedirectUri: (uri, type) => { checkRedirectUriForType(parseRedirectUri(uri), type) },
+  }))
   return metadata
 }
 
