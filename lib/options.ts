@@ -4,6 +4,7 @@ import type { Store } from './adapters/store/types.js'
 import type { KeySource } from './adapters/keys/types.js'
 import type { UserAdapter } from './adapters/users/types.js'
 import type { RegistrationPolicy } from './registration/policy.js'
+import type { CorsOptions } from './http/cors.js'
 import { InvalidOptionError } from './errors.js'
 
 const Seconds = (description: string, defaultValue: number) =>
@@ -138,6 +139,8 @@ export interface OidcProviderOptions {
    * (a test receiver or metadata document on loopback); production leaves them off.
    */
   outbound?: Partial<OptionsData['outbound']>
+  /** CORS for browser apps: who may read token, revoke, introspect, userinfo and register answers. */
+  cors?: CorsOptions
 }
 
 /** Options after defaults, as the provider uses them. */
@@ -146,6 +149,7 @@ export interface ResolvedOptions extends OptionsData {
   keys: KeySource
   users: UserAdapter
   registration: RegistrationPolicy | false
+  cors: CorsOptions
   /** True when the plugin made the store itself (and so closes it). */
   ownsStore: boolean
   /** True when no cookie secret was configured and a random one was generated. */
@@ -180,7 +184,7 @@ function requiredName (error: { params: object }): string {
 function structuredCloneData (options: object): Record<string, unknown> {
   const data: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(options)) {
-    if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration') continue
+    if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration' || key === 'cors') continue
     data[key] = value
   }
   return structuredClone(data)

@@ -79,6 +79,10 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
       throw new InvalidOptionError('registration.validate', 'must be a function')
     }
   }
+  const cors = options.cors ?? {}
+  if (typeof cors !== 'object' || cors === null || (cors.allowOrigin !== undefined && typeof cors.allowOrigin !== 'function')) {
+    throw new InvalidOptionError('cors.allowOrigin', 'must be a function (origin, context) => boolean')
+  }
   if (options.users === undefined) {
     app.log.warn('fastify-oidc-provider: no `users` adapter configured; every login will fail')
   }
@@ -96,6 +100,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
     keys: options.keys ?? generatedKeys(),
     users: options.users ?? noUsers,
     registration,
+    cors,
     generatedCookieSecret,
   }
 }

@@ -6,6 +6,7 @@ import { parseBearerHeader, verifyAccessToken } from '../bearer.js'
 import { filterClaims } from '../claims.js'
 import { scopeSet } from '../tokens.js'
 import { noStore, requireFormBody } from '../form-body.js'
+import { allowCorsFor } from '../http/cors.js'
 
 /**
  * The UserInfo endpoint (OpenID Connect Core §5.3), a protected resource (RFC 6750): GET or POST,
@@ -30,6 +31,7 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
     }
     const claims = await verifyAccessToken(ctx, token)
     if (claims === undefined) throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
+    allowCorsFor(request, claims.client_id)
     const scopes = scopeSet(claims.scope)
     if (!scopes.has('openid')) {
       throw bearerError('insufficient_scope', 'the access token was not granted the openid scope', ', scope="openid"')
