@@ -13,7 +13,8 @@ import { nowSeconds, sha256 } from './crypto.js'
 export function loadStaticClients (
   clients: StaticClient[],
   supportedScopes: readonly string[],
-  algorithms?: SupportedAlgorithms
+  algorithms?: SupportedAlgorithms,
+  issuer?: string
 ): Map<string, ClientRecord> {
   const records = new Map<string, ClientRecord>()
   clients.forEach((client, index) => {
@@ -21,7 +22,7 @@ export function loadStaticClients (
     if (records.has(client.client_id)) throw new InvalidOptionError(`${name}.client_id`, `duplicates "${client.client_id}"`)
     let metadata
     try {
-      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, allowPkcePolicy: true, ...(algorithms === undefined ? {} : { algorithms }) })
+      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, allowPkcePolicy: true, ...(algorithms === undefined ? {} : { algorithms }), ...(issuer === undefined ? {} : { issuer }) })
     } catch (error) {
       if (error instanceof OAuthError) throw new InvalidOptionError(name, `is invalid: ${error.error_description}`)
       throw error

@@ -6,6 +6,7 @@ import type { EndpointUrls } from './urls.js'
 import type { KeyRing } from './keyring.js'
 import type { ResourceRegistry } from './resources/registry.js'
 import type { SecurityEventEmitter, SecurityEventName, SecurityEvents } from './events.js'
+import type { OutboundFetcher } from './http/fetch.js'
 
 /**
  * Everything a route or grant needs, built once at registration. Passed explicitly (not read
@@ -26,6 +27,8 @@ export interface ProviderContext {
   /** Resource servers (RFC 8707 targets) the host declared. */
   resources: ResourceRegistry
   log: FastifyBaseLogger
+  /** The one SSRF-safe way out to the network (metadata documents, jwks_uri, back-channel logout). */
+  fetcher: OutboundFetcher
   /** Logs the event (info, or warn for attacks) and emits it to host listeners. */
   audit<Name extends SecurityEventName> (name: Name, event: SecurityEvents[Name]): void
 }

@@ -20,6 +20,10 @@ export interface SecurityEvents {
   'client.registered': { clientId: string, ip: string }
   'client.updated': { clientId: string }
   'client.deleted': { clientId: string }
+  /** A login session ended: the user logged out, or host code ended it. */
+  'session.ended': { accountId: string, sid?: string, reason: 'logout' | 'host', clients: number }
+  /** A Logout Token could not be delivered to a client's `backchannel_logout_uri`. */
+  'backchannel_logout.failed': { clientId: string, accountId: string, reason: string, detail: string }
 }
 
 export type SecurityEventName = keyof SecurityEvents

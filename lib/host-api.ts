@@ -2,6 +2,7 @@ import type { ProviderContext } from './context.js'
 import type { SecurityEventName, SecurityEvents } from './events.js'
 import type { EndpointUrls } from './urls.js'
 import type { PublicJwk } from './adapters/keys/types.js'
+import { endAccountSessions } from './sessions/end.js'
 
 /**
  * What host code can do with the provider, through `app.oidc`.
@@ -57,7 +58,8 @@ export function createHostApi (ctx: ProviderContext): OidcHostApi {
       return count
     },
     async endAccountSessions (accountId) {
-      const count = await ctx.store.deleteAccountSessions(accountId)
+      // Through the sessions module: each ended session also notifies its clients (back-channel logout).
+      const count = await endAccountSessions(ctx, accountId)
       ctx.audit('sessions.ended', { accountId, count })
       return count
     },

@@ -4,6 +4,7 @@ import type { Store } from './adapters/store/types.js'
 import type { KeySource } from './adapters/keys/types.js'
 import type { UserAdapter } from './adapters/users/types.js'
 import type { RegistrationPolicy } from './registration/policy.js'
+import type { CorsOptions } from './http/cors.js'
 import { InvalidOptionError } from './errors.js'
 import { ResourceServerSchema } from './resources/schema.js'
 import type { FindResourceServer, ResourceServer } from './resources/types.js'
@@ -58,6 +59,9 @@ export const StaticClientSchema = Type.Object({
   pkce: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('nonce-allowed')], {
     description: "'nonce-allowed': a confidential client that sends a nonce (scope openid) may skip PKCE (RFC 9700 §2.1.1). Default 'required'.",
   })),
+  post_logout_redirect_uris: Type.Optional(Type.Array(Type.String(), { description: 'Where RP-initiated logout may send the user back (exact match).' })),
+  backchannel_logout_uri: Type.Optional(Type.String({ description: 'Where Logout Tokens are POSTed when a session ends.' })),
+  backchannel_logout_session_required: Type.Optional(Type.Boolean({ description: 'Logout Tokens must carry sid (they always do).' })),
 }, { additionalProperties: false })
 
 export type StaticClient = Static<typeof StaticClientSchema>
@@ -67,6 +71,13 @@ export const RateLimitSchema = Type.Object({
   loginWindow: Seconds('Window for counting failed logins (and the lockout length).', 900),
   clientAuthFailures: Type.Integer({ minimum: 1, default: 20, description: 'Failed client authentications per client_id, and per IP, before 429.' }),
   clientAuthWindow: Seconds('Window for counting failed client authentications.', 900),
+}, { additionalProperties: false, default: {} })
+
+/** Outbound requests (client metadata documents, jwks_uri, back-channel logout). */
+export const OutboundSchema = Type.Object({
+  allowLoopback: Type.Boolean({ default: false, description: 'Development only: let https requests reach loopback addresses.' }),
+  allowHttpLoopback: Type.Boolean({ default: false, description: 'Development only: let plain http requests reach loopback hosts (an http issuer and its local receivers).' }),
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'Timeout of one back-channel logout request, in milliseconds.' }),
 }, { additionalProperties: false, default: {} })
 
 /** The part of the options that is plain data, validated by one schema with its defaults. */
@@ -92,6 +103,7 @@ export const OptionsSchema = Type.Object({
   cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
   pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
   resourceServers: Type.Array(ResourceServerSchema, { default: [], description: 'Resource servers (APIs) tokens can be requested for (RFC 8707).' }),
+  outbound: OutboundSchema,
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -146,6 +158,13 @@ export interface OidcProviderOptions {
   resourceServers?: ResourceServer[]
   /** Looks up resource servers the static list does not know (kept in a database). */
   findResourceServer?: FindResourceServer
+  /**
+   * The SSRF-safe outbound fetcher's policy. Both flags are for development on one machine only
+   * (a test receiver or metadata document on loopback); production leaves them off.
+   */
+  outbound?: Partial<OptionsData['outbound']>
+  /** CORS for browser apps: who may read token, revoke, introspect, userinfo and register answers. */
+  cors?: CorsOptions
 }
 
 /** Options after defaults, as the provider uses them. */
@@ -155,6 +174,7 @@ export interface ResolvedOptions extends OptionsData {
   users: UserAdapter
   registration: RegistrationPolicy | false
   findResourceServer?: FindResourceServer
+  cors: CorsOptions
   /** True when the plugin made the store itself (and so closes it). */
   ownsStore: boolean
   /** True when no cookie secret was configured and a random one was generated. */
@@ -189,7 +209,7 @@ function requiredName (error: { params: object }): string {
 function structuredCloneData (options: object): Record<string, unknown> {
   const data: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(options)) {
-    if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration') continue
+    if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration' || key === 'cors') continue
     if (key === 'findResourceServer') continue
     data[key] = value
   }

@@ -8,7 +8,7 @@ declare module 'fastify' {
   }
 }
 
-export type PageName = 'login' | 'consent' | 'error'
+export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out'
 
 /**
  * Renders one of the provider's pages with the headers every page gets: a strict CSP (inline

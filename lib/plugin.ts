@@ -25,6 +25,8 @@ import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { routeModules } from './routes/index.js'
 import { ResourceRegistry } from './resources/registry.js'
+import { createFetcher } from './http/fetch.js'
+import { settleDeliveries } from './sessions/backchannel.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,6 +41,7 @@ const storeMethods: ReadonlyArray<keyof Store> = [
   'revokeAccountGrants', 'revokeClientGrants', 'revokeAccessToken', 'isAccessTokenRevoked',
   'saveSession', 'getSession', 'deleteSession', 'deleteAccountSessions', 'saveInteraction', 'getInteraction',
   'consumeInteraction', 'markUsed', 'incrementCounter', 'getCounter', 'resetCounter',
+  'addSessionClient', 'takeSession', 'takeAccountSessions',
 ]
 
 /** Bodies are small: a form or a client registration. Anything larger is refused with 413. */
@@ -81,6 +84,10 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
   if (options.findResourceServer !== undefined && typeof options.findResourceServer !== 'function') {
     throw new InvalidOptionError('findResourceServer', 'must be a function')
   }
+  const cors = options.cors ?? {}
+  if (typeof cors !== 'object' || cors === null || (cors.allowOrigin !== undefined && typeof cors.allowOrigin !== 'function')) {
+    throw new InvalidOptionError('cors.allowOrigin', 'must be a function (origin, context) => boolean')
+  }
   if (options.users === undefined) {
     app.log.warn('fastify-oidc-provider: no `users` adapter configured; every login will fail')
   }
@@ -99,6 +106,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
     users: options.users ?? noUsers,
     registration,
     ...(options.findResourceServer === undefined ? {} : { findResourceServer: options.findResourceServer }),
+    cors,
     generatedCookieSecret,
   }
 }
@@ -125,10 +133,11 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     store: options.store,
     users: options.users,
     keys,
-    staticClients: loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys)),
+    staticClients: loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer),
     events,
     resources,
     log,
+    fetcher: createFetcher({ allowLoopback: options.outbound.allowLoopback, allowHttpLoopback: options.outbound.allowHttpLoopback, log }),
     audit (name, event) {
       const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked'
       const fields: object = { event: name, ...event }
@@ -142,6 +151,11 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
 
   app.decorate('oidc', createHostApi(ctx))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
+  app.addHook('onClose', async () => {
+    // Back-channel logouts already started finish (each is bounded by its timeout) first.
+    await settleDeliveries(ctx)
+    await ctx.fetcher.close()
+  })
 
   await app.register(async (child) => {
     // Our own parsers, validator and error handler: the host's settings (Ajv coercion, custom

@@ -84,6 +84,8 @@ export interface IdTokenInput {
   nonce?: string
   /** The access token issued with it, for `at_hash`. */
   accessToken: string
+  /** The login session's `sid` (OIDC Back-Channel Logout 1.0 §2.1), when there is one. */
+  sid?: string
 }
 
 /**
@@ -106,6 +108,7 @@ export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): 
     ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
     at_hash: atHash(input.accessToken, alg),
     azp: input.client.client_id,
+    ...(input.sid === undefined ? {} : { sid: input.sid }),
   })
 }
 

@@ -3,11 +3,14 @@ import type { ProviderContext } from '../context.js'
 import { nowSeconds, randomToken, sha256 } from '../crypto.js'
 import type { AuthorizationRequest } from './request.js'
 import { redirectError } from './request.js'
+import { recordSessionClient } from '../sessions/session.js'
 
 export interface Authentication {
   accountId: string
   authTime: number
   sessionId?: string
+  /** The session's public `sid` (for the ID token and back-channel logout). */
+  sid?: string
 }
 
 /**
@@ -34,6 +37,7 @@ export async function issueCode (
     authTime: authentication.authTime,
     ...(authentication.sessionId === undefined ? {} : { sessionId: authentication.sessionId }),
     ...(request.resources === undefined || request.resources.length === 0 ? {} : { resources: request.resources }),
+    ...(authentication.sid === undefined ? {} : { sid: authentication.sid }),
     expiresAt: now + ctx.options.ttl.code,
   })
   // The seed's nonce replay protection: a nonce is good for one ID token per client within
@@ -43,7 +47,7 @@ export async function issueCode (
   const fresh = request.nonce !== undefined && ctx.options.nonceReplayProtection
     ? ctx.store.markUsed(`nonce:${request.client.client_id}:${sha256(request.nonce)}`, now + ctx.options.ttl.idToken)
     : Promise.resolve(true)
-  const [nonceIsFresh] = await Promise.all([fresh, saved])
+  const [nonceIsFresh] = await Promise.all([fresh, saved, recordSessionClient(ctx, authentication.sessionId, request.client.client_id)])
   if (!nonceIsFresh) throw redirectError('invalid_request', 'this nonce was already used')
   return code
 }

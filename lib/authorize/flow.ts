@@ -95,7 +95,7 @@ async function decide (deps: FlowDeps, authorization: AuthorizationRequest, requ
     const interaction = await startInteraction(deps, authorization, request, reply)
     return await renderLogin(deps, reply, interaction, authorization)
   }
-  const authentication: Authentication = { accountId: session!.accountId, authTime: session!.authTime, sessionId: session!.sessionId }
+  const authentication: Authentication = { accountId: session!.accountId, authTime: session!.authTime, sessionId: session!.sessionId, ...(session!.sid === undefined ? {} : { sid: session!.sid }) }
   const grant = await ctx.store.findGrant(authentication.accountId, authorization.client.client_id)
   if (needsConsent(authorization, grant)) {
     if (authorization.prompt.has('none')) throw redirectError('consent_required', 'the user has not consented to this application')
@@ -156,6 +156,7 @@ async function startInteraction (
     interaction.accountId = authentication.accountId
     interaction.authTime = authentication.authTime
     if (authentication.sessionId !== undefined) interaction.sessionId = authentication.sessionId
+    if (authentication.sid !== undefined) interaction.sid = authentication.sid
   }
   await deps.ctx.store.saveInteraction(interaction)
   return interaction

@@ -95,6 +95,7 @@ export const authorizationCodeGrant = {
       authTime: code.authTime,
       grantId: code.grantId,
       ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
+      ...(code.sid === undefined ? {} : { sid: code.sid }),
       ...(refresh === undefined ? {} : { refreshToken: refresh.token, pending: refresh.saved }),
       ...(resource === undefined ? {} : { resource }),
     })
@@ -111,7 +112,7 @@ export const authorizationCodeGrant = {
 function storeRefreshToken (
   ctx: ProviderContext,
   client: ClientRecord,
-  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[] },
+  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[], sid?: string },
   grantExpiresAt: number
 ): { token: string, saved: Promise<void> } | undefined {
   if (!client.grant_types.includes('refresh_token')) return undefined
@@ -125,6 +126,7 @@ function storeRefreshToken (
     authTime: code.authTime,
     ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
     ...(code.resources === undefined ? {} : { resources: code.resources }),
+    ...(code.sid === undefined ? {} : { sid: code.sid }),
     familyExpiresAt,
   }))
   // Awaited by userTokenResponse; this keeps an early rejection from being reported unhandled.

@@ -12,6 +12,8 @@ export interface UserTokenInput {
   authTime: number
   grantId: string
   nonce?: string
+  /** The login session's `sid`, for the ID token. */
+  sid?: string
   /** A refresh token stored by the caller, returned as is. */
   refreshToken?: string
   /**
@@ -52,6 +54,7 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
       sub: input.accountId,
       authTime: input.authTime,
       ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
+      ...(input.sid === undefined ? {} : { sid: input.sid }),
       accessToken: access.token,
     })
   }

@@ -75,6 +75,7 @@ export const refreshTokenGrant = {
         authTime: record.authTime,
         ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
         ...(record.resources === undefined ? {} : { resources: record.resources }),
+        ...(record.sid === undefined ? {} : { sid: record.sid }),
         familyExpiresAt: record.familyExpiresAt,
       }),
     })
@@ -90,6 +91,7 @@ export const refreshTokenGrant = {
       // OpenID Connect Core §12.2: auth_time is the original authentication's; no nonce.
       authTime: record.authTime,
       grantId: record.grantId,
+      ...(record.sid === undefined ? {} : { sid: record.sid }),
       refreshToken: successor.token,
       ...(resource === undefined ? {} : { resource }),
     })

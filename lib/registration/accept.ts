@@ -10,7 +10,7 @@ import { supportedAlgorithms } from '../algorithms.js'
  * goes to the client as-is; anything else it throws is a host bug and answers 500.
  */
 export async function acceptMetadata (ctx: ProviderContext, body: unknown, request: FastifyRequest): Promise<ClientMetadata> {
-  const rules = { supportedScopes: ctx.options.scopes, allowFirstParty: false, algorithms: supportedAlgorithms(ctx.keys) }
+  const rules = { supportedScopes: ctx.options.scopes, allowFirstParty: false, algorithms: supportedAlgorithms(ctx.keys), issuer: ctx.issuer }
   const metadata = validateClientMetadata(body, rules)
   const policy = ctx.options.registration
   if (policy === false || policy.validate === undefined) return metadata

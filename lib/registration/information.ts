@@ -52,5 +52,8 @@ export function clientInformation (ctx: ProviderContext, client: ClientRecord, i
     if (value !== undefined) info[member] = value
   }
   if (client.contacts !== undefined) info.contacts = client.contacts
+  if (client.post_logout_redirect_uris !== undefined) info.post_logout_redirect_uris = client.post_logout_redirect_uris
+  if (client.backchannel_logout_uri !== undefined) info.backchannel_logout_uri = client.backchannel_logout_uri
+  if (client.backchannel_logout_session_required !== undefined) info.backchannel_logout_session_required = client.backchannel_logout_session_required
   return info
 }

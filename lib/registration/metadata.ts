@@ -2,9 +2,10 @@ import { OAuthError } from '../errors.js'
 import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } from '../algorithms.js'
 import { checkPkcePolicy, type PkcePolicy } from '../pkce.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../adapters/store/types.js'
+import { validateLogoutMetadata, type LogoutMetadata } from '../sessions/client-metadata.js'
 
 /** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
-export interface ClientMetadata {
+export interface ClientMetadata extends LogoutMetadata {
   redirect_uris: string[]
   token_endpoint_auth_method: TokenEndpointAuthMethod
   grant_types: GrantType[]
@@ -38,6 +39,8 @@ export interface MetadataRules {
    * registration request never sets it: there it is an unknown member, ignored (RFC 7591 §2).
    */
   allowPkcePolicy?: boolean
+  /** The issuer: an http issuer (development) allows http back-channel logout URIs on loopback. */
+  issuer?: string
 }
 
 const defaultAlgorithms = supportedAlgorithms({ signingKey: { alg: 'RS256' } })
@@ -149,6 +152,12 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
     metadata.first_party = body.first_party
   }
   if (rules.allowPkcePolicy === true) Object.assign(metadata, checkPkcePolicy(body.pkce, metadata))
+  // RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2 members.
+  Object.assign(metadata, validateLogoutMetadata(body, {
+    applicationType: application_type,
+    issuerIsHttp: rules.issuer?.startsWith('http:') ?? false,
+    checkRedirectUri: (uri, type) => { checkRedirectUriForType(parseRedirectUri(uri), type) },
+  }))
   return metadata
 }
 

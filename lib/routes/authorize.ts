@@ -9,6 +9,7 @@ import { needsConsent } from '../authorize/grant.js'
 import { restoreRequest, type RawParams } from '../authorize/request.js'
 import { LoginLimits } from '../authorize/login-limits.js'
 import { loadInteraction } from '../authorize/interaction.js'
+import { newSid } from '../sessions/session.js'
 
 /**
  * `/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST take the authorization request;
@@ -81,7 +82,7 @@ async function submitLogin (deps: FlowDeps, limits: LoginLimits, body: RawParams
   const previous = cookies.sessionId(request)
   if (previous !== undefined) await ctx.store.deleteSession(previous)
   const now = nowSeconds()
-  const session = { sessionId: randomToken(32), accountId, authTime: now, expiresAt: now + ctx.options.ttl.session }
+  const session = { sessionId: randomToken(32), accountId, authTime: now, expiresAt: now + ctx.options.ttl.session, sid: newSid() }
   await ctx.store.saveSession(session)
   cookies.setSession(reply, session.sessionId)
   ctx.audit('login.success', { accountId, clientId, ip })
@@ -91,11 +92,11 @@ async function submitLogin (deps: FlowDeps, limits: LoginLimits, body: RawParams
       const hint = await ctx.keys.verifier.verify(interaction.params.id_token_hint, { typ: 'JWT', audience: clientId, ignoreExpiry: true })
       if (hint?.sub !== accountId) throw new OAuthError('login_required', 'the signed-in user is not the one the application asked for', { allowRedirect: true })
     }
-    const authentication = { accountId, authTime: now, sessionId: session.sessionId }
+    const authentication = { accountId, authTime: now, sessionId: session.sessionId, sid: session.sid }
     const grant = await ctx.store.findGrant(accountId, clientId)
     if (needsConsent(authorization, grant)) {
       // Post/Redirect/Get: a reload of the consent page does not resubmit the password.
-      await ctx.store.saveInteraction({ ...interaction, accountId, authTime: now, sessionId: session.sessionId })
+      await ctx.store.saveInteraction({ ...interaction, accountId, authTime: now, sessionId: session.sessionId, sid: session.sid })
       reply.header('cache-control', 'no-store')
       return reply.redirect(`${ctx.basePath}${routes.consent}?interaction_id=${encodeURIComponent(interaction.interactionId)}`, 303)
     }

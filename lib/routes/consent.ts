@@ -40,6 +40,7 @@ export async function consentRoutes (app: FastifyInstance, ctx: ProviderContext)
         accountId,
         authTime: interaction.authTime ?? 0,
         ...(interaction.sessionId === undefined ? {} : { sessionId: interaction.sessionId }),
+        ...(interaction.sid === undefined ? {} : { sid: interaction.sid }),
       }
       return await finish(deps, authorization, authentication, reply, 303, true)
     } catch (error) {

@@ -41,6 +41,10 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     authorization_response_iss_parameter_supported: true,
     prompt_values_supported: ['none', 'login', 'consent'],
     display_values_supported: ['page'],
+    // RP-Initiated Logout 1.0 §2.1, Back-Channel Logout 1.0 §2.1.
+    end_session_endpoint: urls.logout,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   }
 }
 

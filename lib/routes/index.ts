@@ -9,11 +9,15 @@ import { tokenRoutes } from './token.js'
 import { userinfoRoutes } from './userinfo.js'
 import { introspectRoutes } from './introspect.js'
 import { revokeRoutes } from './revoke.js'
+import { endSessionRoutes } from './end-session.js'
+import { corsRoutes } from '../http/cors.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
 /** Every endpoint module, registered in this order inside the provider's encapsulated context. */
 export const routeModules: readonly RouteModule[] = [
+  // First: its onSend hook must be in place before the routes it serves are declared.
+  corsRoutes,
   discoveryRoutes,
   jwksRoutes,
   registerRoutes,
@@ -23,4 +27,5 @@ export const routeModules: readonly RouteModule[] = [
   userinfoRoutes,
   introspectRoutes,
   revokeRoutes,
+  endSessionRoutes,
 ]

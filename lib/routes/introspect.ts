@@ -6,6 +6,7 @@ import { authenticateClient } from '../client-auth.js'
 import { findClientToken, type FoundToken } from '../token-lookup.js'
 import { noStore, requireFormBody } from '../form-body.js'
 import { authenticateResourceServer, findResourceServerToken } from '../resources/introspection.js'
+import { allowCorsFor } from '../http/cors.js'
 
 const IntrospectBody = Type.Object({
   token: Type.String({ minLength: 1 }),
@@ -46,6 +47,7 @@ export async function introspectRoutes (app: FastifyInstance, ctx: ProviderConte
       return describe(ctx.issuer, claims === undefined ? undefined : { type: 'access_token', claims })
     }
     const client = await authenticateClient(ctx, request, request.body, { endpoint: 'introspect', allowPublic: false })
+    allowCorsFor(request, client)
     const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
     noStore(reply)
     return describe(ctx.issuer, found)

@@ -5,6 +5,7 @@ import { routes } from '../urls.js'
 import { authenticateClient } from '../client-auth.js'
 import { findClientToken } from '../token-lookup.js'
 import { noStore, requireFormBody } from '../form-body.js'
+import { allowCorsFor } from '../http/cors.js'
 
 const RevokeBody = Type.Object({
   token: Type.String({ minLength: 1 }),
@@ -28,6 +29,7 @@ export async function revokeRoutes (app: FastifyInstance, ctx: ProviderContext):
   }, async (request, reply) => {
     // Public clients may revoke their own tokens, identified by client_id (RFC 7009 §2.1).
     const client = await authenticateClient(ctx, request, request.body, { endpoint: 'revoke', allowPublic: true })
+    allowCorsFor(request, client)
     const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
     if (found?.type === 'refresh_token') {
       const { grantId } = found.record

@@ -6,6 +6,7 @@ import { OAuthError } from '../errors.js'
 import { authenticateClient } from '../client-auth.js'
 import { grantRegistry } from '../grants/index.js'
 import { noStore, requireFormBody } from '../form-body.js'
+import { allowCorsFor } from '../http/cors.js'
 
 /** What every token request carries; each grant validates its own parameters on top. */
 const TokenBody = Type.Object({
@@ -36,6 +37,7 @@ export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): 
       endpoint: 'token',
       allowPublic: grant.handler.allowPublicClients,
     })
+    allowCorsFor(request, client)
     if (!client.grant_types.includes(grant.handler.grantType)) {
       throw new OAuthError('unauthorized_client', `the client is not registered for grant_type '${grant.handler.grantType}'`)
     }

@@ -7,6 +7,7 @@ import { filterClaims } from '../claims.js'
 import { scopeSet } from '../tokens.js'
 import { noStore, requireFormBody } from '../form-body.js'
 import { isProviderAudience } from '../resources/resolve.js'
+import { allowCorsFor } from '../http/cors.js'
 
 /**
  * The UserInfo endpoint (OpenID Connect Core §5.3), a protected resource (RFC 6750): GET or POST,
@@ -31,6 +32,7 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
     }
     const claims = await verifyAccessToken(ctx, token)
     if (claims === undefined) throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
+    allowCorsFor(request, claims.client_id)
     // RFC 8707 §2 / RFC 9068 §4: a token bound to another resource (an API) is not for userinfo.
     if (!isProviderAudience(ctx, claims.aud)) throw bearerError('invalid_token', 'the access token was issued for another resource')
     const scopes = scopeSet(claims.scope)

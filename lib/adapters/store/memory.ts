@@ -86,6 +86,8 @@ export class MemoryStore implements Store {
   readonly #grantByPair = new Map<string, string>()
   readonly #revokedJtis = new ExpiringMap<Expiring>()
   readonly #sessions = new ExpiringMap<SessionRecord>()
+  /** sessionId → clients it signed into; lives and dies with the session. */
+  readonly #sessionClients = new Map<string, Set<string>>()
   readonly #interactions = new ExpiringMap<InteractionRecord>()
   readonly #used = new ExpiringMap<Expiring>()
   readonly #counters = new ExpiringMap<CounterEntry>()
@@ -108,6 +110,9 @@ export class MemoryStore implements Store {
     this.#interactions.sweep(at)
     this.#used.sweep(at)
     this.#counters.sweep(at)
+    for (const sessionId of this.#sessionClients.keys()) {
+      if (this.#sessions.get(sessionId) === undefined) this.#sessionClients.delete(sessionId)
+    }
     for (const [pair, grantId] of this.#grantByPair) {
       if (this.#grants.get(grantId) === undefined) this.#grantByPair.delete(pair)
     }
@@ -255,6 +260,7 @@ export class MemoryStore implements Store {
 
   async deleteSession (sessionId: string): Promise<void> {
     this.#sessions.delete(sessionId)
+    this.#sessionClients.delete(sessionId)
   }
 
   async deleteAccountSessions (accountId: string): Promise<number> {
@@ -262,9 +268,36 @@ export class MemoryStore implements Store {
     for (const [sessionId, session] of this.#sessions.entries()) {
       if (session.accountId !== accountId) continue
       this.#sessions.delete(sessionId)
+      this.#sessionClients.delete(sessionId)
       count++
     }
     return count
+  }
+
+  async addSessionClient (sessionId: string, clientId: string): Promise<boolean> {
+    if (this.#sessions.get(sessionId) === undefined) return false
+    const clients = this.#sessionClients.get(sessionId) ?? new Set<string>()
+    clients.add(clientId)
+    this.#sessionClients.set(sessionId, clients)
+    return true
+  }
+
+  async takeSession (sessionId: string): Promise<SessionRecord | undefined> {
+    const session = this.#sessions.get(sessionId)
+    const clients = this.#sessionClients.get(sessionId)
+    this.#sessions.delete(sessionId)
+    this.#sessionClients.delete(sessionId)
+    return session === undefined ? undefined : { ...session, clients: [...clients ?? []] }
+  }
+
+  async takeAccountSessions (accountId: string): Promise<SessionRecord[]> {
+    const taken: SessionRecord[] = []
+    for (const [sessionId, session] of this.#sessions.entries()) {
+      if (session.accountId !== accountId) continue
+      const record = await this.takeSession(sessionId)
+      if (record !== undefined) taken.push(record)
+    }
+    return taken
   }
 
   // interactions -------------------------------------------------------------------------------

@@ -57,6 +57,28 @@ end
 return 0
 `
 
+/**
+ * Session client list (back-channel logout). KEYS[1] the session, KEYS[2] its client set; both
+ * carry the session id as hash tag, so they share a slot and the script runs on a Cluster too.
+ * The set is created only while the session lives and expires with it.
+ */
+const sessionClientAdd = `
+local at = redis.call('PEXPIRETIME', KEYS[1])
+if at < 0 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PEXPIREAT', KEYS[2], at)
+return 1
+`
+
+/** Takes the session and its client set together: one caller gets them, the others nil. */
+const sessionTake = `
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local clients = redis.call('SMEMBERS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+return { value, clients }
+`
+
 /** The commands `defineCommand` adds; names are namespaced so they never shadow the host's. */
 export const scripts = {
   oidcConsume: { numberOfKeys: 1, lua: consume },
@@ -64,6 +86,8 @@ export const scripts = {
   oidcCounterIncrement: { numberOfKeys: 1, lua: counterIncrement },
   oidcCounterRead: { numberOfKeys: 1, lua: counterRead, readOnly: true },
   oidcDeleteIfEquals: { numberOfKeys: 1, lua: deleteIfEquals },
+  oidcSessionClientAdd: { numberOfKeys: 2, lua: sessionClientAdd },
+  oidcSessionTake: { numberOfKeys: 2, lua: sessionTake },
 } as const
 
 /** How the client looks once the scripts are defined (ioredis adds them at runtime). */
@@ -73,6 +97,8 @@ export interface ScriptCommands {
   oidcCounterIncrement (key: string, windowSeconds: number): Promise<[number, number]>
   oidcCounterRead (key: string): Promise<[number, number] | null>
   oidcDeleteIfEquals (key: string, value: string): Promise<number>
+  oidcSessionClientAdd (sessionKey: string, clientsKey: string, clientId: string): Promise<number>
+  oidcSessionTake (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>
 }
 
 export type ScriptName = keyof typeof scripts

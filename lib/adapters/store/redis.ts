@@ -288,6 +288,7 @@ export class RedisStore implements Store {
     await this.#op('deleteSession', async () => {
       const previous = parse<SessionRecord>(await this.#client.getdel(this.#key('session', sessionId)))
       if (previous !== undefined) await this.#client.srem(this.#accountSessionsKey(previous.accountId), sessionId)
+      await this.#client.del(this.#key('session-clients', sessionId))
     })
   }
 
@@ -301,6 +302,39 @@ export class RedisStore implements Store {
       await this.#client.srem(indexKey, ...sessionIds)
       return deleted.reduce<number>((sum, count) => sum + Number(count), 0)
     })
+  }
+
+  /** One script on the session and its client set (same hash tag, so same slot). */
+  async addSessionClient (sessionId: string, clientId: string): Promise<boolean> {
+    return await this.#op('addSessionClient', async () =>
+      await this.#scripts.oidcSessionClientAdd(this.#key('session', sessionId), this.#key('session-clients', sessionId), clientId)) === 1
+  }
+
+  async takeSession (sessionId: string): Promise<SessionRecord | undefined> {
+    return await this.#op('takeSession', async () => {
+      const taken = await this.#takeSession(sessionId)
+      if (taken !== undefined) await this.#client.srem(this.#accountSessionsKey(taken.accountId), sessionId)
+      return taken
+    })
+  }
+
+  /** Reads the account's session index, takes every session it lists, then clears the index. */
+  async takeAccountSessions (accountId: string): Promise<SessionRecord[]> {
+    return await this.#op('takeAccountSessions', async () => {
+      const indexKey = this.#accountSessionsKey(accountId)
+      const sessionIds = await this.#client.smembers(indexKey)
+      if (sessionIds.length === 0) return []
+      const taken = await Promise.all(sessionIds.map(async (sessionId) => await this.#takeSession(sessionId)))
+      await this.#client.srem(indexKey, ...sessionIds)
+      return taken.filter((session): session is SessionRecord => session !== undefined)
+    })
+  }
+
+  async #takeSession (sessionId: string): Promise<SessionRecord | undefined> {
+    const reply = await this.#scripts.oidcSessionTake(this.#key('session', sessionId), this.#key('session-clients', sessionId))
+    if (reply === null) return undefined
+    const session = JSON.parse(reply[0]) as SessionRecord
+    return { ...session, clients: reply[1] }
   }
 
   // interactions ------------------------------------------------------------------------------

@@ -50,6 +50,12 @@ export interface ClientRecord {
   /** SHA-256 (base64url) of the RFC 7592 registration access token. */
   registration_access_token_hash?: string
   client_id_issued_at: EpochSeconds
+  /** RP-Initiated Logout 1.0 §3.1: where the user may be sent after logout (exact match). */
+  post_logout_redirect_uris?: string[]
+  /** Back-Channel Logout 1.0 §2.2: where Logout Tokens are POSTed. */
+  backchannel_logout_uri?: string
+  /** Back-Channel Logout 1.0 §2.2: the Logout Token must carry `sid`. */
+  backchannel_logout_session_required?: boolean
 }
 
 /** Client lookups and registration (RFC 7591 / RFC 7592). */
@@ -75,6 +81,8 @@ export interface AuthorizationCodeRecord {
   nonce?: string
   authTime: EpochSeconds
   sessionId?: string
+  /** The session's `sid` (Back-Channel Logout §2.1), put in the ID token. */
+  sid?: string
   expiresAt: EpochSeconds
   /** RFC 8707: the normalised resources of the authorization request, when it named any. */
   resources?: string[]
@@ -105,6 +113,8 @@ export interface RefreshTokenRecord {
   scope: string
   authTime: EpochSeconds
   sessionId?: string
+  /** The session's `sid`, so ID tokens from a refresh carry it too. */
+  sid?: string
   issuedAt: EpochSeconds
   expiresAt: EpochSeconds
   /** The family's absolute end: rotation never extends a family past it. */
@@ -175,6 +185,17 @@ export interface SessionRecord {
   accountId: string
   authTime: EpochSeconds
   expiresAt: EpochSeconds
+  /**
+   * The session's public id (OIDC Back-Channel Logout 1.0 §2.1 `sid`), put in ID tokens and
+   * Logout Tokens. Random and distinct from `sessionId`, which is a bearer secret (the cookie).
+   * Absent only on sessions saved before it existed.
+   */
+  sid?: string
+  /**
+   * The clients this session signed into (`addSessionClient`), as returned by `takeSession` and
+   * `takeAccountSessions`; not kept up to date by `saveSession`.
+   */
+  clients?: string[]
 }
 
 export interface SessionStore {
@@ -186,6 +207,18 @@ export interface SessionStore {
    * browser keeps signing the user in silently. Returns how many were ended.
    */
   deleteAccountSessions (accountId: string): Promise<number>
+  /**
+   * Records that the session signed the user into `clientId` (called when a code is issued), for
+   * back-channel logout. Atomic (concurrent calls all count); false when the session is gone.
+   */
+  addSessionClient (sessionId: string, clientId: string): Promise<boolean>
+  /**
+   * Ends the session and hands it back with its `clients`, atomically: of concurrent callers
+   * exactly one gets the record (so one logout sends one round of Logout Tokens).
+   */
+  takeSession (sessionId: string): Promise<SessionRecord | undefined>
+  /** Ends every session of the account and hands them back with their `clients`. */
+  takeAccountSessions (accountId: string): Promise<SessionRecord[]>
 }
 
 /** A pending authorization request between `/authorize` and the code (login, consent). */
@@ -201,6 +234,8 @@ export interface InteractionRecord {
   /** Set once the user has logged in (or had a session) for this interaction. */
   accountId?: string
   sessionId?: string
+  /** The session's `sid` once known (see `SessionRecord.sid`). */
+  sid?: string
   authTime?: EpochSeconds
   expiresAt: EpochSeconds
 }

@@ -1,0 +1,165 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ClientRecord } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import { findClient } from '../clients.js'
+import { routes } from '../urls.js'
+
+/**
+ * CORS (Fetch standard §3.2) for browser apps, on the endpoints a single-page app calls and on
+ * nothing else: never on /authorize, the login, consent or logout pages, which are top-level
+ * navigations and must not be readable cross-origin.
+ *
+ * Written here rather than with @fastify/cors: its decision runs in a request hook before the
+ * handler (v11 no longer offers `onSend`), but whether an origin may read a /token, /revoke,
+ * /introspect or /userinfo answer depends on the client, known only once the handler has
+ * authenticated it or looked up its token. So preflights are plain OPTIONS routes and the actual
+ * response gets its headers in one onSend hook, from the client the handler recorded with
+ * `allowCorsFor`.
+ */
+
+/** The endpoints whose actual responses are decided per client (or by the registration policy). */
+export type CorsEndpoint = 'token' | 'revoke' | 'introspect' | 'userinfo' | 'register'
+
+export interface CorsOriginContext {
+  endpoint: CorsEndpoint
+  /** The authenticated client (token, revoke, introspect) or the token's client (userinfo). */
+  client?: ClientRecord
+  /** What the provider would decide alone: the client's redirect URI origins, or open registration. */
+  allowedByDefault: boolean
+}
+
+/**
+ * The host's CORS policy.
+ *
+ * @example
+ * cors: {
+ *   // Also let the company's admin console call the token endpoint for any client.
+ *   allowOrigin: (origin, { allowedByDefault }) => allowedByDefault || origin === 'https://admin.example.com',
+ * }
+ */
+export interface CorsOptions {
+  /** Widens or narrows who may read an actual response. Default: `allowedByDefault`. */
+  allowOrigin? (origin: string, context: CorsOriginContext): boolean | Promise<boolean>
+}
+
+/** Request headers a browser app may send (the last two for DPoP and MCP clients). */
+export const corsAllowedHeaders = 'Authorization, Content-Type, DPoP, MCP-Protocol-Version'
+/** Response headers the app may read besides the CORS-safelisted ones. */
+export const corsExposedHeaders = 'WWW-Authenticate, DPoP-Nonce'
+/** How long a preflight answer may be cached (seconds; Chromium caps it at 2 hours). */
+export const corsMaxAge = 600
+
+const clientOf = new WeakMap<FastifyRequest, ClientRecord | string>()
+
+/**
+ * Records which client the request speaks for, once known: the one client authentication
+ * returned, or the `client_id` of the access token presented (userinfo).
+ */
+export function allowCorsFor (request: FastifyRequest, client: ClientRecord | string): void {
+  clientOf.set(request, client)
+}
+
+/** The default: the origins of the client's http(s) redirect URIs (where its app runs). */
+export function clientOrigins (client: ClientRecord): Set<string> {
+  const origins = new Set<string>()
+  for (const uri of client.redirect_uris) {
+    try {
+      const url = new URL(uri)
+      if (url.protocol === 'https:' || url.protocol === 'http:') origins.add(url.origin)
+    } catch {}
+  }
+  return origins
+}
+
+function appendVary (reply: FastifyReply, name: string): void {
+  const current = reply.getHeader('vary')
+  const values = typeof current === 'string' ? current.split(',').map((value) => value.trim()).filter((value) => value !== '') : []
+  if (!values.some((value) => value.toLowerCase() === name.toLowerCase() || value === '*')) values.push(name)
+  reply.header('vary', values.join(', '))
+}
+
+export async function corsRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  const prefix = app.prefix
+  const publicPaths = new Map<string, string>([
+    [routes.discovery, 'GET'],
+    [routes.oauthMetadata, 'GET'],
+    [routes.jwks, 'GET'],
+  ].map(([path, methods]) => [prefix + path!, methods!]))
+  const clientPaths = new Map<string, { endpoint: CorsEndpoint, methods: string }>([
+    [routes.token, { endpoint: 'token', methods: 'POST' }],
+    [routes.revoke, { endpoint: 'revoke', methods: 'POST' }],
+    [routes.introspect, { endpoint: 'introspect', methods: 'POST' }],
+    [routes.userinfo, { endpoint: 'userinfo', methods: 'GET, POST' }],
+    ...(ctx.options.registration === false ? [] : [[routes.register, { endpoint: 'register', methods: 'POST' }] as const]),
+  ].map(([path, value]) => [prefix + path, value] as [string, { endpoint: CorsEndpoint, methods: string }]))
+
+  // Preflights (Fetch §3.2.2) carry no credentials, so they cannot name a client: any origin
+  // gets the methods and headers, and the actual response decides.
+  for (const [path, methods] of publicPaths) {
+    app.options(path.slice(prefix.length), async (_request, reply) => {
+      reply.headers({
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': methods,
+        'access-control-allow-headers': corsAllowedHeaders,
+        'access-control-max-age': String(corsMaxAge),
+      })
+      return await reply.code(204).send()
+    })
+  }
+  for (const [path, { methods }] of clientPaths) {
+    app.options(path.slice(prefix.length), async (request, reply) => {
+      appendVary(reply, 'Origin')
+      const origin = request.headers.origin
+      if (typeof origin === 'string' && origin !== 'null') reply.header('access-control-allow-origin', origin)
+      reply.headers({
+        'access-control-allow-methods': methods,
+        'access-control-allow-headers': corsAllowedHeaders,
+        'access-control-max-age': String(corsMaxAge),
+      })
+      return await reply.code(204).send()
+    })
+  }
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method === 'OPTIONS') return payload
+    const path = request.routeOptions.url
+    if (path === undefined) return payload
+    if (publicPaths.has(path)) {
+      // Public documents, read without credentials by anyone (Fetch §3.2.5: `*` is only valid so).
+      reply.header('access-control-allow-origin', '*')
+      return payload
+    }
+    const route = clientPaths.get(path)
+    if (route === undefined) return payload
+    appendVary(reply, 'Origin')
+    const origin = request.headers.origin
+    if (typeof origin !== 'string' || origin === 'null') return payload
+    try {
+      if (await originAllowed(ctx, request, route.endpoint, origin)) {
+        reply.header('access-control-allow-origin', origin)
+        reply.header('access-control-expose-headers', corsExposedHeaders)
+      }
+    } catch (error) {
+      // A store outage while looking up the client: the answer stays unreadable, never wrong.
+      request.log.warn({ err: error }, 'fastify-oidc-provider: CORS decision failed')
+    }
+    return payload
+  })
+}
+
+async function originAllowed (ctx: ProviderContext, request: FastifyRequest, endpoint: CorsEndpoint, origin: string): Promise<boolean> {
+  let client: ClientRecord | undefined
+  let allowedByDefault: boolean
+  if (endpoint === 'register') {
+    // Open registration is open to any origin; with an initial access token, to none by default.
+    const policy = ctx.options.registration
+    allowedByDefault = policy !== false && policy.initialAccessToken === undefined
+  } else {
+    const known = clientOf.get(request)
+    client = typeof known === 'string' ? await findClient(ctx, known) : known
+    allowedByDefault = client !== undefined && clientOrigins(client).has(origin)
+  }
+  const policy = ctx.options.cors.allowOrigin
+  if (policy === undefined) return allowedByDefault
+  return await policy(origin, { endpoint, ...(client === undefined ? {} : { client }), allowedByDefault }) === true
+}
