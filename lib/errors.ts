@@ -152,9 +152,11 @@ export class OAuthError extends Error {
   readonly allowRedirect: boolean
 
   constructor (error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
-    // RFC 6749 §5.2: cleaned once, here, so every place that sends it sends the same valid text.
+    // `message` keeps the text as written (logs, pages for people); the wire only ever gets
+    // `error_description`, cleaned once, here (RFC 6749 §5.2), so every place that sends it
+    // sends the same valid text.
+    super(description, options.cause === undefined ? undefined : { cause: options.cause })
     const safeDescription = toErrorDescription(description)
-    super(safeDescription, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'OAuthError'
     this.error = error
     this.error_description = safeDescription

@@ -43,7 +43,7 @@ t.test('OAuthError cleans its description once: body, message, redirect and chal
   })
   t.ok(errorDescriptionCharset.test(error.error_description), error.error_description)
   t.same(error.toJSON(), { error: 'invalid_request', error_description: error.error_description })
-  t.equal(error.message, error.error_description)
+  t.equal(error.message, `parameter "${NASTY}" is bad`, 'message keeps the text as written (logs, pages), never sent as error_description')
   t.equal(error.headers['retry-after'], '5', 'other headers are kept')
   t.equal(error.headers['www-authenticate'],
     `Bearer realm="https://id.example.com", error="invalid_request", error_description="${error.error_description}", scope="openid 'x'"`)
