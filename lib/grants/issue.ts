@@ -10,6 +10,8 @@ export interface UserTokenInput {
   scope: string
   authTime: number
   grantId: string
+  /** The token family the access token belongs to (revoked with it). */
+  familyId?: string
   nonce?: string
   /** A refresh token stored by the caller, returned as is. */
   refreshToken?: string
@@ -33,6 +35,7 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
     scope: input.scope,
     authTime: input.authTime,
     grantId: input.grantId,
+    ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
   })
   const response: TokenResponse = {
     access_token: access.token,

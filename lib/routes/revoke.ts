@@ -31,7 +31,12 @@ export async function revokeRoutes (app: FastifyInstance, ctx: ProviderContext):
     const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
     if (found?.type === 'refresh_token') {
       const { grantId } = found.record
-      if (await ctx.store.revokeGrant(grantId)) {
+      // A family's token revokes its family (its refresh and access tokens): the user's other
+      // devices keep theirs. Tokens from before families revoke their grant, as they always did.
+      const revoked = found.familyId === undefined
+        ? await ctx.store.revokeGrant(grantId)
+        : await ctx.store.revokeRefreshFamily(grantId, found.familyId, found.record.familyExpiresAt)
+      if (revoked) {
         ctx.audit('token.revoked', { clientId: client.client_id, tokenType: 'refresh_token', grantId })
       }
     } else if (found?.type === 'access_token') {
