@@ -468,6 +468,16 @@ export async function storeContract (
       t.equal((await other.rotateRefreshToken(rotation(elsewhere.family, elsewhere.first))).status, 'rotated', 'another session\'s family too')
       t.equal(await store.revokeSessionFamilies(sessionId), 0, 'nothing left')
       t.equal(await store.revokeSessionFamilies(id()), 0, 'an unknown session')
+
+      // Ending all of an account's sessions ends their non-offline families the same way.
+      const accountId = id()
+      const mine = session({ accountId })
+      await store.saveSession(mine)
+      const online2 = await startedFamily(store, { accountId, sessionId: mine.sessionId, offline: false })
+      const offline2 = await startedFamily(store, { accountId, sessionId: mine.sessionId, offline: true })
+      t.equal(await other.deleteAccountSessions(accountId), 1)
+      t.equal(await store.isAccessTokenRevoked(id(), online2.family.grantId, online2.family.familyId), true, 'deleteAccountSessions ended the online family')
+      t.equal(await store.isAccessTokenRevoked(id(), offline2.family.grantId, offline2.family.familyId), false, 'and kept the offline one')
     })
 
     register('grants: save, get, find by account and client, revoke', async (t, store, other) => {

@@ -391,6 +391,7 @@ export class MemoryStore implements Store {
     for (const [sessionId, session] of this.#sessions.entries()) {
       if (session.accountId !== accountId) continue
       this.#sessions.delete(sessionId)
+      await this.revokeSessionFamilies(sessionId)
       count++
     }
     return count

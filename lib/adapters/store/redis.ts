@@ -336,19 +336,22 @@ export class RedisStore implements Store {
    * in the session's families, never a scan.
    */
   async revokeSessionFamilies (sessionId: string): Promise<number> {
-    return await this.#op('revokeSessionFamilies', async () => {
-      const indexKey = this.#sessionFamiliesKey(sessionId)
-      const members = await this.#client.smembers(indexKey)
-      if (members.length === 0) return 0
-      const commands = members.flatMap((member): Command[] => {
-        const [grantId, familyId] = member.split('\n')
-        // A tombstone "until 1 ms after the epoch" is no tombstone: Redis drops it at once.
-        return grantId === undefined || familyId === undefined ? [] : [['oidcFamilyRevoke', this.#familyKey(grantId, familyId), 1]]
-      })
-      const revoked = settledValues(await this.#batch(commands))
-      await this.#client.del(indexKey)
-      return revoked.reduce<number>((sum, count) => sum + Number(count), 0)
+    return await this.#op('revokeSessionFamilies', async () => await this.#revokeFamiliesOf([sessionId]))
+  }
+
+  /** Three round trips whatever the number of sessions: read the indexes, revoke, drop them. */
+  async #revokeFamiliesOf (sessionIds: string[]): Promise<number> {
+    const indexKeys = sessionIds.map((sessionId) => this.#sessionFamiliesKey(sessionId))
+    const members = settledValues(await this.#batch(indexKeys.map((key): Command => ['smembers', key]))).flat() as string[]
+    if (members.length === 0) return 0
+    const commands = members.flatMap((member): Command[] => {
+      const [grantId, familyId] = member.split('\n')
+      // A tombstone "until 1 ms after the epoch" is no tombstone: Redis drops it at once.
+      return grantId === undefined || familyId === undefined ? [] : [['oidcFamilyRevoke', this.#familyKey(grantId, familyId), 1]]
     })
+    const revoked = settledValues(await this.#batch(commands))
+    await this.#batch(indexKeys.map((key): Command => ['del', key]))
+    return revoked.reduce<number>((sum, count) => sum + Number(count), 0)
   }
 
   /** Revokes the grants an index set lists: read the set, GETDEL every grant, tidy the indexes. */
@@ -433,6 +436,7 @@ export class RedisStore implements Store {
       if (sessionIds.length === 0) return 0
       const deleted = settledValues(await this.#batch(sessionIds.map((sessionId): Command => ['del', this.#key('session', sessionId)])))
       await this.#client.srem(indexKey, ...sessionIds)
+      await this.#revokeFamiliesOf(sessionIds)
       return deleted.reduce<number>((sum, count) => sum + Number(count), 0)
     })
   }

@@ -188,7 +188,8 @@ export interface SessionStore {
   deleteSession (sessionId: string): Promise<void>
   /**
    * Ends every login session of an account (password change, "log out everywhere"), so no
-   * browser keeps signing the user in silently. Returns how many were ended.
+   * browser keeps signing the user in silently, and with each session its refresh families
+   * without `offline_access` (as `revokeSessionFamilies`). Returns how many sessions were ended.
    */
   deleteAccountSessions (accountId: string): Promise<number>
 }
