@@ -5,6 +5,7 @@ import {
   CONFIDENTIAL, OTHER, PUBLIC_ID, basic, exchangeCode, issueCode, jwtClaims, postForm, tokenApp,
 } from './helpers/codes.js'
 import type { FastifyInstance } from 'fastify'
+import { nowSeconds, randomToken, sha256 } from '../lib/crypto.js'
 
 const auth = { authorization: basic(CONFIDENTIAL.client_id, CONFIDENTIAL.client_secret) }
 
@@ -150,4 +151,27 @@ t.test('a refresh token expires after its own TTL', async (t) => {
   const expired = await refresh(app, first.refresh_token)
   t.equal(expired.statusCode, 400)
   t.equal(expired.json().error, 'invalid_grant')
+})
+
+t.test('a refresh token from before families is honoured once and moves the client to a family', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const now = nowSeconds()
+  const grantId = randomToken(16)
+  await store.saveGrant({ grantId, accountId: 'demo', clientId: CONFIDENTIAL.client_id, scope: 'openid profile', createdAt: now, expiresAt: now + 3600 })
+  const legacy = randomToken(32)
+  await store.saveRefreshToken(sha256(legacy), {
+    clientId: CONFIDENTIAL.client_id, grantId, accountId: 'demo', scope: 'openid profile', authTime: now, issuedAt: now, expiresAt: now + 600, familyExpiresAt: now + 3600,
+  })
+  t.equal((await refresh(app, legacy, {}, { authorization: basic(OTHER.client_id, OTHER.client_secret) })).json().error, 'invalid_grant', 'another client')
+  t.equal((await refresh(app, legacy, { scope: 'openid email' })).json().error, 'invalid_scope', 'a scope not granted')
+  const moved = await refresh(app, legacy, { scope: 'openid' })
+  t.equal(moved.statusCode, 200)
+  t.equal(moved.json().scope, 'openid')
+  t.match(moved.json().refresh_token, /^[\w-]+~[\w-]+~[\w-]{43}$/, 'answered with a family token')
+  const next = await refresh(app, moved.json().refresh_token)
+  t.equal(next.statusCode, 200, 'which rotates')
+  t.equal(next.json().scope, 'openid profile', 'within the original scope')
+  t.equal((await refresh(app, legacy)).json().error, 'invalid_grant', 'the old token is single use')
+  t.equal(await store.getGrant(grantId), undefined, 'and its reuse revokes the grant, as it always did')
+  t.equal((await refresh(app, 'not-a-token')).json().error, 'invalid_grant', 'garbage')
 })

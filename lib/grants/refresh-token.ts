@@ -5,6 +5,7 @@ import { OAuthError } from '../errors.js'
 import { scopeSet, type TokenResponse } from '../tokens.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
+import { legacyRefresh } from './refresh-legacy.js'
 import {
   narrowToClient,
   newFamilyRefreshToken,
@@ -45,7 +46,8 @@ export const refreshTokenGrant = {
   allowPublicClients: true,
   async handle (ctx, params, client) {
     const parsed = parseRefreshToken(params.refresh_token)
-    if (parsed === undefined) throw invalidRefreshToken()
+    // Not a family token: one issued before families, or garbage (unknown to the store).
+    if (parsed === undefined) return await legacyRefresh(ctx, client, params.refresh_token, params.scope)
     // RFC 6749 §6: the requested scope must not include any scope not originally granted (the
     // store checks it against the family before anything changes).
     if (params.scope !== undefined && scopeSet(params.scope).size === 0) throw new OAuthError('invalid_scope', 'scope is empty')
