@@ -16,9 +16,9 @@ const RevokeBody = Type.Object({
 })
 
 /**
- * Token revocation (RFC 7009). A refresh token revokes its grant, and with it every token issued
- * under it (§2.1: "SHOULD also invalidate all access tokens based on the same authorization
- * grant"); an access token goes on the deny-list until it would have expired. Unknown, expired,
+ * Token revocation (RFC 7009). A refresh token revokes its token family, and with it every token
+ * issued from the same authorization code (§2.1: "SHOULD also invalidate all access tokens based
+ * on the same authorization grant"); an access token goes on the deny-list until it would have expired. Unknown, expired,
  * already revoked or other clients' tokens get the same 200 (§2.2) and nothing is revoked.
  */
 export async function revokeRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
