@@ -175,3 +175,17 @@ t.test('a refresh token from before families is honoured once and moves the clie
   t.equal(await store.getGrant(grantId), undefined, 'and its reuse revokes the grant, as it always did')
   t.equal((await refresh(app, 'not-a-token')).json().error, 'invalid_grant', 'garbage')
 })
+
+t.test('a rotation extends a grant that would end before the successor, to the family end (issue 12)', async (t) => {
+  const { app, store } = await tokenApp(t, { ttl: { refreshToken: 100, refreshTokenAbsolute: 5000 } })
+  const issued = await issueCode(store, { grantTtl: 3600 })
+  const first = (await exchangeCode(app, issued)).json()
+  const grant = await store.getGrant(issued.grantId)
+  t.ok((grant?.expiresAt ?? Infinity) <= nowSeconds() + 3600, 'no extension needed at the exchange')
+  // The consent is about to end (saved again with a near end, as a re-consent could).
+  if (grant !== undefined) await store.saveGrant({ ...grant, expiresAt: nowSeconds() + 30 })
+  const rotated = await refresh(app, first.refresh_token)
+  t.equal(rotated.statusCode, 200)
+  const extended = await store.getGrant(issued.grantId)
+  t.ok((extended?.expiresAt ?? 0) >= nowSeconds() + 4990, `extended to the family's end (${(extended?.expiresAt ?? 0) - nowSeconds()} s left)`)
+})
