@@ -22,7 +22,7 @@ export async function verifyAccessToken (ctx: ProviderContext, token: string): P
   if (payload === undefined) return undefined
   const claims = asAccessTokenClaims(payload)
   if (claims === undefined) return undefined
-  if (await ctx.store.isAccessTokenRevoked(claims.jti, claims.grant_id)) return undefined
+  if (await ctx.store.isAccessTokenRevoked(claims.jti, claims.grant_id, claims.family_id)) return undefined
   return claims
 }
 
@@ -33,11 +33,13 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   const clientId = record.client_id
   const scope = record.scope
   const grantId = record.grant_id
+  const familyId = record.family_id
   const authTime = record.auth_time
   if (typeof iss !== 'string' || typeof sub !== 'string' || typeof aud !== 'string' || typeof exp !== 'number' ||
     typeof iat !== 'number' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined
   if (scope !== undefined && typeof scope !== 'string') return undefined
   if (grantId !== undefined && typeof grantId !== 'string') return undefined
+  if (familyId !== undefined && typeof familyId !== 'string') return undefined
   if (authTime !== undefined && typeof authTime !== 'number') return undefined
   return {
     iss,
@@ -50,6 +52,7 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
     ...(scope === undefined ? {} : { scope }),
     ...(authTime === undefined ? {} : { auth_time: authTime }),
     ...(grantId === undefined ? {} : { grant_id: grantId }),
+    ...(familyId === undefined ? {} : { family_id: familyId }),
   }
 }
 

@@ -11,8 +11,10 @@ export interface SecurityEvents {
   'consent.granted': { accountId: string, clientId: string, scope: string }
   'consent.denied': { accountId: string, clientId: string }
   'token.issued': { clientId: string, accountId?: string, grantType: string, grantId?: string }
-  'code.replayed': { clientId: string, grantId?: string }
-  'refresh_token.reused': { clientId: string, grantId?: string }
+  'code.replayed': { clientId: string, grantId?: string, familyId?: string }
+  'refresh_token.reused': { clientId: string, grantId?: string, familyId?: string }
+  /** A rotated refresh token retried within the grace window: answered with the same successor. */
+  'refresh_token.retried': { clientId: string, grantId: string, familyId: string }
   'client_auth.failure': { clientId?: string, ip: string, endpoint: string }
   'token.revoked': { clientId: string, tokenType: 'access_token' | 'refresh_token', grantId?: string }
   'grant.revoked': { grantId?: string, accountId?: string, clientId?: string, reason: string }

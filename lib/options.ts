@@ -104,6 +104,12 @@ export const OptionsSchema = Type.Object({
   pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
   resourceServers: Type.Array(ResourceServerSchema, { default: [], description: 'Resource servers (APIs) tokens can be requested for (RFC 8707).' }),
   outbound: OutboundSchema,
+  refreshTokenGrace: Type.Integer({
+    minimum: 0,
+    maximum: 300,
+    default: 10,
+    description: 'Seconds during which a rotated refresh token, presented again by its client before its successor was used, gets the same successor (0 = off).',
+  }),
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -149,6 +155,12 @@ export interface OidcProviderOptions {
   cookieName?: string
   /** Title of the login page. */
   pageTitle?: string
+  /**
+   * Grace window of refresh-token rotation, in seconds (default 10, 0 = off): a rotated token
+   * presented again by its client within it, before its successor was used, gets the SAME
+   * successor and fresh access (and ID) tokens instead of counting as reuse.
+   */
+  refreshTokenGrace?: number
   /** Fastify route prefix; the plugin honours it for its routes. */
   prefix?: string
   /**

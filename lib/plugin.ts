@@ -42,6 +42,9 @@ const storeMethods: ReadonlyArray<keyof Store> = [
   'saveSession', 'getSession', 'deleteSession', 'deleteAccountSessions', 'saveInteraction', 'getInteraction',
   'consumeInteraction', 'markUsed', 'incrementCounter', 'getCounter', 'resetCounter',
   'addSessionClient', 'takeSession', 'takeAccountSessions',
+  // Issues 12 and 13: client updates, grant extension, refresh families.
+  'updateClientIfExists', 'extendGrant', 'startRefreshFamily', 'rotateRefreshToken', 'findFamilyRefreshToken',
+  'revokeRefreshFamily', 'revokeSessionFamilies',
 ]
 
 /** Bodies are small: a form or a client registration. Anything larger is refused with 413. */

@@ -3,6 +3,7 @@ import type { ProviderContext } from './context.js'
 import { nowSeconds, sha256 } from './crypto.js'
 import { verifyAccessToken } from './bearer.js'
 import type { AccessTokenClaims } from './tokens.js'
+import { parseRefreshToken } from './grants/refresh-family.js'
 
 /**
  * Token lookups shared by introspection (RFC 7662) and revocation (RFC 7009): only tokens that
@@ -11,7 +12,8 @@ import type { AccessTokenClaims } from './tokens.js'
  */
 export type FoundToken =
   | { type: 'access_token', claims: AccessTokenClaims }
-  | { type: 'refresh_token', tokenHash: string, record: RefreshTokenRecord }
+  /** `familyId` is set for tokens of a refresh family (all tokens issued since families exist). */
+  | { type: 'refresh_token', tokenHash: string, record: RefreshTokenRecord, familyId?: string }
 
 export type TokenTypeHint = 'access_token' | 'refresh_token'
 
@@ -44,6 +46,30 @@ async function findAccessToken (ctx: ProviderContext, token: string, clientId: s
 }
 
 async function findRefreshToken (ctx: ProviderContext, token: string, clientId: string): Promise<FoundToken | undefined> {
+  const parsed = parseRefreshToken(token)
+  if (parsed !== undefined) {
+    // One store step: the family's current token, with its family and grant alive.
+    const found = await ctx.store.findFamilyRefreshToken(parsed.grantId, parsed.familyId, parsed.tokenHash)
+    if (found === undefined || found.family.clientId !== clientId || found.token.expiresAt <= nowSeconds()) return undefined
+    const { family, token: current } = found
+    return {
+      type: 'refresh_token',
+      tokenHash: parsed.tokenHash,
+      familyId: family.familyId,
+      record: {
+        clientId: family.clientId,
+        grantId: family.grantId,
+        accountId: family.accountId,
+        scope: family.scope,
+        authTime: family.authTime,
+        ...(family.sessionId === undefined ? {} : { sessionId: family.sessionId }),
+        issuedAt: current.issuedAt,
+        expiresAt: current.expiresAt,
+        familyExpiresAt: family.expiresAt,
+      },
+    }
+  }
+  // Refresh tokens issued before families (opaque values, stored by hash alone).
   const tokenHash = sha256(token)
   const state = await ctx.store.findRefreshToken(tokenHash)
   if (state === undefined || state.status !== 'active') return undefined

@@ -31,6 +31,8 @@ export interface AccessTokenClaims {
   auth_time?: number
   /** Private claim: the grant the token lives under; revoking the grant kills the token. */
   grant_id?: string
+  /** Private claim: the token family (one authorization code's descendants); revoking it kills the token. */
+  family_id?: string
 }
 
 export interface AccessTokenInput {
@@ -44,6 +46,7 @@ export interface AccessTokenInput {
   audience?: string
   /** Lifetime in seconds (a resource server's own). Default: `ttl.accessToken`. */
   ttl?: number
+  familyId?: string
 }
 
 export interface IssuedAccessToken {
@@ -72,6 +75,7 @@ export async function issueAccessToken (ctx: ProviderContext, input: AccessToken
     ...(input.scope === '' ? {} : { scope: input.scope }),
     ...(input.authTime === undefined ? {} : { auth_time: input.authTime }),
     ...(input.grantId === undefined ? {} : { grant_id: input.grantId }),
+    ...(input.familyId === undefined ? {} : { family_id: input.familyId }),
   }
   const token = await signJwt(ctx.keys.signingKey, accessTokenType, { ...claims })
   return { token, claims, expiresIn }

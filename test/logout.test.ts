@@ -279,7 +279,7 @@ t.test('app.oidc.endAccountSessions ends the sessions and tells their clients', 
   t.ok(again.sawLogin, 'the browser must log in again')
 })
 
-t.test('after logout, tokens without offline_access stop working and offline ones survive', { todo: 'enabled at merge with Store.revokeSessionFamilies (issue 15, b13)' }, async (t) => {
+t.test('after logout, tokens without offline_access stop working and offline ones survive', async (t) => {
   const { app, issuer, web } = await setup(t)
   const jar = new CookieJar()
   const online = await signIn(app, web, jar, 'web', 'openid profile')

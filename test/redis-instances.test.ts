@@ -128,7 +128,8 @@ if (admin !== undefined) {
     t.equal(won.statusCode, 200, '... and the first redemption on A still succeeds')
     const tokens = won.json<TokenResponse>()
     t.ok(tokens.id_token, 'with an id_token')
-    t.notOk(tokens.refresh_token, 'no refresh token under the revoked grant')
+    // The replay revoked the code's family before A started it: whatever A issued is dead.
+    if (tokens.refresh_token !== undefined) t.equal((await refresh(b.app, client, tokens.refresh_token)).json().error, 'invalid_grant', 'its refresh token is dead')
     t.equal((await userinfo(b.app, tokens.access_token)).statusCode, 401, 'its access token is dead (RFC 6749 §4.1.2)')
   })
 
@@ -143,8 +144,8 @@ if (admin !== undefined) {
     t.equal(res.json().error, 'invalid_grant')
   })
 
-  t.test('20 concurrent refreshes of one token, split across A and B: exactly one success', async (t) => {
-    const [a, b] = await twoInstances(t)
+  t.test('20 concurrent refreshes of one token, split across A and B, with refreshTokenGrace 0: exactly one success', async (t) => {
+    const [a, b] = await twoInstances(t, { refreshTokenGrace: 0 })
     const client = await registerClient(b)
     const tokens = (await redeem(a, client, await splitCodeFlow([b, a], client))).json<TokenResponse>()
     const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => await refresh(i % 2 === 0 ? a : b, client, tokens.refresh_token)))

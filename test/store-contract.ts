@@ -20,6 +20,8 @@ import type {
   ClientRecord,
   GrantRecord,
   InteractionRecord,
+  RefreshFamilyRecord,
+  RefreshRotation,
   RefreshTokenRecord,
   SessionRecord,
   Store,
@@ -113,6 +115,46 @@ function grant (overrides: Partial<GrantRecord> = {}): GrantRecord {
     scope: 'openid profile',
     createdAt: nowSeconds(),
     expiresAt: nowSeconds() + 3600,
+    ...overrides,
+  }
+}
+
+function family (overrides: Partial<RefreshFamilyRecord> = {}): RefreshFamilyRecord {
+  const now = nowSeconds()
+  return {
+    familyId: id(),
+    grantId: id(),
+    clientId: id(),
+    accountId: id(),
+    scope: 'openid profile offline_access',
+    authTime: now,
+    sessionId: id(),
+    offline: true,
+    createdAt: now,
+    expiresAt: now + 3600,
+    ...overrides,
+  }
+}
+
+/** A family under a saved grant, with its first token: what a code exchange leaves behind. */
+async function startedFamily (store: Store, overrides: Partial<RefreshFamilyRecord> = {}): Promise<{ family: RefreshFamilyRecord, first: string }> {
+  const live = grant(overrides.grantId === undefined ? {} : { grantId: overrides.grantId })
+  const record = family({ grantId: live.grantId, accountId: live.accountId, clientId: live.clientId, ...overrides })
+  if (overrides.grantId === undefined) await store.saveGrant({ ...live, accountId: record.accountId, clientId: record.clientId })
+  const first = hashed()
+  const now = nowSeconds()
+  if (!await store.startRefreshFamily(record, { tokenHash: first, issuedAt: now, expiresAt: now + 600 })) throw new Error('the family did not start')
+  return { family: record, first }
+}
+
+function rotation (record: RefreshFamilyRecord, tokenHash: string, overrides: Partial<RefreshRotation> = {}): RefreshRotation {
+  return {
+    grantId: record.grantId,
+    familyId: record.familyId,
+    tokenHash,
+    clientId: record.clientId,
+    graceSeconds: 10,
+    successor: { tokenHash: hashed(), lifetimeSeconds: 600, sealed: `sealed-${randomToken(8)}` },
     ...overrides,
   }
 }
@@ -274,6 +316,168 @@ export async function storeContract (
       const winner = winnerIndexes[0] ?? -1
       t.same(states[winner], { status: 'active', record: replacements[winner]?.record }, "the winner's replacement is active")
       t.equal(states.filter((state) => state !== undefined).length, 1, "no loser's replacement was stored")
+    })
+
+    register('clients: updateClientIfExists replaces a live client and never resurrects a deleted one', async (t, store, other, stores) => {
+      const record = client()
+      t.equal(await store.updateClientIfExists(record), false, 'an unknown client is not created')
+      t.equal(await other.getClient(record.client_id), undefined, 'nothing was written')
+      await store.saveClient(record)
+      const renamed = { ...record, client_name: 'Renamed', redirect_uris: ['https://rp.example/new'] }
+      t.equal(await other.updateClientIfExists(renamed), true, 'a live client is updated')
+      t.same(await store.getClient(record.client_id), renamed)
+      t.equal(await store.deleteClient(record.client_id), true)
+      t.equal(await other.updateClientIfExists(renamed), false, 'an update after the delete reports false')
+      t.equal(await store.getClient(record.client_id), undefined, 'and the client stays deleted')
+
+      // RFC 7592: PUT racing DELETE, across instances. Whatever the order, the client ends deleted.
+      const raced = client()
+      await store.saveClient(raced)
+      const results = await race(stores, async (s, index) => index === RACERS / 2
+        ? await s.deleteClient(raced.client_id)
+        : await s.updateClientIfExists({ ...raced, client_name: `update ${index}` }))
+      t.equal(results[RACERS / 2], true, 'the delete found the client')
+      t.equal(await other.getClient(raced.client_id), undefined, 'no concurrent update brought it back')
+      t.equal(await store.updateClientIfExists(raced), false)
+    })
+
+    register('grants: extendGrant extends a live grant, never shortens, never resurrects', async (t, store, other) => {
+      const live = grant({ expiresAt: nowSeconds() + 60 })
+      await store.saveGrant(live)
+      const later = nowSeconds() + 7200
+      t.equal(await other.extendGrant(live.grantId, later), true, 'a live grant is extended')
+      t.equal((await store.getGrant(live.grantId))?.expiresAt, later, 'its record says so')
+      t.equal(await store.extendGrant(live.grantId, nowSeconds() + 30), true, 'an earlier end is accepted')
+      t.equal((await other.getGrant(live.grantId))?.expiresAt, later, 'but never shortens the grant')
+      t.same(await store.findGrant(live.accountId, live.clientId), { ...live, expiresAt: later }, 'still found by its pair')
+
+      const revoked = grant()
+      await store.saveGrant(revoked)
+      await store.revokeGrant(revoked.grantId)
+      t.equal(await other.extendGrant(revoked.grantId, later), false, 'a revoked grant is not extended')
+      t.equal(await store.getGrant(revoked.grantId), undefined, 'and stays revoked')
+      t.equal(await store.isAccessTokenRevoked(id(), revoked.grantId), true)
+      t.equal(await store.extendGrant(id(), later), false, 'an unknown grant is not created')
+      t.equal(await other.revokeAccountGrants(live.accountId), 1, 'the extended grant is still indexed by account')
+    })
+
+    register('refresh families: start, rotate, retry in the grace window, reuse after the successor was used', async (t, store, other) => {
+      const { family: record, first } = await startedFamily(store)
+      const found = await other.findFamilyRefreshToken(record.grantId, record.familyId, first)
+      t.same(found?.family, record, 'the first token is found with its family')
+      t.equal(await store.isAccessTokenRevoked(id(), record.grantId, record.familyId), false, 'its access tokens are alive')
+
+      const one = rotation(record, first, { scope: 'openid' })
+      const rotated = await other.rotateRefreshToken(one)
+      t.equal(rotated.status, 'rotated', 'the current token rotates')
+      if (rotated.status === 'rotated') {
+        t.same(rotated.family, record)
+        t.equal(rotated.successor.tokenHash, one.successor.tokenHash)
+        t.ok(rotated.successor.expiresAt <= record.expiresAt && rotated.successor.expiresAt > nowSeconds(), 'the successor ends within its family')
+        t.ok(rotated.grantExpiresAt > nowSeconds(), "the grant's end is reported")
+      }
+      t.equal(await store.findFamilyRefreshToken(record.grantId, record.familyId, first), undefined, 'a rotated token is not found')
+      t.ok(await store.findFamilyRefreshToken(record.grantId, record.familyId, one.successor.tokenHash), 'its successor is')
+
+      const retry = await store.rotateRefreshToken(rotation(record, first, { scope: 'openid' }))
+      t.same(retry, { status: 'retried', family: record, sealed: one.successor.sealed, scope: 'openid' },
+        'a retry within the window gets the first sealed successor and scope back')
+      t.ok(await other.findFamilyRefreshToken(record.grantId, record.familyId, one.successor.tokenHash), 'and changes nothing')
+
+      const two = rotation(record, one.successor.tokenHash)
+      t.equal((await store.rotateRefreshToken(two)).status, 'rotated', 'the successor rotates normally')
+      const reuse = await other.rotateRefreshToken(rotation(record, first))
+      t.same(reuse, { status: 'reused', family: record }, 'the first token after its successor was used is reuse')
+      t.equal(await store.isAccessTokenRevoked(id(), record.grantId, record.familyId), true, 'the family is revoked')
+      t.equal(await store.findFamilyRefreshToken(record.grantId, record.familyId, two.successor.tokenHash), undefined, 'with its current token')
+      t.same(await store.rotateRefreshToken(rotation(record, two.successor.tokenHash)), { status: 'not_found' }, 'which no longer rotates')
+      t.ok(await store.getGrant(record.grantId), 'the grant (the consent) stays')
+      t.same(await store.rotateRefreshToken(rotation(record, hashed())), { status: 'not_found' }, 'an unknown token')
+    })
+
+    register('refresh families: after the window a retry is reuse; grace 0 turns retries off', async (t, store) => {
+      const { family: record, first } = await startedFamily(store)
+      const one = rotation(record, first, { graceSeconds: 1 })
+      t.equal((await store.rotateRefreshToken(one)).status, 'rotated')
+      await sleep(1100)
+      t.equal((await store.rotateRefreshToken(rotation(record, first, { graceSeconds: 1 }))).status, 'reused', 'after the window: reuse')
+      t.equal(await store.isAccessTokenRevoked(id(), record.grantId, record.familyId), true, 'the family is revoked')
+
+      const { family: strict, first: strictFirst } = await startedFamily(store)
+      t.equal((await store.rotateRefreshToken(rotation(strict, strictFirst, { graceSeconds: 0 }))).status, 'rotated')
+      t.equal((await store.rotateRefreshToken(rotation(strict, strictFirst, { graceSeconds: 0 }))).status, 'reused', 'no window: an immediate retry is reuse')
+    })
+
+    register('refresh families: another client or an ungranted scope changes nothing', async (t, store, other) => {
+      const { family: record, first } = await startedFamily(store)
+      t.same(await other.rotateRefreshToken(rotation(record, first, { clientId: id() })), { status: 'wrong_client' }, 'another client')
+      t.same(await store.rotateRefreshToken(rotation(record, first, { scope: 'openid admin' })), { status: 'invalid_scope', scope: 'admin' }, 'a scope not granted')
+      t.ok(await store.findFamilyRefreshToken(record.grantId, record.familyId, first), 'the token is still current')
+      const one = rotation(record, first)
+      t.equal((await store.rotateRefreshToken(one)).status, 'rotated', 'and rotates for its own client')
+      t.same(await other.rotateRefreshToken(rotation(record, first, { clientId: id() })), { status: 'wrong_client' }, 'a rotated token shown by another client')
+      t.same(await other.rotateRefreshToken(rotation(record, one.successor.tokenHash, { clientId: id() })), { status: 'wrong_client' })
+      t.equal(await store.isAccessTokenRevoked(id(), record.grantId, record.familyId), false, 'the family is alive')
+    })
+
+    register(`refresh families: ${RACERS} concurrent rotations, one rotation, every other caller a retry`, async (t, store, other, stores) => {
+      const { family: record, first } = await startedFamily(store)
+      const attempts = Array.from({ length: RACERS }, () => rotation(record, first))
+      const results = await race(stores, async (s, index) => await s.rotateRefreshToken(attempts[index] as RefreshRotation))
+      const winners = results.flatMap((result, index) => result.status === 'rotated' ? [index] : [])
+      t.equal(winners.length, 1, 'exactly one rotation')
+      const winner = attempts[winners[0] ?? 0] as RefreshRotation
+      t.ok(results.every((result) => result.status === 'rotated' || (result.status === 'retried' && result.sealed === winner.successor.sealed)),
+        "every other caller got the winner's sealed successor")
+      const current = await Promise.all(attempts.map(async (attempt) => await other.findFamilyRefreshToken(record.grantId, record.familyId, attempt.successor.tokenHash)))
+      t.equal(current.filter((found) => found !== undefined).length, 1, 'only the winner\'s successor is current')
+      t.equal(await store.isAccessTokenRevoked(id(), record.grantId, record.familyId), false, 'the family is alive')
+    })
+
+    register('refresh families: revoking one family leaves the grant and its other families; revoking the grant ends all', async (t, store, other) => {
+      const { family: phone, first: phoneToken } = await startedFamily(store)
+      const { family: laptop, first: laptopToken } = await startedFamily(store, { grantId: phone.grantId, accountId: phone.accountId, clientId: phone.clientId })
+      t.equal(await other.revokeRefreshFamily(phone.grantId, phone.familyId, nowSeconds() + 60), true, 'a live family is revoked')
+      t.equal(await store.revokeRefreshFamily(phone.grantId, phone.familyId, nowSeconds() + 60), false, 'once')
+      t.equal(await store.isAccessTokenRevoked(id(), phone.grantId, phone.familyId), true, "the phone's tokens are dead")
+      t.same(await store.rotateRefreshToken(rotation(phone, phoneToken)), { status: 'not_found' })
+      t.equal(await store.isAccessTokenRevoked(id(), laptop.grantId, laptop.familyId), false, "the laptop's family lives")
+      t.equal((await other.rotateRefreshToken(rotation(laptop, laptopToken))).status, 'rotated')
+      t.equal(await store.isAccessTokenRevoked(id(), phone.grantId, undefined), false, 'the grant lives')
+      await other.revokeGrant(laptop.grantId)
+      t.equal(await store.isAccessTokenRevoked(id(), laptop.grantId, laptop.familyId), true, 'revoking the grant ends every family')
+
+      // A code replay can revoke the family before the first redemption has started it.
+      const early = family()
+      await store.saveGrant(grant({ grantId: early.grantId }))
+      t.equal(await store.revokeRefreshFamily(early.grantId, early.familyId, nowSeconds() + 60), false, 'nothing live to revoke yet')
+      t.equal(await other.startRefreshFamily(early), false, 'the revoked family cannot start')
+      t.equal(await store.isAccessTokenRevoked(id(), early.grantId, early.familyId), true)
+      t.equal(await store.startRefreshFamily((await startedFamily(store)).family), false, 'a family never starts twice')
+    })
+
+    register('refresh families: ending a session revokes its families without offline_access', async (t, store, other) => {
+      const sessionId = id()
+      const online = await startedFamily(store, { sessionId, offline: false, scope: 'openid profile' })
+      const offline = await startedFamily(store, { sessionId, offline: true })
+      const elsewhere = await startedFamily(store, { offline: false })
+      t.equal(await other.revokeSessionFamilies(sessionId), 1, 'one non-offline family in the session')
+      t.equal(await store.isAccessTokenRevoked(id(), online.family.grantId, online.family.familyId), true, 'it ended')
+      t.same(await store.rotateRefreshToken(rotation(online.family, online.first)), { status: 'not_found' })
+      t.equal((await store.rotateRefreshToken(rotation(offline.family, offline.first))).status, 'rotated', 'the offline family survives')
+      t.equal((await other.rotateRefreshToken(rotation(elsewhere.family, elsewhere.first))).status, 'rotated', 'another session\'s family too')
+      t.equal(await store.revokeSessionFamilies(sessionId), 0, 'nothing left')
+      t.equal(await store.revokeSessionFamilies(id()), 0, 'an unknown session')
+
+      // Ending all of an account's sessions ends their non-offline families the same way.
+      const accountId = id()
+      const mine = session({ accountId })
+      await store.saveSession(mine)
+      const online2 = await startedFamily(store, { accountId, sessionId: mine.sessionId, offline: false })
+      const offline2 = await startedFamily(store, { accountId, sessionId: mine.sessionId, offline: true })
+      t.equal(await other.deleteAccountSessions(accountId), 1)
+      t.equal(await store.isAccessTokenRevoked(id(), online2.family.grantId, online2.family.familyId), true, 'deleteAccountSessions ended the online family')
+      t.equal(await store.isAccessTokenRevoked(id(), offline2.family.grantId, offline2.family.familyId), false, 'and kept the offline one')
     })
 
     register('grants: save, get, find by account and client, revoke', async (t, store, other) => {

@@ -59,8 +59,9 @@ t.test('openid-client: code exchange with id_token validation, userinfo, refresh
   const refreshed = await client.refreshTokenGrant(webPost, tokens.refresh_token ?? '')
   t.not(refreshed.refresh_token, tokens.refresh_token)
   t.equal(refreshed.claims()?.sub, 'demo', 'a new id_token, validated by openid-client')
-  t.match(await rejection(client.refreshTokenGrant(web, tokens.refresh_token ?? '')), { error: 'invalid_grant' }, 'the old token fails')
-  t.match(await rejection(client.refreshTokenGrant(web, refreshed.refresh_token ?? '')), { error: 'invalid_grant' }, 'and its reuse killed the new one')
+  const third = await client.refreshTokenGrant(web, refreshed.refresh_token ?? '')
+  t.match(await rejection(client.refreshTokenGrant(web, tokens.refresh_token ?? '')), { error: 'invalid_grant' }, 'the old token fails once its successor was used')
+  t.match(await rejection(client.refreshTokenGrant(web, third.refresh_token ?? '')), { error: 'invalid_grant' }, 'and its reuse killed the family')
 
   const wrong = await issueCode(store)
   t.match(
@@ -105,4 +106,21 @@ t.test('openid-client: client_credentials', async (t) => {
   t.same(await client.tokenIntrospection(service, tokens.access_token), { active: false })
   t.match(await rejection(client.clientCredentialsGrant(service, { scope: 'admin' })), { error: 'invalid_scope' })
   t.match(await rejection(client.clientCredentialsGrant(mobile)), { error: 'invalid_client' }, 'public clients cannot use it')
+})
+
+t.test('openid-client: refreshTokenGrant twice in parallel gets the same refresh token (grace window, issue 13)', async (t) => {
+  const { store, issuer, web, webPost } = await setup(t)
+  const issued = await issueCode(store, { nonce: 'nonce-par' })
+  const tokens = await client.authorizationCodeGrant(web, callback(issuer, issued.code), { pkceCodeVerifier: issued.verifier, expectedNonce: 'nonce-par' })
+  const [one, two] = await Promise.all([
+    client.refreshTokenGrant(web, tokens.refresh_token ?? ''),
+    client.refreshTokenGrant(webPost, tokens.refresh_token ?? ''),
+  ])
+  t.ok(one.refresh_token, 'a successor')
+  t.equal(two.refresh_token, one.refresh_token, 'the same successor both times')
+  t.not(two.access_token, one.access_token, 'with fresh access tokens')
+  t.equal(one.claims()?.sub, 'demo', 'and ID tokens openid-client validated')
+  t.equal(two.claims()?.sub, 'demo')
+  const next = await client.refreshTokenGrant(web, one.refresh_token ?? '')
+  t.not(next.refresh_token, one.refresh_token, 'the successor then rotates normally')
 })

@@ -27,16 +27,18 @@ if (client !== undefined) {
     t.same((await postForm(app, '/introspect', { token: refreshToken ?? '' }, auth)).json(), { active: false })
   })
 
-  t.test('20 concurrent refreshes: one success; rotation and reuse detection', async (t) => {
+  t.test('20 concurrent refreshes: one rotation, one successor for all; rotation and reuse detection', async (t) => {
     const { app, store } = await redisApp(t)
     const tokens = (await exchangeCode(app, await issueCode(store))).json()
     const results = await Promise.all(Array.from({ length: 20 }, async () =>
       await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, auth)))
-    t.equal(results.filter((res) => res.statusCode === 200).length, 1)
+    t.equal(results.filter((res) => res.statusCode === 200).length, 20)
+    t.equal(new Set(results.map((res) => res.json().refresh_token)).size, 1, 'one successor')
 
     const fresh = (await exchangeCode(app, await issueCode(store, { accountId: 'alice' }))).json()
     const rotated = await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: fresh.refresh_token }, auth)
     t.equal(rotated.statusCode, 200)
+    t.equal((await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: rotated.json().refresh_token }, auth)).statusCode, 200, 'the successor is used')
     const reuse = await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: fresh.refresh_token }, auth)
     t.equal(reuse.json().error, 'invalid_grant')
     const killed = await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: rotated.json().refresh_token }, auth)

@@ -5,6 +5,7 @@ import {
   CONFIDENTIAL, OTHER, PUBLIC_ID, basic, exchangeCode, issueCode, jwtClaims, postForm, tokenApp,
 } from './helpers/codes.js'
 import type { FastifyInstance } from 'fastify'
+import { nowSeconds, randomToken, sha256 } from '../lib/crypto.js'
 
 const auth = { authorization: basic(CONFIDENTIAL.client_id, CONFIDENTIAL.client_secret) }
 
@@ -53,11 +54,21 @@ t.test('rotation: a new refresh token each time, the old one fails, and its reus
   t.equal(userinfo.statusCode, 401, 'and the access tokens under it')
 })
 
-t.test('20 concurrent refreshes of one token: exactly one success', async (t) => {
+t.test('20 concurrent refreshes of one token: 20 x 200 with one identical successor (grace window)', async (t) => {
   const { app, store } = await tokenApp(t)
   const { refresh_token: token } = await start(app, store)
   const results = await Promise.all(Array.from({ length: 20 }, async () => await refresh(app, token)))
-  t.equal(results.filter((res) => res.statusCode === 200).length, 1)
+  t.same(results.map((res) => res.statusCode), Array(20).fill(200))
+  const successors = new Set(results.map((res) => res.json().refresh_token))
+  t.equal(successors.size, 1, 'one rotation: every answer carries the same successor')
+  t.equal(new Set(results.map((res) => res.json().access_token)).size, 20, 'each answer has its own access token')
+})
+
+t.test('with refreshTokenGrace: 0, a concurrent second use is reuse', async (t) => {
+  const { app, store } = await tokenApp(t, { refreshTokenGrace: 0 })
+  const { refresh_token: token } = await start(app, store)
+  const results = await Promise.all(Array.from({ length: 5 }, async () => await refresh(app, token)))
+  t.ok(results.filter((res) => res.statusCode === 200).length <= 1, 'at most one success')
   t.ok(results.filter((res) => res.statusCode !== 200).every((res) => res.json().error === 'invalid_grant'))
 })
 
@@ -140,4 +151,41 @@ t.test('a refresh token expires after its own TTL', async (t) => {
   const expired = await refresh(app, first.refresh_token)
   t.equal(expired.statusCode, 400)
   t.equal(expired.json().error, 'invalid_grant')
+})
+
+t.test('a refresh token from before families is honoured once and moves the client to a family', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const now = nowSeconds()
+  const grantId = randomToken(16)
+  await store.saveGrant({ grantId, accountId: 'demo', clientId: CONFIDENTIAL.client_id, scope: 'openid profile', createdAt: now, expiresAt: now + 3600 })
+  const legacy = randomToken(32)
+  await store.saveRefreshToken(sha256(legacy), {
+    clientId: CONFIDENTIAL.client_id, grantId, accountId: 'demo', scope: 'openid profile', authTime: now, issuedAt: now, expiresAt: now + 600, familyExpiresAt: now + 3600,
+  })
+  t.equal((await refresh(app, legacy, {}, { authorization: basic(OTHER.client_id, OTHER.client_secret) })).json().error, 'invalid_grant', 'another client')
+  t.equal((await refresh(app, legacy, { scope: 'openid email' })).json().error, 'invalid_scope', 'a scope not granted')
+  const moved = await refresh(app, legacy, { scope: 'openid' })
+  t.equal(moved.statusCode, 200)
+  t.equal(moved.json().scope, 'openid')
+  t.match(moved.json().refresh_token, /^[\w-]+~[\w-]+~[\w-]{43}$/, 'answered with a family token')
+  const next = await refresh(app, moved.json().refresh_token)
+  t.equal(next.statusCode, 200, 'which rotates')
+  t.equal(next.json().scope, 'openid profile', 'within the original scope')
+  t.equal((await refresh(app, legacy)).json().error, 'invalid_grant', 'the old token is single use')
+  t.equal(await store.getGrant(grantId), undefined, 'and its reuse revokes the grant, as it always did')
+  t.equal((await refresh(app, 'not-a-token')).json().error, 'invalid_grant', 'garbage')
+})
+
+t.test('a rotation extends a grant that would end before the successor, to the family end (issue 12)', async (t) => {
+  const { app, store } = await tokenApp(t, { ttl: { refreshToken: 100, refreshTokenAbsolute: 5000 } })
+  const issued = await issueCode(store, { grantTtl: 3600 })
+  const first = (await exchangeCode(app, issued)).json()
+  const grant = await store.getGrant(issued.grantId)
+  t.ok((grant?.expiresAt ?? Infinity) <= nowSeconds() + 3600, 'no extension needed at the exchange')
+  // The consent is about to end (saved again with a near end, as a re-consent could).
+  if (grant !== undefined) await store.saveGrant({ ...grant, expiresAt: nowSeconds() + 30 })
+  const rotated = await refresh(app, first.refresh_token)
+  t.equal(rotated.statusCode, 200)
+  const extended = await store.getGrant(issued.grantId)
+  t.ok((extended?.expiresAt ?? 0) >= nowSeconds() + 4990, `extended to the family's end (${(extended?.expiresAt ?? 0) - nowSeconds()} s left)`)
 })

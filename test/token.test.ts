@@ -3,6 +3,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose'
 import { createHash } from 'node:crypto'
 import type { SecurityEvents } from '../lib/index.js'
 import { ISSUER } from './helpers/app.js'
+import { nowSeconds } from '../lib/crypto.js'
 import {
   CONFIDENTIAL, OTHER, PUBLIC_ID, REDIRECT_URI, basic, exchangeCode, issueCode, jwtClaims, postForm, tokenApp,
 } from './helpers/codes.js'
@@ -22,7 +23,7 @@ t.test('confidential client (Basic) exchanges a code: access token, id_token, re
   t.equal(body.token_type, 'Bearer')
   t.equal(body.expires_in, 3600)
   t.equal(body.scope, 'openid profile email')
-  t.match(body.refresh_token, /^[\w-]{43}$/, 'opaque, 256 bits')
+  t.match(body.refresh_token, /^[\w-]+~[\w-]+~[\w-]{43}$/, 'grant id, family id, and 256 random bits')
 
   // The id_token checks out against the published JWKS, as a relying party would do it.
   const jwks = createLocalJWKSet((await app.inject({ url: '/jwks.json' })).json())
@@ -144,7 +145,8 @@ t.test('code replay: invalid_grant, and the tokens of the first redemption die (
   t.equal(second.statusCode, 400)
   t.same(Object.keys(second.json()).sort(), ['error', 'error_description'])
   t.equal(second.json().error, 'invalid_grant')
-  t.same(replays, [{ clientId: CONFIDENTIAL.client_id, grantId: issued.grantId }])
+  t.match(replays, [{ clientId: CONFIDENTIAL.client_id, grantId: issued.grantId, familyId: String }])
+  t.ok(await store.getGrant(issued.grantId), 'the replay revokes the family, not the grant (the consent stays)')
 
   const userinfo = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${accessToken}` } })
   t.equal(userinfo.statusCode, 401)
@@ -231,12 +233,21 @@ t.test('token.issued events name client, user, grant type and grant, never a tok
   t.notMatch(JSON.stringify(events), res.json().access_token)
 })
 
-t.test('refresh family never outlives the grant it belongs to', async (t) => {
+t.test('a refresh family is not capped by its grant\'s first expiry: the live grant is extended (issue 12)', async (t) => {
   const { app, store } = await tokenApp(t)
   const issued = await issueCode(store, { grantTtl: 120 })
   const res = await exchangeCode(app, issued)
-  const state = await store.findRefreshToken(createHash('sha256').update(res.json().refresh_token).digest('base64url'))
+  const [grantId = '', familyId = ''] = res.json().refresh_token.split('~')
+  const found = await store.findFamilyRefreshToken(grantId, familyId, createHash('sha256').update(res.json().refresh_token).digest('base64url'))
   const grant = await store.getGrant(issued.grantId)
-  t.equal(state?.record.familyExpiresAt, grant?.expiresAt)
-  t.ok((state?.record.expiresAt ?? Infinity) <= (grant?.expiresAt ?? 0))
+  t.ok(found, 'the refresh token is its family\'s current one')
+  t.ok((grant?.expiresAt ?? 0) >= (found?.token.expiresAt ?? Infinity), 'the grant now outlives the refresh token')
+  t.equal(grant?.expiresAt, found?.family.expiresAt, 'extended to the family\'s absolute end, once')
+  t.ok((found?.token.expiresAt ?? Infinity) <= (found?.family.expiresAt ?? 0), 'the token never outlives its family')
+
+  await app.oidc.revokeGrant(issued.grantId)
+  t.equal(await store.extendGrant(issued.grantId, nowSeconds() + 9999), false, 'a revoked grant is not extended')
+  const refreshed = await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: res.json().refresh_token }, { authorization: basic(CONFIDENTIAL.client_id, CONFIDENTIAL.client_secret) })
+  t.equal(refreshed.json().error, 'invalid_grant', 'and its refresh tokens stay dead')
+  t.equal(await store.getGrant(issued.grantId), undefined, 'revoked stays revoked')
 })

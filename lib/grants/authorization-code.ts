@@ -1,10 +1,11 @@
 import Type from 'typebox'
-import type { ClientRecord } from '../adapters/store/types.js'
+import type { ClientRecord, RefreshFamilyRecord } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { OAuthError } from '../errors.js'
 import { nowSeconds, sha256 } from '../crypto.js'
 import { verifyPkce } from '../pkce.js'
-import { newRefreshToken, refreshTokenRecord } from '../tokens.js'
+import { scopeSet } from '../tokens.js'
+import { familyIdForCode, narrowToClient, newFamilyRefreshToken } from './refresh-family.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
 import { ResourceParameter } from './types.js'
@@ -52,22 +53,28 @@ export const authorizationCodeGrant = {
       throw new OAuthError('invalid_request', "body: missing parameter 'code_verifier'")
     }
     const codeHash = sha256(params.code)
+    const familyId = familyIdForCode(codeHash)
     const result = await ctx.store.consumeCode(codeHash)
     if (result.status === 'not_found') throw invalidCode()
     if (result.status === 'already_consumed') {
-      // RFC 6749 §4.1.2: a code used twice revokes every token issued from its first use. The
-      // mark comes first: the first redemption, still running on another instance, reads it to
-      // tell "revoked by this replay" from "consent revoked before the code was redeemed".
+      // RFC 6749 §4.1.2: a code used twice revokes every token issued from its first use: its
+      // token family (RFC 9700 §4.14.2), not the grant, so the user's other devices stay signed
+      // in. The mark comes first: the first redemption, still running on another instance, reads
+      // it to tell "revoked by this replay" from "consent revoked before the code was redeemed".
+      // The family is revoked even if that redemption has not started it yet (a tombstone).
       if (result.grantId !== undefined) {
-        await ctx.store.markUsed(replayMark(codeHash), nowSeconds() + ctx.options.ttl.code)
-        await ctx.store.revokeGrant(result.grantId)
+        const until = nowSeconds() + ctx.options.ttl.code
+        await ctx.store.markUsed(replayMark(codeHash), until)
+        await ctx.store.revokeRefreshFamily(result.grantId, familyId, until)
       }
-      ctx.audit('code.replayed', { clientId: client.client_id, ...(result.grantId === undefined ? {} : { grantId: result.grantId }) })
+      ctx.audit('code.replayed', { clientId: client.client_id, ...(result.grantId === undefined ? {} : { grantId: result.grantId, familyId }) })
       throw invalidCode()
     }
     const code = result.record
     const bound = code.clientId === client.client_id &&
       code.redirectUri === params.redirect_uri && // RFC 6749 §4.1.3: identical to the authorization request's
+      // Issue 12: a redirect URI removed by an RFC 7592 update no longer receives tokens.
+      client.redirect_uris.includes(code.redirectUri) &&
       code.expiresAt > nowSeconds() &&
       pkceHolds(code, params.code_verifier, client)
     if (!bound) throw invalidCode()
@@ -82,54 +89,71 @@ export const authorizationCodeGrant = {
       if (await ctx.store.markUsed(replayMark(codeHash), nowSeconds() + ctx.options.ttl.code)) throw invalidCode()
     }
 
+    // Issue 12: scopes the client is no longer registered for are dropped.
+    const scope = narrowToClient(client, code.scope)
     // RFC 8707 §2.2: one of the resources of the authorization request, or none.
-    const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: code.resources ?? [], client, scope: code.scope })
-
-    // No refresh token under a revoked grant: it could never be used.
-    const refresh = grant === undefined ? undefined : storeRefreshToken(ctx, client, code, grant.expiresAt)
+    const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: code.resources ?? [], client, scope })
+    // No family (so no refresh token) under a revoked grant: it could never be used.
+    const family = grant === undefined ? undefined : startFamily(ctx, client, { ...code, scope }, familyId, grant.expiresAt)
     return await userTokenResponse(ctx, {
       grantType: 'authorization_code',
       client,
       accountId: code.accountId,
-      scope: code.scope,
+      scope,
       authTime: code.authTime,
       grantId: code.grantId,
+      familyId,
       ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
       ...(code.sid === undefined ? {} : { sid: code.sid }),
-      ...(refresh === undefined ? {} : { refreshToken: refresh.token, pending: refresh.saved }),
+      ...(family === undefined ? {} : { pending: family.saved }),
+      ...(family?.token === undefined ? {} : { refreshToken: family.token }),
       ...(resource === undefined ? {} : { resource }),
     })
   },
 } satisfies GrantHandler<typeof body>
 
 /**
- * Starts a refresh-token family when the client may use the refresh_token grant.
+ * Starts the code's token family: always (it anchors the access tokens: revoking the family
+ * kills them), with a first refresh token when the client may use the refresh_token grant.
  *
- * The family ends at `ttl.refreshTokenAbsolute` from now, or when the grant (the user's consent)
- * ends if that is earlier: the grant is never re-saved from here, because a write racing with a
- * concurrent `revokeGrant` (a code replay, a host revocation) would bring the revoked grant back.
+ * The family ends at `ttl.refreshTokenAbsolute` from now. When the grant (the user's consent)
+ * would end before the first refresh token, the grant is extended while it exists
+ * (`extendGrant`, which never recreates a revoked grant), so the family is not capped by the
+ * grant's first expiry; later rotations extend it the same way.
  */
-function storeRefreshToken (
+function startFamily (
   ctx: ProviderContext,
   client: ClientRecord,
   code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[], sid?: string },
+  familyId: string,
   grantExpiresAt: number
-): { token: string, saved: Promise<void> } | undefined {
-  if (!client.grant_types.includes('refresh_token')) return undefined
-  const { token, tokenHash } = newRefreshToken()
-  const familyExpiresAt = Math.min(nowSeconds() + ctx.options.ttl.refreshTokenAbsolute, grantExpiresAt)
-  const saved = ctx.store.saveRefreshToken(tokenHash, refreshTokenRecord(ctx, {
-    clientId: client.client_id,
+): { token: string | undefined, saved: Promise<unknown> } {
+  const now = nowSeconds()
+  const refreshes = client.grant_types.includes('refresh_token')
+  const family: RefreshFamilyRecord = {
+    familyId,
     grantId: code.grantId,
+    clientId: client.client_id,
     accountId: code.accountId,
     scope: code.scope,
     authTime: code.authTime,
     ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
     ...(code.resources === undefined ? {} : { resources: code.resources }),
     ...(code.sid === undefined ? {} : { sid: code.sid }),
-    familyExpiresAt,
-  }))
+    offline: scopeSet(code.scope).has('offline_access'),
+    createdAt: now,
+    // Without refresh tokens the family only has to outlive its access tokens.
+    expiresAt: now + (refreshes ? ctx.options.ttl.refreshTokenAbsolute : ctx.options.ttl.accessToken),
+  }
+  const first = refreshes ? newFamilyRefreshToken(code.grantId, familyId) : undefined
+  const firstRecord = first === undefined
+    ? undefined
+    : { tokenHash: first.tokenHash, issuedAt: now, expiresAt: Math.min(now + ctx.options.ttl.refreshToken, family.expiresAt) }
+  const started = ctx.store.startRefreshFamily(family, firstRecord)
+  const saved = firstRecord !== undefined && grantExpiresAt < firstRecord.expiresAt
+    ? Promise.all([started, ctx.store.extendGrant(code.grantId, family.expiresAt)])
+    : started
   // Awaited by userTokenResponse; this keeps an early rejection from being reported unhandled.
   saved.catch(() => {})
-  return { token, saved }
+  return { token: first?.token, saved }
 }

@@ -11,6 +11,8 @@ export interface UserTokenInput {
   scope: string
   authTime: number
   grantId: string
+  /** The token family the access token belongs to (revoked with it). */
+  familyId?: string
   nonce?: string
   /** The login session's `sid`, for the ID token. */
   sid?: string
@@ -41,6 +43,7 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
     authTime: input.authTime,
     grantId: input.grantId,
     ...(input.resource === undefined ? {} : { audience: input.resource.audience, ttl: input.resource.ttl }),
+    ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
   })
   const response: TokenResponse = {
     access_token: access.token,

@@ -1,12 +1,21 @@
 import Type from 'typebox'
+import type { ClientRecord, RefreshFamilyRecord } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { OAuthError } from '../errors.js'
-import { nowSeconds, sha256 } from '../crypto.js'
-import { newRefreshToken, refreshTokenRecord, scopeSet } from '../tokens.js'
+import { scopeSet, type TokenResponse } from '../tokens.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
+import { legacyRefresh } from './refresh-legacy.js'
+import {
+  narrowToClient,
+  newFamilyRefreshToken,
+  normalizeScope,
+  openSuccessor,
+  parseRefreshToken,
+  sealSuccessor,
+} from './refresh-family.js'
 
 const body = Type.Object({
   refresh_token: Type.String({ minLength: 1 }),
@@ -17,18 +26,21 @@ const body = Type.Object({
 const invalidRefreshToken = (): OAuthError => new OAuthError('invalid_grant', 'the refresh token is invalid, expired, revoked, or was issued to another client')
 
 /**
- * RFC 9700 §4.14.2: a refresh token used twice means it leaked; the whole grant (every refresh
- * and access token under it) is revoked, whichever of the two users is the attacker.
- */
-async function reuseDetected (ctx: ProviderContext, clientId: string, grantId: string | undefined): Promise<never> {
-  if (grantId !== undefined) await ctx.store.revokeGrant(grantId)
-  ctx.audit('refresh_token.reused', { clientId, ...(grantId === undefined ? {} : { grantId }) })
-  throw invalidRefreshToken()
-}
-
-/**
- * `grant_type=refresh_token`: RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2).
- * Each use consumes the token and stores its successor in the same family in one atomic step.
+ * `grant_type=refresh_token`: RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2)
+ * made safe for honest retries. The whole decision is ONE atomic store step
+ * (`rotateRefreshToken`), in this order:
+ *
+ * | presented token                                        | answer                                     |
+ * |--------------------------------------------------------|--------------------------------------------|
+ * | the family's current one                               | 200, a new refresh token (rotation)        |
+ * | rotated < `refreshTokenGrace` s ago, successor unused  | 200, the SAME successor, fresh access/ID   |
+ * | rotated, successor used or window over                 | invalid_grant, the family is revoked       |
+ * | another client's (current or rotated)                  | invalid_grant, nothing changes             |
+ * | a retry whose `scope` differs from the first request's | invalid_grant, nothing changes             |
+ *
+ * The successor is never stored readably: the store keeps its hash and a copy sealed under a
+ * key derived from the presented token (see `refresh-family.ts`), so a retry opens it and a
+ * copy of the store does not.
  */
 export const refreshTokenGrant = {
   grantType: 'refresh_token',
@@ -36,64 +48,95 @@ export const refreshTokenGrant = {
   // RFC 9700 §4.14.2: public clients may refresh because their tokens are sender-rotated.
   allowPublicClients: true,
   async handle (ctx, params, client) {
-    const tokenHash = sha256(params.refresh_token)
-    const state = await ctx.store.findRefreshToken(tokenHash)
-    if (state === undefined) throw invalidRefreshToken()
-    const record = state.record
-    if (state.status === 'consumed') return await reuseDetected(ctx, client.client_id, record.grantId)
-    // RFC 6749 §6: bound to the client it was issued to. Another client's attempt must not
-    // consume (and so destroy) the legitimate client's token.
-    if (record.clientId !== client.client_id) throw invalidRefreshToken()
-    const now = nowSeconds()
-    if (record.expiresAt <= now || record.familyExpiresAt <= now) throw invalidRefreshToken()
-
-    // RFC 6749 §6: the requested scope must not include any scope not originally granted.
-    const granted = scopeSet(record.scope)
-    let scope = record.scope
-    if (params.scope !== undefined) {
-      const requested = scopeSet(params.scope)
-      if (requested.size === 0) throw new OAuthError('invalid_scope', 'scope is empty')
-      const extra = [...requested].find((value) => !granted.has(value))
-      if (extra !== undefined) throw new OAuthError('invalid_scope', `scope "${extra}" was not granted`)
-      scope = [...requested].join(' ')
+    const parsed = parseRefreshToken(params.refresh_token)
+    // Not a family token: one issued before families, or garbage (unknown to the store).
+    if (parsed === undefined) return await legacyRefresh(ctx, client, params.refresh_token, params.scope)
+    // RFC 6749 §6: the requested scope must not include any scope not originally granted (the
+    // store checks it against the family before anything changes).
+    if (params.scope !== undefined && scopeSet(params.scope).size === 0) throw new OAuthError('invalid_scope', 'scope is empty')
+    const requested = normalizeScope(params.scope)
+    // RFC 8707 §2.2: a named resource must be one the grant holds. Checked before the rotation,
+    // so a wrong resource changes nothing (one more read, only when `resource` is sent).
+    if (params.resource !== undefined) {
+      const found = await ctx.store.findFamilyRefreshToken(parsed.grantId, parsed.familyId, parsed.tokenHash)
+      if (found !== undefined && found.family.clientId === client.client_id) {
+        await resolveTokenResource(ctx, { requested: params.resource, granted: found.family.resources ?? [], client, scope: found.family.scope })
+      }
     }
 
-    const grant = await ctx.store.getGrant(record.grantId)
-    if (grant === undefined) throw invalidRefreshToken()
-    // RFC 8707 §2.2: narrow to one of the grant's resources, never widen.
-    const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: record.resources ?? [], client, scope })
-
-    // The successor keeps the original scope (RFC 6749 §6) and the family's absolute end.
-    const successor = newRefreshToken()
-    const rotation = await ctx.store.consumeRefreshToken(tokenHash, {
-      tokenHash: successor.tokenHash,
-      record: refreshTokenRecord(ctx, {
-        clientId: record.clientId,
-        grantId: record.grantId,
-        accountId: record.accountId,
-        scope: record.scope,
-        authTime: record.authTime,
-        ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
-        ...(record.resources === undefined ? {} : { resources: record.resources }),
-        ...(record.sid === undefined ? {} : { sid: record.sid }),
-        familyExpiresAt: record.familyExpiresAt,
-      }),
+    const successor = newFamilyRefreshToken(parsed.grantId, parsed.familyId)
+    const result = await ctx.store.rotateRefreshToken({
+      grantId: parsed.grantId,
+      familyId: parsed.familyId,
+      tokenHash: parsed.tokenHash,
+      clientId: client.client_id,
+      ...(requested === undefined ? {} : { scope: requested }),
+      graceSeconds: ctx.options.refreshTokenGrace,
+      successor: {
+        tokenHash: successor.tokenHash,
+        lifetimeSeconds: ctx.options.ttl.refreshToken,
+        sealed: sealSuccessor(params.refresh_token, parsed, successor.token),
+      },
     })
-    // Someone consumed it between our read and now: a concurrent use is a reuse too.
-    if (rotation.status === 'already_consumed') return await reuseDetected(ctx, client.client_id, rotation.grantId)
-    if (rotation.status === 'not_found') throw invalidRefreshToken()
 
-    return await userTokenResponse(ctx, {
-      grantType: 'refresh_token',
-      client,
-      accountId: record.accountId,
-      scope,
-      // OpenID Connect Core §12.2: auth_time is the original authentication's; no nonce.
-      authTime: record.authTime,
-      grantId: record.grantId,
-      ...(record.sid === undefined ? {} : { sid: record.sid }),
-      refreshToken: successor.token,
-      ...(resource === undefined ? {} : { resource }),
-    })
+    switch (result.status) {
+      case 'not_found':
+      // RFC 6749 §6: bound to its client; another client's attempt changed nothing.
+      // falls through
+      case 'wrong_client':
+        throw invalidRefreshToken()
+      case 'invalid_scope':
+        throw new OAuthError('invalid_scope', `scope '${result.scope}' was not granted`)
+      case 'reused':
+        // RFC 9700 §4.14.2: a rotated token used again means it leaked. The store has revoked
+        // its family (refresh and access tokens), whichever of the two users is the attacker;
+        // the grant and the user's other families stay.
+        ctx.audit('refresh_token.reused', { clientId: client.client_id, grantId: parsed.grantId, familyId: parsed.familyId })
+        throw invalidRefreshToken()
+      case 'retried': {
+        // A retry cannot change what the first request asked for.
+        if (result.scope !== requested) throw invalidRefreshToken()
+        const token = openSuccessor(params.refresh_token, parsed, result.sealed)
+        if (token === undefined) throw invalidRefreshToken()
+        ctx.audit('refresh_token.retried', { clientId: client.client_id, grantId: parsed.grantId, familyId: parsed.familyId })
+        return await respond(ctx, client, result.family, params, token)
+      }
+      case 'rotated': {
+        // Issue 12: the grant is extended while it lives, so a family in use is not cut off by
+        // the consent's first expiry (never past the family's own end).
+        if (result.grantExpiresAt < result.successor.expiresAt &&
+          !await ctx.store.extendGrant(parsed.grantId, result.family.expiresAt)) throw invalidRefreshToken()
+        return await respond(ctx, client, result.family, params, successor.token)
+      }
+    }
   },
 } satisfies GrantHandler<typeof body>
+
+/**
+ * The refresh response: the requested scope (or the family's), narrowed to what the client is
+ * still registered for; auth_time is the original authentication's and there is no nonce
+ * (OpenID Connect Core §12.2).
+ */
+async function respond (
+  ctx: ProviderContext,
+  client: ClientRecord,
+  family: RefreshFamilyRecord,
+  params: { scope?: string | undefined, resource?: unknown },
+  refreshToken: string
+): Promise<TokenResponse> {
+  const scope = narrowToClient(client, params.scope === undefined ? family.scope : [...scopeSet(params.scope)].join(' '))
+  // RFC 8707 §2.2: narrow to one of the grant's resources, never widen.
+  const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: family.resources ?? [], client, scope })
+  return await userTokenResponse(ctx, {
+    grantType: 'refresh_token',
+    client,
+    accountId: family.accountId,
+    scope,
+    authTime: family.authTime,
+    grantId: family.grantId,
+    familyId: family.familyId,
+    ...(family.sid === undefined ? {} : { sid: family.sid }),
+    refreshToken,
+    ...(resource === undefined ? {} : { resource }),
+  })
+}

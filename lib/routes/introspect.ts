@@ -50,6 +50,8 @@ export async function introspectRoutes (app: FastifyInstance, ctx: ProviderConte
     allowCorsFor(request, client)
     const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
     noStore(reply)
+    // Issue 12: a client whose RFC 7592 update removed the refresh_token grant holds no live refresh token.
+    if (found?.type === 'refresh_token' && !client.grant_types.includes('refresh_token')) return describe(ctx.issuer, undefined)
     return describe(ctx.issuer, found)
   })
 }

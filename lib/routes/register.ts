@@ -8,6 +8,7 @@ import { routes } from '../urls.js'
 // RFC 7591 §3.2.1, RFC 7592 §3: responses carry credentials, so nothing may cache them.
 import { noStore } from '../form-body.js'
 import { acceptMetadata } from '../registration/accept.js'
+import { invalidToken } from '../registration/bearer.js'
 import { clientInformation } from '../registration/information.js'
 import {
   authenticateManagement,
@@ -138,7 +139,9 @@ export async function registerRoutes (app: FastifyInstance, ctx: ProviderContext
       registration_access_token_hash: client.registration_access_token_hash,
       client_id_issued_at: client.client_id_issued_at,
     }
-    await ctx.store.saveClient(updated)
+    // RFC 7592 §2.2: a client that no longer exists gets 401 (as an unknown one would). The
+    // update is one atomic store step, so a DELETE that ran meanwhile is never undone.
+    if (!await ctx.store.updateClientIfExists(updated)) throw invalidToken('the registration access token is invalid')
     ctx.audit('client.updated', { clientId: client.client_id })
     noStore(reply)
     return clientInformation(ctx, updated, {

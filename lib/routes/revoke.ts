@@ -17,9 +17,9 @@ const RevokeBody = Type.Object({
 })
 
 /**
- * Token revocation (RFC 7009). A refresh token revokes its grant, and with it every token issued
- * under it (§2.1: "SHOULD also invalidate all access tokens based on the same authorization
- * grant"); an access token goes on the deny-list until it would have expired. Unknown, expired,
+ * Token revocation (RFC 7009). A refresh token revokes its token family, and with it every token
+ * issued from the same authorization code (§2.1: "SHOULD also invalidate all access tokens based
+ * on the same authorization grant"); an access token goes on the deny-list until it would have expired. Unknown, expired,
  * already revoked or other clients' tokens get the same 200 (§2.2) and nothing is revoked.
  */
 export async function revokeRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
@@ -33,7 +33,12 @@ export async function revokeRoutes (app: FastifyInstance, ctx: ProviderContext):
     const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
     if (found?.type === 'refresh_token') {
       const { grantId } = found.record
-      if (await ctx.store.revokeGrant(grantId)) {
+      // A family's token revokes its family (its refresh and access tokens): the user's other
+      // devices keep theirs. Tokens from before families revoke their grant, as they always did.
+      const revoked = found.familyId === undefined
+        ? await ctx.store.revokeGrant(grantId)
+        : await ctx.store.revokeRefreshFamily(grantId, found.familyId, found.record.familyExpiresAt)
+      if (revoked) {
         ctx.audit('token.revoked', { clientId: client.client_id, tokenType: 'refresh_token', grantId })
       }
     } else if (found?.type === 'access_token') {

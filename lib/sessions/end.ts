@@ -28,11 +28,12 @@ export async function endAccountSessions (ctx: ProviderContext, accountId: strin
 
 /**
  * What follows the end of a session, whichever way it ended: the one place for it.
- * - (merge point) tokens issued in the session without `offline_access` die with it:
- *   `await ctx.store.revokeSessionFamilies(session.sessionId)` goes here.
+ * - tokens issued in the session without `offline_access` die with it (their token families are
+ *   revoked; offline families survive, as node-oidc-provider's `expiresWithSession`);
  * - the event, then back-channel logout (OIDC Back-Channel Logout 1.0 §2.5), not awaited.
  */
 export async function sessionEnded (ctx: ProviderContext, session: SessionRecord, reason: SessionEndReason): Promise<void> {
+  await ctx.store.revokeSessionFamilies(session.sessionId)
   ctx.audit('session.ended', {
     accountId: session.accountId,
     ...(session.sid === undefined ? {} : { sid: session.sid }),

@@ -124,7 +124,7 @@ export interface SplitFlowResult {
 export async function splitCodeFlow (
   apps: FastifyInstance[],
   client: RegisteredClient,
-  options: { jar?: CookieJar, username?: string, password?: string, first?: number } = {}
+  options: { jar?: CookieJar, username?: string, password?: string, first?: number, scope?: string } = {}
 ): Promise<SplitFlowResult> {
   const jar = options.jar ?? new CookieJar()
   const { verifier, challenge } = pkcePair()
@@ -139,7 +139,7 @@ export async function splitCodeFlow (
     response_type: 'code',
     client_id: client.client_id,
     redirect_uri: REDIRECT_URI,
-    scope: 'openid profile email offline_access',
+    scope: options.scope ?? 'openid profile email offline_access',
     code_challenge: challenge,
     code_challenge_method: 'S256',
     state: 'xyz',

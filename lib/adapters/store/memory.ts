@@ -3,10 +3,14 @@ import type {
   ClientRecord,
   ConsumeResult,
   EpochSeconds,
+  FamilyTokenRecord,
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
+  RefreshFamilyRecord,
+  RefreshRotation,
   RefreshTokenState,
+  RotationResult,
   SessionRecord,
   Store,
 } from './types.js'
@@ -65,6 +69,13 @@ class ExpiringMap<V extends Expiring> {
 interface CodeEntry extends Expiring { record: AuthorizationCodeRecord, consumed: boolean }
 interface RefreshEntry extends Expiring { record: RefreshTokenRecord, consumed: boolean }
 interface CounterEntry extends Expiring { count: number }
+/** A family and its rotation state: which token is current, which one it replaced and when. */
+interface FamilyEntry extends Expiring {
+  record: RefreshFamilyRecord
+  revoked: boolean
+  current: string | undefined
+  previous?: { tokenHash: string, rotatedAtMs: number, sealed: string, scope: string | undefined }
+}
 
 /**
  * The in-process store: the default, for development, tests and single-instance deployments.
@@ -84,6 +95,12 @@ export class MemoryStore implements Store {
   readonly #grants = new ExpiringMap<GrantRecord>()
   /** `${accountId}\n${clientId}` → grantId */
   readonly #grantByPair = new Map<string, string>()
+  /** `${grantId}\n${familyId}` → family */
+  readonly #families = new ExpiringMap<FamilyEntry>()
+  /** `${grantId}\n${tokenHash}` → a family's refresh token (rotated ones stay until they expire) */
+  readonly #familyTokens = new ExpiringMap<FamilyTokenRecord>()
+  /** sessionId → family keys of its non-offline families */
+  readonly #sessionFamilies = new Map<string, Set<string>>()
   readonly #revokedJtis = new ExpiringMap<Expiring>()
   readonly #sessions = new ExpiringMap<SessionRecord>()
   /** sessionId → clients it signed into; lives and dies with the session. */
@@ -105,6 +122,8 @@ export class MemoryStore implements Store {
     this.#codes.sweep(at)
     this.#refreshTokens.sweep(at)
     this.#grants.sweep(at)
+    this.#families.sweep(at)
+    this.#familyTokens.sweep(at)
     this.#revokedJtis.sweep(at)
     this.#sessions.sweep(at)
     this.#interactions.sweep(at)
@@ -116,12 +135,17 @@ export class MemoryStore implements Store {
     for (const [pair, grantId] of this.#grantByPair) {
       if (this.#grants.get(grantId) === undefined) this.#grantByPair.delete(pair)
     }
+    for (const [sessionId, keys] of this.#sessionFamilies) {
+      for (const key of keys) if (this.#families.get(key) === undefined) keys.delete(key)
+      if (keys.size === 0) this.#sessionFamilies.delete(sessionId)
+    }
   }
 
   /** Number of live records of every kind (for benchmarks and leak checks). */
   get size (): number {
     return this.#clients.size + this.#codes.size + this.#refreshTokens.size + this.#grants.size +
-      this.#grantByPair.size + this.#revokedJtis.size + this.#sessions.size +
+      this.#grantByPair.size + this.#families.size + this.#familyTokens.size + this.#sessionFamilies.size +
+      this.#revokedJtis.size + this.#sessions.size +
       this.#interactions.size + this.#used.size + this.#counters.size
   }
 
@@ -142,6 +166,12 @@ export class MemoryStore implements Store {
 
   async deleteClient (clientId: string): Promise<boolean> {
     return this.#clients.delete(clientId)
+  }
+
+  async updateClientIfExists (client: ClientRecord): Promise<boolean> {
+    if (!this.#clients.has(client.client_id)) return false
+    this.#clients.set(client.client_id, structuredClone(client))
+    return true
   }
 
   // codes --------------------------------------------------------------------------------------
@@ -222,6 +252,13 @@ export class MemoryStore implements Store {
     return this.#revokeWhere((grant) => grant.clientId === clientId)
   }
 
+  async extendGrant (grantId: string, expiresAt: EpochSeconds): Promise<boolean> {
+    const grant = this.#grants.get(grantId)
+    if (grant === undefined) return false
+    grant.expiresAt = Math.max(grant.expiresAt, expiresAt)
+    return true
+  }
+
   #revokeWhere (match: (grant: GrantRecord) => boolean): number {
     let count = 0
     // Every live grant, not only the newest per (account, client): a grant replaced by a newer
@@ -236,15 +273,107 @@ export class MemoryStore implements Store {
     return count
   }
 
+  // refresh-token families --------------------------------------------------------------------
+
+  async startRefreshFamily (family: RefreshFamilyRecord, first?: FamilyTokenRecord): Promise<boolean> {
+    const key = pairKey(family.grantId, family.familyId)
+    if (this.#families.get(key) !== undefined) return false
+    this.#families.set(key, { record: { ...family }, revoked: false, current: first?.tokenHash, expiresAt: family.expiresAt })
+    if (first !== undefined) this.#familyTokens.set(pairKey(family.grantId, first.tokenHash), { ...first })
+    if (family.sessionId !== undefined && !family.offline) {
+      const keys = this.#sessionFamilies.get(family.sessionId) ?? new Set<string>()
+      keys.add(key)
+      this.#sessionFamilies.set(family.sessionId, keys)
+    }
+    return true
+  }
+
+  /** One synchronous step: no `await` between the checks and the writes. */
+  async rotateRefreshToken (rotation: RefreshRotation): Promise<RotationResult> {
+    const family = this.#liveFamily(rotation.grantId, rotation.familyId)
+    if (family === undefined) return { status: 'not_found' }
+    if (this.#familyTokens.get(pairKey(rotation.grantId, rotation.tokenHash)) === undefined) return { status: 'not_found' }
+    if (family.record.clientId !== rotation.clientId) return { status: 'wrong_client' }
+    const notGranted = ungrantedScope(family.record.scope, rotation.scope)
+    if (notGranted !== undefined) return { status: 'invalid_scope', scope: notGranted }
+    const nowMs = Date.now()
+    if (family.current === rotation.tokenHash) {
+      const issuedAt = Math.floor(nowMs / 1000)
+      const successor: FamilyTokenRecord = {
+        tokenHash: rotation.successor.tokenHash,
+        issuedAt,
+        expiresAt: Math.min(issuedAt + rotation.successor.lifetimeSeconds, family.record.expiresAt),
+      }
+      this.#familyTokens.set(pairKey(rotation.grantId, successor.tokenHash), successor)
+      family.previous = { tokenHash: rotation.tokenHash, rotatedAtMs: nowMs, sealed: rotation.successor.sealed, scope: rotation.scope }
+      family.current = successor.tokenHash
+      const grantExpiresAt = this.#grants.get(rotation.grantId)?.expiresAt ?? 0
+      return { status: 'rotated', family: { ...family.record }, successor: { ...successor }, grantExpiresAt }
+    }
+    const previous = family.previous
+    if (previous?.tokenHash === rotation.tokenHash && nowMs < previous.rotatedAtMs + rotation.graceSeconds * 1000) {
+      return { status: 'retried', family: { ...family.record }, sealed: previous.sealed, scope: previous.scope }
+    }
+    family.revoked = true
+    return { status: 'reused', family: { ...family.record } }
+  }
+
+  async findFamilyRefreshToken (grantId: string, familyId: string, tokenHash: string): Promise<{ family: RefreshFamilyRecord, token: FamilyTokenRecord } | undefined> {
+    const family = this.#liveFamily(grantId, familyId)
+    if (family === undefined || family.current !== tokenHash) return undefined
+    const token = this.#familyTokens.get(pairKey(grantId, tokenHash))
+    return token === undefined ? undefined : { family: { ...family.record }, token: { ...token } }
+  }
+
+  async revokeRefreshFamily (grantId: string, familyId: string, tombstoneUntil: EpochSeconds): Promise<boolean> {
+    const key = pairKey(grantId, familyId)
+    const family = this.#families.get(key)
+    if (family === undefined) {
+      // Not started yet (or expired): a tombstone, so a racing start cannot bring it to life.
+      this.#families.set(key, {
+        record: { familyId, grantId, clientId: '', accountId: '', scope: '', authTime: 0, offline: false, createdAt: 0, expiresAt: tombstoneUntil },
+        revoked: true,
+        current: undefined,
+        expiresAt: tombstoneUntil,
+      })
+      return false
+    }
+    if (family.revoked) return false
+    family.revoked = true
+    return true
+  }
+
+  async revokeSessionFamilies (sessionId: string): Promise<number> {
+    const keys = this.#sessionFamilies.get(sessionId)
+    this.#sessionFamilies.delete(sessionId)
+    let count = 0
+    for (const key of keys ?? []) {
+      const family = this.#families.get(key)
+      if (family === undefined || family.revoked) continue
+      family.revoked = true
+      count++
+    }
+    return count
+  }
+
+  /** The family while it and its grant are alive. */
+  #liveFamily (grantId: string, familyId: string): FamilyEntry | undefined {
+    if (this.#grants.get(grantId) === undefined) return undefined
+    const family = this.#families.get(pairKey(grantId, familyId))
+    return family === undefined || family.revoked ? undefined : family
+  }
+
   // access tokens ------------------------------------------------------------------------------
 
   async revokeAccessToken (jti: string, expiresAt: EpochSeconds): Promise<void> {
     this.#revokedJtis.set(jti, { expiresAt })
   }
 
-  async isAccessTokenRevoked (jti: string, grantId: string | undefined): Promise<boolean> {
+  async isAccessTokenRevoked (jti: string, grantId: string | undefined, familyId?: string): Promise<boolean> {
     if (this.#revokedJtis.get(jti) !== undefined) return true
-    return grantId !== undefined && this.#grants.get(grantId) === undefined
+    if (grantId === undefined) return false
+    if (familyId !== undefined) return this.#liveFamily(grantId, familyId) === undefined
+    return this.#grants.get(grantId) === undefined
   }
 
   // sessions -----------------------------------------------------------------------------------
@@ -269,6 +398,7 @@ export class MemoryStore implements Store {
       if (session.accountId !== accountId) continue
       this.#sessions.delete(sessionId)
       this.#sessionClients.delete(sessionId)
+      await this.revokeSessionFamilies(sessionId)
       count++
     }
     return count
@@ -348,4 +478,11 @@ export class MemoryStore implements Store {
 
 function pairKey (accountId: string, clientId: string): string {
   return `${accountId}\n${clientId}`
+}
+
+/** The first requested scope value the family was not granted (RFC 6749 §6), if any. */
+function ungrantedScope (granted: string, requested: string | undefined): string | undefined {
+  if (requested === undefined) return undefined
+  const grantedSet = new Set(granted.split(' '))
+  return requested.split(' ').find((value) => value !== '' && !grantedSet.has(value))
 }

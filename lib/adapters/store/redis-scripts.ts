@@ -1,6 +1,6 @@
 /**
- * The Lua scripts of the Redis store. Each touches exactly ONE key, so each runs atomically on
- * a single Redis and on any Cluster node whatever slot the key hashes to. They are registered
+ * The Lua scripts of the Redis store. Each touches ONE key, or several keys of one hash slot
+ * (one grant's), so each runs atomically on a single Redis and on any Cluster node. They are registered
  * once per client with `defineCommand` (ioredis then calls EVALSHA and falls back to EVAL).
  */
 
@@ -79,6 +79,130 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return { value, clients }
 `
 
+/**
+ * The scripts below touch several keys, all under ONE grant's hash tag (`…:{grantId}`), so
+ * each still runs atomically on one Cluster node. A family is a hash: `state` (`a` alive, `r`
+ * revoked), `client`, `scope`, `exp` (its end, epoch seconds), `cur` (hash of its current
+ * refresh token), `prev`, `rot` (when `prev` was rotated, epoch ms, Redis' clock), `sealed`
+ * and `rscope` (the sealed successor and the request scope of that rotation), `rec` (the
+ * record's JSON). A refresh token is a string key `iat exp` that lives until it expires, so a
+ * rotated token is still known (reuse) until then. Times come from Redis' TIME, so every
+ * instance measures the grace window on one clock.
+ */
+
+/**
+ * Extends a grant (its TTL and the `expiresAt` in its JSON) to ARGV[1] epoch seconds while it
+ * exists; never shortens it. Returns the grant's JSON when it is live (to extend its indexes
+ * too), false when it is gone.
+ */
+const extendGrant = `
+local json = redis.call('GET', KEYS[1])
+if not json then return false end
+local grant = cjson.decode(json)
+local at = tonumber(ARGV[1])
+if grant.expiresAt < at then
+  grant.expiresAt = at
+  json = cjson.encode(grant)
+  redis.call('SET', KEYS[1], json, 'PXAT', at * 1000)
+end
+return json
+`
+
+/** Extends the key's expiry (never shortens it) while it still holds ARGV[1]. */
+const extendIfEquals = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
+end
+return 0
+`
+
+/**
+ * KEYS: family, first token. ARGV: record JSON, client, scope, end (s), first token hash ('' for
+ * none), its issuedAt, its expiresAt. Never overwrites a family or its replay tombstone.
+ */
+const familyStart = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'a', 'client', ARGV[2], 'scope', ARGV[3], 'exp', ARGV[4], 'cur', ARGV[5], 'rec', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[4]) * 1000)
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[6] .. ' ' .. ARGV[7], 'PXAT', tonumber(ARGV[7]) * 1000)
+end
+return 1
+`
+
+/**
+ * The refresh (RFC 6749 §6, RFC 9700 §4.14.2) in one step. KEYS: grant, family, presented
+ * token, successor token. ARGV: client, presented hash, successor hash, sealed successor,
+ * successor lifetime (s), grace (ms), request scope ('' when absent).
+ * Replies: {'not_found'} | {'wrong_client'} | {'invalid_scope', value}
+ *        | {'rotated', rec, iat, exp, grant PEXPIRETIME} | {'retried', rec, sealed, rscope} | {'reused', rec}
+ */
+const rotate = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
+local f = redis.call('HMGET', KEYS[2], 'state', 'client', 'scope', 'exp', 'cur', 'prev', 'rot', 'sealed', 'rscope', 'rec')
+if f[1] ~= 'a' then return {'not_found'} end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'not_found'} end
+if f[2] ~= ARGV[1] then return {'wrong_client'} end
+if ARGV[7] ~= '' then
+  local granted = {}
+  for value in string.gmatch(f[3], '%S+') do granted[value] = true end
+  for value in string.gmatch(ARGV[7], '%S+') do
+    if not granted[value] then return {'invalid_scope', value} end
+  end
+end
+local time = redis.call('TIME')
+local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if f[5] == ARGV[2] then
+  local iat = math.floor(nowMs / 1000)
+  local exp = math.min(iat + tonumber(ARGV[5]), tonumber(f[4]))
+  redis.call('SET', KEYS[4], iat .. ' ' .. exp, 'PXAT', exp * 1000)
+  redis.call('HSET', KEYS[2], 'cur', ARGV[3], 'prev', ARGV[2], 'rot', nowMs, 'sealed', ARGV[4], 'rscope', ARGV[7])
+  return {'rotated', f[10], iat, exp, redis.call('PEXPIRETIME', KEYS[1])}
+end
+if f[6] == ARGV[2] and nowMs < tonumber(f[7]) + tonumber(ARGV[6]) then
+  return {'retried', f[10], f[8], f[9]}
+end
+redis.call('HSET', KEYS[2], 'state', 'r')
+return {'reused', f[10]}
+`
+
+/**
+ * KEYS: grant, family, token. The family's current token while all three are alive:
+ * {rec, 'iat exp'}, else false.
+ */
+const familyToken = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local f = redis.call('HMGET', KEYS[2], 'state', 'cur', 'rec')
+if f[1] ~= 'a' or f[2] ~= ARGV[1] then return false end
+local token = redis.call('GET', KEYS[3])
+if not token then return false end
+return {f[3], token}
+`
+
+/**
+ * KEYS: family. Revokes a live family (1), or leaves a tombstone until ARGV[1] (epoch ms) when
+ * it does not exist yet, so a racing start cannot create it (0).
+ */
+const familyRevoke = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'a' then
+  redis.call('HSET', KEYS[1], 'state', 'r')
+  return 1
+end
+if not state then
+  redis.call('HSET', KEYS[1], 'state', 'r')
+  redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+end
+return 0
+`
+
+/** KEYS: grant, family. 1 while the grant exists and the family is alive. */
+const alive = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[2], 'state') ~= 'a' then return 0 end
+return 1
+`
+
 /** The commands `defineCommand` adds; names are namespaced so they never shadow the host's. */
 export const scripts = {
   oidcConsume: { numberOfKeys: 1, lua: consume },
@@ -88,6 +212,13 @@ export const scripts = {
   oidcDeleteIfEquals: { numberOfKeys: 1, lua: deleteIfEquals },
   oidcSessionClientAdd: { numberOfKeys: 2, lua: sessionClientAdd },
   oidcSessionTake: { numberOfKeys: 2, lua: sessionTake },
+  oidcExtendGrant: { numberOfKeys: 1, lua: extendGrant },
+  oidcExtendIfEquals: { numberOfKeys: 1, lua: extendIfEquals },
+  oidcFamilyStart: { numberOfKeys: 2, lua: familyStart },
+  oidcRotate: { numberOfKeys: 4, lua: rotate },
+  oidcFamilyToken: { numberOfKeys: 3, lua: familyToken, readOnly: true },
+  oidcFamilyRevoke: { numberOfKeys: 1, lua: familyRevoke },
+  oidcAlive: { numberOfKeys: 2, lua: alive, readOnly: true },
 } as const
 
 /** How the client looks once the scripts are defined (ioredis adds them at runtime). */
@@ -99,6 +230,13 @@ export interface ScriptCommands {
   oidcDeleteIfEquals (key: string, value: string): Promise<number>
   oidcSessionClientAdd (sessionKey: string, clientsKey: string, clientId: string): Promise<number>
   oidcSessionTake (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>
+  oidcExtendGrant (key: string, expiresAt: number): Promise<string | null>
+  oidcExtendIfEquals (key: string, value: string, expiresAtMs: number): Promise<number>
+  oidcFamilyStart (familyKey: string, tokenKey: string, ...args: Array<string | number>): Promise<number>
+  oidcRotate (grantKey: string, familyKey: string, tokenKey: string, successorKey: string, ...args: Array<string | number>): Promise<Array<string | number>>
+  oidcFamilyToken (grantKey: string, familyKey: string, tokenKey: string, tokenHash: string): Promise<[string, string] | null>
+  oidcFamilyRevoke (familyKey: string, tombstoneUntilMs: number): Promise<number>
+  oidcAlive (grantKey: string, familyKey: string): Promise<number>
 }
 
 export type ScriptName = keyof typeof scripts

@@ -6,10 +6,14 @@ import type {
   ClientRecord,
   ConsumeResult,
   EpochSeconds,
+  FamilyTokenRecord,
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
+  RefreshFamilyRecord,
+  RefreshRotation,
   RefreshTokenState,
+  RotationResult,
   SessionRecord,
   Store,
 } from './types.js'
@@ -105,6 +109,12 @@ export class RedisStore implements Store {
 
   async deleteClient (clientId: string): Promise<boolean> {
     return await this.#op('deleteClient', async () => await this.#client.del(this.#key('client', clientId))) === 1
+  }
+
+  /** SET XX: Redis writes only while the key exists, atomically, so a racing DEL always wins. */
+  async updateClientIfExists (client: ClientRecord): Promise<boolean> {
+    return await this.#op('updateClientIfExists', async () =>
+      await this.#client.set(this.#key('client', client.client_id), JSON.stringify(client), 'XX')) === 'OK'
   }
 
   // codes: RFC 6749 §4.1.2 (single use), §10.5 --------------------------------------------------
@@ -223,6 +233,127 @@ export class RedisStore implements Store {
     return await this.#op('revokeClientGrants', async () => await this.#revokeIndexed(this.#clientIndexKey(clientId)))
   }
 
+  /**
+   * One script on the grant (extends its TTL and record, never shortens, never recreates), then,
+   * only when it is live, one round trip extending its indexes so they never expire before it.
+   */
+  async extendGrant (grantId: string, expiresAt: EpochSeconds): Promise<boolean> {
+    return await this.#op('extendGrant', async () => {
+      const json = await this.#scripts.oidcExtendGrant(this.#key('grant', grantId), Math.floor(expiresAt))
+      if (json === null) return false
+      const grant = JSON.parse(json) as GrantRecord
+      const at = pxat(grant.expiresAt)
+      settledValues(await this.#batch([
+        ['oidcIndexAdd', this.#accountIndexKey(grant.accountId), grant.grantId, at],
+        ['oidcIndexAdd', this.#clientIndexKey(grant.clientId), grant.grantId, at],
+        ['oidcExtendIfEquals', this.#pairKey(grant.accountId, grant.clientId), grant.grantId, at],
+      ]))
+      return true
+    })
+  }
+
+  // refresh-token families: RFC 9700 §4.14.2 -------------------------------------------------
+
+  /**
+   * One round trip: the family and its first token (one script, the grant's slot) and, for a
+   * family that ends with its login session, its entry in the session's index (the session's
+   * slot; the index lives as long as its longest family).
+   */
+  async startRefreshFamily (family: RefreshFamilyRecord, first?: FamilyTokenRecord): Promise<boolean> {
+    const commands: Command[] = [[
+      'oidcFamilyStart',
+      this.#familyKey(family.grantId, family.familyId),
+      this.#familyTokenKey(family.grantId, first?.tokenHash ?? 'none'),
+      JSON.stringify(family), family.clientId, family.scope, Math.floor(family.expiresAt),
+      first?.tokenHash ?? '', first?.issuedAt ?? 0, first?.expiresAt ?? 0,
+    ]]
+    if (family.sessionId !== undefined && !family.offline) {
+      commands.push(['oidcIndexAdd', this.#sessionFamiliesKey(family.sessionId), familyMember(family), pxat(family.expiresAt)])
+    }
+    const [started] = await this.#op('startRefreshFamily', async () => settledValues(await this.#batch(commands)))
+    return started === 1
+  }
+
+  /** One script, one round trip: every key is under the grant's hash tag. */
+  async rotateRefreshToken (rotation: RefreshRotation): Promise<RotationResult> {
+    const { grantId, familyId } = rotation
+    const reply = await this.#op('rotateRefreshToken', async () => await this.#scripts.oidcRotate(
+      this.#key('grant', grantId),
+      this.#familyKey(grantId, familyId),
+      this.#familyTokenKey(grantId, rotation.tokenHash),
+      this.#familyTokenKey(grantId, rotation.successor.tokenHash),
+      rotation.clientId,
+      rotation.tokenHash,
+      rotation.successor.tokenHash,
+      rotation.successor.sealed,
+      Math.max(1, Math.floor(rotation.successor.lifetimeSeconds)),
+      Math.max(0, Math.floor(rotation.graceSeconds * 1000)),
+      rotation.scope ?? ''
+    ))
+    const [status, ...rest] = reply
+    switch (status) {
+      case 'rotated': {
+        const [rec, issuedAt, expiresAt, grantExpiresMs] = rest
+        return {
+          status,
+          family: JSON.parse(String(rec)) as RefreshFamilyRecord,
+          successor: { tokenHash: rotation.successor.tokenHash, issuedAt: Number(issuedAt), expiresAt: Number(expiresAt) },
+          grantExpiresAt: Math.floor(Number(grantExpiresMs) / 1000),
+        }
+      }
+      case 'retried': {
+        const [rec, sealed, scope] = rest
+        return {
+          status,
+          family: JSON.parse(String(rec)) as RefreshFamilyRecord,
+          sealed: String(sealed),
+          scope: scope === '' || scope === undefined ? undefined : String(scope),
+        }
+      }
+      case 'reused': return { status, family: JSON.parse(String(rest[0])) as RefreshFamilyRecord }
+      case 'wrong_client': return { status }
+      case 'invalid_scope': return { status, scope: String(rest[0]) }
+      default: return { status: 'not_found' }
+    }
+  }
+
+  async findFamilyRefreshToken (grantId: string, familyId: string, tokenHash: string): Promise<{ family: RefreshFamilyRecord, token: FamilyTokenRecord } | undefined> {
+    const reply = await this.#op('findFamilyRefreshToken', async () => await this.#scripts.oidcFamilyToken(
+      this.#key('grant', grantId), this.#familyKey(grantId, familyId), this.#familyTokenKey(grantId, tokenHash), tokenHash))
+    if (reply === null) return undefined
+    const [issuedAt, expiresAt] = reply[1].split(' ').map(Number)
+    return { family: JSON.parse(reply[0]) as RefreshFamilyRecord, token: { tokenHash, issuedAt: issuedAt ?? 0, expiresAt: expiresAt ?? 0 } }
+  }
+
+  async revokeRefreshFamily (grantId: string, familyId: string, tombstoneUntil: EpochSeconds): Promise<boolean> {
+    return await this.#op('revokeRefreshFamily', async () =>
+      await this.#scripts.oidcFamilyRevoke(this.#familyKey(grantId, familyId), pxat(tombstoneUntil))) === 1
+  }
+
+  /**
+   * Reads the session's family index, then revokes each family on its grant's slot (one
+   * round trip for all of them) and drops the index. Logout is rare; the index keeps it O(n)
+   * in the session's families, never a scan.
+   */
+  async revokeSessionFamilies (sessionId: string): Promise<number> {
+    return await this.#op('revokeSessionFamilies', async () => await this.#revokeFamiliesOf([sessionId]))
+  }
+
+  /** Three round trips whatever the number of sessions: read the indexes, revoke, drop them. */
+  async #revokeFamiliesOf (sessionIds: string[]): Promise<number> {
+    const indexKeys = sessionIds.map((sessionId) => this.#sessionFamiliesKey(sessionId))
+    const members = settledValues(await this.#batch(indexKeys.map((key): Command => ['smembers', key]))).flat() as string[]
+    if (members.length === 0) return 0
+    const commands = members.flatMap((member): Command[] => {
+      const [grantId, familyId] = member.split('\n')
+      // A tombstone "until 1 ms after the epoch" is no tombstone: Redis drops it at once.
+      return grantId === undefined || familyId === undefined ? [] : [['oidcFamilyRevoke', this.#familyKey(grantId, familyId), 1]]
+    })
+    const revoked = settledValues(await this.#batch(commands))
+    await this.#batch(indexKeys.map((key): Command => ['del', key]))
+    return revoked.reduce<number>((sum, count) => sum + Number(count), 0)
+  }
+
   /** Revokes the grants an index set lists: read the set, GETDEL every grant, tidy the indexes. */
   async #revokeIndexed (indexKey: string): Promise<number> {
     const grantIds = await this.#client.smembers(indexKey)
@@ -256,15 +387,21 @@ export class RedisStore implements Store {
     await this.#op('revokeAccessToken', async () => await this.#client.set(this.#key('revoked-jti', jti), '1', 'PXAT', pxat(expiresAt)))
   }
 
-  /** One round trip: EXISTS on the deny-list entry and on the grant, together. */
-  async isAccessTokenRevoked (jti: string, grantId: string | undefined): Promise<boolean> {
+  /**
+   * One round trip, two commands: EXISTS on the deny-list entry, and on the grant (with the
+   * family's state in one script when the token names its family: same slot).
+   */
+  async isAccessTokenRevoked (jti: string, grantId: string | undefined, familyId?: string): Promise<boolean> {
     const jtiKey = this.#key('revoked-jti', jti)
     if (grantId === undefined) {
       return await this.#op('isAccessTokenRevoked', async () => await this.#client.exists(jtiKey)) === 1
     }
-    const [denied, grantExists] = await this.#op('isAccessTokenRevoked', async () =>
-      settledValues(await this.#batch([['exists', jtiKey], ['exists', this.#key('grant', grantId)]])))
-    return denied === 1 || grantExists === 0
+    const liveness: Command = familyId === undefined
+      ? ['exists', this.#key('grant', grantId)]
+      : ['oidcAlive', this.#key('grant', grantId), this.#familyKey(grantId, familyId)]
+    const [denied, alive] = await this.#op('isAccessTokenRevoked', async () =>
+      settledValues(await this.#batch([['exists', jtiKey], liveness])))
+    return denied === 1 || alive === 0
   }
 
   // sessions ----------------------------------------------------------------------------------
@@ -300,6 +437,7 @@ export class RedisStore implements Store {
       if (sessionIds.length === 0) return 0
       const deleted = settledValues(await this.#batch(sessionIds.map((sessionId): Command => ['del', this.#key('session', sessionId)])))
       await this.#client.srem(indexKey, ...sessionIds)
+      await this.#revokeFamiliesOf(sessionIds)
       return deleted.reduce<number>((sum, count) => sum + Number(count), 0)
     })
   }
@@ -393,6 +531,20 @@ export class RedisStore implements Store {
     return `${this.#prefix}grant-pair:{${escapeKeyPart(accountId)}:${escapeKeyPart(clientId)}}`
   }
 
+  /** `prefix family:<familyId>:{grantId}`: beside its grant, in the grant's slot. */
+  #familyKey (grantId: string, familyId: string): string {
+    return `${this.#prefix}family:${escapeKeyPart(familyId)}:{${escapeKeyPart(grantId)}}`
+  }
+
+  /** `prefix rt:<tokenHash>:{grantId}`: a family's refresh token, in its grant's slot. */
+  #familyTokenKey (grantId: string, tokenHash: string): string {
+    return `${this.#prefix}rt:${escapeKeyPart(tokenHash)}:{${escapeKeyPart(grantId)}}`
+  }
+
+  #sessionFamiliesKey (sessionId: string): string {
+    return this.#key('session-families', sessionId)
+  }
+
   #accountSessionsKey (accountId: string): string {
     return this.#key('account-sessions', accountId)
   }
@@ -467,6 +619,11 @@ function settledValues (results: Settled[]): unknown[] {
   const failed = results.find(([error]) => error !== null)
   if (failed?.[0] !== null && failed?.[0] !== undefined) throw failed[0]
   return results.map(([, value]) => value)
+}
+
+/** A family's entry in its session's index. */
+function familyMember (family: RefreshFamilyRecord): string {
+  return `${family.grantId}\n${family.familyId}`
 }
 
 function escapeKeyPart (id: string): string {

@@ -65,6 +65,12 @@ export interface ClientStore {
   saveClient (client: ClientRecord): Promise<void>
   /** Deletes the client; returns whether it existed. Its grants are revoked by the caller. */
   deleteClient (clientId: string): Promise<boolean>
+  /**
+   * Replaces the client only while it exists (RFC 7592 §2.2 update); returns false, writing
+   * nothing, when it does not. One atomic step, so an update racing a delete never brings the
+   * deleted client back.
+   */
+  updateClientIfExists (client: ClientRecord): Promise<boolean>
 }
 
 /** Everything an authorization code is bound to (RFC 6749 §4.1.2, RFC 7636 §4.4). */
@@ -166,6 +172,13 @@ export interface GrantStore {
   revokeAccountGrants (accountId: string): Promise<number>
   /** Revokes every grant given to a client (client deleted or compromised). Returns the count. */
   revokeClientGrants (clientId: string): Promise<number>
+  /**
+   * Moves the grant's end to `expiresAt` while the grant exists, so a refresh family that is
+   * still in use is not cut off by the consent's first expiry. Never shortens a grant and never
+   * brings a revoked or expired one back: returns false, writing nothing, when it is gone; true
+   * when the grant is live (its end is then at least `expiresAt`).
+   */
+  extendGrant (grantId: string, expiresAt: EpochSeconds): Promise<boolean>
 }
 
 /** Access tokens are self-contained JWTs; the store only keeps the deny-list of their `jti`. */
@@ -174,9 +187,10 @@ export interface AccessTokenStore {
   revokeAccessToken (jti: string, expiresAt: EpochSeconds): Promise<void>
   /**
    * Whether the token is dead: its `jti` is on the deny-list, or it was issued under a grant
-   * that no longer exists. One call, so the common check is one round trip.
+   * that no longer exists, or (when `familyId` is given) under a refresh family that was
+   * revoked. One call, so the common check is one round trip.
    */
-  isAccessTokenRevoked (jti: string, grantId: string | undefined): Promise<boolean>
+  isAccessTokenRevoked (jti: string, grantId: string | undefined, familyId?: string): Promise<boolean>
 }
 
 /** A browser's login session (the signed cookie carries only `sessionId`). */
@@ -204,7 +218,8 @@ export interface SessionStore {
   deleteSession (sessionId: string): Promise<void>
   /**
    * Ends every login session of an account (password change, "log out everywhere"), so no
-   * browser keeps signing the user in silently. Returns how many were ended.
+   * browser keeps signing the user in silently, and with each session its refresh families
+   * without `offline_access` (as `revokeSessionFamilies`). Returns how many sessions were ended.
    */
   deleteAccountSessions (accountId: string): Promise<number>
   /**
@@ -261,12 +276,133 @@ export interface ReplayStore {
   resetCounter (key: string): Promise<void>
 }
 
+/**
+ * A token family (RFC 9700 §4.14.2): everything descending from one authorization code, its
+ * refresh tokens and the access tokens issued with them. It lives beside its grant (same hash
+ * tag), so "grant alive and family alive" is one lookup, and revoking it is one write that
+ * leaves the grant (the remembered consent) and the user's other families alone.
+ */
+export interface RefreshFamilyRecord {
+  familyId: string
+  grantId: string
+  clientId: string
+  accountId: string
+  /** Granted scopes, space-separated: a refresh may ask for a subset (RFC 6749 §6). */
+  scope: string
+  authTime: EpochSeconds
+  /** The login session the family was issued in, if any. */
+  sessionId?: string
+  /**
+   * Whether `offline_access` was granted. An offline family outlives its login session; the
+   * others end with it (`revokeSessionFamilies`).
+   */
+  offline: boolean
+  /** RFC 8707 resources granted at the authorization request; a refresh narrows to one of them. */
+  resources?: string[]
+  /** The session's public id (`sid` in ID tokens, Back-Channel Logout 1.0 §2.1). */
+  sid?: string
+  createdAt: EpochSeconds
+  /** The family's absolute end: no token of it lives longer. */
+  expiresAt: EpochSeconds
+}
+
+/** A refresh token of a family as the store keeps it: only its hash and lifetime. */
+export interface FamilyTokenRecord {
+  tokenHash: string
+  issuedAt: EpochSeconds
+  expiresAt: EpochSeconds
+}
+
+/** What the provider asks of `rotateRefreshToken`. Hashes only, never token values. */
+export interface RefreshRotation {
+  grantId: string
+  familyId: string
+  /** SHA-256 of the presented refresh token. */
+  tokenHash: string
+  /** The authenticated client: another client's token is refused before anything changes. */
+  clientId: string
+  /**
+   * The request's `scope` parameter, normalized by the provider (distinct values, sorted), or
+   * undefined when absent. Every value must be in the family's scope, else `invalid_scope`.
+   * Recorded with the rotation so a retry can be compared with the first request.
+   */
+  scope?: string
+  /** How long after a rotation the rotated token may be retried (0 = never). */
+  graceSeconds: number
+  successor: {
+    tokenHash: string
+    /** Lifetime of the successor; the store caps it at the family's end. */
+    lifetimeSeconds: number
+    /**
+     * The successor sealed so that only the holder of the presented token can open it (the
+     * provider encrypts it under a key derived from the presented token). Kept with the
+     * rotation and handed back on a retry; the store never sees the successor itself.
+     */
+    sealed: string
+  }
+}
+
+export type RotationResult =
+  /** The presented token was the family's current one: it is rotated, the successor is stored. */
+  | { status: 'rotated', family: RefreshFamilyRecord, successor: FamilyTokenRecord, grantExpiresAt: EpochSeconds }
+  /**
+   * The presented token was rotated less than `graceSeconds` ago and its successor is unused:
+   * nothing changes, and the first rotation's sealed successor and request scope come back.
+   */
+  | { status: 'retried', family: RefreshFamilyRecord, sealed: string, scope: string | undefined }
+  /** A rotated token presented again outside the grace rule: the family is now revoked. */
+  | { status: 'reused', family: RefreshFamilyRecord }
+  /** The token belongs to another client: nothing changed. */
+  | { status: 'wrong_client' }
+  /** A requested scope value was not granted to the family: nothing changed. */
+  | { status: 'invalid_scope', scope: string }
+  /** Unknown, expired, or its family or grant is gone. */
+  | { status: 'not_found' }
+
+/** Refresh-token families: start, rotate (with the grace window), read, revoke. */
+export interface RefreshFamilyStore {
+  /**
+   * Starts a family with its first refresh token (none when the client may not refresh: the
+   * family still anchors the access tokens). Never overwrites: returns false when the family
+   * already exists or was revoked before it started (a code replay that raced the first
+   * redemption), and then writes nothing. Non-offline families with a `sessionId` are indexed
+   * by session for `revokeSessionFamilies`.
+   */
+  startRefreshFamily (family: RefreshFamilyRecord, first?: FamilyTokenRecord): Promise<boolean>
+  /**
+   * The one atomic step of a refresh (RFC 6749 §6, RFC 9700 §4.14.2), in this order: grant and
+   * family alive, token known, token of this client, scope within the family's; then the
+   * current token rotates, or a rotated one is a retry within the grace window (the successor
+   * unused), or it is reuse and the family is revoked. Of concurrent callers with the current
+   * token exactly one rotates; the others are retries.
+   */
+  rotateRefreshToken (rotation: RefreshRotation): Promise<RotationResult>
+  /**
+   * The family's current refresh token with its family, while token, family and grant are
+   * alive (introspection, revocation). A rotated token is not returned.
+   */
+  findFamilyRefreshToken (grantId: string, familyId: string, tokenHash: string): Promise<{ family: RefreshFamilyRecord, token: FamilyTokenRecord } | undefined>
+  /**
+   * Revokes the family (its refresh and access tokens), leaving its grant and the grant's other
+   * families alone. A family not started yet is revoked in advance (a tombstone until
+   * `tombstoneUntil`), so a racing `startRefreshFamily` cannot bring it to life. Returns whether
+   * a live family was revoked.
+   */
+  revokeRefreshFamily (grantId: string, familyId: string, tombstoneUntil: EpochSeconds): Promise<boolean>
+  /**
+   * Revokes every non-offline family issued in this login session (OpenID Connect: tokens
+   * without `offline_access` end with the session). Returns how many live families it revoked.
+   */
+  revokeSessionFamilies (sessionId: string): Promise<number>
+}
+
 /** The whole contract a storage backend implements. */
 export interface Store extends
   ClientStore,
   CodeStore,
   RefreshTokenStore,
   GrantStore,
+  RefreshFamilyStore,
   AccessTokenStore,
   SessionStore,
   InteractionStore,
