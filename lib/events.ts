@@ -20,6 +20,8 @@ export interface SecurityEvents {
   'client.registered': { clientId: string, ip: string }
   'client.updated': { clientId: string }
   'client.deleted': { clientId: string }
+  /** A browser form post refused because another site sent it (Origin or Sec-Fetch-Site). */
+  'form.cross_site': { path: string, reason: 'origin' | 'sec-fetch-site', ip: string, origin?: string, secFetchSite?: string }
 }
 
 export type SecurityEventName = keyof SecurityEvents

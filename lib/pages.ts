@@ -29,7 +29,9 @@ export async function renderPage (
     'content-security-policy': `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+    // same-origin, not no-referrer: under no-referrer a browser posts our own forms with
+    // `Origin: null`, which the cross-site form guard cannot tell from a sandboxed attacker.
+    'referrer-policy': 'same-origin',
     'cache-control': 'no-store',
     pragma: 'no-cache',
   })

@@ -120,7 +120,8 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     events,
     log,
     audit (name, event) {
-      const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked'
+      const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked' ||
+        name === 'form.cross_site'
       const fields: object = { event: name, ...event }
       log[attack ? 'warn' : 'info'](fields, `oidc ${String(name)}`)
       events.emit(name, event, log)

@@ -139,7 +139,7 @@ t.test('the login page: escaped client name, security headers, one message for b
   t.match(res.headers['content-security-policy'], /form-action 'self' https:\/\/rp\.example\.com/)
   t.equal(res.headers['x-frame-options'], 'DENY')
   t.equal(res.headers['x-content-type-options'], 'nosniff')
-  t.equal(res.headers['referrer-policy'], 'no-referrer')
+  t.equal(res.headers['referrer-policy'], 'same-origin')
   t.equal(res.headers['cache-control'], 'no-store')
   const jar = new CookieJar()
   jar.update(res)

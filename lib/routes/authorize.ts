@@ -9,6 +9,7 @@ import { needsConsent } from '../authorize/grant.js'
 import { restoreRequest, type RawParams } from '../authorize/request.js'
 import { LoginLimits } from '../authorize/login-limits.js'
 import { loadInteraction } from '../authorize/interaction.js'
+import { refuseCrossSiteForm } from '../http/browser-form.js'
 
 /**
  * `/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST take the authorization request;
@@ -25,7 +26,12 @@ export async function authorizeRoutes (app: FastifyInstance, ctx: ProviderContex
 
   app.post(routes.authorize, { config }, async (request, reply) => {
     const body = formBody(request)
-    if (body.interaction_id !== undefined) return await submitLogin(deps, limits, body, request, reply)
+    // The login form is ours and must come from our page; an authorization request POSTed by
+    // a relying party's own page (OIDC Core §3.1.2.1) is cross-site by nature and stays allowed.
+    if (body.interaction_id !== undefined) {
+      refuseCrossSiteForm(ctx, request)
+      return await submitLogin(deps, limits, body, request, reply)
+    }
     return await handleAuthorizationRequest(deps, body, request, reply)
   })
 }

@@ -7,6 +7,7 @@ import { finish, redirectOnError, renderConsent, type FlowDeps } from '../author
 import { restoreRequest, type RawParams } from '../authorize/request.js'
 import { loadInteraction, requireInteractionUser } from '../authorize/interaction.js'
 import { formBody } from './authorize.js'
+import { browserFormGuard } from '../http/browser-form.js'
 
 /** The consent page (GET) and its form (POST): approve records the grant and issues the code. */
 export async function consentRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
@@ -20,7 +21,7 @@ export async function consentRoutes (app: FastifyInstance, ctx: ProviderContext)
     return await renderConsent(deps, reply, interaction, authorization)
   })
 
-  app.post(routes.consent, { config }, async (request, reply) => {
+  app.post(routes.consent, { config, preValidation: browserFormGuard(ctx) }, async (request, reply) => {
     const body = formBody(request)
     const interaction = await loadInteraction(deps, request, body)
     const accountId = await requireInteractionUser(deps, request, interaction)
