@@ -51,8 +51,9 @@ export class ProviderCookies {
     return this.#read(request, this.#sessionName)
   }
 
-  setSession (reply: FastifyReply, sessionId: string): void {
-    this.#write(reply, this.#sessionName, sessionId, this.#sessionMaxAge)
+  /** `persistent: false` (a login without "remember me"): a browser-session cookie, no Max-Age. */
+  setSession (reply: FastifyReply, sessionId: string, persistent = true): void {
+    this.#write(reply, this.#sessionName, sessionId, persistent ? this.#sessionMaxAge : undefined)
   }
 
   clearSession (reply: FastifyReply): void {

@@ -5,6 +5,10 @@ import type { KeySource } from './adapters/keys/types.js'
 import type { UserAdapter } from './adapters/users/types.js'
 import type { RegistrationPolicy } from './registration/policy.js'
 import { InvalidOptionError } from './errors.js'
+import type { ScopesOption, ScopeRegistry } from './claims.js'
+import type { ClaimsHooks } from './tokens/claims-hook.js'
+import type { InteractionOptions } from './interactions/types.js'
+import type { PagesOptions } from './pages/options.js'
 
 const Seconds = (description: string, defaultValue: number) =>
   Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
@@ -65,16 +69,17 @@ export const OptionsSchema = Type.Object({
     Type.Array(Type.String({ minLength: 32 }), { minItems: 1 }),
   ], { description: 'Signs the login-session cookie; an array rotates (first signs, all verify).' })),
   ttl: TtlSchema,
-  scopes: Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), {
-    default: ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'],
-    description: 'Scopes the provider supports; others are ignored at /authorize.',
-  }),
+  // Checked in code by resolveScopes (lib/claims.ts): a list of names, or scope definitions.
+  scopes: Type.Optional(Type.Unsafe<ScopesOption>({
+    description: 'Scopes the provider supports (others are ignored at /authorize), or custom scope definitions.',
+  })),
   clients: Type.Array(StaticClientSchema, { default: [] }),
   accessTokenAudience: Type.Optional(Type.String({ minLength: 1, description: 'RFC 9068 `aud` of access tokens. Default: the issuer.' })),
   nonceReplayProtection: Type.Boolean({ default: true, description: 'Refuse a nonce a client already used within the ID token lifetime.' }),
   rateLimit: RateLimitSchema,
   cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
   pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
+  idTokenScopeClaims: Type.Boolean({ default: true, description: 'Put the granted scopes\' claims in the ID token too (false: OIDC Core §5.4 minimal ID tokens).' }),
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -106,8 +111,14 @@ export interface OidcProviderOptions {
   clients?: StaticClient[]
   /** Lifetimes in seconds. */
   ttl?: Partial<OptionsData['ttl']>
-  /** Supported scopes. */
-  scopes?: string[]
+  /**
+   * Supported scopes: a list (as before), or custom scope definitions beside the standard ones,
+   * each with the claims it releases and its consent text.
+   *
+   * @example
+   * scopes: { roles: { claims: ['roles'], description: 'Your roles' } }
+   */
+  scopes?: ScopesOption
   /** Dynamic client registration (RFC 7591). Default: disabled. */
   registration?: RegistrationPolicy | false
   /** RFC 9068 `aud` of access tokens. Default: the issuer. */
@@ -122,10 +133,25 @@ export interface OidcProviderOptions {
   pageTitle?: string
   /** Fastify route prefix; the plugin honours it for its routes. */
   prefix?: string
+  /** The host's own login and consent pages (issue 14). Default: the built-in pages. */
+  interactions?: InteractionOptions
+  /** Claims the host adds to access tokens and ID tokens; registered claims are never changed. */
+  tokenClaims?: ClaimsHooks
+  /** Put the granted scopes' claims in the ID token too (default true; false: OIDC Core §5.4 minimal ID tokens). */
+  idTokenScopeClaims?: boolean
+  /** Brand, templates and message catalogs of the built-in pages. */
+  pages?: PagesOptions
 }
 
 /** Options after defaults, as the provider uses them. */
-export interface ResolvedOptions extends OptionsData {
+export interface ResolvedOptions extends Omit<OptionsData, 'scopes'> {
+  /** The supported scope names (from the `scopes` option, whatever its form). */
+  scopes: string[]
+  /** What each scope releases and its consent text. */
+  scopeRegistry: ScopeRegistry
+  interactions?: InteractionOptions
+  tokenClaims: ClaimsHooks
+  pages?: PagesOptions
   store: Store
   keys: KeySource
   users: UserAdapter
@@ -165,6 +191,8 @@ function structuredCloneData (options: object): Record<string, unknown> {
   const data: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(options)) {
     if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration') continue
+    // Functions and host objects, checked in code (resolveExperience).
+    if (key === 'interactions' || key === 'tokenClaims' || key === 'pages' || key === 'scopes') continue
     data[key] = value
   }
   return structuredClone(data)

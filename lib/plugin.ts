@@ -1,11 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import formbody from '@fastify/formbody'
 import fastifyCookie from '@fastify/cookie'
-import fastifyView from '@fastify/view'
-import { Eta } from 'eta'
 import sjson from 'secure-json-parse'
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
@@ -23,6 +20,8 @@ import { SecurityEventEmitter } from './events.js'
 import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { routeModules } from './routes/index.js'
+import { installPages, pagesOf } from './pages/install.js'
+import { resolveExperienceOptions } from './interactions/options.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,8 +40,6 @@ const storeMethods: ReadonlyArray<keyof Store> = [
 
 /** Bodies are small: a form or a client registration. Anything larger is refused with 413. */
 const bodyLimit = 64 * 1024
-
-const viewsDir = fileURLToPath(new URL('./views/', import.meta.url))
 
 const noUsers = {
   async authenticate (): Promise<string | null> { return null },
@@ -87,6 +84,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
   }
   return {
     ...data,
+    ...resolveExperienceOptions(options),
     cookieSecret,
     store: options.store ?? new MemoryStore(),
     ownsStore: options.store === undefined,
@@ -128,6 +126,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     },
   }
 
+  pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
   app.decorate('oidc', createHostApi(ctx))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
 
@@ -151,12 +150,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     })
     child.setErrorHandler(errorHandler)
     if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie)
-    await child.register(fastifyView, {
-      engine: { eta: new Eta({ views: viewsDir, autoEscape: true, cache: true }) },
-      root: viewsDir,
-      propertyName: 'oidcView',
-      production: true,
-    })
+    installPages(child, ctx)
     for (const register of routeModules) await register(child, ctx)
   }, { prefix })
 }

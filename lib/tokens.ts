@@ -40,6 +40,8 @@ export interface AccessTokenInput {
   scope: string
   authTime?: number
   grantId?: string
+  /** Extra claims (the `tokenClaims.accessToken` hook's); the registered ones above always win. */
+  claims?: Record<string, unknown>
 }
 
 export interface IssuedAccessToken {
@@ -69,7 +71,7 @@ export async function issueAccessToken (ctx: ProviderContext, input: AccessToken
     ...(input.authTime === undefined ? {} : { auth_time: input.authTime }),
     ...(input.grantId === undefined ? {} : { grant_id: input.grantId }),
   }
-  const token = await signJwt(ctx.keys.signingKey, accessTokenType, { ...claims })
+  const token = await signJwt(ctx.keys.signingKey, accessTokenType, { ...input.claims, ...claims })
   return { token, claims, expiresIn }
 }
 
@@ -80,6 +82,11 @@ export interface IdTokenInput {
   nonce?: string
   /** The access token issued with it, for `at_hash`. */
   accessToken: string
+  /** OIDC Core §2: how the user authenticated. */
+  acr?: string
+  amr?: string[]
+  /** Extra claims (scope claims, OIDC Core §5.5 claims, the hook's); registered ones always win. */
+  claims?: Record<string, unknown>
 }
 
 /**
@@ -93,6 +100,7 @@ export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): 
   const iat = nowSeconds()
   const alg = ctx.keys.signingKey.alg
   return await signJwt(ctx.keys.signingKey, 'JWT', {
+    ...input.claims,
     iss: ctx.issuer,
     sub: input.sub,
     aud: input.client.client_id,
@@ -102,6 +110,8 @@ export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): 
     ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
     at_hash: atHash(input.accessToken, alg),
     azp: input.client.client_id,
+    ...(input.acr === undefined ? {} : { acr: input.acr }),
+    ...(input.amr === undefined ? {} : { amr: input.amr }),
   })
 }
 

@@ -71,6 +71,9 @@ export const authorizationCodeGrant = {
       authTime: code.authTime,
       grantId: code.grantId,
       ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
+      ...(code.acr === undefined ? {} : { acr: code.acr }),
+      ...(code.amr === undefined ? {} : { amr: code.amr }),
+      ...(code.claims === undefined ? {} : { claimsRequest: code.claims }),
       ...(refresh === undefined ? {} : { refreshToken: refresh.token, pending: refresh.saved }),
     })
   },

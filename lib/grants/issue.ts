@@ -1,6 +1,7 @@
 import type { ClientRecord, GrantType } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { issueAccessToken, issueIdToken, scopeSet, type TokenResponse } from '../tokens.js'
+import { tokenClaims } from '../tokens/claims-hook.js'
 
 export interface UserTokenInput {
   grantType: GrantType
@@ -19,6 +20,11 @@ export interface UserTokenInput {
    * if one fails, the request fails and nothing leaves the server.
    */
   pending?: Promise<unknown>
+  /** OIDC Core §2: how the user authenticated, for the ID token. */
+  acr?: string
+  amr?: string[]
+  /** OIDC Core §5.5: the `claims` request parameter (JSON) the code was issued for. */
+  claimsRequest?: string
 }
 
 /**
@@ -27,7 +33,9 @@ export interface UserTokenInput {
  * token the grant stored, if any.
  */
 export async function userTokenResponse (ctx: ProviderContext, input: UserTokenInput): Promise<TokenResponse> {
+  const extra = await tokenClaims(ctx, { client: input.client, accountId: input.accountId, scope: input.scope, grantType: input.grantType, ...(input.claimsRequest === undefined ? {} : { claimsRequest: input.claimsRequest }) })
   const access = await issueAccessToken(ctx, {
+    claims: extra.accessToken,
     client: input.client,
     sub: input.accountId,
     scope: input.scope,
@@ -47,6 +55,9 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
       authTime: input.authTime,
       ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
       accessToken: access.token,
+      claims: extra.idToken,
+      ...(input.acr === undefined ? {} : { acr: input.acr }),
+      ...(input.amr === undefined ? {} : { amr: input.amr }),
     })
   }
   if (input.refreshToken !== undefined) response.refresh_token = input.refreshToken

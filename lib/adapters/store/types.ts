@@ -71,6 +71,11 @@ export interface AuthorizationCodeRecord {
   authTime: EpochSeconds
   sessionId?: string
   expiresAt: EpochSeconds
+  /** OIDC Core §2: how the user authenticated (issue 14), for the ID token. */
+  acr?: string
+  amr?: string[]
+  /** OIDC Core §5.5: the `claims` request parameter (JSON), for the ID token. */
+  claims?: string
 }
 
 /** Result of an atomic single-use consume. */
@@ -166,6 +171,9 @@ export interface SessionRecord {
   accountId: string
   authTime: EpochSeconds
   expiresAt: EpochSeconds
+  /** OIDC Core §2: the login's authentication context and methods, kept for SSO ID tokens. */
+  acr?: string
+  amr?: string[]
 }
 
 export interface SessionStore {
@@ -194,6 +202,11 @@ export interface InteractionRecord {
   sessionId?: string
   authTime?: EpochSeconds
   expiresAt: EpochSeconds
+  /** What the interaction asks of the user (issue 14). Absent in records from before: login. */
+  prompt?: 'login' | 'consent'
+  /** The login's authentication context and methods, carried to the consent step. */
+  acr?: string
+  amr?: string[]
 }
 
 export interface InteractionStore {

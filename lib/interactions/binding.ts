@@ -1,32 +1,45 @@
 import type { FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../adapters/store/types.js'
 import { OAuthError } from '../errors.js'
-import { safeEqual } from '../crypto.js'
+import { nowSeconds, safeEqual } from '../crypto.js'
 import type { RawParams } from './request.js'
-import type { FlowDeps } from './flow.js'
+import type { FlowDeps } from './engine.js'
 
-const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
+export const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
+
+/** The interaction id a request names: `interaction_id` in the query, the form or the route params. */
+export function interactionIdOf (request: FastifyRequest): unknown {
+  const sources = [request.query, request.body, request.params] as Array<RawParams | undefined | null>
+  for (const source of sources) {
+    if (typeof source === 'object' && source !== null && source.interaction_id !== undefined) return source.interaction_id
+  }
+  return undefined
+}
 
 /**
- * Loads the pending request a form belongs to and checks it was posted by the browser that
- * started it (signed browser cookie) with the CSRF token issued for it. `csrf: false` is for
- * the GET that only displays the consent page.
+ * Loads a pending interaction and checks the rules every page (ours or the host's) obeys:
+ * it exists and has not expired, it was started by this browser (signed browser cookie), and
+ * for a form post, the form carries the CSRF token issued for it.
  */
-export async function loadInteraction (deps: FlowDeps, request: FastifyRequest, params: RawParams, options: { csrf?: boolean } = {}): Promise<InteractionRecord> {
-  const interactionId = params.interaction_id
+export async function loadInteraction (
+  deps: FlowDeps,
+  request: FastifyRequest,
+  interactionId: unknown,
+  options: { csrfToken?: unknown, checkCsrf: boolean }
+): Promise<InteractionRecord> {
   if (typeof interactionId !== 'string' || interactionId === '' || interactionId.length > 64) {
     throw new OAuthError('invalid_request', 'the sign-in request is missing or malformed')
   }
   const interaction = await deps.ctx.store.getInteraction(interactionId)
-  if (interaction === undefined) {
+  if (interaction === undefined || interaction.expiresAt <= nowSeconds()) {
     throw new OAuthError('invalid_request', 'this sign-in request has expired or was already completed; go back to the application and start again')
   }
   const browserId = deps.cookies.browserId(request)
   if (interaction.browserId !== undefined && (browserId === undefined || !safeEqual(interaction.browserId, browserId))) {
     throw forbidden('this sign-in request was started in another browser (or cookies are disabled)')
   }
-  if (options.csrf !== false) {
-    const token = params.csrf_token
+  if (options.checkCsrf) {
+    const token = options.csrfToken
     if (typeof token !== 'string' || !safeEqual(interaction.csrfToken, token)) {
       throw forbidden('the form is missing its security token or it does not match; reload the page and try again')
     }
@@ -34,7 +47,7 @@ export async function loadInteraction (deps: FlowDeps, request: FastifyRequest, 
   return interaction
 }
 
-/** The consent forms require the logged-in user to be the one the interaction belongs to. */
+/** A consent belongs to a signed-in user: the browser's session must still be theirs. */
 export async function requireInteractionUser (deps: FlowDeps, request: FastifyRequest, interaction: InteractionRecord): Promise<string> {
   const sessionId = deps.cookies.sessionId(request)
   const session = sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
