@@ -18,3 +18,15 @@ export type { UserAdapter, UserClaims } from './adapters/users/types.js'
 
 export type { RegistrationPolicy } from './registration/policy.js'
 export type { ClientMetadata } from './registration/metadata.js'
+
+export type {
+  Interaction, InteractionClient, InteractionScope, InteractionPrompt, InteractionResult, InteractionErrorCode,
+  InteractionOptions, LoginResult, ConsentResult, PasswordCheck,
+} from './interactions/types.js'
+export type { ClaimsRequest, ClaimRequest } from './interactions/request.js'
+export type { ClaimsHook, ClaimsHooks, ClaimsHookInput, ClaimsContext, TokenKind } from './tokens/claims-hook.js'
+export { registeredClaims, type ScopesOption, type ScopeDefinition } from './claims.js'
+export type { PagesOptions, BrandOptions, PageName } from './pages/options.js'
+export type { Messages } from './pages/i18n.js'
+export { builtInCatalogs } from './pages/i18n.js'
+export { browserFormGuard } from './http/browser-form.js'

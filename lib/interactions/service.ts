@@ -57,9 +57,9 @@ export class InteractionService {
     return await loadInteraction(this.deps, request, interactionId ?? interactionIdOf(request), { checkCsrf: isForm, csrfToken: body.csrf_token })
   }
 
-  /** `app.oidc.getInteraction`. */
+  /** `app.oidc.getInteraction`: on a POST (a step of the host's form) the form rules apply too. */
   async get (request: FastifyRequest, interactionId?: string): Promise<Interaction> {
-    const record = await this.load(request, interactionId, { form: false })
+    const record = await this.load(request, interactionId)
     return (await describeInteraction(this.deps, record, request)).interaction
   }
 
