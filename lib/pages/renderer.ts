@@ -88,7 +88,7 @@ export class PageRenderer {
     for (const [page, file] of Object.entries(options.templates ?? {})) {
       if (typeof file !== 'string' || file === '') throw new TypeError(`templates.${page} must be the path of an Eta template file`)
       const source = readFileSync(resolve(file), 'utf8')
-      this.#eta.loadTemplate(`@${page}`, source)
+      this.#eta.loadTemplate(`@${page}`, source, { async: true })
       this.#hostTemplates.add(page)
     }
   }
