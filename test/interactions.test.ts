@@ -21,10 +21,10 @@ const client = {
  * A host with its own interaction routes: GET /host shows the interaction as JSON, POST
  * /host/finish finishes it with the JSON result in the form's `result` field.
  */
-async function hostApp (t: Test, options: Partial<OidcProviderOptions> = {}) {
+async function hostApp (t: Test, options: Partial<OidcProviderOptions> = {}, logLines?: string[]) {
   const store = new MemoryStore()
   t.teardown(() => store.close())
-  const app = Fastify({ logger: false })
+  const app = Fastify({ logger: logLines === undefined ? false : { level: 'warn', stream: { write: (line: string) => { logLines.push(line) } } } })
   await app.register(formbody)
   await app.register(oidcProvider, {
     issuer: ISSUER,
@@ -32,7 +32,8 @@ async function hostApp (t: Test, options: Partial<OidcProviderOptions> = {}) {
     cookieSecret: 'x'.repeat(32),
     store,
     users: testUsers,
-    clients: [client],
+    clients: [client, { client_id: 'service', client_secret: 'service-secret-0123456789', grant_types: ['client_credentials'], scope: 'api.read' }],
+    scopes: ['openid', 'profile', 'email', 'api.read'],
     rateLimit: { loginFailures: 3 },
     interactions: { url: (interaction) => `/host?interaction_id=${interaction.id}` },
     ...options,
@@ -267,12 +268,13 @@ t.test('checkPassword applies the login limits to a host password form', async (
 })
 
 t.test('a claims hook adds claims but cannot change registered ones (dropped with a warning)', async (t) => {
+  const logLines: string[] = []
   const { app } = await hostApp(t, {
     tokenClaims: {
       accessToken: ({ accountId, scopes, client }) => ({ sub: 'admin', aud: 'https://evil.example', scope: 'admin', tenant: 'acme', for: `${accountId}@${client.clientId}`, n: scopes.size }),
       idToken: () => ({ sub: 'admin', aud: 'other', iss: 'https://evil.example', nonce: 'x', amr: ['fake'], department: 'R&D' }),
     },
-  })
+  }, logLines)
   const { jar, interaction, verifier } = await start(app)
   const res = await finish(app, jar, interaction, { login: { accountId: 'demo', amr: ['pwd'] }, consent: {} })
   const tokens = await exchange(app, res.headers.location as string, verifier)
@@ -281,6 +283,20 @@ t.test('a claims hook adds claims but cannot change registered ones (dropped wit
   const id = jwtClaims(tokens.id_token)
   t.match(id, { sub: 'demo', aud: 'web-app', iss: ISSUER, amr: ['pwd'], department: 'R&D', email: 'demo@example.com', name: 'Demo User' })
   t.notOk(id.nonce === 'x', 'the nonce is the request\'s')
+  const warnings = logLines.map((line) => JSON.parse(line) as { claim?: string, token?: string, msg: string }).filter((entry) => /registered claim/.test(entry.msg))
+  t.same(warnings.map((entry) => `${entry.token}:${entry.claim}`).sort(), ['access_token:aud', 'access_token:scope', 'access_token:sub', 'id_token:amr', 'id_token:aud', 'id_token:iss', 'id_token:nonce', 'id_token:sub'])
+
+  // A second token: no second warning for the same claim.
+  const again = await start(app, jar, { prompt: 'login' })
+  const second = await finish(app, jar, again.interaction, { login: { accountId: 'demo' } })
+  await exchange(app, second.headers.location as string, again.verifier)
+  t.equal(logLines.filter((line) => /registered claim/.test(line)).length, 8, 'one warning per claim name')
+
+  // client_credentials tokens go through the access-token hook too, without an account.
+  const service = await app.inject({
+    method: 'POST', url: '/token', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('service', 'service-secret-0123456789') }, payload: 'grant_type=client_credentials',
+  })
+  t.match(jwtClaims((service.json() as { access_token: string }).access_token), { sub: 'service', aud: ISSUER, tenant: 'acme', for: 'undefined@service' })
 })
 
 t.test('idTokenScopeClaims: false keeps ID tokens minimal (OIDC Core §5.4)', async (t) => {

@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { OAuthError } from '../errors.js'
 import { issueAccessToken, scopeSet, type TokenResponse } from '../tokens.js'
+import { tokenClaims } from '../tokens/claims-hook.js'
 import type { GrantHandler } from './types.js'
 
 const body = Type.Object({
@@ -32,7 +33,9 @@ export const clientCredentialsGrant = {
       scopes = [...requested].filter((value) => registered.has(value))
     }
     const scope = scopes.join(' ')
-    const access = await issueAccessToken(ctx, { client, sub: client.client_id, scope })
+    // The host's access-token claims hook runs for client tokens too (no account).
+    const extra = await tokenClaims(ctx, { client, scope, grantType: 'client_credentials' })
+    const access = await issueAccessToken(ctx, { client, sub: client.client_id, scope, claims: extra.accessToken })
     ctx.audit('token.issued', { clientId: client.client_id, grantType: 'client_credentials' })
     const response: TokenResponse = {
       access_token: access.token,
