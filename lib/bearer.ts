@@ -34,11 +34,13 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   const scope = record.scope
   const grantId = record.grant_id
   const authTime = record.auth_time
+  const userinfoClaims = record.userinfo_claims
   if (typeof iss !== 'string' || typeof sub !== 'string' || typeof aud !== 'string' || typeof exp !== 'number' ||
     typeof iat !== 'number' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined
   if (scope !== undefined && typeof scope !== 'string') return undefined
   if (grantId !== undefined && typeof grantId !== 'string') return undefined
   if (authTime !== undefined && typeof authTime !== 'number') return undefined
+  if (userinfoClaims !== undefined && !(Array.isArray(userinfoClaims) && userinfoClaims.every((name) => typeof name === 'string'))) return undefined
   return {
     iss,
     sub,
@@ -50,6 +52,7 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
     ...(scope === undefined ? {} : { scope }),
     ...(authTime === undefined ? {} : { auth_time: authTime }),
     ...(grantId === undefined ? {} : { grant_id: grantId }),
+    ...(userinfoClaims === undefined ? {} : { userinfo_claims: userinfoClaims as string[] }),
   }
 }
 

@@ -31,6 +31,8 @@ export interface AccessTokenClaims {
   auth_time?: number
   /** Private claim: the grant the token lives under; revoking the grant kills the token. */
   grant_id?: string
+  /** Private claim: the claims the `claims` parameter asked for at userinfo (OIDC Core §5.5). */
+  userinfo_claims?: string[]
 }
 
 export interface AccessTokenInput {

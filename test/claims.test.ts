@@ -38,6 +38,15 @@ t.test('openid-client: claims={"id_token":{"email":{"essential":true}}} puts ema
   t.equal(id.name, undefined)
   t.equal(tokens.scope, 'openid')
 
+  t.same(await client.fetchUserInfo(config, tokens.access_token, 'demo'), { sub: 'demo' }, 'the ID token request does not widen userinfo')
+
+  // The userinfo member (OIDC Core §5.5): individual claims at the UserInfo endpoint.
+  const forUserinfo = await runCodeFlow(app, { clientId: web.client_id, redirectUri: REDIRECT, scope: 'openid', extra: { claims: JSON.stringify({ userinfo: { name: null, email_verified: { essential: true }, sub: null } }) } })
+  t.ok(forUserinfo.sawConsent, 'claims outside the scopes need consent')
+  const userinfoTokens = await client.authorizationCodeGrant(config, forUserinfo.location, { pkceCodeVerifier: forUserinfo.verifier, idTokenExpected: true })
+  t.equal(userinfoTokens.claims()!.name, undefined, 'not in the ID token')
+  t.same(await client.fetchUserInfo(config, userinfoTokens.access_token, 'demo'), { sub: 'demo', name: 'Demo User', email_verified: true })
+
   const malformed = await runCodeFlow(app, { clientId: web.client_id, redirectUri: REDIRECT, scope: 'openid', extra: { claims: '{"id_token":[1]}' } })
   t.equal(malformed.location.searchParams.get('error'), 'invalid_request')
   const notJson = await runCodeFlow(app, { clientId: web.client_id, redirectUri: REDIRECT, scope: 'openid', extra: { claims: 'nope' } })

@@ -41,7 +41,7 @@ export async function issueCode (
     expiresAt: now + ctx.options.ttl.code,
     ...(authentication.acr === undefined ? {} : { acr: authentication.acr }),
     ...(authentication.amr === undefined ? {} : { amr: authentication.amr }),
-    ...(request.claims?.id_token === undefined ? {} : { claims: JSON.stringify({ id_token: request.claims.id_token }) }),
+    ...(request.claims === undefined ? {} : { claims: JSON.stringify(request.claims) }),
   })
   // The seed's nonce replay protection: a nonce is good for one ID token per client within
   // the ID token lifetime. Checked when the code is issued, so reloading a login page is fine.

@@ -42,7 +42,8 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
     if (user === null) throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
     noStore(reply)
     // OpenID Connect Core §5.3.2: `sub` must be the token's, whatever the adapter returned.
-    return { ...filterClaims(user, scopes, ctx.options.scopeRegistry), sub: claims.sub }
+    // OIDC Core §5.5: plus the individual claims the authorization request asked for here.
+    return { ...filterClaims(user, scopes, ctx.options.scopeRegistry, claims.userinfo_claims), sub: claims.sub }
   }
 
   app.get(routes.userinfo, handler)
