@@ -6,6 +6,8 @@ import { testKeys } from './helpers/keys.js'
 import { testUsers } from './helpers/users.js'
 import { CookieJar, pkcePair } from './helpers/flow.js'
 import { basic, jwtClaims } from './helpers/codes.js'
+import { deleteKeys, requireRedis, testPrefix } from './helpers/redis.js'
+import { RedisStore, type Store } from '../lib/index.js'
 
 const ISSUER = 'http://localhost:3000'
 const client = {
@@ -22,8 +24,8 @@ const client = {
  * /host/finish finishes it with the JSON result in the form's `result` field.
  */
 async function hostApp (t: Test, options: Partial<OidcProviderOptions> = {}, logLines?: string[]) {
-  const store = new MemoryStore()
-  t.teardown(() => store.close())
+  const store: Store = options.store ?? new MemoryStore()
+  if (options.store === undefined) t.teardown(() => store.close?.())
   const app = Fastify({ logger: logLines === undefined ? false : { level: 'warn', stream: { write: (line: string) => { logLines.push(line) } } } })
   await app.register(formbody)
   await app.register(oidcProvider, {
@@ -307,4 +309,29 @@ t.test('idTokenScopeClaims: false keeps ID tokens minimal (OIDC Core §5.4)', as
   t.equal(id.email, undefined)
   t.equal(id.name, undefined)
   t.equal(id.sub, 'demo')
+})
+
+t.test('Redis: the interaction, the session and the code keep acr/amr; single use holds', async (t) => {
+  const redis = await requireRedis(t)
+  if (redis === undefined) return
+  const prefix = testPrefix()
+  const store = new RedisStore({ client: redis, prefix })
+  t.teardown(async () => { await store.close(); await deleteKeys(redis, prefix) })
+  const { app } = await hostApp(t, { store })
+  const { jar, interaction, verifier } = await start(app)
+  const [a, b] = await Promise.all([
+    finish(app, jar, interaction, { login: { accountId: 'alice', acr: 'urn:example:mfa', amr: ['pwd', 'otp'] } }),
+    finish(app, jar, interaction, { login: { accountId: 'alice', acr: 'urn:example:mfa', amr: ['pwd', 'otp'] } }),
+  ])
+  t.same([a.statusCode, b.statusCode].sort(), [303, 400], 'one winner on Redis too')
+  const winner = a.statusCode === 303 ? a : b
+  const consent = (await app.inject({ url: winner.headers.location as string, headers: { cookie: jar.header() } })).json() as { id: string, csrfToken: string, account: Record<string, unknown> }
+  t.match(consent.account, { accountId: 'alice', acr: 'urn:example:mfa', amr: ['pwd', 'otp'] })
+  const done = await finish(app, jar, consent, { consent: {} })
+  t.match(jwtClaims((await exchange(app, done.headers.location as string, verifier)).id_token), { acr: 'urn:example:mfa', amr: ['pwd', 'otp'] })
+  // SSO: the session read back from Redis still knows how the user signed in.
+  const sso = authorizeUrl()
+  const silent = await app.inject({ url: sso.url, headers: { cookie: jar.header() } })
+  t.match(silent.headers.location, /^https:\/\/rp\.example\.com\/cb\?code=/)
+  t.match(jwtClaims((await exchange(app, silent.headers.location as string, sso.verifier)).id_token), { acr: 'urn:example:mfa', amr: ['pwd', 'otp'] })
 })
