@@ -29,4 +29,3 @@ export { registeredClaims, type ScopesOption, type ScopeDefinition } from './cla
 export type { PagesOptions, BrandOptions, PageName } from './pages/options.js'
 export type { Messages } from './pages/i18n.js'
 export { builtInCatalogs } from './pages/i18n.js'
-export { browserFormGuard } from './http/browser-form.js'

@@ -191,6 +191,9 @@ t.test('a login: new session id each time, then consent on the host, auth_time/a
   const firstSession = jar.cookies.get('oidc_session')
   t.ok(firstSession)
   const consentView = await app.inject({ url: login.headers.location as string, headers: { cookie: jar.header() } })
+  const bidOnly = new CookieJar()
+  bidOnly.cookies.set('oidc_session.bid', jar.cookies.get('oidc_session.bid')!)
+  t.equal((await app.inject({ url: login.headers.location as string, headers: { cookie: bidOnly.header() } })).statusCode, 403, 'a consent is shown only with the session of the user it is for')
   const consent = consentView.json() as { id: string, csrfToken: string, prompt: string, account: Record<string, unknown> }
   t.equal(consent.prompt, 'consent')
   t.not(consent.id, interaction.id, 'the consent is a new interaction')
@@ -221,6 +224,20 @@ t.test('a login: new session id each time, then consent on the host, auth_time/a
   const second = jwtClaims((await exchange(app, relogin.headers.location as string, again.verifier)).id_token)
   t.same(second.amr, ['pwd'])
   t.equal(second.acr, undefined)
+})
+
+t.test('an interaction saved before prompts were recorded (rolling upgrade) keeps its meaning', async (t) => {
+  const { app, store } = await hostApp(t)
+  const { jar, interaction, verifier } = await start(app)
+  const login = await finish(app, jar, interaction, { login: { accountId: 'demo' } })
+  const consentId = new URL(login.headers.location as string, ISSUER).searchParams.get('interaction_id')!
+  const { prompt, ...legacy } = (await store.getInteraction(consentId))!
+  t.equal(prompt, 'consent')
+  await store.saveInteraction(legacy)
+  const view = (await app.inject({ url: login.headers.location as string, headers: { cookie: jar.header() } })).json() as { prompt: string, id: string, csrfToken: string }
+  t.equal(view.prompt, 'consent')
+  const done = await finish(app, jar, view, { consent: {} })
+  t.ok((await exchange(app, done.headers.location as string, verifier)).access_token)
 })
 
 t.test('a login may carry the consent too (one host page for both)', async (t) => {

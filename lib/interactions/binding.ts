@@ -5,6 +5,14 @@ import { nowSeconds, safeEqual } from '../crypto.js'
 import type { RawParams } from './request.js'
 import type { FlowDeps } from './engine.js'
 
+/**
+ * What an interaction asks for. Records saved before prompts were recorded (a rolling upgrade)
+ * asked for consent once a user was on them, else for a login.
+ */
+export function promptOf (record: InteractionRecord): 'login' | 'consent' {
+  return record.prompt ?? (record.accountId === undefined ? 'login' : 'consent')
+}
+
 export const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
 
 /** The interaction id a request names: `interaction_id` in the query, the form or the route params. */

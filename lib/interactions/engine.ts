@@ -7,7 +7,7 @@ import type { ProviderCookies } from '../cookies.js'
 import { issueCode, type Authentication } from './code.js'
 import { grantCovers, needsConsent, recordGrant } from './grant.js'
 import { errorUrl, successUrl } from './respond.js'
-import { requireInteractionUser } from './binding.js'
+import { promptOf, requireInteractionUser } from './binding.js'
 import { toInteraction } from './view.js'
 import type { ConsentResult, InteractionResult, LoginResult } from './types.js'
 import type { LoginLimits } from './login-limits.js'
@@ -246,7 +246,7 @@ export async function finishInteraction (
 ): Promise<FastifyReply> {
   const { ctx } = deps
   const authorization = await restoreRequest(ctx, record.params)
-  const prompt = record.prompt ?? 'login'
+  const prompt = promptOf(record)
   if (typeof result !== 'object' || result === null) throw hostMistake('finishInteraction: the result must be { login }, { consent } or { error }')
   const kind = 'error' in result ? 'error' : 'login' in result ? 'login' : 'consent' in result ? 'consent' : undefined
   if (kind === undefined) throw hostMistake('finishInteraction: the result must be { login }, { consent } or { error }')

@@ -5,7 +5,7 @@ import { ProviderCookies } from '../cookies.js'
 import { OAuthError } from '../errors.js'
 import { refuseCrossSiteForm } from '../http/browser-form.js'
 import { routes } from '../urls.js'
-import { interactionIdOf, loadInteraction, requireInteractionUser } from './binding.js'
+import { interactionIdOf, loadInteraction, promptOf, requireInteractionUser } from './binding.js'
 import { describeInteraction, finishInteraction, type FlowDeps } from './engine.js'
 import { LoginLimits } from './login-limits.js'
 import { renderConsent, renderLogin } from './builtin-pages.js'
@@ -38,7 +38,7 @@ export class InteractionService {
     if (hostUrl !== undefined) {
       return reply.redirect(hostUrl(toInteraction(this.ctx, record, authorization, request)), status)
     }
-    if (record.prompt === 'consent') {
+    if (promptOf(record) === 'consent') {
       // After a form post: Post/Redirect/Get, so a reload does not post the password again.
       if (status === 303) return reply.redirect(`${this.ctx.basePath}${routes.consent}?interaction_id=${encodeURIComponent(record.interactionId)}`, 303)
       return await renderConsent(this.deps, reply, record, authorization, request)
@@ -60,6 +60,8 @@ export class InteractionService {
   /** `app.oidc.getInteraction`: on a POST (a step of the host's form) the form rules apply too. */
   async get (request: FastifyRequest, interactionId?: string): Promise<Interaction> {
     const record = await this.load(request, interactionId)
+    // A consent is shown only to the signed-in user it was asked of.
+    if (promptOf(record) === 'consent') await requireInteractionUser(this.deps, request, record)
     return (await describeInteraction(this.deps, record, request)).interaction
   }
 
@@ -110,7 +112,7 @@ export class BuiltInPages {
   async submitLogin (body: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { deps } = this.service
     const record = await this.service.load(request, undefined, { form: true })
-    if ((record.prompt ?? 'login') !== 'login') throw new OAuthError('invalid_request', 'this sign-in request asks for a consent, not a password')
+    if (promptOf(record) !== 'login') throw new OAuthError('invalid_request', 'this sign-in request asks for a consent, not a password')
     const authorization = await restoreRequest(deps.ctx, record.params)
     const username = field(body, 'username').slice(0, 256)
     const password = field(body, 'password').slice(0, 1024)
@@ -136,7 +138,7 @@ export class BuiltInPages {
   async showConsent (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { deps } = this.service
     const record = await this.service.load(request, undefined, { form: false })
-    if (record.prompt === 'login') throw new OAuthError('invalid_request', 'this sign-in request asks for a login, not a consent')
+    if (promptOf(record) === 'login') throw new OAuthError('invalid_request', 'this sign-in request asks for a login, not a consent')
     await requireInteractionUser(deps, request, record)
     const authorization = await restoreRequest(deps.ctx, record.params)
     return await renderConsent(deps, reply, record, authorization, request)

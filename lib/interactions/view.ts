@@ -4,6 +4,7 @@ import type { ProviderContext } from '../context.js'
 import type { Catalogs } from '../pages/i18n.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import { pagesOf } from '../pages/install.js'
+import { promptOf } from './binding.js'
 import type { AuthorizationRequest } from './request.js'
 import type { Interaction, InteractionScope } from './types.js'
 
@@ -27,7 +28,7 @@ export function toInteraction (ctx: ProviderContext, record: InteractionRecord, 
   }))
   const interaction: Interaction = {
     id: record.interactionId,
-    prompt: record.prompt ?? 'login',
+    prompt: promptOf(record),
     client: publicClient(authorization.client),
     scopes,
     prompts: [...authorization.prompt],
