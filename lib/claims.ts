@@ -69,11 +69,16 @@ export class ScopeRegistry {
     return claims
   }
 
-  /** Discovery `claims_supported`: the registered claims plus what the scopes release. */
+  #supported: string[] | undefined
+
+  /** Discovery `claims_supported`: the registered claims plus what the scopes release (computed once). */
   supportedClaims (): string[] {
-    const claims = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'azp', 'acr', 'amr']
-    for (const scope of this.names) claims.push(...this.claimsOf(scope))
-    return [...new Set(claims)]
+    if (this.#supported === undefined) {
+      const claims = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'azp', 'acr', 'amr']
+      for (const scope of this.names) claims.push(...this.claimsOf(scope))
+      this.#supported = [...new Set(claims)]
+    }
+    return [...this.#supported]
   }
 }
 

@@ -98,6 +98,7 @@ function loginNeeded (authorization: AuthorizationRequest, session: SessionRecor
  * scopes do not release: asking for them needs the user's consent like a scope does.
  */
 export function unconsentedClaims (ctx: ProviderContext, authorization: AuthorizationRequest, grantedScopes: Iterable<string>): string[] {
+  if (authorization.claims === undefined) return []
   const released = ctx.options.scopeRegistry.released(grantedScopes)
   const requested = new Set([...Object.keys(authorization.claims?.id_token ?? {}), ...Object.keys(authorization.claims?.userinfo ?? {})])
   const supported = new Set(ctx.options.scopeRegistry.supportedClaims())
