@@ -35,12 +35,14 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   const grantId = record.grant_id
   const familyId = record.family_id
   const authTime = record.auth_time
+  const userinfoClaims = record.userinfo_claims
   if (typeof iss !== 'string' || typeof sub !== 'string' || typeof aud !== 'string' || typeof exp !== 'number' ||
     typeof iat !== 'number' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined
   if (scope !== undefined && typeof scope !== 'string') return undefined
   if (grantId !== undefined && typeof grantId !== 'string') return undefined
   if (familyId !== undefined && typeof familyId !== 'string') return undefined
   if (authTime !== undefined && typeof authTime !== 'number') return undefined
+  if (userinfoClaims !== undefined && !(Array.isArray(userinfoClaims) && userinfoClaims.every((name) => typeof name === 'string'))) return undefined
   return {
     iss,
     sub,
@@ -53,6 +55,7 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
     ...(authTime === undefined ? {} : { auth_time: authTime }),
     ...(grantId === undefined ? {} : { grant_id: grantId }),
     ...(familyId === undefined ? {} : { family_id: familyId }),
+    ...(userinfoClaims === undefined ? {} : { userinfo_claims: userinfoClaims as string[] }),
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { Signer } from '@fastify/cookie'
+import { Signer, fastifyCookie } from '@fastify/cookie'
 import type { ProviderContext } from './context.js'
 
 /**
@@ -31,28 +31,40 @@ export class ProviderCookies {
   }
 
   #read (request: FastifyRequest, name: string): string | undefined {
-    const raw = request.cookies?.[name]
+    // A host route (interaction API) may live outside the context where @fastify/cookie is
+    // registered: then the header is parsed here.
+    const jar = request.cookies ?? (typeof request.headers.cookie === 'string' ? fastifyCookie.parse(request.headers.cookie) : undefined)
+    const raw = jar?.[name]
     if (typeof raw !== 'string' || raw === '' || raw.length > 512) return undefined
     const result = this.#signer.unsign(raw)
     return result.valid && result.value !== null ? result.value : undefined
   }
 
   #write (reply: FastifyReply, name: string, value: string, maxAge: number | undefined): void {
-    reply.setCookie(name, this.#signer.sign(value), {
+    const options = {
       path: this.#path,
       httpOnly: true,
-      sameSite: 'lax',
+      sameSite: 'lax' as const,
       secure: this.#secure,
       ...(maxAge === undefined ? {} : { maxAge }),
-    })
+    }
+    if (typeof reply.setCookie === 'function') {
+      reply.setCookie(name, this.#signer.sign(value), options)
+      return
+    }
+    // A host reply outside our context (interaction API): the header is written directly.
+    const previous = reply.getHeader('set-cookie')
+    const cookies = previous === undefined ? [] : [previous].flat().map(String)
+    reply.header('set-cookie', [...cookies, fastifyCookie.serialize(name, this.#signer.sign(value), options)])
   }
 
   sessionId (request: FastifyRequest): string | undefined {
     return this.#read(request, this.#sessionName)
   }
 
-  setSession (reply: FastifyReply, sessionId: string): void {
-    this.#write(reply, this.#sessionName, sessionId, this.#sessionMaxAge)
+  /** `persistent: false` (a login without "remember me"): a browser-session cookie, no Max-Age. */
+  setSession (reply: FastifyReply, sessionId: string, persistent = true): void {
+    this.#write(reply, this.#sessionName, sessionId, persistent ? this.#sessionMaxAge : undefined)
   }
 
   clearSession (reply: FastifyReply): void {

@@ -26,6 +26,8 @@ export interface SecurityEvents {
   'session.ended': { accountId: string, sid?: string, reason: 'logout' | 'host', clients: number }
   /** A Logout Token could not be delivered to a client's `backchannel_logout_uri`. */
   'backchannel_logout.failed': { clientId: string, accountId: string, reason: string, detail: string }
+  /** A browser form post refused because another site sent it (Origin or Sec-Fetch-Site). */
+  'form.cross_site': { path: string, reason: 'origin' | 'sec-fetch-site', ip: string, origin?: string, secFetchSite?: string }
 }
 
 export type SecurityEventName = keyof SecurityEvents

@@ -3,6 +3,9 @@ import type { SecurityEventName, SecurityEvents } from './events.js'
 import type { EndpointUrls } from './urls.js'
 import type { PublicJwk } from './adapters/keys/types.js'
 import { endAccountSessions } from './sessions/end.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Interaction, InteractionResult, PasswordCheck } from './interactions/types.js'
+import { interactionsOf } from './interactions/service.js'
 
 /**
  * What host code can do with the provider, through `app.oidc`.
@@ -34,6 +37,24 @@ export interface OidcHostApi {
   /** Subscribes to security events (logins, lockouts, replays, revocations, registrations). */
   on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
   off<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
+  /**
+   * The pending interaction a request belongs to (its `interaction_id` in the query, form or
+   * route params, or `interactionId`), checked to come from the browser that started it and
+   * not to have expired. Throws an `OAuthError` (`invalid_request`, or 403 `access_denied`).
+   */
+  getInteraction (request: FastifyRequest, interactionId?: string): Promise<Interaction>
+  /**
+   * Ends the interaction with the user's login, consent or an error and answers with the
+   * redirect that resumes the flow (to the consent step, or to the client with the code or
+   * the error, `state` and `iss`). On a POST the form must carry `csrf_token` and come from
+   * the issuer's origin. Single use: a second finish fails.
+   */
+  finishInteraction (request: FastifyRequest, reply: FastifyReply, result: InteractionResult, interactionId?: string): Promise<FastifyReply>
+  /**
+   * Checks a username and password with the `users` adapter, behind the login brute-force
+   * limits (the same counters as our login page). `clientId` names the client in events.
+   */
+  checkPassword (request: FastifyRequest, username: string, password: string, clientId?: string): Promise<PasswordCheck>
 }
 
 export function createHostApi (ctx: ProviderContext): OidcHostApi {
@@ -63,6 +84,9 @@ export function createHostApi (ctx: ProviderContext): OidcHostApi {
       ctx.audit('sessions.ended', { accountId, count })
       return count
     },
+    getInteraction: async (request, interactionId) => await interactionsOf(ctx).get(request, interactionId),
+    finishInteraction: async (request, reply, result, interactionId) => await interactionsOf(ctx).finish(request, reply, result, interactionId),
+    checkPassword: async (request, username, password, clientId) => await interactionsOf(ctx).checkPassword(request, username, password, clientId),
     on (name, listener) { ctx.events.on(name, listener) },
     off (name, listener) { ctx.events.off(name, listener) },
   }

@@ -31,3 +31,13 @@ export {
   type AccessTokenPayload,
   type LocalKeys,
 } from './resource-server/index.js'
+export type {
+  Interaction, InteractionClient, InteractionScope, InteractionPrompt, InteractionResult, InteractionErrorCode,
+  InteractionOptions, LoginResult, ConsentResult, PasswordCheck,
+} from './interactions/types.js'
+export type { ClaimsRequest, ClaimRequest } from './interactions/request.js'
+export type { ClaimsHook, ClaimsHooks, ClaimsHookInput, ClaimsContext, TokenKind } from './tokens/claims-hook.js'
+export { registeredClaims, type ScopesOption, type ScopeDefinition } from './claims.js'
+export type { PagesOptions, BrandOptions, PageName } from './pages/options.js'
+export type { Messages } from './pages/i18n.js'
+export { builtInCatalogs } from './pages/i18n.js'

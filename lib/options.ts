@@ -8,6 +8,10 @@ import type { CorsOptions } from './http/cors.js'
 import { InvalidOptionError } from './errors.js'
 import { ResourceServerSchema } from './resources/schema.js'
 import type { FindResourceServer, ResourceServer } from './resources/types.js'
+import type { ScopesOption, ScopeRegistry } from './claims.js'
+import type { ClaimsHooks } from './tokens/claims-hook.js'
+import type { InteractionOptions } from './interactions/types.js'
+import type { PagesOptions } from './pages/options.js'
 
 const Seconds = (description: string, defaultValue: number) =>
   Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
@@ -92,10 +96,10 @@ export const OptionsSchema = Type.Object({
     Type.Array(Type.String({ minLength: 32 }), { minItems: 1 }),
   ], { description: 'Signs the login-session cookie; an array rotates (first signs, all verify).' })),
   ttl: TtlSchema,
-  scopes: Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), {
-    default: ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'],
-    description: 'Scopes the provider supports; others are ignored at /authorize.',
-  }),
+  // Checked in code by resolveScopes (lib/claims.ts): a list of names, or scope definitions.
+  scopes: Type.Optional(Type.Unsafe<ScopesOption>({
+    description: 'Scopes the provider supports (others are ignored at /authorize), or custom scope definitions.',
+  })),
   clients: Type.Array(StaticClientSchema, { default: [] }),
   accessTokenAudience: Type.Optional(Type.String({ minLength: 1, description: 'RFC 9068 `aud` of access tokens. Default: the issuer.' })),
   nonceReplayProtection: Type.Boolean({ default: true, description: 'Refuse a nonce a client already used within the ID token lifetime.' }),
@@ -110,6 +114,7 @@ export const OptionsSchema = Type.Object({
     default: 10,
     description: 'Seconds during which a rotated refresh token, presented again by its client before its successor was used, gets the same successor (0 = off).',
   }),
+  idTokenScopeClaims: Type.Boolean({ default: true, description: 'Put the granted scopes\' claims in the ID token too (false: OIDC Core §5.4 minimal ID tokens).' }),
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -141,8 +146,14 @@ export interface OidcProviderOptions {
   clients?: StaticClient[]
   /** Lifetimes in seconds. */
   ttl?: Partial<OptionsData['ttl']>
-  /** Supported scopes. */
-  scopes?: string[]
+  /**
+   * Supported scopes: a list (as before), or custom scope definitions beside the standard ones,
+   * each with the claims it releases and its consent text.
+   *
+   * @example
+   * scopes: { roles: { claims: ['roles'], description: 'Your roles' } }
+   */
+  scopes?: ScopesOption
   /** Dynamic client registration (RFC 7591). Default: disabled. */
   registration?: RegistrationPolicy | false
   /** RFC 9068 `aud` of access tokens. Default: the issuer. */
@@ -177,10 +188,25 @@ export interface OidcProviderOptions {
   outbound?: Partial<OptionsData['outbound']>
   /** CORS for browser apps: who may read token, revoke, introspect, userinfo and register answers. */
   cors?: CorsOptions
+  /** The host's own login and consent pages (issue 14). Default: the built-in pages. */
+  interactions?: InteractionOptions
+  /** Claims the host adds to access tokens and ID tokens; registered claims are never changed. */
+  tokenClaims?: ClaimsHooks
+  /** Put the granted scopes' claims in the ID token too (default true; false: OIDC Core §5.4 minimal ID tokens). */
+  idTokenScopeClaims?: boolean
+  /** Brand, templates and message catalogs of the built-in pages. */
+  pages?: PagesOptions
 }
 
 /** Options after defaults, as the provider uses them. */
-export interface ResolvedOptions extends OptionsData {
+export interface ResolvedOptions extends Omit<OptionsData, 'scopes'> {
+  /** The supported scope names (from the `scopes` option, whatever its form). */
+  scopes: string[]
+  /** What each scope releases and its consent text. */
+  scopeRegistry: ScopeRegistry
+  interactions?: InteractionOptions
+  tokenClaims: ClaimsHooks
+  pages?: PagesOptions
   store: Store
   keys: KeySource
   users: UserAdapter
@@ -223,6 +249,8 @@ function structuredCloneData (options: object): Record<string, unknown> {
   for (const [key, value] of Object.entries(options)) {
     if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration' || key === 'cors') continue
     if (key === 'findResourceServer') continue
+    // Functions and host objects, checked in code (resolveExperience).
+    if (key === 'interactions' || key === 'tokenClaims' || key === 'pages' || key === 'scopes') continue
     data[key] = value
   }
   return structuredClone(data)

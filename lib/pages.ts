@@ -1,21 +1,23 @@
 import type { FastifyReply } from 'fastify'
-import { randomBytes } from 'node:crypto'
+import type { PageRenderer } from './pages/renderer.js'
+import type { PageName } from './pages/options.js'
+
+export type { PageName } from './pages/options.js'
 
 declare module 'fastify' {
   interface FastifyReply {
-    /** @fastify/view under a private name, so the host's `reply.view` is untouched. */
-    oidcView (page: string, data: object): Promise<FastifyReply>
+    /** The provider's page renderer (brand, templates, catalogs), decorated on its own context only. */
+    readonly oidcPages: PageRenderer
   }
 }
 
-export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out'
-
 /**
- * Renders one of the provider's pages with the headers every page gets: a strict CSP (inline
- * style allowed only by a per-response nonce; no scripts at all), no framing, no sniffing, no
- * referrer, no caching. `formTargets` are the origins a form may post or redirect to: Chromium
- * applies `form-action` to the redirect that follows a form post, so the client's redirect_uri
- * origin must be listed for the consent form's final redirect to go through.
+ * Renders one of the provider's pages with the headers every page gets (see PageRenderer).
+ * `formTargets` are the origins a form may post or redirect to: Chromium applies
+ * `form-action` to the redirect that follows a form post, so the client's redirect_uri origin
+ * must be listed for the consent form's final redirect to go through. The language is
+ * `data.locale` when the caller picked it (from the interaction), else the request's
+ * `ui_locales` query parameter, then `Accept-Language`, then English.
  */
 export async function renderPage (
   reply: FastifyReply,
@@ -23,18 +25,17 @@ export async function renderPage (
   data: Record<string, unknown>,
   formTargets: readonly string[] = []
 ): Promise<FastifyReply> {
-  const nonce = randomBytes(16).toString('base64')
-  const formAction = ["'self'", ...formTargets].join(' ')
-  reply.headers({
-    'content-security-policy': `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
-    'x-frame-options': 'DENY',
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'cache-control': 'no-store',
-    pragma: 'no-cache',
-  })
-  reply.type('text/html; charset=utf-8')
-  return reply.oidcView(page, { ...data, nonce })
+  const renderer = reply.oidcPages
+  const locale = typeof data.locale === 'string' ? data.locale : requestLocale(reply)
+  return await renderer.send(reply, page, data, { locale, formTargets })
+}
+
+/** The language of a page that belongs to no interaction (an error page). */
+export function requestLocale (reply: FastifyReply): string {
+  const query = reply.request.query as Record<string, unknown> | undefined
+  const uiLocales = typeof query?.ui_locales === 'string' ? query.ui_locales.split(' ').slice(0, 20) : []
+  const accept = reply.request.headers['accept-language']
+  return reply.oidcPages.catalogs.pick(uiLocales, typeof accept === 'string' ? accept.slice(0, 500) : undefined)
 }
 
 /** The CSP source for a redirect URI: its origin, or its scheme for private-use schemes. */

@@ -1,11 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import formbody from '@fastify/formbody'
 import fastifyCookie from '@fastify/cookie'
-import fastifyView from '@fastify/view'
-import { Eta } from 'eta'
 import sjson from 'secure-json-parse'
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
@@ -27,6 +24,8 @@ import { routeModules } from './routes/index.js'
 import { ResourceRegistry } from './resources/registry.js'
 import { createFetcher } from './http/fetch.js'
 import { settleDeliveries } from './sessions/backchannel.js'
+import { installPages, pagesOf } from './pages/install.js'
+import { resolveExperienceOptions } from './interactions/options.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,8 +48,6 @@ const storeMethods: ReadonlyArray<keyof Store> = [
 
 /** Bodies are small: a form or a client registration. Anything larger is refused with 413. */
 const bodyLimit = 64 * 1024
-
-const viewsDir = fileURLToPath(new URL('./views/', import.meta.url))
 
 const noUsers = {
   async authenticate (): Promise<string | null> { return null },
@@ -102,6 +99,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
   }
   return {
     ...data,
+    ...resolveExperienceOptions(options),
     cookieSecret,
     store: options.store ?? new MemoryStore(),
     ownsStore: options.store === undefined,
@@ -142,7 +140,8 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     log,
     fetcher: createFetcher({ allowLoopback: options.outbound.allowLoopback, allowHttpLoopback: options.outbound.allowHttpLoopback, log }),
     audit (name, event) {
-      const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked'
+      const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked' ||
+        name === 'form.cross_site'
       const fields: object = { event: name, ...event }
       log[attack ? 'warn' : 'info'](fields, `oidc ${String(name)}`)
       events.emit(name, event, log)
@@ -152,6 +151,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   const clash = resources.staticIntrospectionClientIds.find((clientId) => ctx.staticClients.has(clientId))
   if (clash !== undefined) throw new InvalidOptionError('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
 
+  pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
   app.decorate('oidc', createHostApi(ctx))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
   app.addHook('onClose', async () => {
@@ -180,12 +180,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     })
     child.setErrorHandler(errorHandler)
     if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie)
-    await child.register(fastifyView, {
-      engine: { eta: new Eta({ views: viewsDir, autoEscape: true, cache: true }) },
-      root: viewsDir,
-      propertyName: 'oidcView',
-      production: true,
-    })
+    installPages(child, ctx)
     for (const register of routeModules) await register(child, ctx)
   }, { prefix })
 }

@@ -33,6 +33,8 @@ export interface AccessTokenClaims {
   grant_id?: string
   /** Private claim: the token family (one authorization code's descendants); revoking it kills the token. */
   family_id?: string
+  /** Private claim: the claims the `claims` parameter asked for at userinfo (OIDC Core §5.5). */
+  userinfo_claims?: string[]
 }
 
 export interface AccessTokenInput {
@@ -47,6 +49,8 @@ export interface AccessTokenInput {
   /** Lifetime in seconds (a resource server's own). Default: `ttl.accessToken`. */
   ttl?: number
   familyId?: string
+  /** Extra claims (the `tokenClaims.accessToken` hook's); the registered ones above always win. */
+  claims?: Record<string, unknown>
 }
 
 export interface IssuedAccessToken {
@@ -77,7 +81,7 @@ export async function issueAccessToken (ctx: ProviderContext, input: AccessToken
     ...(input.grantId === undefined ? {} : { grant_id: input.grantId }),
     ...(input.familyId === undefined ? {} : { family_id: input.familyId }),
   }
-  const token = await signJwt(ctx.keys.signingKey, accessTokenType, { ...claims })
+  const token = await signJwt(ctx.keys.signingKey, accessTokenType, { ...input.claims, ...claims })
   return { token, claims, expiresIn }
 }
 
@@ -90,6 +94,11 @@ export interface IdTokenInput {
   accessToken: string
   /** The login session's `sid` (OIDC Back-Channel Logout 1.0 §2.1), when there is one. */
   sid?: string
+  /** OIDC Core §2: how the user authenticated. */
+  acr?: string
+  amr?: string[]
+  /** Extra claims (scope claims, OIDC Core §5.5 claims, the hook's); registered ones always win. */
+  claims?: Record<string, unknown>
 }
 
 /**
@@ -103,6 +112,7 @@ export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): 
   const iat = nowSeconds()
   const alg = ctx.keys.signingKey.alg
   return await signJwt(ctx.keys.signingKey, 'JWT', {
+    ...input.claims,
     iss: ctx.issuer,
     sub: input.sub,
     aud: input.client.client_id,
@@ -113,6 +123,8 @@ export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): 
     at_hash: atHash(input.accessToken, alg),
     azp: input.client.client_id,
     ...(input.sid === undefined ? {} : { sid: input.sid }),
+    ...(input.acr === undefined ? {} : { acr: input.acr }),
+    ...(input.amr === undefined ? {} : { amr: input.amr }),
   })
 }
 

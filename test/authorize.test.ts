@@ -139,7 +139,7 @@ t.test('the login page: escaped client name, security headers, one message for b
   t.match(res.headers['content-security-policy'], /form-action 'self' https:\/\/rp\.example\.com/)
   t.equal(res.headers['x-frame-options'], 'DENY')
   t.equal(res.headers['x-content-type-options'], 'nosniff')
-  t.equal(res.headers['referrer-policy'], 'no-referrer')
+  t.equal(res.headers['referrer-policy'], 'same-origin')
   t.equal(res.headers['cache-control'], 'no-store')
   const jar = new CookieJar()
   jar.update(res)
@@ -198,6 +198,12 @@ t.test('a consent cannot be replayed, nor posted by another user', async (t) => 
   const consentPage = await app.inject({ url: login.headers.location as string, headers: { cookie: jar.header() } })
   t.equal(consentPage.statusCode, 200)
   t.match(consentPage.body, /Allow/)
+  // The consent is an interaction of its own (each step is single use): the login's is gone.
+  t.not(hiddenField(consentPage.body, 'interaction_id'), fields.interaction_id)
+  const replayedLogin = await app.inject({ method: 'POST', url: '/authorize', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() }, payload: new URLSearchParams({ ...fields, username: 'demo', password: 'demo' }).toString() })
+  t.equal(replayedLogin.statusCode, 400, 'the login form cannot be posted twice')
+  fields.interaction_id = hiddenField(consentPage.body, 'interaction_id')
+  fields.csrf_token = hiddenField(consentPage.body, 'csrf_token')
 
   // Another browser (alice's session) cannot use demo's consent request.
   const alice = await runCodeFlow(app, { clientId: firstParty.client_id, redirectUri: firstParty.redirect_uris[0]!, username: 'alice', password: 'wonderland' })

@@ -108,6 +108,9 @@ export const authorizationCodeGrant = {
       ...(family === undefined ? {} : { pending: family.saved }),
       ...(family?.token === undefined ? {} : { refreshToken: family.token }),
       ...(resource === undefined ? {} : { resource }),
+      ...(code.acr === undefined ? {} : { acr: code.acr }),
+      ...(code.amr === undefined ? {} : { amr: code.amr }),
+      ...(code.claims === undefined ? {} : { claimsRequest: code.claims }),
     })
   },
 } satisfies GrantHandler<typeof body>

@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { OAuthError } from '../errors.js'
 import { issueAccessToken, scopeSet, type TokenResponse } from '../tokens.js'
+import { tokenClaims } from '../tokens/claims-hook.js'
 import type { GrantHandler } from './types.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
@@ -37,10 +38,13 @@ export const clientCredentialsGrant = {
     // RFC 8707 §2.2: any declared resource, one per request; its scopes only.
     const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: undefined, client, scope: scopes.join(' ') })
     const scope = resource?.scope ?? scopes.join(' ')
+    // The host's access-token claims hook runs for client tokens too (no account).
+    const extra = await tokenClaims(ctx, { client, scope, grantType: 'client_credentials', ...(resource === undefined ? {} : { resource: resource.audience }) })
     const access = await issueAccessToken(ctx, {
       client,
       sub: client.client_id,
       scope,
+      claims: extra.accessToken,
       ...(resource === undefined ? {} : { audience: resource.audience, ttl: resource.ttl }),
     })
     ctx.audit('token.issued', { clientId: client.client_id, grantType: 'client_credentials' })

@@ -2,6 +2,7 @@ import type { ClientRecord, GrantType } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import type { TokenResource } from '../resources/resolve.js'
 import { issueAccessToken, issueIdToken, scopeSet, type TokenResponse } from '../tokens.js'
+import { tokenClaims } from '../tokens/claims-hook.js'
 
 export interface UserTokenInput {
   grantType: GrantType
@@ -26,6 +27,11 @@ export interface UserTokenInput {
   pending?: Promise<unknown>
   /** RFC 8707: the resource the access token is for (its `aud`, filtered scope, lifetime). */
   resource?: TokenResource
+  /** OIDC Core §2: how the user authenticated, for the ID token. */
+  acr?: string
+  amr?: string[]
+  /** OIDC Core §5.5: the `claims` request parameter (JSON) the code was issued for. */
+  claimsRequest?: string
 }
 
 /**
@@ -36,7 +42,16 @@ export interface UserTokenInput {
 export async function userTokenResponse (ctx: ProviderContext, input: UserTokenInput): Promise<TokenResponse> {
   // The id_token follows the grant's scope; the access token (and `scope`, RFC 6749 §5.1) its resource's.
   const accessScope = input.resource?.scope ?? input.scope
+  const extra = await tokenClaims(ctx, {
+    client: input.client,
+    accountId: input.accountId,
+    scope: input.scope,
+    grantType: input.grantType,
+    ...(input.claimsRequest === undefined ? {} : { claimsRequest: input.claimsRequest }),
+    ...(input.resource === undefined ? {} : { resource: input.resource.audience }),
+  })
   const access = await issueAccessToken(ctx, {
+    claims: extra.accessToken,
     client: input.client,
     sub: input.accountId,
     scope: accessScope,
@@ -59,6 +74,9 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
       ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
       ...(input.sid === undefined ? {} : { sid: input.sid }),
       accessToken: access.token,
+      claims: extra.idToken,
+      ...(input.acr === undefined ? {} : { acr: input.acr }),
+      ...(input.amr === undefined ? {} : { amr: input.amr }),
     })
   }
   if (input.refreshToken !== undefined) response.refresh_token = input.refreshToken

@@ -1,6 +1,5 @@
 import { InvalidOptionError, StoreUnavailableError } from '../errors.js'
 import { sha256 } from '../crypto.js'
-import { scopeDescriptions } from '../scope-descriptions.js'
 import { normalizeResource } from './uri.js'
 import type { FindResourceServer, ResourceServer, ResourceServerQuery } from './types.js'
 
@@ -34,7 +33,8 @@ export class ResourceRegistry {
     this.#find = find
     this.#self = {
       resource: normalizeResource(self.issuer) ?? self.issuer,
-      scopes: new Map(self.scopes.map((scope) => [scope, scopeDescriptions[scope] ?? scope])),
+      // The provider's own scopes are described by the page catalogs (lib/pages), not here.
+      scopes: new Map(self.scopes.map((scope) => [scope, scope])),
       self: true,
     }
     list.forEach((server, index) => {

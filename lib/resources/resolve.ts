@@ -89,7 +89,7 @@ export async function resolveTokenResource (
  *
  * @example
  * const described = await resourceScopeDescriptions(ctx, authorization.resources ?? [], authorization.scopes)
- * description: described[scope] ?? scopeDescriptions[scope] ?? scope
+ * description: described[scope] ?? scope
  */
 export async function resourceScopeDescriptions (ctx: ProviderContext, resources: readonly string[], scopes: readonly string[]): Promise<Record<string, string>> {
   const descriptions: Record<string, string> = {}

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ProviderContext } from '../context.js'
 import { routes } from '../urls.js'
-import { supportedClaims } from '../claims.js'
+import { pagesOf } from '../pages/install.js'
 import { grantHandlers } from '../grants/index.js'
 import { algorithmMetadata, supportedAlgorithms } from '../algorithms.js'
 
@@ -33,8 +33,8 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     code_challenge_methods_supported: ['S256'],
-    claims_supported: supportedClaims(options.scopes),
-    claims_parameter_supported: false,
+    claims_supported: options.scopeRegistry.supportedClaims(),
+    claims_parameter_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     require_request_uri_registration: false,
@@ -45,6 +45,8 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     end_session_endpoint: urls.logout,
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
+    // OIDC Discovery §3: the languages the pages have a catalog for (ui_locales picks one).
+    ui_locales_supported: pagesOf(ctx).catalogs.locales,
   }
 }
 

@@ -8,7 +8,7 @@ import { nowSeconds, randomToken, safeEqual } from '../crypto.js'
 import { formTargetOf, renderPage } from '../pages.js'
 import { routes } from '../urls.js'
 import { endSession } from './end.js'
-import { isCrossSitePost } from './cross-site.js'
+import { refuseCrossSiteForm } from '../http/browser-form.js'
 import { logoutPageText, withClient } from './pages.js'
 import { parseLogoutRequest, type LogoutParams, type LogoutRequest } from './logout-request.js'
 
@@ -64,7 +64,8 @@ export function needsConfirmation (logout: LogoutRequest, session: SessionRecord
 /** The confirmation form's answer: CSRF token, browser binding and a same-origin post, then the decision. */
 export async function handleLogoutConfirmation (deps: LogoutDeps, body: LogoutParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { ctx, cookies } = deps
-  if (isCrossSitePost(request, ctx.issuer)) throw forbidden('the sign-out form was posted from another site')
+  // The one browser-form guard (issue 12): 403 and a form.cross_site event before anything is read.
+  refuseCrossSiteForm(ctx, request)
   const logoutId = body.logout_id
   if (typeof logoutId !== 'string' || logoutId === '' || logoutId.length > 64) throw new OAuthError('invalid_request', 'the sign-out request is missing or malformed')
   const pending = await ctx.store.getInteraction(logoutId)

@@ -92,6 +92,11 @@ export interface AuthorizationCodeRecord {
   expiresAt: EpochSeconds
   /** RFC 8707: the normalised resources of the authorization request, when it named any. */
   resources?: string[]
+  /** OIDC Core §2: how the user authenticated (issue 14), for the ID token. */
+  acr?: string
+  amr?: string[]
+  /** OIDC Core §5.5: the `claims` request parameter (JSON), for the ID token. */
+  claims?: string
 }
 
 /** Result of an atomic single-use consume. */
@@ -210,6 +215,9 @@ export interface SessionRecord {
    * `takeAccountSessions`; not kept up to date by `saveSession`.
    */
   clients?: string[]
+  /** OIDC Core §2: the login's authentication context and methods, kept for SSO ID tokens. */
+  acr?: string
+  amr?: string[]
 }
 
 export interface SessionStore {
@@ -253,6 +261,11 @@ export interface InteractionRecord {
   sid?: string
   authTime?: EpochSeconds
   expiresAt: EpochSeconds
+  /** What the interaction asks of the user (issue 14). Absent in records from before: login. */
+  prompt?: 'login' | 'consent'
+  /** The login's authentication context and methods, carried to the consent step. */
+  acr?: string
+  amr?: string[]
 }
 
 export interface InteractionStore {

@@ -1,3 +1,5 @@
+import type { ClaimsContext } from '../../tokens/claims-hook.js'
+
 /** Standard claims (OpenID Connect Core §5.1) a user adapter may return. */
 export interface UserClaims {
   sub: string
@@ -20,6 +22,8 @@ export interface UserClaims {
   phone_number_verified?: boolean
   address?: Record<string, string>
   updated_at?: number
+  /** Custom claims, released by the custom scopes that declare them (the `scopes` option). */
+  [claim: string]: unknown
 }
 
 /**
@@ -41,6 +45,10 @@ export interface UserClaims {
 export interface UserAdapter {
   /** Returns the user's stable id (`sub`) when the credentials are right, else null. */
   authenticate (username: string, password: string): Promise<string | null>
-  /** The user's claims; the provider keeps only those the scopes allow. Null for an unknown user. */
-  claims (sub: string, scopes: ReadonlySet<string>): Promise<UserClaims | null>
+  /**
+   * The user's claims; the provider keeps only those the scopes allow. Null for an unknown user.
+   * `context` says what they are for (userinfo, ID token, access token hook, consent page),
+   * which client and resource; adapters written without it keep working.
+   */
+  claims (sub: string, scopes: ReadonlySet<string>, context?: ClaimsContext): Promise<UserClaims | null>
 }

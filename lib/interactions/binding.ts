@@ -1,0 +1,66 @@
+import type { FastifyRequest } from 'fastify'
+import type { InteractionRecord } from '../adapters/store/types.js'
+import { OAuthError } from '../errors.js'
+import { nowSeconds, safeEqual } from '../crypto.js'
+import type { RawParams } from './request.js'
+import type { FlowDeps } from './engine.js'
+
+/**
+ * What an interaction asks for. Records saved before prompts were recorded (a rolling upgrade)
+ * asked for consent once a user was on them, else for a login.
+ */
+export function promptOf (record: InteractionRecord): 'login' | 'consent' {
+  return record.prompt ?? (record.accountId === undefined ? 'login' : 'consent')
+}
+
+export const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
+
+/** The interaction id a request names: `interaction_id` in the query, the form or the route params. */
+export function interactionIdOf (request: FastifyRequest): unknown {
+  const sources = [request.query, request.body, request.params] as Array<RawParams | undefined | null>
+  for (const source of sources) {
+    if (typeof source === 'object' && source !== null && source.interaction_id !== undefined) return source.interaction_id
+  }
+  return undefined
+}
+
+/**
+ * Loads a pending interaction and checks the rules every page (ours or the host's) obeys:
+ * it exists and has not expired, it was started by this browser (signed browser cookie), and
+ * for a form post, the form carries the CSRF token issued for it.
+ */
+export async function loadInteraction (
+  deps: FlowDeps,
+  request: FastifyRequest,
+  interactionId: unknown,
+  options: { csrfToken?: unknown, checkCsrf: boolean }
+): Promise<InteractionRecord> {
+  if (typeof interactionId !== 'string' || interactionId === '' || interactionId.length > 64) {
+    throw new OAuthError('invalid_request', 'the sign-in request is missing or malformed')
+  }
+  const interaction = await deps.ctx.store.getInteraction(interactionId)
+  if (interaction === undefined || interaction.expiresAt <= nowSeconds()) {
+    throw new OAuthError('invalid_request', 'this sign-in request has expired or was already completed; go back to the application and start again')
+  }
+  const browserId = deps.cookies.browserId(request)
+  if (interaction.browserId !== undefined && (browserId === undefined || !safeEqual(interaction.browserId, browserId))) {
+    throw forbidden('this sign-in request was started in another browser (or cookies are disabled)')
+  }
+  if (options.checkCsrf) {
+    const token = options.csrfToken
+    if (typeof token !== 'string' || !safeEqual(interaction.csrfToken, token)) {
+      throw forbidden('the form is missing its security token or it does not match; reload the page and try again')
+    }
+  }
+  return interaction
+}
+
+/** A consent belongs to a signed-in user: the browser's session must still be theirs. */
+export async function requireInteractionUser (deps: FlowDeps, request: FastifyRequest, interaction: InteractionRecord): Promise<string> {
+  const sessionId = deps.cookies.sessionId(request)
+  const session = sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
+  if (interaction.accountId === undefined || session === undefined || session.accountId !== interaction.accountId) {
+    throw forbidden('this consent request belongs to another sign-in session')
+  }
+  return session.accountId
+}

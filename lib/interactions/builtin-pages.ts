@@ -1,0 +1,77 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { InteractionRecord } from '../adapters/store/types.js'
+import { formTargetOf, renderPage } from '../pages.js'
+import { routes } from '../urls.js'
+import { publicClient } from '../tokens/claims-hook.js'
+import { unconsentedClaims, type FlowDeps } from './engine.js'
+import { toInteraction } from './view.js'
+import type { AuthorizationRequest } from './request.js'
+
+/*
+ * Our own login and consent pages: one user of the interaction API like a host's page. They
+ * render from the interaction's public view and finish it through the service, so they follow
+ * exactly the rules a host's pages do.
+ */
+
+function displayName (authorization: AuthorizationRequest): string {
+  return authorization.client.client_name ?? authorization.client.client_id
+}
+
+/** The login page. Variables: see the README's "Branding and languages" table. */
+export async function renderLogin (
+  deps: FlowDeps,
+  reply: FastifyReply,
+  record: InteractionRecord,
+  authorization: AuthorizationRequest,
+  request: FastifyRequest,
+  options: { error?: string, username?: string, status?: number } = {}
+): Promise<FastifyReply> {
+  const interaction = toInteraction(deps.ctx, record, authorization, request)
+  const catalogs = reply.oidcPages.catalogs
+  const customTitle = deps.ctx.options.pageTitle !== 'Sign in'
+  reply.code(options.status ?? 200)
+  return await renderPage(reply, 'login', {
+    locale: interaction.locale,
+    interaction,
+    title: customTitle ? deps.ctx.options.pageTitle : catalogs.t(interaction.locale, 'login.title'),
+    clientName: displayName(authorization),
+    action: deps.ctx.basePath + routes.authorize,
+    interactionId: record.interactionId,
+    csrfToken: record.csrfToken,
+    username: options.username ?? authorization.loginHint ?? '',
+    error: options.error,
+  }, [formTargetOf(authorization.redirectUri)])
+}
+
+/** The consent page. */
+export async function renderConsent (
+  deps: FlowDeps,
+  reply: FastifyReply,
+  record: InteractionRecord,
+  authorization: AuthorizationRequest,
+  request: FastifyRequest
+): Promise<FastifyReply> {
+  const { client } = authorization
+  const interaction = toInteraction(deps.ctx, record, authorization, request)
+  const catalogs = reply.oidcPages.catalogs
+  const claims = record.accountId === undefined
+    ? null
+    : await deps.ctx.users.claims(record.accountId, new Set(['profile', 'email']), { kind: 'consent', client: publicClient(client), accountId: record.accountId, scopes: new Set(authorization.scopes) })
+  const redirect = new URL(authorization.redirectUri)
+  return await renderPage(reply, 'consent', {
+    locale: interaction.locale,
+    interaction,
+    title: catalogs.t(interaction.locale, 'consent.title', { client: displayName(authorization) }),
+    clientName: displayName(authorization),
+    clientUri: client.client_uri,
+    policyUri: client.policy_uri,
+    tosUri: client.tos_uri,
+    account: claims?.email ?? claims?.preferred_username ?? record.accountId,
+    redirectHost: redirect.host || redirect.protocol,
+    scopes: interaction.scopes,
+    claims: unconsentedClaims(deps.ctx, authorization, authorization.scopes),
+    action: deps.ctx.basePath + routes.consent,
+    interactionId: record.interactionId,
+    csrfToken: record.csrfToken,
+  }, [formTargetOf(authorization.redirectUri)])
+}

@@ -1,0 +1,336 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { GrantRecord, InteractionRecord, SessionRecord } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import { resolveAuthorizationResources } from '../resources/resolve.js'
+import { newSid } from '../sessions/session.js'
+import { OAuthError } from '../errors.js'
+import { nowSeconds, randomToken } from '../crypto.js'
+import type { ProviderCookies } from '../cookies.js'
+import { issueCode, type Authentication } from './code.js'
+import { grantCovers, needsConsent, recordGrant } from './grant.js'
+import { errorUrl, successUrl } from './respond.js'
+import { promptOf, requireInteractionUser } from './binding.js'
+import { toInteraction } from './view.js'
+import type { ConsentResult, InteractionResult, LoginResult } from './types.js'
+import type { LoginLimits } from './login-limits.js'
+import {
+  controlCharacters,
+  redirectError,
+  resolveClientAndRedirect,
+  restoreRequest,
+  serializeRequest,
+  validateAuthorizationRequest,
+  type AuthorizationRequest,
+  type RawParams,
+} from './request.js'
+
+/**
+ * What the interaction engine needs: the context, the cookies, the login limits and how a
+ * pending interaction is shown (the host's `interactions.url`, or our built-in pages).
+ */
+export interface FlowDeps {
+  ctx: ProviderContext
+  cookies: ProviderCookies
+  limits: LoginLimits
+  /** Shows a pending interaction: our page, or a redirect to the host's. */
+  present: (record: InteractionRecord, authorization: AuthorizationRequest, request: FastifyRequest, reply: FastifyReply, status: 302 | 303) => Promise<FastifyReply>
+}
+
+/**
+ * Handles an authorization request (GET, or POST per OIDC Core §3.1.2.1): validate, then decide
+ * whether the user must log in, consent, or neither (SSO), as the session, the grant, `prompt`,
+ * `max_age` and `id_token_hint` require. Errors before the redirect_uri is trusted render a
+ * page; after, they redirect.
+ */
+export async function handleAuthorizationRequest (deps: FlowDeps, params: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const { client, redirectUri } = await resolveClientAndRedirect(deps.ctx, params)
+  const state = typeof params.state === 'string' && params.state !== '' && !controlCharacters.test(params.state) ? params.state : undefined
+  try {
+    const authorization = validateAuthorizationRequest(deps.ctx, params, client, redirectUri)
+    authorization.resources = await resolveAuthorizationResources(deps.ctx, params.resource)
+    return await decide(deps, authorization, request, reply, 302)
+  } catch (error) {
+    return redirectOnError(deps.ctx, reply, error, redirectUri, state, 302)
+  }
+}
+
+/** Sends a redirect-able protocol error to the client; anything else propagates (error page). */
+export function redirectOnError (
+  ctx: ProviderContext,
+  reply: FastifyReply,
+  error: unknown,
+  redirectUri: string,
+  state: string | undefined,
+  status: 302 | 303
+): FastifyReply {
+  if (error instanceof OAuthError && error.allowRedirect) {
+    return reply.code(status).header('cache-control', 'no-store').redirect(errorUrl(ctx, redirectUri, state, error), status)
+  }
+  throw error
+}
+
+async function currentSession (deps: FlowDeps, request: FastifyRequest): Promise<SessionRecord | undefined> {
+  const sessionId = deps.cookies.sessionId(request)
+  if (sessionId === undefined) return undefined
+  return await deps.ctx.store.getSession(sessionId)
+}
+
+/** The `sub` of a valid id_token_hint we issued to this client; a forged hint is refused. */
+async function hintedSubject (ctx: ProviderContext, authorization: AuthorizationRequest): Promise<string | undefined> {
+  if (authorization.idTokenHint === undefined) return undefined
+  // OIDC Core §3.1.2.1: an expired hint is still a hint; signature, issuer and audience are not optional.
+  const payload = await ctx.keys.verifier.verify(authorization.idTokenHint, { typ: 'JWT', audience: authorization.client.client_id, ignoreExpiry: true })
+  if (payload === undefined || typeof payload.sub !== 'string') {
+    throw redirectError('invalid_request', 'id_token_hint is not a valid ID token issued to this client')
+  }
+  return payload.sub
+}
+
+function loginNeeded (authorization: AuthorizationRequest, session: SessionRecord | undefined, hintSub: string | undefined): boolean {
+  if (session === undefined) return true
+  if (authorization.prompt.has('login')) return true
+  if (authorization.maxAge !== undefined) {
+    // OIDC Core §3.1.2.1: max_age=0 is prompt=login.
+    if (authorization.maxAge === 0 || nowSeconds() - session.authTime > authorization.maxAge) return true
+  }
+  return hintSub !== undefined && hintSub !== session.accountId
+}
+
+/**
+ * Individual claims asked for with the `claims` parameter (OIDC Core §5.5) that the granted
+ * scopes do not release: asking for them needs the user's consent like a scope does.
+ */
+export function unconsentedClaims (ctx: ProviderContext, authorization: AuthorizationRequest, grantedScopes: Iterable<string>): string[] {
+  if (authorization.claims === undefined) return []
+  const released = ctx.options.scopeRegistry.released(grantedScopes)
+  const requested = new Set([...Object.keys(authorization.claims?.id_token ?? {}), ...Object.keys(authorization.claims?.userinfo ?? {})])
+  const supported = new Set(ctx.options.scopeRegistry.supportedClaims())
+  return [...requested].filter((claim) => supported.has(claim) && !released.has(claim) && claim !== 'sub' && claim !== 'auth_time' && claim !== 'acr' && claim !== 'amr')
+}
+
+function consentNeeded (ctx: ProviderContext, authorization: AuthorizationRequest, grant: GrantRecord | undefined): boolean {
+  if (needsConsent(authorization, grant)) return true
+  if (authorization.client.first_party === true) return false
+  return unconsentedClaims(ctx, authorization, grant?.scope.split(' ') ?? []).length > 0
+}
+
+async function decide (deps: FlowDeps, authorization: AuthorizationRequest, request: FastifyRequest, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
+  const { ctx } = deps
+  const hintSub = await hintedSubject(ctx, authorization)
+  const session = await currentSession(deps, request)
+  // OIDC Core §3.1.2.1: prompt=none never shows anything, whoever would have shown it.
+  if (loginNeeded(authorization, session, hintSub)) {
+    if (authorization.prompt.has('none')) throw redirectError('login_required', 'the user is not logged in')
+    const record = await startInteraction(deps, 'login', authorization, request, reply)
+    return await deps.present(record, authorization, request, reply, status)
+  }
+  const authentication = sessionAuthentication(session!)
+  const grant = await ctx.store.findGrant(authentication.accountId, authorization.client.client_id)
+  if (consentNeeded(ctx, authorization, grant)) {
+    if (authorization.prompt.has('none')) throw redirectError('consent_required', 'the user has not consented to this application')
+    const record = await startInteraction(deps, 'consent', authorization, request, reply, authentication)
+    return await deps.present(record, authorization, request, reply, status)
+  }
+  // The grant just read is passed on: reading it again would be one more store round trip
+  // (two on Redis) on every SSO authorization.
+  return await issueAndRedirect(deps, authorization, authentication, authorization.scopes, reply, status, { grant })
+}
+
+function sessionAuthentication (session: SessionRecord): Authentication {
+  return {
+    accountId: session.accountId,
+    authTime: session.authTime,
+    sessionId: session.sessionId,
+    ...(session.sid === undefined ? {} : { sid: session.sid }),
+    ...(session.acr === undefined ? {} : { acr: session.acr }),
+    ...(session.amr === undefined ? {} : { amr: session.amr }),
+  }
+}
+
+/**
+ * Issues the code for `scopes` under the user's grant (recorded or widened when the consent
+ * is new) and redirects to the client. `known` is the grant when the caller just read it.
+ */
+async function issueAndRedirect (
+  deps: FlowDeps,
+  authorization: AuthorizationRequest,
+  authentication: Authentication,
+  scopes: readonly string[],
+  reply: FastifyReply,
+  status: 302 | 303,
+  known?: { grant: GrantRecord | undefined },
+  consented = false
+): Promise<FastifyReply> {
+  const { ctx } = deps
+  let grant = known !== undefined ? known.grant : await ctx.store.findGrant(authentication.accountId, authorization.client.client_id)
+  if (consented || !grantCovers(grant, scopes)) grant = await recordGrant(ctx, authentication.accountId, authorization, scopes)
+  if (consented) {
+    ctx.audit('consent.granted', { accountId: authentication.accountId, clientId: authorization.client.client_id, scope: scopes.join(' ') })
+  }
+  const code = await issueCode(ctx, authorization, authentication, grant!, scopes)
+  reply.header('cache-control', 'no-store')
+  return reply.redirect(successUrl(ctx, authorization, code), status)
+}
+
+/** Saves a pending interaction bound to this browser (a browser cookie is set if missing). */
+async function startInteraction (
+  deps: FlowDeps,
+  prompt: 'login' | 'consent',
+  authorization: AuthorizationRequest,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  authentication?: Authentication
+): Promise<InteractionRecord> {
+  let browserId = deps.cookies.browserId(request)
+  if (browserId === undefined) {
+    browserId = randomToken(16)
+    deps.cookies.setBrowserId(reply, browserId)
+  }
+  const record: InteractionRecord = {
+    interactionId: randomToken(16),
+    clientId: authorization.client.client_id,
+    params: serializeRequest(authorization),
+    csrfToken: randomToken(24),
+    browserId,
+    expiresAt: nowSeconds() + deps.ctx.options.ttl.interaction,
+    prompt,
+  }
+  if (authentication !== undefined) {
+    record.accountId = authentication.accountId
+    record.authTime = authentication.authTime
+    if (authentication.sessionId !== undefined) record.sessionId = authentication.sessionId
+    if (authentication.sid !== undefined) record.sid = authentication.sid
+    if (authentication.acr !== undefined) record.acr = authentication.acr
+    if (authentication.amr !== undefined) record.amr = authentication.amr
+  }
+  await deps.ctx.store.saveInteraction(record)
+  return record
+}
+
+const hostMistake = (description: string): OAuthError => new OAuthError('server_error', description, { cause: new TypeError(description) })
+
+function checkLogin (login: LoginResult): void {
+  if (typeof login !== 'object' || login === null || typeof login.accountId !== 'string' || login.accountId === '' || login.accountId.length > 255) {
+    throw hostMistake('finishInteraction: login.accountId must be a non-empty string')
+  }
+  if (login.acr !== undefined && typeof login.acr !== 'string') throw hostMistake('finishInteraction: login.acr must be a string')
+  if (login.amr !== undefined && !(Array.isArray(login.amr) && login.amr.every((value) => typeof value === 'string'))) {
+    throw hostMistake('finishInteraction: login.amr must be an array of strings')
+  }
+}
+
+/** The consented scopes: those requested that the result grants (never one more). */
+function grantedScopes (authorization: AuthorizationRequest, consent: ConsentResult): string[] {
+  if (consent.scopes === undefined) return authorization.scopes
+  if (!Array.isArray(consent.scopes)) throw hostMistake('finishInteraction: consent.scopes must be an array of scope names')
+  const granted = new Set(consent.scopes)
+  return authorization.scopes.filter((scope) => granted.has(scope))
+}
+
+const interactionErrors = new Set(['access_denied', 'login_required', 'consent_required', 'interaction_required', 'account_selection_required'])
+const defaultDescriptions: Record<string, string> = {
+  access_denied: 'the user denied the request',
+  login_required: 'the user could not be signed in',
+  consent_required: 'the user did not consent',
+  interaction_required: 'the user must interact with the provider',
+  account_selection_required: 'the user must select an account',
+}
+
+/**
+ * Ends a pending interaction with the host's (or our page's) result: the one code path for
+ * both. The record was loaded through `loadInteraction` (browser binding, expiry, CSRF for
+ * posts). It is consumed atomically (single use); a login starts a new session (new id,
+ * OIDC Core §2 `auth_time`, `acr`, `amr`); then the flow resumes: consent when still needed
+ * (a new interaction), else the code, or the error, goes to the client with `state` and `iss`.
+ */
+export async function finishInteraction (
+  deps: FlowDeps,
+  record: InteractionRecord,
+  result: InteractionResult,
+  request: FastifyRequest,
+  reply: FastifyReply
+): Promise<FastifyReply> {
+  const { ctx } = deps
+  const authorization = await restoreRequest(ctx, record.params)
+  const prompt = promptOf(record)
+  if (typeof result !== 'object' || result === null) throw hostMistake('finishInteraction: the result must be { login }, { consent } or { error }')
+  const kind = 'error' in result ? 'error' : 'login' in result ? 'login' : 'consent' in result ? 'consent' : undefined
+  if (kind === undefined) throw hostMistake('finishInteraction: the result must be { login }, { consent } or { error }')
+  if (kind === 'login') checkLogin((result as { login: LoginResult }).login)
+  if (kind === 'consent' && prompt !== 'consent') throw hostMistake('finishInteraction: this interaction asks for a login, not a consent')
+  if (kind === 'error' && !interactionErrors.has((result as { error: string }).error)) {
+    throw hostMistake(`finishInteraction: error must be one of ${[...interactionErrors].join(', ')}`)
+  }
+  // A consent is given by the signed-in user it was asked of, in this browser's session.
+  if (kind === 'consent') await requireInteractionUser(deps, request, record)
+
+  // Taken atomically: one interaction is finished once, even if two requests race.
+  if (await ctx.store.consumeInteraction(record.interactionId) === undefined) {
+    throw new OAuthError('invalid_request', 'this sign-in request was already completed')
+  }
+  const clientId = authorization.client.client_id
+  try {
+    if ('error' in result) {
+      if (result.error === 'access_denied' && record.accountId !== undefined) ctx.audit('consent.denied', { accountId: record.accountId, clientId })
+      const description = typeof result.description === 'string' ? result.description.slice(0, 200) : defaultDescriptions[result.error]!
+      throw redirectError(result.error, description)
+    }
+    let authentication: Authentication
+    if ('login' in result) {
+      authentication = await startSession(deps, result.login, clientId, request, reply)
+      if (authorization.idTokenHint !== undefined) {
+        const hint = await ctx.keys.verifier.verify(authorization.idTokenHint, { typ: 'JWT', audience: clientId, ignoreExpiry: true })
+        if (hint?.sub !== authentication.accountId) throw redirectError('login_required', 'the signed-in user is not the one the application asked for')
+      }
+    } else {
+      authentication = {
+        accountId: record.accountId!,
+        authTime: record.authTime ?? 0,
+        ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
+        ...(record.sid === undefined ? {} : { sid: record.sid }),
+        ...(record.acr === undefined ? {} : { acr: record.acr }),
+        ...(record.amr === undefined ? {} : { amr: record.amr }),
+      }
+    }
+    const consent = 'consent' in result ? result.consent : undefined
+    if (consent !== undefined) {
+      return await issueAndRedirect(deps, authorization, authentication, grantedScopes(authorization, consent), reply, 303, undefined, true)
+    }
+    const grant = await ctx.store.findGrant(authentication.accountId, clientId)
+    if (consentNeeded(ctx, authorization, grant)) {
+      // Post/Redirect/Get: the consent is a new interaction, so the login cannot be replayed.
+      const next = await startInteraction(deps, 'consent', authorization, request, reply, authentication)
+      return await deps.present(next, authorization, request, reply, 303)
+    }
+    return await issueAndRedirect(deps, authorization, authentication, authorization.scopes, reply, 303, { grant })
+  } catch (error) {
+    return redirectOnError(ctx, reply, error, authorization.redirectUri, authorization.state, 303)
+  }
+}
+
+/** A new login session at every login (no session fixation); the browser's old one is ended. */
+async function startSession (deps: FlowDeps, login: LoginResult, clientId: string, request: FastifyRequest, reply: FastifyReply): Promise<Authentication> {
+  const { ctx, cookies } = deps
+  const previous = cookies.sessionId(request)
+  if (previous !== undefined) await ctx.store.deleteSession(previous)
+  const now = nowSeconds()
+  const session: SessionRecord = {
+    sessionId: randomToken(32),
+    accountId: login.accountId,
+    authTime: now,
+    expiresAt: now + ctx.options.ttl.session,
+    sid: newSid(),
+    ...(login.acr === undefined ? {} : { acr: login.acr }),
+    ...(login.amr === undefined ? {} : { amr: [...login.amr] }),
+  }
+  await ctx.store.saveSession(session)
+  cookies.setSession(reply, session.sessionId, login.remember !== false)
+  ctx.audit('login.success', { accountId: login.accountId, clientId, ip: request.ip })
+  return sessionAuthentication(session)
+}
+
+/** The public view of a record, for `getInteraction` and our own pages. */
+export async function describeInteraction (deps: FlowDeps, record: InteractionRecord, request: FastifyRequest): Promise<{ interaction: ReturnType<typeof toInteraction>, authorization: AuthorizationRequest }> {
+  const authorization = await restoreRequest(deps.ctx, record.params)
+  return { interaction: toInteraction(deps.ctx, record, authorization, request), authorization }
+}

@@ -1,0 +1,44 @@
+import type { GrantRecord } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import { nowSeconds, randomToken } from '../crypto.js'
+import type { AuthorizationRequest } from './request.js'
+
+/** Whether the user's existing consent covers every requested scope. */
+export function grantCovers (grant: GrantRecord | undefined, scopes: readonly string[]): boolean {
+  if (grant === undefined) return false
+  const granted = new Set(grant.scope.split(' '))
+  return scopes.every((scope) => granted.has(scope))
+}
+
+/** Consent is skipped for first-party clients and when an earlier consent covers the request. */
+export function needsConsent (request: AuthorizationRequest, grant: GrantRecord | undefined): boolean {
+  if (request.prompt.has('consent')) return true
+  if (request.client.first_party === true) return false
+  return !grantCovers(grant, request.scopes)
+}
+
+/**
+ * Records the user's consent: the grant for (user, client) gains the granted scopes, keeping
+ * its id so tokens already issued under it stay valid; a new grant is made when there is none.
+ */
+export async function recordGrant (
+  ctx: ProviderContext,
+  accountId: string,
+  request: AuthorizationRequest,
+  granted: readonly string[] = request.scopes
+): Promise<GrantRecord> {
+  const now = nowSeconds()
+  const existing = await ctx.store.findGrant(accountId, request.client.client_id)
+  const scopes = new Set([...(existing?.scope.split(' ') ?? []), ...granted])
+  scopes.delete('')
+  const grant: GrantRecord = {
+    grantId: existing?.grantId ?? randomToken(16),
+    accountId,
+    clientId: request.client.client_id,
+    scope: [...scopes].join(' '),
+    createdAt: existing?.createdAt ?? now,
+    expiresAt: Math.max(existing?.expiresAt ?? 0, now + ctx.options.ttl.grant),
+  }
+  await ctx.store.saveGrant(grant)
+  return grant
+}

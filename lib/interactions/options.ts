@@ -1,0 +1,42 @@
+import type { OidcProviderOptions } from '../options.js'
+import { InvalidOptionError } from '../errors.js'
+import { resolveScopes, type ScopeRegistry } from '../claims.js'
+import type { ClaimsHooks } from '../tokens/claims-hook.js'
+import type { InteractionOptions } from './types.js'
+import type { PagesOptions } from '../pages/options.js'
+
+/** The options of issue 14 (scopes, interactions, claims hooks, pages), checked in code. */
+export function resolveExperienceOptions (options: OidcProviderOptions): {
+  scopes: string[]
+  scopeRegistry: ScopeRegistry
+  tokenClaims: ClaimsHooks
+  interactions?: InteractionOptions
+  pages?: PagesOptions
+} {
+  let scopeRegistry: ScopeRegistry
+  try {
+    scopeRegistry = resolveScopes(options.scopes)
+  } catch (error) {
+    throw new InvalidOptionError('scopes', (error as Error).message)
+  }
+  const interactions = options.interactions
+  if (interactions !== undefined && (typeof interactions !== 'object' || interactions === null || typeof interactions.url !== 'function')) {
+    throw new InvalidOptionError('interactions.url', 'must be a function (interaction) => the URL of your login/consent page')
+  }
+  const tokenClaims = options.tokenClaims ?? {}
+  if (typeof tokenClaims !== 'object' || tokenClaims === null) throw new InvalidOptionError('tokenClaims', 'must be { accessToken?, idToken? }')
+  for (const [kind, hook] of Object.entries(tokenClaims)) {
+    if (kind !== 'accessToken' && kind !== 'idToken') throw new InvalidOptionError(`tokenClaims.${kind}`, 'is not a token kind (accessToken, idToken)')
+    if (hook !== undefined && typeof hook !== 'function') throw new InvalidOptionError(`tokenClaims.${kind}`, 'must be a function')
+  }
+  if (options.pages !== undefined && (typeof options.pages !== 'object' || options.pages === null)) {
+    throw new InvalidOptionError('pages', 'must be an object ({ brand, templates, messages })')
+  }
+  return {
+    scopes: scopeRegistry.names,
+    scopeRegistry,
+    tokenClaims,
+    ...(interactions === undefined ? {} : { interactions }),
+    ...(options.pages === undefined ? {} : { pages: options.pages }),
+  }
+}

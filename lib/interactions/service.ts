@@ -1,0 +1,167 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { InteractionRecord } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import { ProviderCookies } from '../cookies.js'
+import { OAuthError } from '../errors.js'
+import { refuseCrossSiteForm } from '../http/browser-form.js'
+import { routes } from '../urls.js'
+import { interactionIdOf, loadInteraction, promptOf, requireInteractionUser } from './binding.js'
+import { describeInteraction, finishInteraction, type FlowDeps } from './engine.js'
+import { LoginLimits } from './login-limits.js'
+import { renderConsent, renderLogin } from './builtin-pages.js'
+import { toInteraction } from './view.js'
+import { restoreRequest, type AuthorizationRequest, type RawParams } from './request.js'
+import type { Interaction, InteractionResult, PasswordCheck } from './types.js'
+
+/**
+ * The interaction API, one per provider: what `app.oidc.getInteraction`, `finishInteraction`
+ * and `checkPassword` call, and what our own login and consent pages call. The rules
+ * (browser binding, expiry, single use, CSRF, cross-site refusal, brute-force limits) live
+ * here and in the engine, so a host's page and ours obey the same ones.
+ */
+export class InteractionService {
+  readonly deps: FlowDeps
+
+  constructor (readonly ctx: ProviderContext) {
+    this.deps = {
+      ctx,
+      cookies: new ProviderCookies(ctx),
+      limits: new LoginLimits(ctx),
+      present: async (record, authorization, request, reply, status) => await this.#present(record, authorization, request, reply, status),
+    }
+  }
+
+  /** Shows a pending interaction: a redirect to the host's page, or our own page. */
+  async #present (record: InteractionRecord, authorization: AuthorizationRequest, request: FastifyRequest, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
+    reply.header('cache-control', 'no-store')
+    const hostUrl = this.ctx.options.interactions?.url
+    if (hostUrl !== undefined) {
+      return reply.redirect(hostUrl(toInteraction(this.ctx, record, authorization, request)), status)
+    }
+    if (promptOf(record) === 'consent') {
+      // After a form post: Post/Redirect/Get, so a reload does not post the password again.
+      if (status === 303) return reply.redirect(`${this.ctx.basePath}${routes.consent}?interaction_id=${encodeURIComponent(record.interactionId)}`, 303)
+      return await renderConsent(this.deps, reply, record, authorization, request)
+    }
+    return await renderLogin(this.deps, reply, record, authorization, request)
+  }
+
+  /**
+   * Loads the interaction a request names (browser binding and expiry checked). For a form
+   * post, the cross-site guard and the CSRF token (`csrf_token`) are checked too.
+   */
+  async load (request: FastifyRequest, interactionId?: string, options: { form?: boolean } = {}): Promise<InteractionRecord> {
+    const isForm = options.form ?? request.method === 'POST'
+    if (isForm) refuseCrossSiteForm(this.ctx, request)
+    const body = typeof request.body === 'object' && request.body !== null ? request.body as RawParams : {}
+    return await loadInteraction(this.deps, request, interactionId ?? interactionIdOf(request), { checkCsrf: isForm, csrfToken: body.csrf_token })
+  }
+
+  /** `app.oidc.getInteraction`: on a POST (a step of the host's form) the form rules apply too. */
+  async get (request: FastifyRequest, interactionId?: string): Promise<Interaction> {
+    const record = await this.load(request, interactionId)
+    // A consent is shown only to the signed-in user it was asked of.
+    if (promptOf(record) === 'consent') await requireInteractionUser(this.deps, request, record)
+    return (await describeInteraction(this.deps, record, request)).interaction
+  }
+
+  /** `app.oidc.finishInteraction`. */
+  async finish (request: FastifyRequest, reply: FastifyReply, result: InteractionResult, interactionId?: string): Promise<FastifyReply> {
+    const record = await this.load(request, interactionId)
+    return await finishInteraction(this.deps, record, result, request, reply)
+  }
+
+  /**
+   * `app.oidc.checkPassword`: the user adapter's `authenticate`, behind the same brute-force
+   * limits as our login page (per username and per IP, across instances), with the same
+   * security events. One answer for an unknown user and a wrong password.
+   */
+  async checkPassword (request: FastifyRequest, username: string, password: string, clientId = ''): Promise<PasswordCheck> {
+    const { ctx, limits } = this.deps
+    const name = String(username).slice(0, 256)
+    const secret = String(password).slice(0, 1024)
+    const ip = request.ip
+    const lockedFor = await limits.lockedFor(name, ip)
+    if (lockedFor > 0) {
+      ctx.audit('login.locked', { username: name, clientId, ip, retryAfter: lockedFor })
+      return { ok: false, reason: 'locked', retryAfter: lockedFor }
+    }
+    const accountId = name === '' || secret === '' ? null : await ctx.users.authenticate(name, secret)
+    if (accountId === null) {
+      const lockout = await limits.recordFailure(name, ip)
+      ctx.audit('login.failure', { username: name, clientId, ip })
+      if (lockout > 0) ctx.audit('login.locked', { username: name, clientId, ip, retryAfter: lockout })
+      return { ok: false, reason: 'invalid' }
+    }
+    await limits.recordSuccess(name, ip)
+    return { ok: true, accountId }
+  }
+}
+
+function field (body: RawParams, name: string): string {
+  const value = body[name]
+  if (typeof value !== 'string') throw new OAuthError('invalid_request', `form field "${name}" is missing or repeated`)
+  return value
+}
+
+/** Our own pages' handlers: the built-in host of the interaction API. */
+export class BuiltInPages {
+  constructor (private readonly service: InteractionService) {}
+
+  /** POST /authorize with interaction_id: our password form, finished as `{ login }`. */
+  async submitLogin (body: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { deps } = this.service
+    const record = await this.service.load(request, undefined, { form: true })
+    if (promptOf(record) !== 'login') throw new OAuthError('invalid_request', 'this sign-in request asks for a consent, not a password')
+    const authorization = await restoreRequest(deps.ctx, record.params)
+    const username = field(body, 'username').slice(0, 256)
+    const password = field(body, 'password').slice(0, 1024)
+    const check = await this.service.checkPassword(request, username, password, authorization.client.client_id)
+    if (!check.ok) {
+      const locale = toInteraction(deps.ctx, record, authorization, request).locale
+      const catalogs = reply.oidcPages.catalogs
+      if (check.reason === 'locked') {
+        reply.header('retry-after', String(check.retryAfter))
+        return await renderLogin(deps, reply, record, authorization, request, {
+          status: 429,
+          username,
+          error: catalogs.t(locale, 'login.locked', { minutes: Math.ceil(check.retryAfter / 60) }),
+        })
+      }
+      // One message for an unknown user and a wrong password: no account enumeration.
+      return await renderLogin(deps, reply, record, authorization, request, { status: 401, username, error: catalogs.t(locale, 'login.invalid') })
+    }
+    return await finishInteraction(deps, record, { login: { accountId: check.accountId, amr: ['pwd'] } }, request, reply)
+  }
+
+  /** GET /consent: our consent page for a pending consent of the signed-in user. */
+  async showConsent (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { deps } = this.service
+    const record = await this.service.load(request, undefined, { form: false })
+    if (promptOf(record) === 'login') throw new OAuthError('invalid_request', 'this sign-in request asks for a login, not a consent')
+    await requireInteractionUser(deps, request, record)
+    const authorization = await restoreRequest(deps.ctx, record.params)
+    return await renderConsent(deps, reply, record, authorization, request)
+  }
+
+  /** POST /consent: approve grants every requested scope, deny ends with access_denied. */
+  async submitConsent (body: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const record = await this.service.load(request, undefined, { form: true })
+    const decision = body.decision
+    if (decision !== 'approve' && decision !== 'deny') throw new OAuthError('invalid_request', 'the consent form has no decision')
+    const result = decision === 'approve' ? { consent: {} } : { error: 'access_denied' as const }
+    return await finishInteraction(this.service.deps, record, result, request, reply)
+  }
+}
+
+const services = new WeakMap<ProviderContext, InteractionService>()
+
+/** The provider's interaction service (made once per provider). */
+export function interactionsOf (ctx: ProviderContext): InteractionService {
+  let service = services.get(ctx)
+  if (service === undefined) {
+    service = new InteractionService(ctx)
+    services.set(ctx, service)
+  }
+  return service
+}

@@ -1,0 +1,57 @@
+import type { FastifyRequest } from 'fastify'
+import type { InteractionRecord } from '../adapters/store/types.js'
+import type { ProviderContext } from '../context.js'
+import type { Catalogs } from '../pages/i18n.js'
+import { publicClient } from '../tokens/claims-hook.js'
+import { pagesOf } from '../pages/install.js'
+import { promptOf } from './binding.js'
+import type { AuthorizationRequest } from './request.js'
+import type { Interaction, InteractionScope } from './types.js'
+
+/**
+ * The consent text of a scope: the host's own, else the catalog's, else the words of the
+ * resource server (API) that declared it, else its name.
+ */
+export function scopeDescription (ctx: ProviderContext, catalogs: Catalogs, locale: string, scope: string): string {
+  const own = ctx.options.scopeRegistry.description(scope)
+  if (own !== undefined) return own
+  const key = `scope.${scope}`
+  if (catalogs.has(locale, key)) return catalogs.t(locale, key)
+  return ctx.resources.describeScope(scope) ?? scope
+}
+
+/** The public view of a pending interaction (what `app.oidc.getInteraction` returns). */
+export function toInteraction (ctx: ProviderContext, record: InteractionRecord, authorization: AuthorizationRequest, request: FastifyRequest): Interaction {
+  const catalogs = pagesOf(ctx).catalogs
+  const accept = request.headers['accept-language']
+  const locale = catalogs.pick(authorization.uiLocales, typeof accept === 'string' ? accept.slice(0, 500) : undefined)
+  const scopes: InteractionScope[] = authorization.scopes.map((name) => ({
+    name,
+    description: scopeDescription(ctx, catalogs, locale, name),
+    claims: [...ctx.options.scopeRegistry.claimsOf(name)],
+  }))
+  const interaction: Interaction = {
+    id: record.interactionId,
+    prompt: promptOf(record),
+    client: publicClient(authorization.client),
+    scopes,
+    prompts: [...authorization.prompt],
+    uiLocales: authorization.uiLocales ?? [],
+    locale,
+    acrValues: authorization.acrValues ?? [],
+    csrfToken: record.csrfToken,
+    expiresAt: record.expiresAt,
+  }
+  if (authorization.claims !== undefined) interaction.claims = authorization.claims
+  if (authorization.loginHint !== undefined) interaction.loginHint = authorization.loginHint
+  if (authorization.maxAge !== undefined) interaction.maxAge = authorization.maxAge
+  if (record.accountId !== undefined) {
+    interaction.account = {
+      accountId: record.accountId,
+      authTime: record.authTime ?? 0,
+      ...(record.acr === undefined ? {} : { acr: record.acr }),
+      ...(record.amr === undefined ? {} : { amr: record.amr }),
+    }
+  }
+  return interaction
+}

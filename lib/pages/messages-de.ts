@@ -1,0 +1,33 @@
+import type { MessageKey } from './messages-en.js'
+
+/** Deutsch: the complete catalog (every key of the English one). */
+export const de: Record<MessageKey, string> = {
+  'login.title': 'Anmelden',
+  'login.subtitle': 'um mit {client} fortzufahren',
+  'login.username': 'Benutzername',
+  'login.password': 'Passwort',
+  'login.submit': 'Anmelden',
+  'login.invalid': 'Benutzername oder Passwort ist falsch.',
+  'login.locked': 'Zu viele fehlgeschlagene Anmeldeversuche. Versuchen Sie es in {minutes} Minute(n) erneut.',
+  'consent.title': '{client} erlauben?',
+  'consent.intro': '{client} möchte auf Ihr Konto zugreifen',
+  'consent.able': 'Die Anwendung darf:',
+  'consent.signedInOnly': 'Bestätigen, dass Sie angemeldet sind',
+  'consent.claims': 'Außerdem angefragt: {claims}',
+  'consent.redirect': 'Sie werden zu {host} zurückgeleitet.',
+  'consent.about': 'Über diese Anwendung',
+  'consent.policy': 'Datenschutzerklärung',
+  'consent.tos': 'Nutzungsbedingungen',
+  'consent.allow': 'Erlauben',
+  'consent.deny': 'Ablehnen',
+  'error.title': 'Diese Anfrage kann nicht abgeschlossen werden',
+  'error.serverTitle': 'Etwas ist schiefgelaufen',
+  'error.code': 'Fehlercode: {code}',
+  'error.back': 'Kehren Sie zur Anwendung zurück, von der Sie kamen, und versuchen Sie es erneut.',
+  'scope.openid': 'Sie mit Ihrem Konto anmelden',
+  'scope.profile': 'Ihren Namen und grundlegende Profilangaben',
+  'scope.email': 'Ihre E-Mail-Adresse',
+  'scope.address': 'Ihre Postanschrift',
+  'scope.phone': 'Ihre Telefonnummer',
+  'scope.offline_access': 'Verbunden bleiben, während Sie sie nicht nutzen',
+}

@@ -1,0 +1,33 @@
+import type { MessageKey } from './messages-en.js'
+
+/** Français : le catalogue complet (toutes les clés de l'anglais). */
+export const fr: Record<MessageKey, string> = {
+  'login.title': 'Connexion',
+  'login.subtitle': 'pour continuer vers {client}',
+  'login.username': 'Nom d’utilisateur',
+  'login.password': 'Mot de passe',
+  'login.submit': 'Se connecter',
+  'login.invalid': 'Nom d’utilisateur ou mot de passe incorrect.',
+  'login.locked': 'Trop de tentatives de connexion échouées. Réessayez dans {minutes} minute(s).',
+  'consent.title': 'Autoriser {client} ?',
+  'consent.intro': '{client} souhaite accéder à votre compte',
+  'consent.able': 'L’application pourra :',
+  'consent.signedInOnly': 'Confirmer que vous êtes connecté',
+  'consent.claims': 'Elle demande aussi : {claims}',
+  'consent.redirect': 'Vous serez renvoyé vers {host}.',
+  'consent.about': 'À propos de cette application',
+  'consent.policy': 'Politique de confidentialité',
+  'consent.tos': 'Conditions d’utilisation',
+  'consent.allow': 'Autoriser',
+  'consent.deny': 'Refuser',
+  'error.title': 'Cette demande ne peut pas aboutir',
+  'error.serverTitle': 'Une erreur est survenue',
+  'error.code': 'Code d’erreur : {code}',
+  'error.back': 'Revenez à l’application d’où vous venez et réessayez.',
+  'scope.openid': 'Vous connecter avec votre compte',
+  'scope.profile': 'Votre nom et les informations de base de votre profil',
+  'scope.email': 'Votre adresse e-mail',
+  'scope.address': 'Votre adresse postale',
+  'scope.phone': 'Votre numéro de téléphone',
+  'scope.offline_access': 'Rester connectée lorsque vous ne l’utilisez pas',
+}

@@ -1,0 +1,143 @@
+import type { ClientRecord } from '../adapters/store/types.js'
+import type { UserClaims } from '../adapters/users/types.js'
+import type { ProviderContext } from '../context.js'
+import { filterClaims, registeredClaims } from '../claims.js'
+import type { ClaimsRequest } from '../interactions/request.js'
+import type { InteractionClient } from '../interactions/types.js'
+import { scopeSet } from '../tokens.js'
+
+/** The two kinds of token a claims hook can add to. */
+export type TokenKind = 'access_token' | 'id_token'
+
+/** What a claims hook (and the user adapter's `claims`) is told about the token being issued. */
+export interface ClaimsContext {
+  kind: TokenKind | 'userinfo' | 'consent'
+  client: InteractionClient
+  /** The user (`sub`); undefined for client_credentials tokens. */
+  accountId?: string
+  /** The granted scopes of this token. */
+  scopes: ReadonlySet<string>
+  grantType?: string
+  /** RFC 8707: the resource the access token is for, when the request named one. */
+  resource?: string
+  /** OIDC Core §5.5: individual claims asked for with the `claims` parameter. */
+  claimsRequest?: ClaimsRequest
+}
+
+/** The claims hook's input: the context plus the user's claims as the adapter returned them. */
+export interface ClaimsHookInput extends ClaimsContext {
+  kind: TokenKind
+  /** All the user's claims from the adapter (unfiltered), or null (unknown user, or no user). */
+  account: UserClaims | null
+}
+
+/** Returns extra claims for one token; registered claims (`sub`, `aud`, ...) are dropped with a warning. */
+export type ClaimsHook = (input: ClaimsHookInput) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>
+
+/**
+ * The `tokenClaims` option: one hook per token kind.
+ *
+ * @example
+ * tokenClaims: {
+ *   accessToken: ({ account, scopes }) => scopes.has('roles') ? { roles: account?.roles } : undefined,
+ * }
+ */
+export interface ClaimsHooks {
+  accessToken?: ClaimsHook
+  idToken?: ClaimsHook
+}
+
+/** The client's public metadata, as hooks and pages see it (never its secret). */
+export function publicClient (client: ClientRecord): InteractionClient {
+  const view: InteractionClient = { clientId: client.client_id }
+  if (client.client_name !== undefined) view.clientName = client.client_name
+  if (client.client_uri !== undefined) view.clientUri = client.client_uri
+  if (client.logo_uri !== undefined) view.logoUri = client.logo_uri
+  if (client.policy_uri !== undefined) view.policyUri = client.policy_uri
+  if (client.tos_uri !== undefined) view.tosUri = client.tos_uri
+  return view
+}
+
+const warned = new WeakMap<ProviderContext, Set<string>>()
+
+/** Keeps the hook's own claims; a registered one is dropped, with one warning per claim name. */
+function withoutRegistered (ctx: ProviderContext, kind: TokenKind, claims: Record<string, unknown> | undefined): Record<string, unknown> {
+  const kept: Record<string, unknown> = {}
+  if (typeof claims !== 'object' || claims === null) return kept
+  for (const [name, value] of Object.entries(claims)) {
+    if (value === undefined) continue
+    if (registeredClaims.has(name)) {
+      const seen = warned.get(ctx) ?? new Set<string>()
+      warned.set(ctx, seen)
+      if (!seen.has(`${kind}:${name}`)) {
+        seen.add(`${kind}:${name}`)
+        ctx.log.warn({ claim: name, token: kind }, 'fastify-oidc-provider: a tokenClaims hook returned a registered claim; it is dropped (the provider sets it)')
+      }
+      continue
+    }
+    kept[name] = value
+  }
+  return kept
+}
+
+export interface TokenClaimsInput {
+  client: ClientRecord
+  accountId?: string
+  scope: string
+  grantType: string
+  resource?: string
+  /** The `claims` parameter the code was issued for (JSON), for the ID token. */
+  claimsRequest?: string
+}
+
+/**
+ * The extra claims of a token response: for the ID token, the granted scopes' claims (unless
+ * `idTokenScopeClaims: false`), the claims asked for with OIDC Core §5.5, then the `idToken`
+ * hook; for the access token, the `accessToken` hook. The user's claims are read once.
+ */
+export async function tokenClaims (ctx: ProviderContext, input: TokenClaimsInput): Promise<{ accessToken: Record<string, unknown>, idToken: Record<string, unknown> }> {
+  const hooks = ctx.options.tokenClaims
+  const scopes = scopeSet(input.scope)
+  const wantsIdToken = scopes.has('openid')
+  const claimsRequest = parseStored(input.claimsRequest)
+  const requested = Object.keys(claimsRequest?.id_token ?? {})
+  const needsAccount = input.accountId !== undefined &&
+    (hooks.accessToken !== undefined || (wantsIdToken && (hooks.idToken !== undefined || ctx.options.idTokenScopeClaims || requested.length > 0)))
+  const context: ClaimsContext = {
+    kind: 'id_token',
+    client: publicClient(input.client),
+    scopes,
+    grantType: input.grantType,
+    ...(input.accountId === undefined ? {} : { accountId: input.accountId }),
+    ...(input.resource === undefined ? {} : { resource: input.resource }),
+    ...(claimsRequest === undefined ? {} : { claimsRequest }),
+  }
+  const account = needsAccount ? await ctx.users.claims(input.accountId!, scopes, context) : null
+
+  const accessToken = hooks.accessToken === undefined
+    ? {}
+    : withoutRegistered(ctx, 'access_token', await hooks.accessToken({ ...context, kind: 'access_token', account }))
+  // OIDC Core §5.5: the claims asked for at userinfo travel in the token userinfo is called with.
+  const supported = new Set(ctx.options.scopeRegistry.supportedClaims())
+  const forUserinfo = Object.keys(claimsRequest?.userinfo ?? {}).filter((name) => supported.has(name) && !registeredClaims.has(name))
+  if (forUserinfo.length > 0) accessToken.userinfo_claims = forUserinfo
+  let idToken: Record<string, unknown> = {}
+  if (wantsIdToken && account !== null) {
+    const released = filterClaims(account, ctx.options.idTokenScopeClaims ? scopes : new Set(), ctx.options.scopeRegistry, requested)
+    delete released.sub
+    idToken = released
+  }
+  if (wantsIdToken && hooks.idToken !== undefined) {
+    idToken = { ...idToken, ...withoutRegistered(ctx, 'id_token', await hooks.idToken({ ...context, kind: 'id_token', account })) }
+  }
+  return { accessToken, idToken }
+}
+
+function parseStored (value: string | undefined): ClaimsRequest | undefined {
+  if (value === undefined) return undefined
+  try {
+    return JSON.parse(value) as ClaimsRequest
+  } catch {
+    return undefined
+  }
+}
