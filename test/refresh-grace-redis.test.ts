@@ -95,13 +95,14 @@ if (admin !== undefined) {
   })
 
   t.test('after the grace window the old token is reuse: invalid_grant and the family revoked', async (t) => {
-    const [a, b] = await twoInstances(t, { refreshTokenGrace: 1 })
+    // 3 s: room for the retry below on a loaded machine; then waiting past it is a lower bound.
+    const [a, b] = await twoInstances(t, { refreshTokenGrace: 3 })
     const client = await registerClient(a)
     const tokens = await login([a], client)
     const rotated = (await refresh(a, client, tokens.refresh_token)).json<TokenResponse>()
     const retry = await refresh(b, client, tokens.refresh_token)
     t.equal(retry.json().refresh_token, rotated.refresh_token, 'within the window: the same successor')
-    await sleep(1200)
+    await sleep(3200)
     t.equal((await refresh(b, client, tokens.refresh_token)).json().error, 'invalid_grant', 'after it: reuse')
     t.equal((await refresh(a, client, rotated.refresh_token)).json().error, 'invalid_grant', 'and the unused successor died with its family')
     t.same(await introspect(a, client, rotated.access_token), { active: false })
@@ -131,7 +132,9 @@ if (admin !== undefined) {
     const target = new URL(REDIS_URL)
     const proxy = await startHoldingProxy(t, { host: target.hostname, port: Number(target.port || 6379) })
     const prefix = testPrefix()
-    const instance = await startInstance(proxy.url, prefix, {}, (options) => new RedisStore({ ...options, operationTimeoutMs: 500 }))
+    // The store's default operation bound (2 s): short enough for the test, long enough that
+    // nothing but the held write times out on a loaded machine.
+    const instance = await startInstance(proxy.url, prefix, {}, (options) => new RedisStore({ ...options, operationTimeoutMs: 2000 }))
     t.teardown(async () => { await instance.close(); await deleteKeys(admin, prefix) })
     const app = instance.app
     const client = await registerClient(app)
