@@ -267,7 +267,7 @@ export class RedisStore implements Store {
       JSON.stringify(family), family.clientId, family.scope, Math.floor(family.expiresAt),
       first?.tokenHash ?? '', first?.issuedAt ?? 0, first?.expiresAt ?? 0,
     ]]
-    if (family.sessionId !== undefined && !family.offline) {
+    if (family.sessionId !== undefined && !family.offline && first !== undefined) {
       commands.push(['oidcIndexAdd', this.#sessionFamiliesKey(family.sessionId), familyMember(family), pxat(family.expiresAt)])
     }
     const [started] = await this.#op('startRefreshFamily', async () => settledValues(await this.#batch(commands)))
