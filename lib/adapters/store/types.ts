@@ -114,7 +114,11 @@ export type RefreshTokenState =
   | { status: 'active', record: RefreshTokenRecord }
   | { status: 'consumed', record: RefreshTokenRecord }
 
-/** Refresh tokens, keyed by the SHA-256 of the token. */
+/**
+ * Refresh tokens, keyed by the SHA-256 of the token: the tokens issued before token families
+ * (the provider now issues family tokens, `RefreshFamilyStore`, and reads these only to honour
+ * a token issued before an upgrade once).
+ */
 export interface RefreshTokenStore {
   saveRefreshToken (tokenHash: string, record: RefreshTokenRecord): Promise<void>
   /** Reads without consuming (introspection, and validation before a rotation). */
