@@ -31,7 +31,9 @@ export interface OidcHostApi {
   revokeClientGrants (clientId: string): Promise<number>
   /**
    * Ends every login session (SSO cookie) of a user, so no browser signs them in again without
-   * a password. On a password change call this and `revokeAccountGrants`.
+   * a password, and the refresh-token families issued in those sessions without
+   * `offline_access` (those with it survive). On a password change call this and
+   * `revokeAccountGrants`.
    */
   endAccountSessions (accountId: string): Promise<number>
   /** Subscribes to security events (logins, lockouts, replays, revocations, registrations). */

@@ -49,7 +49,12 @@ t.test('the sweeper bounds memory: expired records leave, clients stay', async (
       expiresAt: soon,
       familyExpiresAt: soon,
     })
-    await store.saveSession({ sessionId: randomToken(8), accountId: `user${i}`, authTime: nowSeconds(), expiresAt: soon })
+    const sessionId = randomToken(8)
+    await store.saveSession({ sessionId, accountId: `user${i}`, authTime: nowSeconds(), expiresAt: soon })
+    // A family, its first token and its entry in the session's index: all must leave too.
+    await store.startRefreshFamily(
+      { familyId: randomToken(8), grantId, clientId: 'rp', accountId: `user${i}`, scope: 'openid', authTime: nowSeconds(), sessionId, offline: false, createdAt: nowSeconds(), expiresAt: soon },
+      { tokenHash: sha256(randomToken()), issuedAt: nowSeconds(), expiresAt: soon })
     await store.saveInteraction({ interactionId: randomToken(8), clientId: 'rp', params: {}, csrfToken: 'c', expiresAt: soon })
     await store.revokeAccessToken(randomToken(8), soon)
     await store.markUsed(randomToken(8), soon)

@@ -86,6 +86,34 @@ if (client !== undefined) {
     t.equal((await new RedisStore({ client, prefix }).getClient(odd))?.client_id, odd, 'an odd client_id round-trips, through a second store')
   })
 
+  t.test('a refresh family lives beside its grant: one hash tag, a TTL on every key', async (t) => {
+    const prefix = testPrefix()
+    const store = new RedisStore({ client, prefix })
+    t.teardown(() => deleteKeys(client, prefix))
+    const now = nowSeconds()
+    await store.saveGrant({ grantId: 'g{1}', accountId: 'alice', clientId: 'rp', scope: 'openid', createdAt: now, expiresAt: now + 600 })
+    const family = { familyId: 'f1', grantId: 'g{1}', clientId: 'rp', accountId: 'alice', scope: 'openid', authTime: now, sessionId: 's1', offline: false, createdAt: now, expiresAt: now + 900 }
+    const first = sha256(randomToken())
+    t.equal(await store.startRefreshFamily(family, { tokenHash: first, issuedAt: now, expiresAt: now + 300 }), true)
+    const rotated = await store.rotateRefreshToken({
+      grantId: 'g{1}',
+      familyId: 'f1',
+      tokenHash: first,
+      clientId: 'rp',
+      graceSeconds: 10,
+      successor: { tokenHash: sha256(randomToken()), lifetimeSeconds: 3000, sealed: 's' },
+    })
+    t.equal(rotated.status, 'rotated')
+    if (rotated.status === 'rotated') t.ok(rotated.successor.expiresAt <= family.expiresAt, 'the successor is capped at the family end')
+    const keys = await listKeys(client, prefix)
+    const grantScoped = keys.filter((key) => /^[^{]*:(family|rt|grant):/.test(key.slice(prefix.length - 1)))
+    t.equal(grantScoped.length, 4, 'grant, family, two refresh tokens')
+    t.ok(grantScoped.every((key) => key.endsWith(':{g%7B1%7D}')), 'all under the grant\'s (escaped) hash tag')
+    t.ok(keys.includes(`${prefix}session-families:{s1}`), 'the session index lives under the session\'s tag')
+    const ttls = await Promise.all(keys.map(async (key) => await client.pttl(key)))
+    t.ok(ttls.every((ttl) => ttl > 0 && ttl <= 900_000), 'every key expires, none after the family')
+  })
+
   t.test('close() leaves the host-owned connection open; options are checked', async (t) => {
     const store = new RedisStore({ client })
     await store.close()

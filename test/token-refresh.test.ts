@@ -189,3 +189,17 @@ t.test('a rotation extends a grant that would end before the successor, to the f
   const extended = await store.getGrant(issued.grantId)
   t.ok((extended?.expiresAt ?? 0) >= nowSeconds() + 4990, `extended to the family's end (${(extended?.expiresAt ?? 0) - nowSeconds()} s left)`)
 })
+
+t.test('host revocation still ends every family of the grant; a code replay ends only its own', async (t) => {
+  const { app, store } = await tokenApp(t)
+  const phoneCode = await issueCode(store)
+  const phone = (await exchangeCode(app, phoneCode)).json()
+  const laptop = (await exchangeCode(app, await issueCode(store, { grantId: phoneCode.grantId }))).json()
+  t.equal((await exchangeCode(app, phoneCode)).json().error, 'invalid_grant', 'the phone code is replayed')
+  t.equal((await refresh(app, phone.refresh_token)).json().error, 'invalid_grant', "the replay ended the phone's family")
+  const laptopNext = await refresh(app, laptop.refresh_token)
+  t.equal(laptopNext.statusCode, 200, "the laptop's family of the same grant lives")
+  t.equal(await app.oidc.revokeAccountGrants('demo'), 1)
+  t.equal((await refresh(app, laptopNext.json().refresh_token)).json().error, 'invalid_grant', 'revokeAccountGrants ends it too')
+  t.equal((await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${laptopNext.json().access_token}` } })).statusCode, 401)
+})

@@ -12,6 +12,12 @@ export interface HoldingProxy {
   url: string
   /** Buffers everything clients send from now on. */
   hold (): void
+  /**
+   * Forwards traffic until a chunk matches (e.g. names a key the held command writes), then
+   * buffers that chunk and everything after it: only the command of interest and what follows
+   * are held, not the reads before it.
+   */
+  holdFrom (match: (chunk: string) => boolean): void
   /** Forwards what was buffered, in order, and stops holding. */
   release (): void
   /** Bytes buffered while held (to know the held command was sent). */
@@ -21,6 +27,7 @@ export interface HoldingProxy {
 /** Starts a proxy to `target` (host:port) on a free loopback port; closed at teardown. */
 export async function startHoldingProxy (t: Test, target: { host: string, port: number }): Promise<HoldingProxy> {
   let holding = false
+  let trigger: ((chunk: string) => boolean) | undefined
   let heldBytes = 0
   const pending: Array<{ upstream: Socket, data: Buffer }> = []
   const sockets = new Set<Socket>()
@@ -36,6 +43,10 @@ export async function startHoldingProxy (t: Test, target: { host: string, port: 
     upstream.on('close', () => { sockets.delete(upstream); downstream.destroy() })
     upstream.on('data', (data: Buffer) => downstream.write(data))
     downstream.on('data', (data: Buffer) => {
+      if (!holding && trigger?.(data.toString('latin1')) === true) {
+        holding = true
+        trigger = undefined
+      }
       if (holding) {
         heldBytes += data.length
         pending.push({ upstream, data })
@@ -53,8 +64,10 @@ export async function startHoldingProxy (t: Test, target: { host: string, port: 
   return {
     url: `redis://127.0.0.1:${port}`,
     hold: () => { holding = true },
+    holdFrom: (match) => { trigger = match },
     release: () => {
       holding = false
+      trigger = undefined
       for (const { upstream, data } of pending.splice(0)) upstream.write(data)
     },
     get heldBytes () { return heldBytes },

@@ -280,7 +280,7 @@ export class MemoryStore implements Store {
     if (this.#families.get(key) !== undefined) return false
     this.#families.set(key, { record: { ...family }, revoked: false, current: first?.tokenHash, expiresAt: family.expiresAt })
     if (first !== undefined) this.#familyTokens.set(pairKey(family.grantId, first.tokenHash), { ...first })
-    if (family.sessionId !== undefined && !family.offline) {
+    if (family.sessionId !== undefined && !family.offline && first !== undefined) {
       const keys = this.#sessionFamilies.get(family.sessionId) ?? new Set<string>()
       keys.add(key)
       this.#sessionFamilies.set(family.sessionId, keys)

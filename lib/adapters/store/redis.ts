@@ -54,8 +54,12 @@ const keyUnsafe = /[%{}:]/g
  * - Each operation is one round trip where the contract allows it (a few grant operations
  *   need two), and is bounded by `operationTimeoutMs`: any connection error or timeout is thrown
  *   as `StoreUnavailableError`, and the next call works again once ioredis has reconnected.
- * - Every script touches one key only, so the same code runs on a Cluster whatever the slots.
- *   Ids are wrapped in a hash tag (`{id}`) so a key's slot depends on its id alone.
+ * - Every script touches one key, or several keys of one grant (its record, its refresh
+ *   families and their tokens all end in the grant's hash tag, `…:{grantId}`), so the same code
+ *   runs on a Cluster whatever the slots. Ids are wrapped in a hash tag (`{id}`) so a key's slot
+ *   depends on its id alone.
+ * - A refresh is one script (`rotateRefreshToken`): grant and family alive, token known and of
+ *   this client, scope granted, then rotate, grace retry or reuse, on Redis' clock.
  *
  * Needs Redis 7.0 or later (EXPIRE NX/GT, PEXPIRETIME). Expiry times come from the provider's
  * clock; keep the provider hosts and Redis in NTP sync.
@@ -267,7 +271,7 @@ export class RedisStore implements Store {
       JSON.stringify(family), family.clientId, family.scope, Math.floor(family.expiresAt),
       first?.tokenHash ?? '', first?.issuedAt ?? 0, first?.expiresAt ?? 0,
     ]]
-    if (family.sessionId !== undefined && !family.offline) {
+    if (family.sessionId !== undefined && !family.offline && first !== undefined) {
       commands.push(['oidcIndexAdd', this.#sessionFamiliesKey(family.sessionId), familyMember(family), pxat(family.expiresAt)])
     }
     const [started] = await this.#op('startRefreshFamily', async () => settledValues(await this.#batch(commands)))

@@ -138,7 +138,11 @@ export type RefreshTokenState =
   | { status: 'active', record: RefreshTokenRecord }
   | { status: 'consumed', record: RefreshTokenRecord }
 
-/** Refresh tokens, keyed by the SHA-256 of the token. */
+/**
+ * Refresh tokens, keyed by the SHA-256 of the token: the tokens issued before token families
+ * (the provider now issues family tokens, `RefreshFamilyStore`, and reads these only to honour
+ * a token issued before an upgrade once).
+ */
 export interface RefreshTokenStore {
   saveRefreshToken (tokenHash: string, record: RefreshTokenRecord): Promise<void>
   /** Reads without consuming (introspection, and validation before a rotation). */
@@ -378,8 +382,9 @@ export interface RefreshFamilyStore {
    * Starts a family with its first refresh token (none when the client may not refresh: the
    * family still anchors the access tokens). Never overwrites: returns false when the family
    * already exists or was revoked before it started (a code replay that raced the first
-   * redemption), and then writes nothing. Non-offline families with a `sessionId` are indexed
-   * by session for `revokeSessionFamilies`.
+   * redemption), and then writes nothing. Non-offline families with a `sessionId` and a first
+   * refresh token are indexed by session for `revokeSessionFamilies` (a family without refresh
+   * tokens only anchors short-lived access tokens, and is not worth a write to the index).
    */
   startRefreshFamily (family: RefreshFamilyRecord, first?: FamilyTokenRecord): Promise<boolean>
   /**
