@@ -1,12 +1,14 @@
 /**
  * The bundled example provider: `npm start`.
  *
- * Embedded defaults: memory store, a signing key generated into keys/ on first start (so
- * restarts and several instances started from this folder sign with the same key), open
+ * Embedded defaults: memory store, one signing key per algorithm (RS256, the default signer,
+ * PS256, ES256, EdDSA) generated into keys/ on first start (so restarts and several instances
+ * started from this folder sign with the same keys), open
  * dynamic registration, and two DEMO users (demo/demo, alice/wonderland) that exist only here.
  *
  * Environment: PORT, HOST, ISSUER, REDIS_URL, REDIS_CLUSTER_NODES, SECRET_KEY, KEYS_DIR,
- * LOG_LEVEL, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL (see .env.example).
+ * LOG_LEVEL, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL, ACCESS_TOKEN_ALG
+ * (see .env.example).
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +18,7 @@ import {
   staticUsers,
   MemoryStore,
   type OidcProviderOptions,
+  type SigningAlgorithm,
   type Store,
 } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
@@ -77,10 +80,18 @@ export async function buildExampleServer (env: ExampleEnv = process.env): Promis
   if (refreshTokenTtl !== undefined) ttl.refreshToken = refreshTokenTtl
 
   const keysDir = env.KEYS_DIR ?? fileURLToPath(new URL('../keys/', import.meta.url))
+  const algorithms: SigningAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
+  const accessTokenAlg = env.ACCESS_TOKEN_ALG ?? ''
+  if (accessTokenAlg !== '' && !algorithms.includes(accessTokenAlg as SigningAlgorithm)) {
+    throw new Error(`ACCESS_TOKEN_ALG must be one of ${algorithms.join(', ')}, got "${accessTokenAlg}"`)
+  }
   await app.register(oidcProvider, {
     issuer,
     store,
-    keys: fileKeys({ dir: keysDir, generateIfMissing: true }),
+    // One key per algorithm, RS256 first (the default signer); clients pick their ID token's
+    // with id_token_signed_response_alg.
+    keys: fileKeys({ dir: keysDir, generateIfMissing: true, algorithms }),
+    ...(accessTokenAlg === '' ? {} : { accessTokenSigningAlg: accessTokenAlg as SigningAlgorithm }),
     users: demoUsers,
     ...(env.SECRET_KEY !== undefined && env.SECRET_KEY !== '' ? { cookieSecret: env.SECRET_KEY } : {}),
     registration: {},

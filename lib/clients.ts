@@ -9,21 +9,22 @@ import { nowSeconds, sha256 } from './crypto.js'
  * Turns the host's static clients into client records, with the same metadata rules as dynamic
  * registration. The plain secret is hashed here and not kept.
  */
-export function loadStaticClients (clients: StaticClient[], supportedScopes: readonly string[]): Map<string, ClientRecord> {
+export function loadStaticClients (clients: StaticClient[], supportedScopes: readonly string[], signingAlgorithms?: readonly string[]): Map<string, ClientRecord> {
   const records = new Map<string, ClientRecord>()
   clients.forEach((client, index) => {
     const name = `clients[${index}]`
     if (records.has(client.client_id)) throw new InvalidOptionError(`${name}.client_id`, `duplicates "${client.client_id}"`)
     let metadata
     try {
-      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true })
+      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, ...(signingAlgorithms === undefined ? {} : { signingAlgorithms }) })
     } catch (error) {
       if (error instanceof OAuthError) throw new InvalidOptionError(name, `is invalid: ${error.error_description}`)
       throw error
     }
-    const isPublic = metadata.token_endpoint_auth_method === 'none'
+    // Public clients and private_key_jwt clients (they prove a key) have no secret.
+    const isPublic = metadata.token_endpoint_auth_method === 'none' || metadata.token_endpoint_auth_method === 'private_key_jwt'
     if (isPublic && client.client_secret !== undefined) {
-      throw new InvalidOptionError(`${name}.client_secret`, 'must not be set for a public client (token_endpoint_auth_method "none")')
+      throw new InvalidOptionError(`${name}.client_secret`, `must not be set for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)
     }
     if (!isPublic && client.client_secret === undefined) {
       throw new InvalidOptionError(`${name}.client_secret`, `is required for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)

@@ -32,6 +32,7 @@ export const StaticClientSchema = Type.Object({
   response_types: Type.Optional(Type.Array(Type.String())),
   token_endpoint_auth_method: Type.Optional(Type.Union([
     Type.Literal('client_secret_basic'), Type.Literal('client_secret_post'), Type.Literal('none'),
+    Type.Literal('private_key_jwt'),
   ])),
   scope: Type.Optional(Type.String()),
   client_name: Type.Optional(Type.String({ maxLength: 200 })),
@@ -42,6 +43,15 @@ export const StaticClientSchema = Type.Object({
   tos_uri: Type.Optional(Type.String()),
   contacts: Type.Optional(Type.Array(Type.String())),
   first_party: Type.Optional(Type.Boolean({ description: 'Skip the consent page for this client.' })),
+  // Issue 18: keys (private_key_jwt), ID token algorithm, DPoP, PAR.
+  jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) })),
+  jwks_uri: Type.Optional(Type.String()),
+  token_endpoint_auth_signing_alg: Type.Optional(Type.String()),
+  id_token_signed_response_alg: Type.Optional(Type.Union([
+    Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
+  ])),
+  dpop_bound_access_tokens: Type.Optional(Type.Boolean()),
+  require_pushed_authorization_requests: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })
 
 export type StaticClient = Static<typeof StaticClientSchema>
@@ -75,6 +85,9 @@ export const OptionsSchema = Type.Object({
   rateLimit: RateLimitSchema,
   cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
   pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
+  accessTokenSigningAlg: Type.Optional(Type.Union([
+    Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
+  ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -122,6 +135,12 @@ export interface OidcProviderOptions {
   pageTitle?: string
   /** Fastify route prefix; the plugin honours it for its routes. */
   prefix?: string
+  /**
+   * The `alg` of access tokens (RS256, PS256, ES256, EdDSA); the key source must hold a key for
+   * it. Default: the key source's default signer. ID tokens follow each client's
+   * `id_token_signed_response_alg` (default RS256).
+   */
+  accessTokenSigningAlg?: 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
 }
 
 /** Options after defaults, as the provider uses them. */

@@ -9,7 +9,7 @@ import { type ClientMetadata, validateClientMetadata } from './metadata.js'
  * goes to the client as-is; anything else it throws is a host bug and answers 500.
  */
 export async function acceptMetadata (ctx: ProviderContext, body: unknown, request: FastifyRequest): Promise<ClientMetadata> {
-  const rules = { supportedScopes: ctx.options.scopes, allowFirstParty: false }
+  const rules = { supportedScopes: ctx.options.scopes, allowFirstParty: false, signingAlgorithms: ctx.keys.algorithms() }
   const metadata = validateClientMetadata(body, rules)
   const policy = ctx.options.registration
   if (policy === false || policy.validate === undefined) return metadata

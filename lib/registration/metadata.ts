@@ -1,8 +1,9 @@
 import { OAuthError } from '../errors.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../adapters/store/types.js'
+import { validateKeyMetadata, type KeyClientMetadata } from '../clients/key-metadata.js'
 
 /** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
-export interface ClientMetadata {
+export interface ClientMetadata extends KeyClientMetadata {
   redirect_uris: string[]
   token_endpoint_auth_method: TokenEndpointAuthMethod
   grant_types: GrantType[]
@@ -22,10 +23,12 @@ export interface MetadataRules {
   supportedScopes: readonly string[]
   /** Only the host's static clients may skip consent. */
   allowFirstParty: boolean
+  /** The algorithms the provider signs with, for `id_token_signed_response_alg`. */
+  signingAlgorithms?: readonly string[]
 }
 
 const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
-const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none']
+const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']
 const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]'])
 const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const maxUriLength = 2000
@@ -128,6 +131,7 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
     if (typeof body.first_party !== 'boolean') throw invalid('first_party must be a boolean')
     metadata.first_party = body.first_party
   }
+  Object.assign(metadata, validateKeyMetadata(body, token_endpoint_auth_method, rules))
   return metadata
 }
 

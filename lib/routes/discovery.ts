@@ -26,7 +26,7 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     response_modes_supported: ['query'],
     grant_types_supported: grantTypes,
     subject_types_supported: ['public'],
-    id_token_signing_alg_values_supported: ctx.keys.algorithms,
+    id_token_signing_alg_values_supported: ctx.keys.algorithms(),
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -45,9 +45,9 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
 export async function discoveryRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
   // Serialized once: the document only changes when keys (and so algorithms) change.
   let body = JSON.stringify(providerMetadata(ctx))
-  let algorithms = ctx.keys.algorithms.join()
+  let algorithms = ctx.keys.algorithms().join()
   const send = async (): Promise<string> => {
-    const current = ctx.keys.algorithms.join()
+    const current = ctx.keys.algorithms().join()
     if (current !== algorithms) {
       algorithms = current
       body = JSON.stringify(providerMetadata(ctx))

@@ -19,7 +19,7 @@
 /** Seconds since the epoch, as in JWT `exp`. */
 export type EpochSeconds = number
 
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt'
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials'
 export type ApplicationType = 'web' | 'native'
 
@@ -46,6 +46,23 @@ export interface ClientRecord {
   /** SHA-256 (base64url) of the RFC 7592 registration access token. */
   registration_access_token_hash?: string
   client_id_issued_at: EpochSeconds
+  /** OpenID Connect Registration §2: the ID token's `alg` (default RS256). */
+  id_token_signed_response_alg?: 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
+  /** RFC 7591 §2: the client's public keys inline (for `private_key_jwt`), never private members. */
+  jwks?: ClientJwks
+  /** RFC 7591 §2: where the client publishes its public keys (for `private_key_jwt`). */
+  jwks_uri?: string
+  /** OpenID Connect Registration §2: the only `alg` accepted for its client assertions. */
+  token_endpoint_auth_signing_alg?: string
+  /** RFC 9449 §5.2: every access token of this client must be DPoP-bound. */
+  dpop_bound_access_tokens?: boolean
+  /** RFC 9126 §6: this client must push its authorization requests (PAR). */
+  require_pushed_authorization_requests?: boolean
+}
+
+/** A JWK Set (RFC 7517 §5) of public keys. */
+export interface ClientJwks {
+  keys: Array<Record<string, unknown>>
 }
 
 /** Client lookups and registration (RFC 7591 / RFC 7592). */
@@ -71,6 +88,8 @@ export interface AuthorizationCodeRecord {
   authTime: EpochSeconds
   sessionId?: string
   expiresAt: EpochSeconds
+  /** RFC 9449 §10: the DPoP key thumbprint the code is bound to (`dpop_jkt`). */
+  dpopJkt?: string
 }
 
 /** Result of an atomic single-use consume. */
@@ -102,6 +121,8 @@ export interface RefreshTokenRecord {
   expiresAt: EpochSeconds
   /** The family's absolute end: rotation never extends a family past it. */
   familyExpiresAt: EpochSeconds
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key (thumbprint). */
+  jkt?: string
 }
 
 export type RefreshTokenState =
