@@ -3,6 +3,7 @@ import type { ProviderContext } from '../context.js'
 import { routes } from '../urls.js'
 import { supportedClaims } from '../claims.js'
 import { grantHandlers } from '../grants/index.js'
+import { keyMetadata } from '../clients/discovery.js'
 
 /**
  * The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): every value describes
@@ -27,9 +28,11 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     grant_types_supported: grantTypes,
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ctx.keys.algorithms(),
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt'],
+    // Issue 18: private_key_jwt, DPoP, PAR.
+    ...keyMetadata(ctx),
     code_challenge_methods_supported: ['S256'],
     claims_supported: supportedClaims(options.scopes),
     claims_parameter_supported: false,

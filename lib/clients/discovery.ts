@@ -1,0 +1,14 @@
+import type { ProviderContext } from '../context.js'
+import { assertionAlgorithms } from '../private-key-jwt/algorithms.js'
+
+/**
+ * Discovery members for keys-based client authentication (RFC 8414 §2), DPoP (RFC 9449 §5.1)
+ * and PAR (RFC 9126 §5), from the modules that implement them.
+ */
+export function keyMetadata (_ctx: ProviderContext): Record<string, unknown> {
+  return {
+    token_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
+    introspection_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
+    revocation_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
+  }
+}
