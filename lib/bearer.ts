@@ -39,6 +39,9 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   if (scope !== undefined && typeof scope !== 'string') return undefined
   if (grantId !== undefined && typeof grantId !== 'string') return undefined
   if (authTime !== undefined && typeof authTime !== 'number') return undefined
+  // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint.
+  const cnf = record.cnf as { jkt?: unknown } | undefined
+  if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || typeof cnf.jkt !== 'string')) return undefined
   return {
     iss,
     sub,
@@ -50,6 +53,7 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
     ...(scope === undefined ? {} : { scope }),
     ...(authTime === undefined ? {} : { auth_time: authTime }),
     ...(grantId === undefined ? {} : { grant_id: grantId }),
+    ...(cnf === undefined ? {} : { cnf: { jkt: cnf.jkt as string } }),
   }
 }
 

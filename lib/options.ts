@@ -85,6 +85,10 @@ export const OptionsSchema = Type.Object({
   rateLimit: RateLimitSchema,
   cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
   pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
+  dpop: Type.Object({
+    requireNonce: Type.Boolean({ default: false, description: 'RFC 9449 §8: require a server-provided nonce in DPoP proofs at the token and PAR endpoints.' }),
+    proofMaxAge: Type.Integer({ minimum: 5, maximum: 3600, default: 300, description: 'How old (seconds) a DPoP proof\'s iat may be.' }),
+  }, { additionalProperties: false, default: {} }),
   accessTokenSigningAlg: Type.Optional(Type.Union([
     Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
   ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
@@ -141,6 +145,11 @@ export interface OidcProviderOptions {
    * `id_token_signed_response_alg` (default RS256).
    */
   accessTokenSigningAlg?: 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
+  /**
+   * DPoP (RFC 9449). Proofs are always accepted; `requireNonce` makes the token and PAR
+   * endpoints demand a server nonce (`use_dpop_nonce`, `DPoP-Nonce`); `proofMaxAge` bounds `iat`.
+   */
+  dpop?: Partial<OptionsData['dpop']>
 }
 
 /** Options after defaults, as the provider uses them. */

@@ -35,6 +35,7 @@ export async function issueCode (
     authTime: authentication.authTime,
     ...(authentication.sessionId === undefined ? {} : { sessionId: authentication.sessionId }),
     expiresAt: now + ctx.options.ttl.code,
+    ...(request.dpopJkt === undefined ? {} : { dpopJkt: request.dpopJkt }),
   })
   // The seed's nonce replay protection: a nonce is good for one ID token per client within
   // the ID token lifetime. Checked when the code is issued, so reloading a login page is fine.

@@ -18,6 +18,8 @@ export interface AuthorizationRequest {
   maxAge?: number
   loginHint?: string
   idTokenHint?: string
+  /** RFC 9449 §10: the DPoP key thumbprint the code is to be bound to. */
+  dpopJkt?: string
 }
 
 /** Raw parameters as the query string or form parser hands them over. */
@@ -145,6 +147,12 @@ export function validateAuthorizationRequest (
   if (loginHint !== undefined) request.loginHint = loginHint.slice(0, 256)
   const idTokenHint = get('id_token_hint')
   if (idTokenHint !== undefined) request.idTokenHint = idTokenHint
+  const dpopJkt = get('dpop_jkt')
+  if (dpopJkt !== undefined) {
+    // A SHA-256 JWK thumbprint (RFC 7638), base64url: 43 characters.
+    if (!/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) throw redirectError('invalid_request', 'dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (RFC 9449 section 10)')
+    request.dpopJkt = dpopJkt
+  }
   return request
 }
 
@@ -163,6 +171,7 @@ export function serializeRequest (request: AuthorizationRequest): Record<string,
   if (request.maxAge !== undefined) params.max_age = String(request.maxAge)
   if (request.loginHint !== undefined) params.login_hint = request.loginHint
   if (request.idTokenHint !== undefined) params.id_token_hint = request.idTokenHint
+  if (request.dpopJkt !== undefined) params.dpop_jkt = request.dpopJkt
   return params
 }
 

@@ -1,5 +1,6 @@
 import type { ProviderContext } from '../context.js'
 import { assertionAlgorithms } from '../private-key-jwt/algorithms.js'
+import { dpopAlgorithms } from '../dpop/proof.js'
 
 /**
  * Discovery members for keys-based client authentication (RFC 8414 §2), DPoP (RFC 9449 §5.1)
@@ -10,5 +11,6 @@ export function keyMetadata (_ctx: ProviderContext): Record<string, unknown> {
     token_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
     introspection_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
     revocation_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
+    dpop_signing_alg_values_supported: dpopAlgorithms,
   }
 }

@@ -7,6 +7,7 @@ import { verifyPkce } from '../pkce.js'
 import { newRefreshToken, refreshTokenRecord } from '../tokens.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
+import { checkKeyBinding, dpopJktOf } from '../dpop/provider.js'
 
 const body = Type.Object({
   code: Type.String({ minLength: 1 }),
@@ -29,7 +30,7 @@ export const authorizationCodeGrant = {
   body,
   // Public clients prove possession through PKCE instead of a secret (RFC 7636 §1, RFC 9700 §2.1.1).
   allowPublicClients: true,
-  async handle (ctx, params, client) {
+  async handle (ctx, params, client, request) {
     const codeHash = sha256(params.code)
     const result = await ctx.store.consumeCode(codeHash)
     if (result.status === 'not_found') throw invalidCode()
@@ -50,6 +51,9 @@ export const authorizationCodeGrant = {
       code.expiresAt > nowSeconds() &&
       verifyPkce(params.code_verifier, code.codeChallenge, code.codeChallengeMethod)
     if (!bound) throw invalidCode()
+    // RFC 9449 §10: a code issued for dpop_jkt is redeemed only with a proof of that key.
+    const dpopJkt = dpopJktOf(request)
+    checkKeyBinding(code.dpopJkt, dpopJkt, 'authorization code')
     const grant = await ctx.store.getGrant(code.grantId)
     if (grant !== undefined && (grant.clientId !== client.client_id || grant.accountId !== code.accountId)) throw invalidCode()
     if (grant === undefined) {
@@ -62,7 +66,7 @@ export const authorizationCodeGrant = {
     }
 
     // No refresh token under a revoked grant: it could never be used.
-    const refresh = grant === undefined ? undefined : storeRefreshToken(ctx, client, code, grant.expiresAt)
+    const refresh = grant === undefined ? undefined : storeRefreshToken(ctx, client, code, grant.expiresAt, dpopJkt)
     return await userTokenResponse(ctx, {
       grantType: 'authorization_code',
       client,
@@ -72,6 +76,7 @@ export const authorizationCodeGrant = {
       grantId: code.grantId,
       ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
       ...(refresh === undefined ? {} : { refreshToken: refresh.token, pending: refresh.saved }),
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
     })
   },
 } satisfies GrantHandler<typeof body>
@@ -87,7 +92,8 @@ function storeRefreshToken (
   ctx: ProviderContext,
   client: ClientRecord,
   code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string },
-  grantExpiresAt: number
+  grantExpiresAt: number,
+  dpopJkt?: string
 ): { token: string, saved: Promise<void> } | undefined {
   if (!client.grant_types.includes('refresh_token')) return undefined
   const { token, tokenHash } = newRefreshToken()
@@ -100,6 +106,8 @@ function storeRefreshToken (
     authTime: code.authTime,
     ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
     familyExpiresAt,
+    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+    ...(dpopJkt !== undefined && client.token_endpoint_auth_method === 'none' ? { jkt: dpopJkt } : {}),
   }))
   // Awaited by userTokenResponse; this keeps an early rejection from being reported unhandled.
   saved.catch(() => {})

@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { OAuthError } from '../errors.js'
 import { issueAccessToken, scopeSet, type TokenResponse } from '../tokens.js'
 import type { GrantHandler } from './types.js'
+import { dpopJktOf } from '../dpop/provider.js'
 
 const body = Type.Object({
   scope: Type.Optional(Type.String()),
@@ -20,7 +21,7 @@ export const clientCredentialsGrant = {
   body,
   // RFC 6749 §4.4: "MUST only be used by confidential clients".
   allowPublicClients: false,
-  async handle (ctx, params, client) {
+  async handle (ctx, params, client, request) {
     const registered = new Set([...scopeSet(client.scope)].filter((value) => !userOnlyScopes.has(value)))
     let scopes = [...registered]
     if (params.scope !== undefined) {
@@ -32,11 +33,12 @@ export const clientCredentialsGrant = {
       scopes = [...requested].filter((value) => registered.has(value))
     }
     const scope = scopes.join(' ')
-    const access = await issueAccessToken(ctx, { client, sub: client.client_id, scope })
+    const dpopJkt = dpopJktOf(request)
+    const access = await issueAccessToken(ctx, { client, sub: client.client_id, scope, ...(dpopJkt === undefined ? {} : { dpopJkt }) })
     ctx.audit('token.issued', { clientId: client.client_id, grantType: 'client_credentials' })
     const response: TokenResponse = {
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: dpopJkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: access.expiresIn,
       ...(scope === '' ? {} : { scope }),
     }

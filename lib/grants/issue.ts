@@ -19,6 +19,8 @@ export interface UserTokenInput {
    * if one fails, the request fails and nothing leaves the server.
    */
   pending?: Promise<unknown>
+  /** RFC 9449: the DPoP key the access token is bound to. */
+  dpopJkt?: string
 }
 
 /**
@@ -33,10 +35,11 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
     scope: input.scope,
     authTime: input.authTime,
     grantId: input.grantId,
+    ...(input.dpopJkt === undefined ? {} : { dpopJkt: input.dpopJkt }),
   })
   const response: TokenResponse = {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: input.dpopJkt === undefined ? 'Bearer' : 'DPoP',
     expires_in: access.expiresIn,
     scope: input.scope,
   }

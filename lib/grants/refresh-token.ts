@@ -5,6 +5,7 @@ import { nowSeconds, sha256 } from '../crypto.js'
 import { newRefreshToken, refreshTokenRecord, scopeSet } from '../tokens.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
+import { checkKeyBinding, dpopJktOf } from '../dpop/provider.js'
 
 const body = Type.Object({
   refresh_token: Type.String({ minLength: 1 }),
@@ -32,7 +33,7 @@ export const refreshTokenGrant = {
   body,
   // RFC 9700 §4.14.2: public clients may refresh because their tokens are sender-rotated.
   allowPublicClients: true,
-  async handle (ctx, params, client) {
+  async handle (ctx, params, client, request) {
     const tokenHash = sha256(params.refresh_token)
     const state = await ctx.store.findRefreshToken(tokenHash)
     if (state === undefined) throw invalidRefreshToken()
@@ -43,6 +44,8 @@ export const refreshTokenGrant = {
     if (record.clientId !== client.client_id) throw invalidRefreshToken()
     const now = nowSeconds()
     if (record.expiresAt <= now || record.familyExpiresAt <= now) throw invalidRefreshToken()
+    const dpopJkt = dpopJktOf(request)
+    checkKeyBinding(record.jkt, dpopJkt, 'refresh token')
 
     // RFC 6749 §6: the requested scope must not include any scope not originally granted.
     const granted = scopeSet(record.scope)
@@ -70,6 +73,7 @@ export const refreshTokenGrant = {
         authTime: record.authTime,
         ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
         familyExpiresAt: record.familyExpiresAt,
+        ...(record.jkt === undefined ? {} : { jkt: record.jkt }),
       }),
     })
     // Someone consumed it between our read and now: a concurrent use is a reuse too.
@@ -85,6 +89,7 @@ export const refreshTokenGrant = {
       authTime: record.authTime,
       grantId: record.grantId,
       refreshToken: successor.token,
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
     })
   },
 } satisfies GrantHandler<typeof body>

@@ -6,6 +6,7 @@ import { parseBearerHeader, verifyAccessToken } from '../bearer.js'
 import { filterClaims } from '../claims.js'
 import { scopeSet } from '../tokens.js'
 import { noStore, requireFormBody } from '../form-body.js'
+import { checkSenderConstraint, dpopAuthorization, dpopChallenge } from '../dpop/provider.js'
 
 /**
  * The UserInfo endpoint (OpenID Connect Core §5.3), a protected resource (RFC 6750): GET or POST,
@@ -21,7 +22,9 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
     })
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const token = readToken(request, bearerError)
+    // RFC 9449 §7.1: `Authorization: DPoP <token>` with a DPoP proof, for sender-constrained tokens.
+    const dpopToken = dpopAuthorization(request)
+    const token = dpopToken ?? readToken(request, bearerError)
     if (token === undefined) {
       // RFC 6750 §3.1: no credentials at all → a bare challenge, without an error code.
       noStore(reply)
@@ -29,7 +32,11 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
       return await reply.send()
     }
     const claims = await verifyAccessToken(ctx, token)
-    if (claims === undefined) throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
+    if (claims === undefined) {
+      if (dpopToken !== undefined) throw dpopChallenge('invalid_token', 'the access token is invalid, expired or revoked')
+      throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
+    }
+    await checkSenderConstraint(ctx, request, claims, token, dpopToken !== undefined, ctx.urls.userinfo)
     const scopes = scopeSet(claims.scope)
     if (!scopes.has('openid')) {
       throw bearerError('insufficient_scope', 'the access token was not granted the openid scope', ', scope="openid"')
