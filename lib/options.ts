@@ -89,6 +89,10 @@ export const OptionsSchema = Type.Object({
     requireNonce: Type.Boolean({ default: false, description: 'RFC 9449 §8: require a server-provided nonce in DPoP proofs at the token and PAR endpoints.' }),
     proofMaxAge: Type.Integer({ minimum: 5, maximum: 3600, default: 300, description: 'How old (seconds) a DPoP proof\'s iat may be.' }),
   }, { additionalProperties: false, default: {} }),
+  par: Type.Object({
+    required: Type.Boolean({ default: false, description: 'RFC 9126 §5: every authorization request must be pushed (require_pushed_authorization_requests).' }),
+    ttl: Type.Integer({ minimum: 5, maximum: 600, default: 30, description: 'Lifetime (seconds) of a pushed request\'s request_uri.' }),
+  }, { additionalProperties: false, default: {} }),
   accessTokenSigningAlg: Type.Optional(Type.Union([
     Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
   ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
@@ -150,6 +154,12 @@ export interface OidcProviderOptions {
    * endpoints demand a server nonce (`use_dpop_nonce`, `DPoP-Nonce`); `proofMaxAge` bounds `iat`.
    */
   dpop?: Partial<OptionsData['dpop']>
+  /**
+   * Pushed authorization requests (RFC 9126): `required` makes every client push (each client
+   * can also be registered with `require_pushed_authorization_requests`); `ttl` is the request
+   * URI's lifetime in seconds (default 30).
+   */
+  par?: Partial<OptionsData['par']>
 }
 
 /** Options after defaults, as the provider uses them. */

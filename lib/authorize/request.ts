@@ -25,6 +25,12 @@ export interface AuthorizationRequest {
 /** Raw parameters as the query string or form parser hands them over. */
 export type RawParams = Record<string, unknown>
 
+/**
+ * Set (as a symbol key, never a parameter) on the parameters of a request that came through
+ * PAR (RFC 9126) or was validated before: `require_pushed_authorization_requests` is met.
+ */
+export const pushedRequest: unique symbol = Symbol('fastify-oidc-provider.pushedRequest')
+
 const maxValueLength = 2048
 // eslint-disable-next-line no-control-regex
 export const controlCharacters = /[\u0000-\u001f\u007f]/
@@ -86,6 +92,10 @@ export function validateAuthorizationRequest (
   if (get('request') !== undefined) throw redirectError('request_not_supported', 'the request parameter is not supported')
   if (get('request_uri') !== undefined) throw redirectError('request_uri_not_supported', 'the request_uri parameter is not supported')
 
+  // RFC 9126 §5, §6: this provider or this client accepts only pushed requests.
+  if ((ctx.options.par.required || client.require_pushed_authorization_requests === true) && (params as Record<symbol, unknown>)[pushedRequest] !== true) {
+    throw redirectError('invalid_request', 'this client must push its authorization requests (PAR, RFC 9126)')
+  }
   const responseType = get('response_type')
   if (responseType === undefined) throw redirectError('invalid_request', 'response_type is required')
   if (responseType !== 'code') throw redirectError('unsupported_response_type', 'only response_type=code is supported')
@@ -181,5 +191,5 @@ export async function restoreRequest (ctx: ProviderContext, params: Record<strin
   if (client === undefined || !client.redirect_uris.includes(params.redirect_uri ?? '')) {
     throw pageError('the application is no longer registered')
   }
-  return validateAuthorizationRequest(ctx, { ...params, response_type: 'code' }, client, params.redirect_uri!)
+  return validateAuthorizationRequest(ctx, { ...params, response_type: 'code', [pushedRequest]: true }, client, params.redirect_uri!)
 }

@@ -9,6 +9,7 @@ import { needsConsent } from '../authorize/grant.js'
 import { restoreRequest, type RawParams } from '../authorize/request.js'
 import { LoginLimits } from '../authorize/login-limits.js'
 import { loadInteraction } from '../authorize/interaction.js'
+import { resolvePushedRequest } from '../par/resolve.js'
 
 /**
  * `/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST take the authorization request;
@@ -20,13 +21,14 @@ export async function authorizeRoutes (app: FastifyInstance, ctx: ProviderContex
   const config = { html: true }
 
   app.get(routes.authorize, { config }, async (request, reply) => {
-    return await handleAuthorizationRequest(deps, request.query as RawParams, request, reply)
+    const params = await resolvePushedRequest(ctx, request.query as RawParams)
+    return await handleAuthorizationRequest(deps, params, request, reply)
   })
 
   app.post(routes.authorize, { config }, async (request, reply) => {
     const body = formBody(request)
     if (body.interaction_id !== undefined) return await submitLogin(deps, limits, body, request, reply)
-    return await handleAuthorizationRequest(deps, body, request, reply)
+    return await handleAuthorizationRequest(deps, await resolvePushedRequest(ctx, body), request, reply)
   })
 }
 

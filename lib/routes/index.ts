@@ -9,6 +9,7 @@ import { tokenRoutes } from './token.js'
 import { userinfoRoutes } from './userinfo.js'
 import { introspectRoutes } from './introspect.js'
 import { revokeRoutes } from './revoke.js'
+import { parRoutes } from '../par/route.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
@@ -23,4 +24,5 @@ export const routeModules: readonly RouteModule[] = [
   userinfoRoutes,
   introspectRoutes,
   revokeRoutes,
+  parRoutes,
 ]
