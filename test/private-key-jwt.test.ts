@@ -5,6 +5,10 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type Crypt
 import type { FastifyInstance } from 'fastify'
 import { MemoryStore, type StaticClient } from '../lib/index.js'
 import { JwksUriCache, type GetJson } from '../lib/private-key-jwt/jwks-uri.js'
+import { AssertionError, verifyClientAssertion } from '../lib/private-key-jwt/assertion.js'
+import type { ProviderContext } from '../lib/context.js'
+import type { ClientRecord } from '../lib/adapters/store/types.js'
+import { endpointUrls } from '../lib/urls.js'
 import { startServer } from './helpers/server.js'
 import { testUsers } from './helpers/users.js'
 import { issueCode, postForm, REDIRECT_URI, testScopes } from './helpers/codes.js'
@@ -212,4 +216,58 @@ t.test('jwks_uri: fetched once and cached, refetched once on an unknown kid, not
   await t.rejects(fresh.keys(url), /could not be fetched/, 'no keys at all: a clear refusal')
   const notJwks: GetJson = async () => ({ ok: true, value: { nope: true }, status: 200, headers: {} })
   await t.rejects(new JwksUriCache(notJwks).keys(url), /did not return a JWK Set/)
+})
+
+t.test('jwks_uri clients: verifyClientAssertion fetches the keys through ctx.fetcher.getJson (a local JWKS server)', async (t) => {
+  let fetches = 0
+  const server = createServer((_request, response) => {
+    fetches++
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [es.jwk] }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const jwksUri = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`
+  const getJson: GetJson = async (target) => {
+    const response = await fetch(target)
+    return { ok: true, value: await response.json(), status: response.status, headers: response.headers }
+  }
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const issuer = 'https://op.example.com'
+  const ctx = { issuer, urls: endpointUrls(issuer), store, fetcher: { getJson } } as unknown as ProviderContext
+  const record: ClientRecord = {
+    client_id: 'pk-svc',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks_uri: jwksUri,
+    redirect_uris: [],
+    grant_types: ['client_credentials'],
+    response_types: [],
+    scope: 'api.read',
+    application_type: 'web',
+    client_id_issued_at: 0,
+  }
+  await verifyClientAssertion(ctx, record, await assertion(es, { aud: `${issuer}/introspect` }), ctx.urls.introspect)
+  await verifyClientAssertion(ctx, record, await assertion(es, { aud: issuer }), ctx.urls.introspect)
+  t.equal(fetches, 1, 'fetched once, then cached')
+  await t.rejects(verifyClientAssertion(ctx, record, await assertion(await clientKey('ES256'), { aud: issuer }), ctx.urls.token), AssertionError, 'an unknown key')
+  const withoutFetcher = { ...ctx, fetcher: undefined } as unknown as ProviderContext
+  await t.rejects(verifyClientAssertion(withoutFetcher, record, await assertion(es, { aud: issuer }), ctx.urls.token), /no outbound fetcher/)
+  const noKeys = { ...record, jwks_uri: undefined }
+  delete noKeys.jwks_uri
+  await t.rejects(verifyClientAssertion(ctx, noKeys, await assertion(es, { aud: issuer }), ctx.urls.token), /no registered keys/)
+  const failing: GetJson = async () => ({ ok: false, reason: 'blocked', message: 'private address' })
+  await t.rejects(verifyClientAssertion({ ...ctx, fetcher: { getJson: failing } } as unknown as ProviderContext, record, await assertion(es, { aud: issuer }), ctx.urls.token), /could not be fetched \(blocked\)/)
+})
+
+t.test('registration accepts dpop_bound_access_tokens and require_pushed_authorization_requests as booleans', async (t) => {
+  const { issuer } = await setup(t)
+  const register = async (body: Record<string, unknown>): Promise<Response> => await fetch(`${issuer}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ redirect_uris: [REDIRECT_URI], ...body }),
+  })
+  const ok = await register({ dpop_bound_access_tokens: true, require_pushed_authorization_requests: true })
+  t.equal(ok.status, 201)
+  t.match(await ok.json(), { dpop_bound_access_tokens: true, require_pushed_authorization_requests: true })
+  t.equal((await register({ dpop_bound_access_tokens: 'yes' })).status, 400)
 })
