@@ -142,8 +142,9 @@ export function idTokenSigner (ctx: ProviderContext, client: ClientRecord): Sign
 /**
  * OpenID Connect Core §3.1.3.6: base64url of the left-most half of the hash of the access
  * token's ASCII octets, the hash being the one of the ID token's `alg` (SHA-256 for *256).
- * EdDSA names no hash; with Ed25519 the convention (OpenID Connect Core errata set 2, §3.1.3.6;
- * node-oidc-provider, oidc-token-hash) is SHA-512, of which the left-most 256 bits are used.
+ * EdDSA names no hash; with Ed25519 the OpenID convention is SHA-512 (Ed25519's own hash,
+ * RFC 8032 §5.1), of which the left-most 256 bits are used: what oidc-token-hash (the hash
+ * module of node-oidc-provider and openid-client v5) computes and checks.
  */
 export function atHash (accessToken: string, alg: SigningAlgorithm): string {
   const digest = createHash(alg === 'EdDSA' ? 'sha512' : `sha${alg.slice(2)}`).update(accessToken, 'ascii').digest()
