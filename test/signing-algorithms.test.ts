@@ -8,7 +8,7 @@ import { startServer } from './helpers/server.js'
 import { buildApp } from './helpers/app.js'
 import { testUsers } from './helpers/users.js'
 import { HttpBrowser } from './helpers/http-browser.js'
-import { REDIRECT_URI } from './helpers/codes.js'
+import { basic, issueCode, postForm, REDIRECT_URI } from './helpers/codes.js'
 
 // One key per algorithm for the whole file (RSA generation is the slow part).
 const keys = generatedKeys({ algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] })
@@ -108,4 +108,27 @@ t.test('a key source that lists a signer without its public key is refused', asy
   const loaded = await keys.load(silent)
   const broken = { async load () { return { ...loaded, publicKeys: loaded.publicKeys.slice(0, 1) } } }
   await t.rejects(buildApp(t, { keys: broken }), /must be in publicKeys/)
+})
+
+t.test('a client whose id_token_signed_response_alg lost its key after a reload gets a clear 400, not a 500 or another alg', async (t) => {
+  const full = await keys.load(silent)
+  const rsOnly = { signingKey: full.signingKey, signingKeys: [full.signingKey], publicKeys: full.publicKeys.filter((key) => key.alg === 'RS256') }
+  let current = full
+  const rotating = { async load () { return current } }
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const app = await buildApp(t, {
+    keys: rotating,
+    store,
+    users: testUsers,
+    clients: [{ client_id: 'es-app', client_secret: 'es-app-secret-0123456789', redirect_uris: [REDIRECT_URI], id_token_signed_response_alg: 'ES256' }],
+  })
+  await t.rejects(buildApp(t, { keys: generatedKeys(), clients: [{ client_id: 'x', client_secret: 'x-secret-0123456789abc', redirect_uris: [REDIRECT_URI], id_token_signed_response_alg: 'ES256' }] }),
+    /id_token_signed_response_alg/, 'a static client cannot ask for an algorithm without a key')
+  current = rsOnly
+  await app.oidc.reloadKeys()
+  const issued = await issueCode(store, { clientId: 'es-app', scope: 'openid' })
+  const res = await postForm(app, '/token', { grant_type: 'authorization_code', code: issued.code, redirect_uri: REDIRECT_URI, code_verifier: issued.verifier }, { authorization: basic('es-app', 'es-app-secret-0123456789') })
+  t.equal(res.statusCode, 400)
+  t.match(res.json(), { error: 'unauthorized_client', error_description: /no ES256 key/ })
 })
