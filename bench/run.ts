@@ -5,7 +5,7 @@
  *
  * Environment: BENCH_DURATION (seconds per scenario, default 5), BENCH_CONNECTIONS (default 32),
  * REDIS_URL (default redis://127.0.0.1:6379), BENCH_ONLY (comma-separated groups: baselines,
- * bare, memory, redis, memory-rss).
+ * bare, memory, redis, memory-rss, algorithms).
  */
 import { Redis } from 'ioredis'
 import { cpus } from 'node:os'
@@ -13,6 +13,7 @@ import { runForMessage, startChild, type ChildServer } from './lib/child.js'
 import { cannon } from './lib/cannon.js'
 import { joseSignatures, scryptVerify } from './lib/baselines.js'
 import {
+  clientCredentialsAlgScenario,
   clientCredentialsScenario,
   introspectionScenario,
   loginFlowScenario,
@@ -126,6 +127,22 @@ async function bareFastify (): Promise<void> {
   }
 }
 
+/**
+ * client_credentials tokens per second with each signing algorithm: one memory-store server per
+ * algorithm (BENCH_ALG), one after the other, so each runs alone on the machine.
+ */
+async function algorithmScenarios (): Promise<void> {
+  for (const alg of ['RS256', 'PS256', 'ES256', 'EdDSA']) {
+    progress(`client_credentials signed ${alg}`)
+    const child = await startChild('server.ts', { BENCH_STORE: 'memory', BENCH_ALG: alg })
+    try {
+      emit({ ...await clientCredentialsAlgScenario({ store: 'memory', origin: child.origin, cpuMs: child.cpuMs }, settings, alg), alg })
+    } finally {
+      await child.close()
+    }
+  }
+}
+
 async function joseConcurrent (round: number): Promise<void> {
   emit({ ...await joseSignatures(settings.connections, settings.durationSec * 1000), round })
 }
@@ -180,6 +197,7 @@ async function main (): Promise<void> {
     progress('scrypt verify (staticUsers, default cost)')
     emit(await scryptVerify(4, Math.min(settings.durationSec, 4) * 1000))
   }
+  if (wanted('algorithms')) await algorithmScenarios()
   if (wanted('memory-rss')) await memoryRss()
 
   const computed: Ratio[] = ratios(results)

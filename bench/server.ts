@@ -6,13 +6,15 @@
  *   (the same algorithm and size as the jose baseline), static clients from ./lib/config.ts, the
  *   bench user adapter (./users.ts), logger at LOG_LEVEL (default `warn`: a production host does
  *   not log every request at info), memory or Redis store (BENCH_STORE, REDIS_URL, BENCH_PREFIX).
+ *   BENCH_ALG (RS256, PS256, ES256, EdDSA; default RS256): the one generated key's algorithm,
+ *   so every token the server signs uses it (the per-algorithm client_credentials scenarios).
  * BENCH_MODE=bare: a bare Fastify with `GET /` answering a small JSON: the framework's ceiling.
  *
  * Tells the parent it is listening with an IPC message `{ ready: true, port }`.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import { oidcProvider, generatedKeys, MemoryStore, type Store } from '../lib/index.js'
+import { oidcProvider, generatedKeys, MemoryStore, type SigningAlgorithm, type Store } from '../lib/index.js'
 import { benchUsers } from './users.js'
 import { serviceClient, supportedScopes, webClient } from './lib/config.js'
 import { redisStoreClass } from './lib/redis-store.js'
@@ -30,7 +32,7 @@ async function buildProvider (port: number): Promise<FastifyInstance> {
   await app.register(oidcProvider, {
     issuer: `http://127.0.0.1:${port}`,
     store,
-    keys: generatedKeys(),
+    keys: generatedKeys({ algorithms: [(process.env.BENCH_ALG ?? 'RS256') as SigningAlgorithm] }),
     users: benchUsers(),
     cookieSecret: 'bench-cookie-secret-0123456789abcdef',
     scopes: supportedScopes,

@@ -1,14 +1,15 @@
 /**
  * The bundled example provider: `npm start`.
  *
- * Embedded defaults: memory store, a signing key generated into keys/ on first start (so
- * restarts and several instances started from this folder sign with the same key), open
+ * Embedded defaults: memory store, one signing key per algorithm (RS256, the default signer,
+ * PS256, ES256, EdDSA) generated into keys/ on first start (so restarts and several instances
+ * started from this folder sign with the same keys), open
  * dynamic registration, and two DEMO users (demo/demo, alice/wonderland) that exist only here.
  *
  * Environment: PORT, HOST, ISSUER, REDIS_URL, REDIS_CLUSTER_NODES, SECRET_KEY, KEYS_DIR,
- * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL (see
- * .env.example), read through examples/env.ts: empty means unset, a malformed value stops the
- * start with one line. `npm start` also reads `.env` when it exists.
+ * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL,
+ * ACCESS_TOKEN_ALG (see .env.example), read through examples/env.ts: empty means unset, a
+ * malformed value stops the start with one line. `npm start` also reads `.env` when it exists.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
@@ -18,6 +19,7 @@ import {
   staticUsers,
   MemoryStore,
   type OidcProviderOptions,
+  type SigningAlgorithm,
   type Store,
 } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
@@ -75,10 +77,15 @@ export async function buildExampleServer (
   if (refreshTokenTtl !== undefined) ttl.refreshToken = refreshTokenTtl
 
   const keysDir = config.keysDir ?? fileURLToPath(new URL('../keys/', import.meta.url))
+  const algorithms: SigningAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
+  const accessTokenAlg = envVar.oneOf(env, 'ACCESS_TOKEN_ALG', algorithms)
   await app.register(oidcProvider, {
     issuer,
     store,
-    keys: fileKeys({ dir: keysDir, generateIfMissing: true }),
+    // One key per algorithm, RS256 first (the default signer); clients pick their ID token's
+    // with id_token_signed_response_alg.
+    keys: fileKeys({ dir: keysDir, generateIfMissing: true, algorithms }),
+    ...(accessTokenAlg === undefined ? {} : { accessTokenSigningAlg: accessTokenAlg }),
     users: demoUsers,
     ...(config.secretKey === undefined ? {} : { cookieSecret: config.secretKey }),
     registration: {},

@@ -1,4 +1,5 @@
 import { OAuthError } from './errors.js'
+import { assertionAlgorithms } from './private-key-jwt/algorithms.js'
 
 /**
  * The one list of JOSE algorithms the provider can honour. Client registration checks a
@@ -6,15 +7,9 @@ import { OAuthError } from './errors.js'
  * discovery publishes it (OpenID Connect Discovery §3, RFC 8414 §2), so the two cannot disagree.
  */
 
-/** What the rules need of the KeyRing: the algorithms it can sign with now. */
+/** What the rules need of the KeyRing: the algorithms it holds a current signing key for. */
 export interface SigningAlgorithmSource {
-  /** The current signing key. */
-  readonly signingKey: { readonly alg: string }
-  /**
-   * Every algorithm the ring holds a signing key for, when it holds several (one per algorithm).
-   * Absent: the current signing key's algorithm only.
-   */
-  readonly signingAlgorithms?: readonly string[]
+  algorithms (): readonly string[]
 }
 
 /** Per use, the algorithms supported; an empty list means the feature is not supported at all. */
@@ -23,7 +18,7 @@ export interface SupportedAlgorithms {
   idTokenSigning: readonly string[]
   /** Signed UserInfo responses: none (UserInfo answers plain JSON, OIDC Core §5.3.2). */
   userinfoSigning: readonly string[]
-  /** JWT client authentication (`private_key_jwt`, `client_secret_jwt`, RFC 7523): none yet. */
+  /** JWT client authentication (`private_key_jwt`, RFC 7523): asymmetric algorithms only. */
   tokenEndpointAuthSigning: readonly string[]
   /** Request objects (OIDC Core §6): not supported (`request_parameter_supported: false`). */
   requestObjectSigning: readonly string[]
@@ -41,11 +36,11 @@ export interface SupportedAlgorithms {
  */
 export function supportedAlgorithms (keys: SigningAlgorithmSource): SupportedAlgorithms {
   // RFC 7518 §3.6 / OIDC Core §10.1: `none` is never a signature we produce.
-  const signing = [...new Set(keys.signingAlgorithms ?? [keys.signingKey.alg])].filter((alg) => alg !== 'none')
+  const signing = [...new Set(keys.algorithms())].filter((alg) => alg !== 'none')
   return {
     idTokenSigning: signing,
     userinfoSigning: [],
-    tokenEndpointAuthSigning: [],
+    tokenEndpointAuthSigning: assertionAlgorithms,
     requestObjectSigning: [],
     encryptionAlg: [],
     encryptionEnc: [],

@@ -43,6 +43,9 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   if (familyId !== undefined && typeof familyId !== 'string') return undefined
   if (authTime !== undefined && typeof authTime !== 'number') return undefined
   if (userinfoClaims !== undefined && !(Array.isArray(userinfoClaims) && userinfoClaims.every((name) => typeof name === 'string'))) return undefined
+  // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint.
+  const cnf = record.cnf as { jkt?: unknown } | undefined
+  if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || typeof cnf.jkt !== 'string')) return undefined
   return {
     iss,
     sub,
@@ -56,6 +59,7 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
     ...(grantId === undefined ? {} : { grant_id: grantId }),
     ...(familyId === undefined ? {} : { family_id: familyId }),
     ...(userinfoClaims === undefined ? {} : { userinfo_claims: userinfoClaims as string[] }),
+    ...(cnf === undefined ? {} : { cnf: { jkt: cnf.jkt as string } }),
   }
 }
 

@@ -5,9 +5,10 @@ import { OAuthError } from './errors.js'
 import { findClient } from './clients.js'
 import { safeEqual, sha256 } from './crypto.js'
 import { ClientAuthLimits } from './client-auth-limits.js'
+import { AssertionError, assertionSubject, jwtBearerAssertionType, verifyClientAssertion } from './private-key-jwt/assertion.js'
 
 /** Which endpoint is authenticating the client (for audit events and, later, rate limits). */
-export type ClientAuthEndpoint = 'token' | 'introspect' | 'revoke'
+export type ClientAuthEndpoint = 'token' | 'introspect' | 'revoke' | 'par'
 
 export interface ClientAuthOptions {
   endpoint: ClientAuthEndpoint
@@ -22,6 +23,9 @@ export interface ClientAuthOptions {
 export interface ClientAuthBody {
   client_id?: string
   client_secret?: string
+  /** RFC 7521 §4.2, RFC 7523 §2.2: `private_key_jwt`. */
+  client_assertion?: unknown
+  client_assertion_type?: unknown
 }
 
 /** The credentials a request carried, before any lookup. */
@@ -72,6 +76,9 @@ export async function authenticateClient (
   body: ClientAuthBody,
   options: ClientAuthOptions
 ): Promise<ClientRecord> {
+  if (body.client_assertion !== undefined || body.client_assertion_type !== undefined) {
+    return await authenticateWithAssertion(ctx, request, body, options)
+  }
   let presented: PresentedCredentials | undefined
   try {
     presented = readCredentials(ctx, request.headers.authorization, body)
@@ -102,11 +109,63 @@ export async function authenticateClient (
     if (hasFailures) await limits.recordSuccess(client.client_id)
     return client
   }
-  // No secret: only a public client, and only where the caller allows it.
+  // No secret: only a public client, and only where the caller allows it. A private_key_jwt
+  // client must send its assertion.
   if (client === undefined || client.token_endpoint_auth_method !== 'none' || storedHash !== undefined) {
     return await fail('client authentication failed', presented.clientId)
   }
   if (!options.allowPublic) return await fail('a public client cannot be authenticated at this endpoint', presented.clientId)
+  return client
+}
+
+/** The URL each endpoint is reached at, which an assertion's `aud` may name. */
+function endpointUrl (ctx: ProviderContext, endpoint: ClientAuthEndpoint): string {
+  return ctx.urls[endpoint]
+}
+
+/**
+ * `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): the client proves a key instead of
+ * sending a secret. Failures count toward the same brute-force limits as wrong secrets.
+ */
+async function authenticateWithAssertion (
+  ctx: ProviderContext,
+  request: FastifyRequest,
+  body: ClientAuthBody,
+  options: ClientAuthOptions
+): Promise<ClientRecord> {
+  const { client_assertion: assertion, client_assertion_type: type } = body
+  if (typeof assertion !== 'string' || assertion === '' || typeof type !== 'string') {
+    throw new OAuthError('invalid_request', 'client_assertion and client_assertion_type must both be sent, once each')
+  }
+  // RFC 6749 §2.3: one authentication method per request.
+  if (request.headers.authorization !== undefined || body.client_secret !== undefined) {
+    throw new OAuthError('invalid_request', 'use either a client assertion or a client secret, not both (RFC 6749 section 2.3)')
+  }
+  const claimed = assertionSubject(assertion)
+  // RFC 7521 §4.2: client_id is optional; when sent it must name the assertion's client.
+  if (body.client_id !== undefined && body.client_id !== claimed) {
+    throw new OAuthError('invalid_request', 'client_id does not match the client assertion')
+  }
+  const clientId = claimed ?? body.client_id
+  const fail = async (description: string): Promise<never> => {
+    await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: options.endpoint })
+    throw invalidClient(ctx, description, false)
+  }
+  const limits = new ClientAuthLimits(ctx)
+  const hasFailures = await limits.check(clientId, request.ip)
+  if (type !== jwtBearerAssertionType) return await fail(`client_assertion_type must be ${jwtBearerAssertionType}`)
+  if (clientId === undefined) return await fail('client_assertion has no sub (the client_id)')
+  const client = await findClient(ctx, clientId)
+  if (client === undefined || client.token_endpoint_auth_method !== 'private_key_jwt') {
+    return await fail('client authentication failed')
+  }
+  try {
+    await verifyClientAssertion(ctx, client, assertion, endpointUrl(ctx, options.endpoint))
+  } catch (error) {
+    if (error instanceof AssertionError) return await fail(error.description)
+    throw error
+  }
+  if (hasFailures) await limits.recordSuccess(client.client_id)
   return client
 }
 

@@ -27,9 +27,10 @@ export function loadStaticClients (
       if (error instanceof OAuthError) throw new InvalidOptionError(name, `is invalid: ${error.error_description}`)
       throw error
     }
-    const isPublic = metadata.token_endpoint_auth_method === 'none'
+    // Public clients and private_key_jwt clients (they prove a key) have no secret.
+    const isPublic = metadata.token_endpoint_auth_method === 'none' || metadata.token_endpoint_auth_method === 'private_key_jwt'
     if (isPublic && client.client_secret !== undefined) {
-      throw new InvalidOptionError(`${name}.client_secret`, 'must not be set for a public client (token_endpoint_auth_method "none")')
+      throw new InvalidOptionError(`${name}.client_secret`, `must not be set for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)
     }
     if (!isPublic && client.client_secret === undefined) {
       throw new InvalidOptionError(`${name}.client_secret`, `is required for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)

@@ -31,6 +31,10 @@ export type OAuthErrorCode =
   | 'slow_down'
   /** RFC 8707 §2: the requested resource is invalid, unknown, or not granted. */
   | 'invalid_target'
+  // RFC 9449 §5, §8 (DPoP) and RFC 9101 §7 / RFC 9126 §4 (an unusable request_uri).
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  | 'invalid_request_uri'
 
 /** Default HTTP status per error code (RFC 6749 §5.2: 400 unless said otherwise). */
 const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {

@@ -8,7 +8,7 @@ export { MemoryStore, type MemoryStoreOptions } from './adapters/store/memory.js
 export { RedisStore, type RedisStoreOptions } from './adapters/store/redis.js'
 export type * from './adapters/store/types.js'
 
-export { generatedKeys } from './adapters/keys/generated.js'
+export { generatedKeys, type GeneratedKeysOptions } from './adapters/keys/generated.js'
 export { fileKeys, generateKeyFile, type FileKeysOptions } from './adapters/keys/file.js'
 export type { KeySource, KeySet, SigningKey, PublicJwk, SigningAlgorithm, KeySourceContext } from './adapters/keys/types.js'
 

@@ -1,4 +1,4 @@
-import type { KeySet, KeySource, KeySourceContext, PublicJwk, SigningKey } from './adapters/keys/types.js'
+import { signingAlgorithms, type KeySet, type KeySource, type KeySourceContext, type PublicJwk, type SigningAlgorithm, type SigningKey } from './adapters/keys/types.js'
 import { KeySourceError } from './errors.js'
 import { JwtVerifier } from './jwt.js'
 
@@ -10,6 +10,8 @@ const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
  */
 export class KeyRing {
   #signingKey!: SigningKey
+  #signers!: ReadonlyMap<SigningAlgorithm, SigningKey>
+  #algorithms!: SigningAlgorithm[]
   #publicKeys!: PublicJwk[]
   #jwksBody!: string
   #verifier!: JwtVerifier
@@ -30,19 +32,38 @@ export class KeyRing {
     const keySet = await this.source.load(this.context)
     checkKeySet(keySet)
     const publicKeys = keySet.publicKeys.map(stripPrivate)
+    const signers = new Map<SigningAlgorithm, SigningKey>([[keySet.signingKey.alg, keySet.signingKey]])
+    for (const key of keySet.signingKeys ?? []) if (!signers.has(key.alg)) signers.set(key.alg, key)
     this.#signingKey = keySet.signingKey
+    this.#signers = signers
+    this.#algorithms = signingAlgorithms.filter((alg) => signers.has(alg))
     this.#publicKeys = publicKeys
     this.#jwksBody = JSON.stringify({ keys: publicKeys })
     this.#verifier = new JwtVerifier(publicKeys, this.issuer)
   }
 
-  get signingKey (): SigningKey { return this.#signingKey }
+  /**
+   * The current signer for `alg`, or the default signer when `alg` is not given. Undefined when
+   * no key of that algorithm is held (check with `algorithms()` first).
+   */
+  signingKey (): SigningKey
+  signingKey (alg: SigningAlgorithm | undefined): SigningKey | undefined
+  signingKey (alg?: SigningAlgorithm): SigningKey | undefined {
+    return alg === undefined ? this.#signingKey : this.#signers.get(alg)
+  }
+
+  /**
+   * The algorithms the provider can sign with (one current key each), in a stable order: the
+   * single source for discovery's `id_token_signing_alg_values_supported` and for validating a
+   * client's `id_token_signed_response_alg`. Retired keys (published, no longer signing) are
+   * not in it.
+   */
+  algorithms (): SigningAlgorithm[] { return [...this.#algorithms] }
+
   get publicKeys (): readonly PublicJwk[] { return this.#publicKeys }
   /** The serialized JWKS, built once per (re)load. */
   get jwksBody (): string { return this.#jwksBody }
   get verifier (): JwtVerifier { return this.#verifier }
-  /** Algorithms of every published key (discovery's `id_token_signing_alg_values_supported`). */
-  get algorithms (): string[] { return [...new Set(this.#publicKeys.map((key) => key.alg))] }
 }
 
 function checkKeySet (keySet: KeySet): void {
@@ -53,6 +74,16 @@ function checkKeySet (keySet: KeySet): void {
   }
   if (!Array.isArray(publicKeys) || !publicKeys.some((key) => key.kid === signingKey.kid)) {
     throw new KeySourceError(`the public key of the signing key (kid ${signingKey.kid}) must be in publicKeys`)
+  }
+  if (keySet.signingKeys !== undefined && !Array.isArray(keySet.signingKeys)) throw new KeySourceError('keys.load(): signingKeys must be an array')
+  for (const key of [signingKey, ...keySet.signingKeys ?? []]) {
+    if (typeof key?.sign !== 'function' || typeof key.kid !== 'string' || !signingAlgorithms.includes(key.alg)) {
+      throw new KeySourceError(`keys.load(): every signing key needs kid, sign() and an alg among ${signingAlgorithms.join(', ')}`)
+    }
+    const published = publicKeys.find((jwk) => jwk.kid === key.kid)
+    if (published === undefined || published.alg !== key.alg) {
+      throw new KeySourceError(`the public key of signing key ${key.kid} (${key.alg}) must be in publicKeys with the same alg`)
+    }
   }
 }
 

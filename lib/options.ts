@@ -39,6 +39,7 @@ export const StaticClientSchema = Type.Object({
   response_types: Type.Optional(Type.Array(Type.String())),
   token_endpoint_auth_method: Type.Optional(Type.Union([
     Type.Literal('client_secret_basic'), Type.Literal('client_secret_post'), Type.Literal('none'),
+    Type.Literal('private_key_jwt'),
   ])),
   scope: Type.Optional(Type.String()),
   client_name: Type.Optional(Type.String({ maxLength: 200 })),
@@ -66,6 +67,11 @@ export const StaticClientSchema = Type.Object({
   post_logout_redirect_uris: Type.Optional(Type.Array(Type.String(), { description: 'Where RP-initiated logout may send the user back (exact match).' })),
   backchannel_logout_uri: Type.Optional(Type.String({ description: 'Where Logout Tokens are POSTed when a session ends.' })),
   backchannel_logout_session_required: Type.Optional(Type.Boolean({ description: 'Logout Tokens must carry sid (they always do).' })),
+  // Issue 18: keys (private_key_jwt), ID token algorithm, DPoP, PAR.
+  jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) })),
+  jwks_uri: Type.Optional(Type.String()),
+  dpop_bound_access_tokens: Type.Optional(Type.Boolean()),
+  require_pushed_authorization_requests: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })
 
 export type StaticClient = Static<typeof StaticClientSchema>
@@ -115,6 +121,17 @@ export const OptionsSchema = Type.Object({
     description: 'Seconds during which a rotated refresh token, presented again by its client before its successor was used, gets the same successor (0 = off).',
   }),
   idTokenScopeClaims: Type.Boolean({ default: true, description: 'Put the granted scopes\' claims in the ID token too (false: OIDC Core §5.4 minimal ID tokens).' }),
+  dpop: Type.Object({
+    requireNonce: Type.Boolean({ default: false, description: 'RFC 9449 §8: require a server-provided nonce in DPoP proofs at the token and PAR endpoints.' }),
+    proofMaxAge: Type.Integer({ minimum: 5, maximum: 3600, default: 300, description: 'How old (seconds) a DPoP proof\'s iat may be.' }),
+  }, { additionalProperties: false, default: {} }),
+  par: Type.Object({
+    required: Type.Boolean({ default: false, description: 'RFC 9126 §5: every authorization request must be pushed (require_pushed_authorization_requests).' }),
+    ttl: Type.Integer({ minimum: 5, maximum: 600, default: 30, description: 'Lifetime (seconds) of a pushed request\'s request_uri.' }),
+  }, { additionalProperties: false, default: {} }),
+  accessTokenSigningAlg: Type.Optional(Type.Union([
+    Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
+  ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -196,6 +213,23 @@ export interface OidcProviderOptions {
   idTokenScopeClaims?: boolean
   /** Brand, templates and message catalogs of the built-in pages. */
   pages?: PagesOptions
+  /**
+   * The `alg` of access tokens (RS256, PS256, ES256, EdDSA); the key source must hold a key for
+   * it. Default: the key source's default signer. ID tokens follow each client's
+   * `id_token_signed_response_alg` (default RS256).
+   */
+  accessTokenSigningAlg?: 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
+  /**
+   * DPoP (RFC 9449). Proofs are always accepted; `requireNonce` makes the token and PAR
+   * endpoints demand a server nonce (`use_dpop_nonce`, `DPoP-Nonce`); `proofMaxAge` bounds `iat`.
+   */
+  dpop?: Partial<OptionsData['dpop']>
+  /**
+   * Pushed authorization requests (RFC 9126): `required` makes every client push (each client
+   * can also be registered with `require_pushed_authorization_requests`); `ttl` is the request
+   * URI's lifetime in seconds (default 30).
+   */
+  par?: Partial<OptionsData['par']>
 }
 
 /** Options after defaults, as the provider uses them. */

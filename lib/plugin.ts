@@ -125,6 +125,9 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   }
   const log = app.log.child({ plugin: 'fastify-oidc-provider' })
   const keys = await KeyRing.load(options.keys, { log }, issuer)
+  if (options.accessTokenSigningAlg !== undefined && !keys.algorithms().includes(options.accessTokenSigningAlg)) {
+    throw new InvalidOptionError('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
+  }
   const events = new SecurityEventEmitter()
   const ctx: ProviderContext = {
     issuer,

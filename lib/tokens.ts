@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto'
 import type { ClientRecord, RefreshTokenRecord } from './adapters/store/types.js'
 import type { SigningAlgorithm } from './adapters/keys/types.js'
 import type { ProviderContext } from './context.js'
+import type { SigningKey } from './adapters/keys/types.js'
 import { signJwt } from './jwt.js'
 import { nowSeconds, randomToken, sha256 } from './crypto.js'
+import { OAuthError } from './errors.js'
 
 /** RFC 9068 §2.1: the `typ` header of JWT access tokens. */
 export const accessTokenType = 'at+jwt'
@@ -11,7 +13,8 @@ export const accessTokenType = 'at+jwt'
 /** The successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3). */
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer'
+  /** `DPoP` when the access token is bound to a DPoP key (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP'
   expires_in: number
   scope?: string
   id_token?: string
@@ -35,6 +38,8 @@ export interface AccessTokenClaims {
   family_id?: string
   /** Private claim: the claims the `claims` parameter asked for at userinfo (OIDC Core §5.5). */
   userinfo_claims?: string[]
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to. */
+  cnf?: { jkt: string }
 }
 
 export interface AccessTokenInput {
@@ -51,6 +56,8 @@ export interface AccessTokenInput {
   familyId?: string
   /** Extra claims (the `tokenClaims.accessToken` hook's); the registered ones above always win. */
   claims?: Record<string, unknown>
+  /** RFC 9449 §6: binds the token to this DPoP key thumbprint (`cnf.jkt`). */
+  dpopJkt?: string
 }
 
 export interface IssuedAccessToken {
@@ -80,8 +87,9 @@ export async function issueAccessToken (ctx: ProviderContext, input: AccessToken
     ...(input.authTime === undefined ? {} : { auth_time: input.authTime }),
     ...(input.grantId === undefined ? {} : { grant_id: input.grantId }),
     ...(input.familyId === undefined ? {} : { family_id: input.familyId }),
+    ...(input.dpopJkt === undefined ? {} : { cnf: { jkt: input.dpopJkt } }),
   }
-  const token = await signJwt(ctx.keys.signingKey, accessTokenType, { ...input.claims, ...claims })
+  const token = await signJwt(accessTokenSigner(ctx), accessTokenType, { ...input.claims, ...claims })
   return { token, claims, expiresIn }
 }
 
@@ -110,8 +118,9 @@ export interface IdTokenInput {
  */
 export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): Promise<string> {
   const iat = nowSeconds()
-  const alg = ctx.keys.signingKey.alg
-  return await signJwt(ctx.keys.signingKey, 'JWT', {
+  const key = idTokenSigner(ctx, input.client)
+  const alg = key.alg
+  return await signJwt(key, 'JWT', {
     ...input.claims,
     iss: ctx.issuer,
     sub: input.sub,
@@ -129,11 +138,40 @@ export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): 
 }
 
 /**
+ * The access tokens' signer: `accessTokenSigningAlg` when the key source holds a key for it,
+ * else the key source's default signer (a rotation that dropped the algorithm keeps signing).
+ */
+export function accessTokenSigner (ctx: ProviderContext): SigningKey {
+  const wanted = ctx.options.accessTokenSigningAlg
+  return (wanted === undefined ? undefined : ctx.keys.signingKey(wanted)) ?? ctx.keys.signingKey()
+}
+
+/**
+ * The ID token's signer: the client's `id_token_signed_response_alg` (OpenID Connect Dynamic
+ * Client Registration §2), else RS256 (that section's default) when held, else the default
+ * signer. A registered algorithm the provider no longer holds a key for is an error, never a
+ * silent switch: the client would reject the token.
+ */
+export function idTokenSigner (ctx: ProviderContext, client: ClientRecord): SigningKey {
+  const registered = client.id_token_signed_response_alg
+  if (registered !== undefined) {
+    // Registration accepted only algorithms the ring held (lib/algorithms.ts); a reload may drop one.
+    const key = ctx.keys.signingKey(registered as SigningAlgorithm)
+    if (key === undefined) throw new OAuthError('unauthorized_client', `the provider holds no ${registered} key for this client's id_token_signed_response_alg`)
+    return key
+  }
+  return ctx.keys.signingKey('RS256') ?? ctx.keys.signingKey()
+}
+
+/**
  * OpenID Connect Core §3.1.3.6: base64url of the left-most half of the hash of the access
  * token's ASCII octets, the hash being the one of the ID token's `alg` (SHA-256 for *256).
+ * EdDSA names no hash; with Ed25519 the OpenID convention is SHA-512 (Ed25519's own hash,
+ * RFC 8032 §5.1), of which the left-most 256 bits are used: what oidc-token-hash (the hash
+ * module of node-oidc-provider and openid-client v5) computes and checks.
  */
 export function atHash (accessToken: string, alg: SigningAlgorithm): string {
-  const digest = createHash(`sha${alg.slice(2)}`).update(accessToken, 'ascii').digest()
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : `sha${alg.slice(2)}`).update(accessToken, 'ascii').digest()
   return digest.subarray(0, digest.length / 2).toString('base64url')
 }
 

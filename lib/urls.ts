@@ -14,6 +14,8 @@ export const routes = {
   revoke: '/revoke',
   register: '/register',
   logout: '/logout',
+  /** RFC 9126: pushed authorization requests. */
+  par: '/par',
 } as const
 
 export type RouteName = keyof typeof routes

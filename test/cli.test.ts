@@ -158,7 +158,7 @@ t.test('bad input: a message on stderr, a non-zero exit, nothing written', async
     run(cwd, ['keys', 'rotate']),
   ])
   t.equal(usage.code, 2)
-  t.equal(usage.stderr, 'error: --alg must be one of RS256, PS256, ES256, got "HS256"\nRun "fastify-oidc-provider --help" for usage.\n')
+  t.equal(usage.stderr, 'error: --alg must be one of RS256, PS256, ES256, EdDSA (or a comma-separated list, or all), got "HS256"\nRun "fastify-oidc-provider --help" for usage.\n')
   t.equal(failure.code, 1)
   t.match(failure.stderr, /^error: .*no private key in keys \(run: npx fastify-oidc-provider keys generate --dir keys\)\n$/)
   t.equal(usage.stdout + failure.stdout, '', 'nothing on stdout')
@@ -199,7 +199,7 @@ t.test('--help and --version answer on stdout with exit 0', async (t) => {
   const subHelp = await runHere(['keys', 'rotate', '-h'])
   t.equal(help.code, 0)
   t.match(help.stdout, /Usage: fastify-oidc-provider <command>/)
-  t.match(help.stdout, /keys generate \[--alg RS256\|PS256\|ES256\] \[--dir DIR\]/)
+  t.match(help.stdout, /keys generate \[--alg RS256\|PS256\|ES256\|EdDSA\|all\] \[--dir DIR\]/)
   t.equal(keysHelp.code, 0)
   t.match(keysHelp.stdout, /^Usage: fastify-oidc-provider keys/)
   t.equal(subHelp.code, 0)
@@ -235,7 +235,7 @@ t.test('the example server picks up a rotated key on SIGHUP and keeps the old ki
   }
   await until(() => log.includes('OpenID Provider ready'), 'the example server')
   const before = await kids()
-  t.equal(before.length, 1, 'the example generated its first key')
+  t.equal(before.length, 4, 'the example generated one key per algorithm (RS256, PS256, ES256, EdDSA)')
 
   const rotated = await run(cwd, ['keys', 'rotate'])
   t.equal(rotated.code, 0, rotated.stderr)
@@ -243,6 +243,34 @@ t.test('the example server picks up a rotated key on SIGHUP and keeps the old ki
   t.same(await kids(), before, 'nothing changes until the server is told')
 
   server.kill('SIGHUP')
-  await until(async () => (await kids()).length === 2, 'the reloaded JWKS')
-  t.same(await kids(), [newKid, ...before], 'the new key signs, the old kid stays published')
+  await until(async () => (await kids()).length === 5, 'the reloaded JWKS')
+  const after = await kids()
+  t.equal(after[0], newKid, 'the new RS256 key is the default signer')
+  t.same([...after.slice(1)].sort(), [...before].sort(), 'every old kid stays published')
+})
+
+t.test('keys generate --alg all writes one key per algorithm; rotate --alg rotates only that one', async (t) => {
+  const cwd = t.testdir()
+  const all = await run(cwd, ['keys', 'generate', '--alg', 'all'])
+  t.equal(all.code, 0, all.stderr)
+  const kids = all.stdout.trim().split('\n')
+  t.equal(kids.length, 4, 'one kid per algorithm')
+  let keySet = await fileKeys({ dir: join(cwd, 'keys') }).load(silentLog)
+  const byAlg = new Map((keySet.signingKeys ?? []).map((key) => [key.alg, key.kid]))
+  t.same([...byAlg.keys()].sort(), ['ES256', 'EdDSA', 'PS256', 'RS256'])
+  for (const jwk of keySet.publicKeys) t.equal(jwk.kid, await calculateJwkThumbprint(jwk as JWK), `${jwk.alg} kid is the RFC 7638 thumbprint`)
+  t.same(keySet.publicKeys.find((jwk) => jwk.alg === 'EdDSA'), { kty: 'OKP', crv: 'Ed25519', x: keySet.publicKeys.find((jwk) => jwk.alg === 'EdDSA')?.x, kid: byAlg.get('EdDSA'), alg: 'EdDSA', use: 'sig' })
+
+  const rotated = await run(cwd, ['keys', 'rotate', '--alg', 'eddsa'])
+  t.equal(rotated.code, 0, rotated.stderr)
+  const newKid = /new kid: (\S+)/.exec(rotated.stdout)?.[1]
+  t.match(rotated.stdout, `previous kid: ${byAlg.get('EdDSA')}`)
+  keySet = await fileKeys({ dir: join(cwd, 'keys') }).load(silentLog)
+  const after = new Map((keySet.signingKeys ?? []).map((key) => [key.alg, key.kid]))
+  t.equal(after.get('EdDSA'), newKid, 'the new EdDSA key signs EdDSA')
+  t.equal(after.get('ES256'), byAlg.get('ES256'), 'the other algorithms keep their keys')
+  t.equal(after.get('RS256'), byAlg.get('RS256'))
+  t.equal(keySet.publicKeys.length, 5, 'the old EdDSA key stays published')
+  const lists = await runHere(['keys', 'rotate', '--alg', 'ES256,EdDSA', '--dir', join(cwd, 'keys')])
+  t.equal(lists.code, 2, 'rotate takes one algorithm')
 })

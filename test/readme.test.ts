@@ -14,6 +14,9 @@ const root = fileURLToPath(new URL('..', import.meta.url))
  * Every TypeScript sample in the README runs as written: the package import is pointed at lib/,
  * each sample runs in its own Node process (tsx), and must exit 0.
  */
+// Each sample is its own tsx process (seconds each on a busy machine), and there are many.
+t.setTimeout(600_000)
+
 t.test('README TypeScript samples run as written', async (t) => {
   const readme = await readFile(join(root, 'README.md'), 'utf8')
   const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!)

@@ -56,6 +56,15 @@ export async function clientCredentialsScenario (target: Target, settings: RunSe
   })
 }
 
+/**
+ * client_credentials against a server whose only key is of `alg` (BENCH_ALG): the token rate
+ * each signing algorithm allows, everything else equal.
+ */
+export async function clientCredentialsAlgScenario (target: Target, settings: RunSettings, alg: string): Promise<ScenarioResult> {
+  const result = await clientCredentialsScenario(target, settings)
+  return { ...result, scenario: `client_credentials-${alg}` }
+}
+
 /** Introspection (RFC 7662) of a live client_credentials token by the client it was issued to. */
 export async function introspectionScenario (target: Target, settings: RunSettings): Promise<ScenarioResult> {
   const http = new HttpClient(target.origin, 1)

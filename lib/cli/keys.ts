@@ -4,27 +4,27 @@ import { join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { fileKeys, generateKeyFile } from '../adapters/keys/file.js'
 import { publicJwkOf } from '../adapters/keys/local.js'
-import type { SigningAlgorithm } from '../adapters/keys/types.js'
+import { signingAlgorithms as algorithms, type SigningAlgorithm } from '../adapters/keys/types.js'
 import { KeyRing } from '../keyring.js'
 import { type CliIo, UsageError, exitCodes } from './io.js'
 
 export const keysUsage = `Usage: fastify-oidc-provider keys <generate|rotate|jwks> [options]
 
-  keys generate [--alg RS256|PS256|ES256] [--dir DIR]
+  keys generate [--alg RS256|PS256|ES256|EdDSA|all] [--dir DIR]
       Writes a new private key (PKCS#8 PEM, mode 0600) to DIR and prints its kid (the
-      RFC 7638 thumbprint). Never overwrites a file. The newest key signs. Default alg: RS256.
-  keys rotate [--alg RS256|PS256|ES256] [--dir DIR]
-      Adds a new signing key; the previous keys stay published in the JWKS so tokens they
-      signed keep verifying. Prints the previous and the new kid. Default alg: the current
-      key's. Then reload the running provider (the example server reloads on SIGHUP; in your
+      RFC 7638 thumbprint). Never overwrites a file. The newest key of each alg signs that
+      alg. Default alg: RS256. --alg takes a comma-separated list, or all: one key per alg
+      (one kid per line, in the order given).
+  keys rotate [--alg RS256|PS256|ES256|EdDSA] [--dir DIR]
+      Adds a new signing key for one alg; the previous keys stay published in the JWKS so
+      tokens they signed keep verifying. Prints the previous and the new kid of that alg.
+      Default alg: the default signer's. Then reload the running provider (the example server reloads on SIGHUP; in your
       own app call app.oidc.reloadKeys()).
   keys jwks [--dir DIR] [--pretty]
       Prints the public JWKS (no private members), byte for byte what /jwks.json serves.
 
   --dir DIR   the keys folder (default: $KEYS_DIR, else ./keys), as fileKeys({ dir }) reads it
 `
-
-const algorithms: readonly SigningAlgorithm[] = ['RS256', 'PS256', 'ES256']
 
 const dirOption = { dir: { type: 'string', short: 'd' }, help: { type: 'boolean', short: 'h' } } as const
 const optionsBySubcommand = {
@@ -37,7 +37,8 @@ type Subcommand = keyof typeof optionsBySubcommand
 
 interface KeysOptions {
   dir: string
-  alg: SigningAlgorithm | undefined
+  /** One or more algorithms (generate takes a list; rotate exactly one). */
+  alg: SigningAlgorithm[] | undefined
   pretty: boolean
 }
 
@@ -87,12 +88,15 @@ function keysDir (value: string | undefined, io: CliIo): string {
   return value
 }
 
-function algorithm (value: string | undefined): SigningAlgorithm | undefined {
+function algorithm (value: string | undefined): SigningAlgorithm[] | undefined {
   if (value === undefined) return undefined
-  // JOSE names are case-sensitive on the wire; on the command line `rs256` clearly means RS256.
-  const alg = value.toUpperCase() as SigningAlgorithm
-  if (!algorithms.includes(alg)) throw new UsageError(`--alg must be one of ${algorithms.join(', ')}, got "${value}"`)
-  return alg
+  if (value.toLowerCase() === 'all') return [...algorithms]
+  return [...new Set(value.split(',').map((item) => {
+    // JOSE names are case-sensitive on the wire; on the command line `rs256` clearly means RS256.
+    const alg = algorithms.find((known) => known.toUpperCase() === item.trim().toUpperCase())
+    if (alg === undefined) throw new UsageError(`--alg must be one of ${algorithms.join(', ')} (or a comma-separated list, or all), got "${value}"`)
+    return alg
+  }))]
 }
 
 /** Loads the folder exactly as the provider does (fileKeys + KeyRing), so the output cannot drift. */
@@ -119,38 +123,46 @@ async function writeKey (dir: string, alg: SigningAlgorithm): Promise<{ path: st
   return { path, kid: jwk.kid }
 }
 
-function checkSigner (ring: KeyRing, kid: string, path: string, io: CliIo): void {
+function checkSigner (ring: KeyRing, alg: SigningAlgorithm, kid: string, path: string, io: CliIo): void {
   // fileKeys picks the newest modification time: a key file touched "in the future" would win.
-  if (ring.signingKey.kid !== kid) {
-    io.stderr.write(`warning: ${path} is not the newest key file by modification time; kid ${ring.signingKey.kid} still signs\n`)
+  const signer = ring.signingKey(alg)
+  if (signer?.kid !== kid) {
+    io.stderr.write(`warning: ${path} is not the newest key file by modification time; kid ${signer?.kid ?? '(none)'} still signs ${alg}\n`)
   }
 }
 
 async function generate (options: KeysOptions, io: CliIo): Promise<number> {
-  const alg = options.alg ?? 'RS256'
-  const { path, kid } = await writeKey(options.dir, alg)
-  const ring = await loadKeyRing(options.dir, io)
-  checkSigner(ring, kid, path, io)
-  io.stderr.write(`wrote ${path} (${alg}, mode 0600); ${ring.publicKeys.length} key(s) published in ${options.dir}\n`)
-  // stdout carries only the kid, so `kid=$(fastify-oidc-provider keys generate)` works.
-  io.stdout.write(`${kid}\n`)
+  const kids: string[] = []
+  for (const alg of options.alg ?? ['RS256']) {
+    const { path, kid } = await writeKey(options.dir, alg)
+    const ring = await loadKeyRing(options.dir, io)
+    checkSigner(ring, alg, kid, path, io)
+    io.stderr.write(`wrote ${path} (${alg}, mode 0600); ${ring.publicKeys.length} key(s) published in ${options.dir}\n`)
+    kids.push(kid)
+  }
+  // stdout carries only the kids, so `kid=$(fastify-oidc-provider keys generate)` works.
+  io.stdout.write(kids.map((kid) => `${kid}\n`).join(''))
   return exitCodes.ok
 }
 
 async function rotate (options: KeysOptions, io: CliIo): Promise<number> {
   // Fails with "no private key in DIR (run: ... keys generate ...)" when there is nothing to rotate.
-  const before = await loadKeyRing(options.dir, io)
-  const alg = options.alg ?? before.signingKey.alg
+  const ring = await loadKeyRing(options.dir, io)
+  if (options.alg !== undefined && options.alg.length !== 1) throw new UsageError('keys rotate: --alg takes one algorithm')
+  const alg = options.alg?.[0] ?? ring.signingKey().alg
+  // No key of that alg yet: rotating to it adds one; the default signer is the previous key.
+  const previous = ring.signingKey(alg) ?? ring.signingKey()
+  const before = { signingKey: () => previous }
   const { path, kid } = await writeKey(options.dir, alg)
   const after = await loadKeyRing(options.dir, io)
-  checkSigner(after, kid, path, io)
-  if (!after.publicKeys.some((key) => key.kid === before.signingKey.kid)) {
-    throw new Error(`the previous key ${before.signingKey.kid} is no longer published in ${options.dir}`)
+  checkSigner(after, alg, kid, path, io)
+  if (!after.publicKeys.some((key) => key.kid === before.signingKey().kid)) {
+    throw new Error(`the previous key ${before.signingKey().kid} is no longer published in ${options.dir}`)
   }
   io.stderr.write(`wrote ${path} (${alg}, mode 0600); ${after.publicKeys.length} key(s) published in ${options.dir}\n` +
     'Reload the running provider: the example server reloads on SIGHUP, your app calls app.oidc.reloadKeys().\n' +
     'Delete the previous key file once every token it signed has expired.\n')
-  io.stdout.write(`previous kid: ${before.signingKey.kid}\nnew kid: ${kid}\n`)
+  io.stdout.write(`previous kid: ${before.signingKey().kid}\nnew kid: ${kid}\n`)
   return exitCodes.ok
 }
 

@@ -10,6 +10,7 @@ import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
+import { checkKeyBinding, dpopJktOf } from '../dpop/provider.js'
 
 const body = Type.Object({
   code: Type.String({ minLength: 1 }),
@@ -47,7 +48,7 @@ export const authorizationCodeGrant = {
   body,
   // Public clients prove possession through PKCE instead of a secret (RFC 7636 §1, RFC 9700 §2.1.1).
   allowPublicClients: true,
-  async handle (ctx, params, client) {
+  async handle (ctx, params, client, request) {
     // A client that always uses PKCE always sends the verifier: refused before the code is spent.
     if (params.code_verifier === undefined && client.pkce !== 'nonce-allowed') {
       throw new OAuthError('invalid_request', "body: missing parameter 'code_verifier'")
@@ -78,6 +79,9 @@ export const authorizationCodeGrant = {
       code.expiresAt > nowSeconds() &&
       pkceHolds(code, params.code_verifier, client)
     if (!bound) throw invalidCode()
+    // RFC 9449 §10: a code issued for dpop_jkt is redeemed only with a proof of that key.
+    const dpopJkt = dpopJktOf(request)
+    checkKeyBinding(code.dpopJkt, dpopJkt, 'authorization code')
     const grant = await ctx.store.getGrant(code.grantId)
     if (grant !== undefined && (grant.clientId !== client.client_id || grant.accountId !== code.accountId)) throw invalidCode()
     if (grant === undefined) {
@@ -94,7 +98,7 @@ export const authorizationCodeGrant = {
     // RFC 8707 §2.2: one of the resources of the authorization request, or none.
     const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: code.resources ?? [], client, scope })
     // No family (so no refresh token) under a revoked grant: it could never be used.
-    const family = grant === undefined ? undefined : startFamily(ctx, client, { ...code, scope }, familyId, grant.expiresAt)
+    const family = grant === undefined ? undefined : startFamily(ctx, client, { ...code, scope }, familyId, grant.expiresAt, dpopJkt)
     return await userTokenResponse(ctx, {
       grantType: 'authorization_code',
       client,
@@ -111,6 +115,7 @@ export const authorizationCodeGrant = {
       ...(code.acr === undefined ? {} : { acr: code.acr }),
       ...(code.amr === undefined ? {} : { amr: code.amr }),
       ...(code.claims === undefined ? {} : { claimsRequest: code.claims }),
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
     })
   },
 } satisfies GrantHandler<typeof body>
@@ -129,7 +134,8 @@ function startFamily (
   client: ClientRecord,
   code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[], sid?: string },
   familyId: string,
-  grantExpiresAt: number
+  grantExpiresAt: number,
+  dpopJkt?: string
 ): { token: string | undefined, saved: Promise<unknown> } {
   const now = nowSeconds()
   const refreshes = client.grant_types.includes('refresh_token')
@@ -143,6 +149,8 @@ function startFamily (
     ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
     ...(code.resources === undefined ? {} : { resources: code.resources }),
     ...(code.sid === undefined ? {} : { sid: code.sid }),
+    // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
+    ...(dpopJkt !== undefined && client.token_endpoint_auth_method === 'none' ? { jkt: dpopJkt } : {}),
     offline: scopeSet(code.scope).has('offline_access'),
     createdAt: now,
     // Without refresh tokens the family only has to outlive its access tokens.

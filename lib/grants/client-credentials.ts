@@ -5,6 +5,7 @@ import { tokenClaims } from '../tokens/claims-hook.js'
 import type { GrantHandler } from './types.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
+import { dpopJktOf } from '../dpop/provider.js'
 
 const body = Type.Object({
   scope: Type.Optional(Type.String()),
@@ -24,7 +25,7 @@ export const clientCredentialsGrant = {
   body,
   // RFC 6749 §4.4: "MUST only be used by confidential clients".
   allowPublicClients: false,
-  async handle (ctx, params, client) {
+  async handle (ctx, params, client, request) {
     const registered = new Set([...scopeSet(client.scope)].filter((value) => !userOnlyScopes.has(value)))
     let scopes = [...registered]
     if (params.scope !== undefined) {
@@ -38,6 +39,7 @@ export const clientCredentialsGrant = {
     // RFC 8707 §2.2: any declared resource, one per request; its scopes only.
     const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: undefined, client, scope: scopes.join(' ') })
     const scope = resource?.scope ?? scopes.join(' ')
+    const dpopJkt = dpopJktOf(request)
     // The host's access-token claims hook runs for client tokens too (no account).
     const extra = await tokenClaims(ctx, { client, scope, grantType: 'client_credentials', ...(resource === undefined ? {} : { resource: resource.audience }) })
     const access = await issueAccessToken(ctx, {
@@ -46,11 +48,12 @@ export const clientCredentialsGrant = {
       scope,
       claims: extra.accessToken,
       ...(resource === undefined ? {} : { audience: resource.audience, ttl: resource.ttl }),
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
     })
     ctx.audit('token.issued', { clientId: client.client_id, grantType: 'client_credentials' })
     const response: TokenResponse = {
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: dpopJkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: access.expiresIn,
       ...(scope === '' ? {} : { scope }),
     }

@@ -32,6 +32,8 @@ export interface UserTokenInput {
   amr?: string[]
   /** OIDC Core §5.5: the `claims` request parameter (JSON) the code was issued for. */
   claimsRequest?: string
+  /** RFC 9449: the DPoP key the access token is bound to. */
+  dpopJkt?: string
 }
 
 /**
@@ -59,10 +61,11 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
     grantId: input.grantId,
     ...(input.resource === undefined ? {} : { audience: input.resource.audience, ttl: input.resource.ttl }),
     ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
+    ...(input.dpopJkt === undefined ? {} : { dpopJkt: input.dpopJkt }),
   })
   const response: TokenResponse = {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: input.dpopJkt === undefined ? 'Bearer' : 'DPoP',
     expires_in: access.expiresIn,
     scope: accessScope,
   }

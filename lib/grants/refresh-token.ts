@@ -16,6 +16,7 @@ import {
   parseRefreshToken,
   sealSuccessor,
 } from './refresh-family.js'
+import { checkKeyBinding, dpopJktOf } from '../dpop/provider.js'
 
 const body = Type.Object({
   refresh_token: Type.String({ minLength: 1 }),
@@ -47,7 +48,7 @@ export const refreshTokenGrant = {
   body,
   // RFC 9700 §4.14.2: public clients may refresh because their tokens are sender-rotated.
   allowPublicClients: true,
-  async handle (ctx, params, client) {
+  async handle (ctx, params, client, request) {
     const parsed = parseRefreshToken(params.refresh_token)
     // Not a family token: one issued before families, or garbage (unknown to the store).
     if (parsed === undefined) return await legacyRefresh(ctx, client, params.refresh_token, params.scope)
@@ -55,12 +56,18 @@ export const refreshTokenGrant = {
     // store checks it against the family before anything changes).
     if (params.scope !== undefined && scopeSet(params.scope).size === 0) throw new OAuthError('invalid_scope', 'scope is empty')
     const requested = normalizeScope(params.scope)
-    // RFC 8707 §2.2: a named resource must be one the grant holds. Checked before the rotation,
-    // so a wrong resource changes nothing (one more read, only when `resource` is sent).
-    if (params.resource !== undefined) {
+    const dpopJkt = dpopJktOf(request)
+    // Checked before the rotation, so a refused request changes nothing (one more read, only
+    // for a named resource or a public client, whose refresh tokens may be DPoP-bound):
+    // RFC 8707 §2.2, a named resource must be one the grant holds; RFC 9449 §5, a bound refresh
+    // token needs a proof of its key.
+    if (params.resource !== undefined || client.token_endpoint_auth_method === 'none') {
       const found = await ctx.store.findFamilyRefreshToken(parsed.grantId, parsed.familyId, parsed.tokenHash)
       if (found !== undefined && found.family.clientId === client.client_id) {
-        await resolveTokenResource(ctx, { requested: params.resource, granted: found.family.resources ?? [], client, scope: found.family.scope })
+        checkKeyBinding(found.family.jkt, dpopJkt, 'refresh token')
+        if (params.resource !== undefined) {
+          await resolveTokenResource(ctx, { requested: params.resource, granted: found.family.resources ?? [], client, scope: found.family.scope })
+        }
       }
     }
 
@@ -99,14 +106,14 @@ export const refreshTokenGrant = {
         const token = openSuccessor(params.refresh_token, parsed, result.sealed)
         if (token === undefined) throw invalidRefreshToken()
         ctx.audit('refresh_token.retried', { clientId: client.client_id, grantId: parsed.grantId, familyId: parsed.familyId })
-        return await respond(ctx, client, result.family, params, token)
+        return await respond(ctx, client, result.family, params, token, dpopJkt)
       }
       case 'rotated': {
         // Issue 12: the grant is extended while it lives, so a family in use is not cut off by
         // the consent's first expiry (never past the family's own end).
         if (result.grantExpiresAt < result.successor.expiresAt &&
           !await ctx.store.extendGrant(parsed.grantId, result.family.expiresAt)) throw invalidRefreshToken()
-        return await respond(ctx, client, result.family, params, successor.token)
+        return await respond(ctx, client, result.family, params, successor.token, dpopJkt)
       }
     }
   },
@@ -122,8 +129,12 @@ async function respond (
   client: ClientRecord,
   family: RefreshFamilyRecord,
   params: { scope?: string | undefined, resource?: unknown },
-  refreshToken: string
+  refreshToken: string,
+  dpopJkt: string | undefined
 ): Promise<TokenResponse> {
+  // RFC 9449 §5: a bound family answers only a proof of its key (also checked before the
+  // rotation; here for retries, which the pre-read does not find).
+  checkKeyBinding(family.jkt, dpopJkt, 'refresh token')
   const scope = narrowToClient(client, params.scope === undefined ? family.scope : [...scopeSet(params.scope)].join(' '))
   // RFC 8707 §2.2: narrow to one of the grant's resources, never widen.
   const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: family.resources ?? [], client, scope })
@@ -138,5 +149,6 @@ async function respond (
     ...(family.sid === undefined ? {} : { sid: family.sid }),
     refreshToken,
     ...(resource === undefined ? {} : { resource }),
+    ...(dpopJkt === undefined ? {} : { dpopJkt }),
   })
 }

@@ -46,6 +46,7 @@ export async function issueCode (
     ...(authentication.acr === undefined ? {} : { acr: authentication.acr }),
     ...(authentication.amr === undefined ? {} : { amr: authentication.amr }),
     ...(request.claims === undefined ? {} : { claims: JSON.stringify(request.claims) }),
+    ...(request.dpopJkt === undefined ? {} : { dpopJkt: request.dpopJkt }),
   })
   // The seed's nonce replay protection: a nonce is good for one ID token per client within
   // the ID token lifetime. Checked when the code is issued, so reloading a login page is fine.

@@ -16,6 +16,8 @@ export interface AuthorizationRequest {
   /** Absent only when the client may rely on a nonce instead (`mayOmitCodeChallenge`). */
   codeChallenge?: string
   codeChallengeMethod?: 'S256'
+  /** RFC 9449 §10: the DPoP key thumbprint the code is to be bound to. */
+  dpopJkt?: string
   /** RFC 8707: the normalised resources requested (set by `resolveAuthorizationResources`). */
   resources?: string[]
   prompt: ReadonlySet<string>
@@ -76,6 +78,12 @@ const maxValueLength = 2048
 export const controlCharacters = /[\u0000-\u001f\u007f]/
 const promptValues = new Set(['none', 'login', 'consent', 'select_account'])
 
+/**
+ * Set (as a symbol key, never a parameter) on the parameters of a request that came through
+ * PAR (RFC 9126) or was validated before: `require_pushed_authorization_requests` is met.
+ */
+export const pushedRequest: unique symbol = Symbol('fastify-oidc-provider.pushedRequest')
+
 /** An error shown as a page: the client or redirect_uri cannot be trusted (RFC 6749 §4.1.2.1). */
 function pageError (description: string): OAuthError {
   return new OAuthError('invalid_request', description)
@@ -133,6 +141,10 @@ export function validateAuthorizationRequest (
   if (get('request') !== undefined) throw redirectError('request_not_supported', 'the request parameter is not supported')
   if (get('request_uri') !== undefined) throw redirectError('request_uri_not_supported', 'the request_uri parameter is not supported')
 
+  // RFC 9126 §5, §6: this provider or this client accepts only pushed requests.
+  if ((ctx.options.par.required || client.require_pushed_authorization_requests === true) && (params as Record<symbol, unknown>)[pushedRequest] !== true) {
+    throw redirectError('invalid_request', 'this client must push its authorization requests (PAR, RFC 9126)')
+  }
   const responseType = get('response_type')
   if (responseType === undefined) throw redirectError('invalid_request', 'response_type is required')
   if (responseType !== 'code') throw redirectError('unsupported_response_type', 'only response_type=code is supported')
@@ -197,6 +209,12 @@ export function validateAuthorizationRequest (
   if (loginHint !== undefined) request.loginHint = loginHint.slice(0, 256)
   const idTokenHint = get('id_token_hint')
   if (idTokenHint !== undefined) request.idTokenHint = idTokenHint
+  const dpopJkt = get('dpop_jkt')
+  if (dpopJkt !== undefined) {
+    // A SHA-256 JWK thumbprint (RFC 7638), base64url: 43 characters.
+    if (!/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) throw redirectError('invalid_request', 'dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (RFC 9449 section 10)')
+    request.dpopJkt = dpopJkt
+  }
   const spaceList = (value: string | undefined): string[] => (value ?? '').split(' ').filter((item) => item !== '').slice(0, 20)
   const uiLocales = spaceList(get('ui_locales'))
   if (uiLocales.length > 0) request.uiLocales = uiLocales
@@ -220,6 +238,7 @@ export function serializeRequest (request: AuthorizationRequest): Record<string,
   if (request.maxAge !== undefined) params.max_age = String(request.maxAge)
   if (request.loginHint !== undefined) params.login_hint = request.loginHint
   if (request.idTokenHint !== undefined) params.id_token_hint = request.idTokenHint
+  if (request.dpopJkt !== undefined) params.dpop_jkt = request.dpopJkt
   if (request.uiLocales !== undefined) params.ui_locales = request.uiLocales.join(' ')
   if (request.acrValues !== undefined) params.acr_values = request.acrValues.join(' ')
   if (request.claims !== undefined) params.claims = JSON.stringify(request.claims)
@@ -238,7 +257,7 @@ export async function restoreRequest (ctx: ProviderContext, params: Record<strin
   if (client === undefined || !client.redirect_uris.includes(params.redirect_uri ?? '')) {
     throw pageError('the application is no longer registered')
   }
-  const request = validateAuthorizationRequest(ctx, { ...params, response_type: 'code' }, client, params.redirect_uri!)
+  const request = validateAuthorizationRequest(ctx, { ...params, response_type: 'code', [pushedRequest]: true }, client, params.redirect_uri!)
   request.resources = await resolveAuthorizationResources(ctx, params.resource?.split(' '))
   return request
 }

@@ -1,6 +1,7 @@
 import type { ClientRecord, EpochSeconds } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import type { ClientMetadata } from './metadata.js'
+import { keyMetadataOf, usesSecret } from '../clients/key-metadata.js'
 
 /** The client information response (RFC 7591 §3.2.1, extended by RFC 7592 §3). */
 export interface ClientInformation extends Omit<ClientMetadata, 'first_party'> {
@@ -32,7 +33,7 @@ export function registrationClientUri (ctx: ProviderContext, clientId: string): 
  * only its hash is stored, read and update echo the token the client authenticated with.
  */
 export function clientInformation (ctx: ProviderContext, client: ClientRecord, issued: IssuedCredentials): ClientInformation {
-  const confidential = client.token_endpoint_auth_method !== 'none'
+  const confidential = usesSecret(client.token_endpoint_auth_method)
   const info: ClientInformation = {
     client_id: client.client_id,
     ...(issued.clientSecret === undefined ? {} : { client_secret: issued.clientSecret }),
@@ -55,5 +56,6 @@ export function clientInformation (ctx: ProviderContext, client: ClientRecord, i
   if (client.post_logout_redirect_uris !== undefined) info.post_logout_redirect_uris = client.post_logout_redirect_uris
   if (client.backchannel_logout_uri !== undefined) info.backchannel_logout_uri = client.backchannel_logout_uri
   if (client.backchannel_logout_session_required !== undefined) info.backchannel_logout_session_required = client.backchannel_logout_session_required
+  Object.assign(info, keyMetadataOf(client))
   return info
 }

@@ -3,9 +3,10 @@ import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } 
 import { checkPkcePolicy, type PkcePolicy } from '../pkce.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../adapters/store/types.js'
 import { validateLogoutMetadata, type LogoutMetadata } from '../sessions/client-metadata.js'
+import { validateKeyMetadata, type KeyClientMetadata } from '../clients/key-metadata.js'
 
 /** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
-export interface ClientMetadata extends LogoutMetadata {
+export interface ClientMetadata extends LogoutMetadata, KeyClientMetadata {
   redirect_uris: string[]
   token_endpoint_auth_method: TokenEndpointAuthMethod
   grant_types: GrantType[]
@@ -43,10 +44,10 @@ export interface MetadataRules {
   issuer?: string
 }
 
-const defaultAlgorithms = supportedAlgorithms({ signingKey: { alg: 'RS256' } })
+const defaultAlgorithms = supportedAlgorithms({ algorithms: () => ['RS256'] })
 
 const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
-const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none']
+const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']
 const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]'])
 const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const maxUriLength = 2000
@@ -158,6 +159,7 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
     issuerIsHttp: rules.issuer?.startsWith('http:') ?? false,
     checkRedirectUri: (uri, type) => { checkRedirectUriForType(parseRedirectUri(uri), type) },
   }))
+  Object.assign(metadata, validateKeyMetadata(body, token_endpoint_auth_method))
   return metadata
 }
 

@@ -5,6 +5,7 @@ import { routes } from '../urls.js'
 import { handleAuthorizationRequest } from '../interactions/engine.js'
 import { BuiltInPages, interactionsOf } from '../interactions/service.js'
 import type { RawParams } from '../interactions/request.js'
+import { resolvePushedRequest } from '../par/resolve.js'
 
 /**
  * `/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST take the authorization request;
@@ -16,7 +17,9 @@ export async function authorizeRoutes (app: FastifyInstance, ctx: ProviderContex
   const config = { html: true }
 
   app.get(routes.authorize, { config }, async (request, reply) => {
-    return await handleAuthorizationRequest(service.deps, request.query as RawParams, request, reply)
+    // RFC 9126 §4: a pushed request's request_uri stands for its parameters.
+    const params = await resolvePushedRequest(ctx, request.query as RawParams)
+    return await handleAuthorizationRequest(service.deps, params, request, reply)
   })
 
   app.post(routes.authorize, { config }, async (request, reply) => {
@@ -25,7 +28,7 @@ export async function authorizeRoutes (app: FastifyInstance, ctx: ProviderContex
     // service.load); an authorization request POSTed by a relying party's own page
     // (OIDC Core §3.1.2.1) is cross-site by nature and stays allowed.
     if (body.interaction_id !== undefined) return await pages.submitLogin(body, request, reply)
-    return await handleAuthorizationRequest(service.deps, body, request, reply)
+    return await handleAuthorizationRequest(service.deps, await resolvePushedRequest(ctx, body), request, reply)
   })
 }
 

@@ -4,6 +4,7 @@ import { routes } from '../urls.js'
 import { pagesOf } from '../pages/install.js'
 import { grantHandlers } from '../grants/index.js'
 import { algorithmMetadata, supportedAlgorithms } from '../algorithms.js'
+import { keyMetadata } from '../clients/discovery.js'
 
 /**
  * The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): every value describes
@@ -29,9 +30,11 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     subject_types_supported: ['public'],
     // One list with registration's rules (lib/algorithms.ts): what our keys can sign.
     ...algorithmMetadata(supportedAlgorithms(ctx.keys)),
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt'],
+    // Issue 18: private_key_jwt, DPoP, PAR.
+    ...keyMetadata(ctx),
     code_challenge_methods_supported: ['S256'],
     claims_supported: options.scopeRegistry.supportedClaims(),
     claims_parameter_supported: true,

@@ -11,6 +11,7 @@ import { introspectRoutes } from './introspect.js'
 import { revokeRoutes } from './revoke.js'
 import { endSessionRoutes } from './end-session.js'
 import { corsRoutes } from '../http/cors.js'
+import { parRoutes } from '../par/route.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
@@ -28,4 +29,5 @@ export const routeModules: readonly RouteModule[] = [
   introspectRoutes,
   revokeRoutes,
   endSessionRoutes,
+  parRoutes,
 ]

@@ -27,6 +27,7 @@ export interface IntrospectionResponse {
   iss?: string
   aud?: string
   jti?: string
+  cnf?: { jkt: string }
 }
 
 /**
@@ -65,7 +66,9 @@ function describe (issuer: string, found: FoundToken | undefined): Introspection
       ...(claims.scope === undefined ? {} : { scope: claims.scope }),
       client_id: claims.client_id,
       sub: claims.sub,
-      token_type: 'Bearer',
+      // RFC 9449 §6.2: a DPoP-bound token is introspected with its key's thumbprint.
+      token_type: claims.cnf === undefined ? 'Bearer' : 'DPoP',
+      ...(claims.cnf === undefined ? {} : { cnf: claims.cnf }),
       exp: claims.exp,
       iat: claims.iat,
       iss: claims.iss,

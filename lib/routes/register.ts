@@ -9,6 +9,7 @@ import { routes } from '../urls.js'
 import { noStore } from '../form-body.js'
 import { acceptMetadata } from '../registration/accept.js'
 import { invalidToken } from '../registration/bearer.js'
+import { usesSecret } from '../clients/key-metadata.js'
 import { clientInformation } from '../registration/information.js'
 import {
   authenticateManagement,
@@ -75,7 +76,7 @@ export async function registerRoutes (app: FastifyInstance, ctx: ProviderContext
     },
   }, async (request, reply) => {
     const metadata = await acceptMetadata(ctx, request.body, request)
-    const secret = metadata.token_endpoint_auth_method === 'none' ? undefined : newClientSecret()
+    const secret = usesSecret(metadata.token_endpoint_auth_method) ? newClientSecret() : undefined
     const registrationAccessToken = newRegistrationAccessToken()
     const client: ClientRecord = {
       ...metadata,
@@ -125,9 +126,9 @@ export async function registerRoutes (app: FastifyInstance, ctx: ProviderContext
     const metadata = await acceptMetadata(ctx, body, request)
     // Becoming public drops the secret; becoming confidential issues one (RFC 7592 §2.2 lets
     // the update response carry a new secret).
-    let secretHash = metadata.token_endpoint_auth_method === 'none' ? undefined : client.client_secret_hash
+    let secretHash = usesSecret(metadata.token_endpoint_auth_method) ? client.client_secret_hash : undefined
     let issuedSecret: string | undefined
-    if (metadata.token_endpoint_auth_method !== 'none' && secretHash === undefined) {
+    if (usesSecret(metadata.token_endpoint_auth_method) && secretHash === undefined) {
       const secret = newClientSecret()
       secretHash = secret.hash
       issuedSecret = secret.secret

@@ -7,6 +7,7 @@ import { authenticateClient } from '../client-auth.js'
 import { grantRegistry } from '../grants/index.js'
 import { noStore, requireFormBody } from '../form-body.js'
 import { allowCorsFor } from '../http/cors.js'
+import { verifyRequestProof } from '../dpop/provider.js'
 
 /** What every token request carries; each grant validates its own parameters on top. */
 const TokenBody = Type.Object({
@@ -41,6 +42,8 @@ export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): 
     if (!client.grant_types.includes(grant.handler.grantType)) {
       throw new OAuthError('unauthorized_client', `the client is not registered for grant_type '${grant.handler.grantType}'`)
     }
+    // RFC 9449 §5: a DPoP proof binds the tokens issued here to its key (grants read it).
+    await verifyRequestProof(ctx, request, reply, ctx.urls.token, client)
     const response = await grant.handler.handle(ctx, params, client, request)
     noStore(reply)
     return response

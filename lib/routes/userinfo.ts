@@ -9,6 +9,7 @@ import { scopeSet } from '../tokens.js'
 import { noStore, requireFormBody } from '../form-body.js'
 import { isProviderAudience } from '../resources/resolve.js'
 import { allowCorsFor } from '../http/cors.js'
+import { checkSenderConstraint, dpopAuthorization, dpopChallenge } from '../dpop/provider.js'
 
 /**
  * The UserInfo endpoint (OpenID Connect Core §5.3), a protected resource (RFC 6750): GET or POST,
@@ -24,7 +25,9 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
     })
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const token = readToken(request, bearerError)
+    // RFC 9449 §7.1: `Authorization: DPoP <token>` with a DPoP proof, for sender-constrained tokens.
+    const dpopToken = dpopAuthorization(request)
+    const token = dpopToken ?? readToken(request, bearerError)
     if (token === undefined) {
       // RFC 6750 §3.1: no credentials at all → a bare challenge, without an error code.
       noStore(reply)
@@ -32,8 +35,12 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
       return await reply.send()
     }
     const claims = await verifyAccessToken(ctx, token)
-    if (claims === undefined) throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
+    if (claims === undefined) {
+      if (dpopToken !== undefined) throw dpopChallenge('invalid_token', 'the access token is invalid, expired or revoked')
+      throw bearerError('invalid_token', 'the access token is invalid, expired or revoked')
+    }
     allowCorsFor(request, claims.client_id)
+    await checkSenderConstraint(ctx, request, claims, token, dpopToken !== undefined, ctx.urls.userinfo)
     // RFC 8707 §2 / RFC 9068 §4: a token bound to another resource (an API) is not for userinfo.
     if (!isProviderAudience(ctx, claims.aud)) throw bearerError('invalid_token', 'the access token was issued for another resource')
     const scopes = scopeSet(claims.scope)

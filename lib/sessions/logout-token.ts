@@ -20,7 +20,7 @@ const logoutTokenLifetime = 120
  */
 export async function signLogoutToken (ctx: ProviderContext, session: SessionRecord, clientId: string): Promise<string> {
   const iat = nowSeconds()
-  return await signJwt(ctx.keys.signingKey, logoutTokenType, {
+  return await signJwt(ctx.keys.signingKey(), logoutTokenType, {
     iss: ctx.issuer,
     sub: session.accountId,
     aud: clientId,

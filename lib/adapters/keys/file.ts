@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type K
 import { mkdir, readdir, readFile, stat, writeFile, link, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { KeySet, KeySource, KeySourceContext, PublicJwk, SigningAlgorithm } from './types.js'
+import { signingAlgorithms, type KeySet, type KeySource, type KeySourceContext, type PublicJwk, type SigningAlgorithm, type SigningKey } from './types.js'
 import { defaultAlgorithm, localKey, publicJwkOf } from './local.js'
 import { KeySourceError } from '../../errors.js'
 
@@ -16,6 +16,16 @@ export interface FileKeysOptions {
    * failing. Several processes started at once from the same folder end up with the same key.
    */
   generateIfMissing?: boolean
+  /**
+   * The algorithms this folder serves, one current key each (the newest key of each `alg`
+   * signs that `alg`). The first one is the default signer. With `generateIfMissing`, a key is
+   * generated for every listed algorithm that has none. Without it, the newest private key of
+   * any algorithm is the default signer, and only an empty folder gets an RS256 key.
+   *
+   * @example
+   * fileKeys({ dir: 'keys', generateIfMissing: true, algorithms: ['RS256', 'ES256', 'EdDSA'] })
+   */
+  algorithms?: SigningAlgorithm[]
 }
 
 interface KeyFile {
@@ -31,7 +41,8 @@ const keyFilePattern = /\.(pem|key|json)$/
 
 /**
  * Loads signing keys from a folder. The newest private key (by modification time, then by file
- * name) signs; every other key, private or public-only, stays published in the JWKS so tokens
+ * name) of each algorithm signs that algorithm, and the newest of all is the default signer
+ * (with `algorithms`, the newest of the first listed algorithm that has one); every other key, private or public-only, stays published in the JWKS so tokens
  * signed before a rotation keep verifying. JWK files may carry `kid` and `alg`; otherwise the
  * `kid` is the RFC 7638 thumbprint and `alg` follows the key type (RS256 for RSA).
  *
@@ -42,32 +53,61 @@ export function fileKeys (options: FileKeysOptions): KeySource {
   if (typeof options?.dir !== 'string' || options.dir === '') {
     throw new KeySourceError('fileKeys: "dir" must be a folder path')
   }
+  const wanted = options.algorithms
+  if (wanted !== undefined && (!Array.isArray(wanted) || wanted.length === 0 || wanted.some((alg) => !signingAlgorithms.includes(alg)))) {
+    throw new KeySourceError(`fileKeys: "algorithms" must list some of ${signingAlgorithms.join(', ')}`)
+  }
   return {
     async load (context: KeySourceContext): Promise<KeySet> {
       let files = await readKeyFiles(options.dir)
-      if (!files.some((file) => file.isPrivate) && options.generateIfMissing === true) {
-        await generateKeyFile(options.dir)
-        context.log.info(`fastify-oidc-provider: generated a signing key in ${options.dir}`)
-        files = await readKeyFiles(options.dir)
+      if (options.generateIfMissing === true) {
+        const held = new Set(files.filter((file) => file.isPrivate).map(algorithmOf))
+        const missing = wanted === undefined ? (held.size === 0 ? ['RS256' as const] : []) : wanted.filter((alg) => !held.has(alg))
+        // The first listed is written last, so it is also the newest: a reader without
+        // `algorithms` (the keys CLI) finds the same default signer.
+        for (const alg of [...missing].reverse()) {
+          // One file name per algorithm, so instances started at once still end up with one key each.
+          await generateKeyFile(options.dir, alg === 'RS256' ? 'signing-key.pem' : `signing-key-${alg.toLowerCase()}.pem`, alg)
+          context.log.info(`fastify-oidc-provider: generated a ${alg} signing key in ${options.dir}`)
+        }
+        if (missing.length > 0) files = await readKeyFiles(options.dir)
       }
-      const signer = files.filter((file) => file.isPrivate)
-        .sort((a, b) => b.mtimeMs - a.mtimeMs || b.name.localeCompare(a.name))[0]
-      if (signer === undefined) {
+      const newestFirst = files.filter((file) => file.isPrivate)
+        .sort((a, b) => b.mtimeMs - a.mtimeMs || b.name.localeCompare(a.name))
+      // The newest key of each algorithm signs that algorithm; older ones stay published.
+      const signerFiles = new Map<SigningAlgorithm, KeyFile>()
+      for (const file of newestFirst) {
+        if (!signerFiles.has(algorithmOf(file))) signerFiles.set(algorithmOf(file), file)
+      }
+      const defaultFile = (wanted === undefined ? undefined : wanted.map((alg) => signerFiles.get(alg)).find((file) => file !== undefined)) ?? newestFirst[0]
+      if (defaultFile === undefined) {
         throw new KeySourceError(`no private key in ${options.dir} (run: npx fastify-oidc-provider keys generate --dir ${options.dir})`)
       }
-      const current = await localKey(signer.key, signer.alg, signer.kid)
+      const current = await localKey(defaultFile.key, defaultFile.alg, defaultFile.kid)
       const publicKeys: PublicJwk[] = [current.publicJwk]
+      const signingKeys: SigningKey[] = [current.signingKey]
+      const signers = new Set(signerFiles.values())
       for (const file of files) {
-        if (file === signer) continue
+        if (file === defaultFile) continue
+        if (signers.has(file)) {
+          const signer = await localKey(file.key, file.alg, file.kid)
+          signingKeys.push(signer.signingKey)
+          if (!publicKeys.some((published) => published.kid === signer.publicJwk.kid)) publicKeys.push(signer.publicJwk)
+          continue
+        }
         // Each key keeps the algorithm it signed with (its own `alg`, else its key type's default),
         // not the current signer's: after an RS256 → ES256 or RS256 → PS256 rotation, tokens the
         // old key signed must still verify against the published JWK.
         const jwk = await publicJwkOf(file.key, file.alg ?? defaultAlgorithm(file.key), file.kid)
         if (!publicKeys.some((published) => published.kid === jwk.kid)) publicKeys.push(jwk)
       }
-      return { signingKey: current.signingKey, publicKeys }
+      return { signingKey: current.signingKey, signingKeys, publicKeys }
     },
   }
+}
+
+function algorithmOf (file: KeyFile): SigningAlgorithm {
+  return file.alg ?? defaultAlgorithm(file.key)
 }
 
 async function readKeyFiles (dir: string): Promise<KeyFile[]> {
@@ -111,8 +151,6 @@ function parseKey (name: string, text: string): Omit<KeyFile, 'name' | 'mtimeMs'
   return { key: createPublicKey(text), isPrivate: false, ...algorithm }
 }
 
-const signingAlgorithms: readonly SigningAlgorithm[] = ['RS256', 'PS256', 'ES256']
-
 /**
  * A PEM file cannot say which algorithm its key signs with, and an RSA key could sign RS256 or
  * PS256. `generateKeyFile` records a non-default algorithm as an `alg: PS256` line before the
@@ -129,7 +167,7 @@ function pemAlgorithm (text: string): SigningAlgorithm | undefined {
 
 /**
  * Writes a new private key (PKCS#8 PEM, mode 0600) into `dir` and returns its file name:
- * RSA-2048 for RS256 (the default) and PS256, EC P-256 for ES256. A PS256 key carries an
+ * RSA-2048 for RS256 (the default) and PS256, EC P-256 for ES256, Ed25519 for EdDSA. A PS256 key carries an
  * `alg: PS256` line before its PEM block (RSA keys otherwise sign RS256). Written to a
  * temporary file then hard-linked, so a concurrent reader never sees half a key and an
  * existing file is never overwritten: two processes generating the same name at once keep the
@@ -143,9 +181,11 @@ export async function generateKeyFile (dir: string, fileName = 'signing-key.pem'
   await mkdir(dir, { recursive: true })
   const { privateKey } = alg === 'ES256'
     ? await generate('ec', { namedCurve: 'P-256' })
-    : await generate('rsa', { modulusLength: 2048 })
+    : alg === 'EdDSA'
+      ? await generate('ed25519', {})
+      : await generate('rsa', { modulusLength: 2048 })
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
-  // Only where the key type does not already say it, so RS256 and ES256 files stay bare PEM
+  // Only where the key type does not already say it, so RS256, ES256 and EdDSA files stay bare PEM
   // that every tool reads.
   const preamble = alg === defaultAlgorithm(privateKey) ? '' : `alg: ${alg}\n`
   const temporary = join(dir, `.${fileName}.${randomBytes(6).toString('hex')}.tmp`)

@@ -1,9 +1,26 @@
-import { generateKeyPair } from 'node:crypto'
+import { generateKeyPair, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import type { KeySet, KeySource, KeySourceContext } from './types.js'
+import { signingAlgorithms, type KeySet, type KeySource, type KeySourceContext, type SigningAlgorithm } from './types.js'
 import { localKey } from './local.js'
+import { KeySourceError } from '../../errors.js'
 
 const generate = promisify(generateKeyPair)
+
+export interface GeneratedKeysOptions {
+  /**
+   * One key per listed algorithm; the first is the default signer. Default: `['RS256']`.
+   *
+   * @example
+   * generatedKeys({ algorithms: ['RS256', 'ES256', 'EdDSA'] })
+   */
+  algorithms?: SigningAlgorithm[]
+}
+
+async function newPrivateKey (alg: SigningAlgorithm): Promise<KeyObject> {
+  if (alg === 'ES256') return (await generate('ec', { namedCurve: 'P-256' })).privateKey
+  if (alg === 'EdDSA') return (await generate('ed25519', {})).privateKey
+  return (await generate('rsa', { modulusLength: 2048 })).privateKey
+}
 
 /**
  * The development default: an RSA-2048 key pair generated in memory at startup. Tokens stop
@@ -13,15 +30,18 @@ const generate = promisify(generateKeyPair)
  * @example
  * await app.register(oidcProvider, { issuer, keys: generatedKeys() })
  */
-export function generatedKeys (): KeySource {
+export function generatedKeys (options: GeneratedKeysOptions = {}): KeySource {
+  const algorithms = options.algorithms ?? ['RS256']
+  if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((alg) => !signingAlgorithms.includes(alg))) {
+    throw new KeySourceError(`generatedKeys: "algorithms" must list some of ${signingAlgorithms.join(', ')}`)
+  }
   let loaded: KeySet | undefined
   return {
     async load (context: KeySourceContext): Promise<KeySet> {
       if (loaded !== undefined) return loaded
       context.log.warn('fastify-oidc-provider: signing with a key generated in memory; tokens will not verify after a restart. Configure `keys` (fileKeys or a KMS source) for production.')
-      const { privateKey } = await generate('rsa', { modulusLength: 2048 })
-      const key = await localKey(privateKey, 'RS256')
-      loaded = { signingKey: key.signingKey, publicKeys: [key.publicJwk] }
+      const keys = await Promise.all([...new Set(algorithms)].map(async (alg) => await localKey(await newPrivateKey(alg), alg)))
+      loaded = { signingKey: keys[0]!.signingKey, signingKeys: keys.map((key) => key.signingKey), publicKeys: keys.map((key) => key.publicJwk) }
       return loaded
     },
   }

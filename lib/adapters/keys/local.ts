@@ -13,7 +13,8 @@ export interface LocalKey {
 export function defaultAlgorithm (key: KeyObject): SigningAlgorithm {
   if (key.asymmetricKeyType === 'rsa') return 'RS256'
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256'
-  throw new KeySourceError(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (use RSA or EC P-256)`)
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA'
+  throw new KeySourceError(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (use RSA, EC P-256 or Ed25519)`)
 }
 
 /** Builds the public JWK of a key: `kid` is the RFC 7638 thumbprint unless one is given. */
@@ -31,7 +32,9 @@ export async function publicJwkOf (key: KeyObject, alg: SigningAlgorithm, kid?: 
 
 function checkAlgorithmFits (key: KeyObject, alg: SigningAlgorithm): void {
   const type = key.asymmetricKeyType
-  const fits = (alg === 'ES256') ? type === 'ec' : type === 'rsa'
+  const fits = alg === 'ES256'
+    ? type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+    : alg === 'EdDSA' ? type === 'ed25519' : type === 'rsa'
   if (!fits) throw new KeySourceError(`a ${type ?? 'unknown'} key cannot sign ${alg}`)
   if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
     throw new KeySourceError('RSA keys must be at least 2048 bits (RFC 7518 §3.3)')
@@ -40,7 +43,8 @@ function checkAlgorithmFits (key: KeyObject, alg: SigningAlgorithm): void {
 
 /**
  * Signs in the libuv thread pool (the callback form of `crypto.sign`), so RSA signatures do not
- * block the event loop and several run at once on a multi-core machine.
+ * block the event loop and several run at once on a multi-core machine. EdDSA (RFC 8037 §3.1)
+ * hashes internally: `crypto.sign` takes no digest for it.
  */
 export function localSigner (privateKey: KeyObject, alg: SigningAlgorithm, kid: string): SigningKey {
   const keyInput = alg === 'PS256'
@@ -53,7 +57,7 @@ export function localSigner (privateKey: KeyObject, alg: SigningAlgorithm, kid: 
     alg,
     sign (data: Uint8Array): Promise<Uint8Array> {
       return new Promise((resolve, reject) => {
-        cryptoSign('sha256', data, keyInput, (error, signature) => {
+        cryptoSign(alg === 'EdDSA' ? null : 'sha256', data, keyInput, (error, signature) => {
           if (error !== null) reject(error)
           else resolve(signature)
         })

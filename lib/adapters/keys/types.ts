@@ -1,5 +1,11 @@
-/** JWS algorithms a signing key may use. RS256 is what OpenID Connect requires every provider to support. */
-export type SigningAlgorithm = 'RS256' | 'PS256' | 'ES256'
+/**
+ * JWS algorithms a signing key may use (RFC 7518 §3, RFC 8037 §3.1 for EdDSA with Ed25519).
+ * RS256 is what OpenID Connect requires every provider to support.
+ */
+export type SigningAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
+
+/** Every signing algorithm a key source may hold, in the order discovery lists them. */
+export const signingAlgorithms: readonly SigningAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
 
 /** A public key as published in the JWKS (RFC 7517), never with private members. */
 export interface PublicJwk {
@@ -24,9 +30,19 @@ export interface SigningKey {
   sign (data: Uint8Array): Promise<Uint8Array>
 }
 
-/** What a key source yields: the current signer, and every public key to publish. */
+/**
+ * What a key source yields: the current signer, and every public key to publish. A source may
+ * hold one signer per algorithm (`signingKeys`): the provider then signs each token with the
+ * algorithm asked for (a client's `id_token_signed_response_alg`, `accessTokenSigningAlg`).
+ */
 export interface KeySet {
+  /** The default signer (used when no algorithm is asked for). */
   signingKey: SigningKey
+  /**
+   * Optional: the current signer of each algorithm the source holds, at most one per `alg`
+   * (`signingKey` is one of them or is added). Each one's public key must be in `publicKeys`.
+   */
+  signingKeys?: SigningKey[]
   /** The signing key's public JWK first, then keys kept published for rotation. */
   publicKeys: PublicJwk[]
 }

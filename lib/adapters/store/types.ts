@@ -19,7 +19,7 @@
 /** Seconds since the epoch, as in JWT `exp`. */
 export type EpochSeconds = number
 
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt'
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials'
 export type ApplicationType = 'web' | 'native'
 
@@ -56,6 +56,21 @@ export interface ClientRecord {
   backchannel_logout_uri?: string
   /** Back-Channel Logout 1.0 §2.2: the Logout Token must carry `sid`. */
   backchannel_logout_session_required?: boolean
+  /** RFC 7591 §2: the client's public keys inline (for `private_key_jwt`), never private members. */
+  jwks?: ClientJwks
+  /** RFC 7591 §2: where the client publishes its public keys (for `private_key_jwt`). */
+  jwks_uri?: string
+  /** OpenID Connect Registration §2: the only `alg` accepted for its client assertions. */
+  token_endpoint_auth_signing_alg?: string
+  /** RFC 9449 §5.2: every access token of this client must be DPoP-bound. */
+  dpop_bound_access_tokens?: boolean
+  /** RFC 9126 §6: this client must push its authorization requests (PAR). */
+  require_pushed_authorization_requests?: boolean
+}
+
+/** A JWK Set (RFC 7517 §5) of public keys. */
+export interface ClientJwks {
+  keys: Array<Record<string, unknown>>
 }
 
 /** Client lookups and registration (RFC 7591 / RFC 7592). */
@@ -97,6 +112,8 @@ export interface AuthorizationCodeRecord {
   amr?: string[]
   /** OIDC Core §5.5: the `claims` request parameter (JSON), for the ID token. */
   claims?: string
+  /** RFC 9449 §10: the DPoP key thumbprint the code is bound to (`dpop_jkt`). */
+  dpopJkt?: string
 }
 
 /** Result of an atomic single-use consume. */
@@ -132,6 +149,8 @@ export interface RefreshTokenRecord {
   familyExpiresAt: EpochSeconds
   /** RFC 8707: the resources granted at the authorization request; a refresh narrows to one. */
   resources?: string[]
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key (thumbprint). */
+  jkt?: string
 }
 
 export type RefreshTokenState =
@@ -318,6 +337,8 @@ export interface RefreshFamilyRecord {
   resources?: string[]
   /** The session's public id (`sid` in ID tokens, Back-Channel Logout 1.0 §2.1). */
   sid?: string
+  /** RFC 9449 §5: a public client's family is bound to this DPoP key thumbprint. */
+  jkt?: string
   createdAt: EpochSeconds
   /** The family's absolute end: no token of it lives longer. */
   expiresAt: EpochSeconds
