@@ -12,6 +12,7 @@ import { endpointUrls } from '../lib/urls.js'
 import { startServer } from './helpers/server.js'
 import { testUsers } from './helpers/users.js'
 import { issueCode, postForm, REDIRECT_URI, testScopes } from './helpers/codes.js'
+import { createFetcher } from '../lib/http/fetch.js'
 
 const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
@@ -177,16 +178,10 @@ t.test('jwks_uri: fetched once and cached, refetched once on an unknown kid, not
   t.teardown(() => server.close())
   const address = server.address() as { port: number }
   const url = `http://127.0.0.1:${address.port}/jwks.json`
-  // A stand-in for lib/http/fetch.ts: the same contract, without its address checks.
-  const getJson: GetJson = async (target, options) => {
-    try {
-      const response = await fetch(target, { signal: AbortSignal.timeout(options?.timeoutMs ?? 1000) })
-      if (!response.ok) return { ok: false, reason: 'status', message: `HTTP ${response.status}` }
-      return { ok: true, value: await response.json(), status: response.status, headers: response.headers }
-    } catch (error) {
-      return { ok: false, reason: 'network', message: (error as Error).message }
-    }
-  }
+  // The provider's own SSRF-safe fetcher, allowed to reach this loopback test server over http.
+  const fetcher = createFetcher({ allowLoopback: true, allowHttpLoopback: true })
+  t.teardown(async () => { await fetcher.close() })
+  const getJson: GetJson = async (target, options) => await fetcher.getJson(target, options)
   let now = 1_000_000
   const cache = new JwksUriCache(getJson, { ttlMs: 300_000, cooldownMs: 60_000, now: () => now })
   const [a, b] = await Promise.all([cache.keys(url, es.kid), cache.keys(url, es.kid)])
@@ -214,7 +209,7 @@ t.test('jwks_uri: fetched once and cached, refetched once on an unknown kid, not
   t.equal(fetches, 3, 'no retry within the cooldown after a failure')
   const fresh = new JwksUriCache(getJson, { now: () => now })
   await t.rejects(fresh.keys(url), /could not be fetched/, 'no keys at all: a clear refusal')
-  const notJwks: GetJson = async () => ({ ok: true, value: { nope: true }, status: 200, headers: {} })
+  const notJwks: GetJson = async () => ({ ok: true, value: { nope: true }, status: 200, headers: new Headers() })
   await t.rejects(new JwksUriCache(notJwks).keys(url), /did not return a JWK Set/)
 })
 
@@ -227,14 +222,13 @@ t.test('jwks_uri clients: verifyClientAssertion fetches the keys through ctx.fet
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => server.close())
   const jwksUri = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`
-  const getJson: GetJson = async (target) => {
-    const response = await fetch(target)
-    return { ok: true, value: await response.json(), status: response.status, headers: response.headers }
-  }
+  // The provider's SSRF-safe fetcher, allowed to reach this loopback test server over http.
+  const fetcher = createFetcher({ allowLoopback: true, allowHttpLoopback: true })
+  t.teardown(async () => { await fetcher.close() })
   const store = new MemoryStore()
   t.teardown(() => store.close())
   const issuer = 'https://op.example.com'
-  const ctx = { issuer, urls: endpointUrls(issuer), store, fetcher: { getJson } } as unknown as ProviderContext
+  const ctx = { issuer, urls: endpointUrls(issuer), store, fetcher } as unknown as ProviderContext
   const record: ClientRecord = {
     client_id: 'pk-svc',
     token_endpoint_auth_method: 'private_key_jwt',
@@ -250,13 +244,13 @@ t.test('jwks_uri clients: verifyClientAssertion fetches the keys through ctx.fet
   await verifyClientAssertion(ctx, record, await assertion(es, { aud: issuer }), ctx.urls.introspect)
   t.equal(fetches, 1, 'fetched once, then cached')
   await t.rejects(verifyClientAssertion(ctx, record, await assertion(await clientKey('ES256'), { aud: issuer }), ctx.urls.token), AssertionError, 'an unknown key')
-  const withoutFetcher = { ...ctx, fetcher: undefined } as unknown as ProviderContext
-  await t.rejects(verifyClientAssertion(withoutFetcher, record, await assertion(es, { aud: issuer }), ctx.urls.token), /no outbound fetcher/)
   const noKeys = { ...record, jwks_uri: undefined }
   delete noKeys.jwks_uri
   await t.rejects(verifyClientAssertion(ctx, noKeys, await assertion(es, { aud: issuer }), ctx.urls.token), /no registered keys/)
-  const failing: GetJson = async () => ({ ok: false, reason: 'blocked', message: 'private address' })
-  await t.rejects(verifyClientAssertion({ ...ctx, fetcher: { getJson: failing } } as unknown as ProviderContext, record, await assertion(es, { aud: issuer }), ctx.urls.token), /could not be fetched \(blocked\)/)
+  // The production policy (no loopback): the same jwks_uri is refused by address, never fetched.
+  const strict = createFetcher({})
+  t.teardown(async () => { await strict.close() })
+  await t.rejects(verifyClientAssertion({ ...ctx, fetcher: strict } as unknown as ProviderContext, record, await assertion(es, { aud: issuer }), ctx.urls.token), /could not be fetched/)
 })
 
 t.test('registration accepts dpop_bound_access_tokens and require_pushed_authorization_requests as booleans', async (t) => {

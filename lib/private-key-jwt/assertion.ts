@@ -3,7 +3,7 @@ import type { ClientRecord } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { nowSeconds, sha256 } from '../crypto.js'
 import { assertionAlgorithms } from './algorithms.js'
-import { JwksUriCache, type GetJson } from './jwks-uri.js'
+import { JwksUriCache } from './jwks-uri.js'
 
 /** RFC 7523 §2.2: the only `client_assertion_type` this provider knows. */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -30,37 +30,23 @@ export function assertionSubject (assertion: string): string | undefined {
   }
 }
 
-const caches = new WeakMap<GetJson, JwksUriCache>()
+/** One jwks_uri cache per provider, over its SSRF-safe fetcher (`ctx.fetcher`), made on first use. */
+const caches = new WeakMap<ProviderContext, JwksUriCache>()
 
-/** One cache per fetcher (so per provider), made on first use. */
-function jwksUriCache (getJson: GetJson): JwksUriCache {
-  let cache = caches.get(getJson)
+function jwksUriCache (ctx: ProviderContext): JwksUriCache {
+  let cache = caches.get(ctx)
   if (cache === undefined) {
-    cache = new JwksUriCache(getJson)
-    caches.set(getJson, cache)
+    cache = new JwksUriCache(async (url, options) => await ctx.fetcher.getJson(url, options))
+    caches.set(ctx, cache)
   }
   return cache
 }
 
-/** The fetcher e15's `lib/http/fetch.ts` puts on the context, if this build has it. */
-function fetcherOf (ctx: ProviderContext): GetJson | undefined {
-  const fetcher = (ctx as { fetcher?: { getJson?: GetJson } }).fetcher
-  return typeof fetcher?.getJson === 'function' ? fetcher.getJson.bind(fetcher) as GetJson : undefined
-}
-
-const boundGetJson = new WeakMap<ProviderContext, GetJson>()
-
 async function clientKeys (ctx: ProviderContext, client: ClientRecord, kid: string | undefined): Promise<JWK[]> {
   if (client.jwks !== undefined) return client.jwks.keys as JWK[]
   if (client.jwks_uri === undefined) throw new AssertionError('the client has no registered keys (jwks or jwks_uri)')
-  let getJson = boundGetJson.get(ctx)
-  if (getJson === undefined) {
-    getJson = fetcherOf(ctx)
-    if (getJson === undefined) throw new AssertionError('jwks_uri cannot be fetched: no outbound fetcher is configured')
-    boundGetJson.set(ctx, getJson)
-  }
   try {
-    return await jwksUriCache(getJson).keys(client.jwks_uri, kid) as JWK[]
+    return await jwksUriCache(ctx).keys(client.jwks_uri, kid) as JWK[]
   } catch (error) {
     throw new AssertionError((error as Error).message)
   }

@@ -1,12 +1,6 @@
-/**
- * The outbound fetcher's contract (`lib/http/fetch.ts`, `createFetcher(...)`, on `ctx.fetcher`):
- * bounded JSON in, a typed refusal out. Declared here so this module does not depend on the
- * fetcher's implementation; the fetcher's own type is structurally the same.
- */
-export type FetchResult<T> =
-  | { ok: true, value: T, status: number, headers: unknown }
-  | { ok: false, reason: string, message: string }
+import type { FetchResult } from '../http/fetch.js'
 
+/** The SSRF-safe fetcher's `getJson` (`lib/http/fetch.ts`, on `ctx.fetcher`); tests may pass a stand-in. */
 export type GetJson = (url: string, options?: { timeoutMs?: number, maxBytes?: number }) => Promise<FetchResult<unknown>>
 
 /** A public JWK as a client publishes it (members checked by jose when imported). */
