@@ -18,7 +18,7 @@ export const defaultScopes: readonly string[] = ['openid', 'profile', 'email', '
  */
 export const registeredClaims: ReadonlySet<string> = new Set([
   'iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'nonce', 'at_hash', 'c_hash',
-  'auth_time', 'acr', 'amr', 'azp', 'cnf', 'sid', 'grant_id', 'userinfo_claims',
+  'auth_time', 'acr', 'amr', 'azp', 'cnf', 'sid', 'grant_id', 'family_id', 'userinfo_claims',
 ])
 
 /** What a scope means: the claims it releases and the consent text for it. */

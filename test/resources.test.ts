@@ -237,3 +237,15 @@ t.test('repeated resource parameters at authorize are all recorded; duplicates o
   t.equal(b.statusCode, 200, b.body)
   t.equal(jwtClaims(b.json().access_token).aud, API_B)
 })
+
+t.test('introspection shows the claims hook\'s extras to the resource server, never over registered claims', async (t) => {
+  const server = await app(t, {
+    tokenClaims: {
+      accessToken: ({ resource }) => ({ tenant: 'acme', api: resource ?? 'none', sub: 'forged' }),
+    },
+  })
+  const { body } = await userTokens(server, { scope: 'openid notes:read', resources: [API_A] })
+  const answer = (await postForm(server, '/introspect', { token: body.access_token }, { authorization: basic(API_A_CREDENTIALS.clientId, API_A_CREDENTIALS.clientSecret) })).json()
+  t.match(answer, { active: true, aud: API_A, sub: 'demo', tenant: 'acme', api: API_A }, 'the hook saw the resource; its claims are members; sub stays')
+  t.notOk('grant_id' in answer || 'family_id' in answer, 'private claims are not exposed')
+})

@@ -7,6 +7,8 @@ import { findClientToken, type FoundToken } from '../token-lookup.js'
 import { noStore, requireFormBody } from '../form-body.js'
 import { authenticateResourceServer, findResourceServerToken } from '../resources/introspection.js'
 import { allowCorsFor } from '../http/cors.js'
+import { decodeJwt } from 'jose'
+import { registeredClaims } from '../claims.js'
 
 const IntrospectBody = Type.Object({
   token: Type.String({ minLength: 1 }),
@@ -28,6 +30,8 @@ export interface IntrospectionResponse {
   aud?: string
   jti?: string
   cnf?: { jkt: string }
+  /** Extension members: the claims hook's (RFC 7662 §2.2). */
+  [claim: string]: unknown
 }
 
 /**
@@ -45,23 +49,37 @@ export async function introspectRoutes (app: FastifyInstance, ctx: ProviderConte
     if (server !== undefined) {
       const claims = await findResourceServerToken(ctx, request.body.token, server)
       noStore(reply)
-      return describe(ctx.issuer, claims === undefined ? undefined : { type: 'access_token', claims })
+      return describe(ctx.issuer, claims === undefined ? undefined : { type: 'access_token', claims }, request.body.token)
     }
     const client = await authenticateClient(ctx, request, request.body, { endpoint: 'introspect', allowPublic: false })
     allowCorsFor(request, client)
     const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
     noStore(reply)
     // Issue 12: a client whose RFC 7592 update removed the refresh_token grant holds no live refresh token.
-    if (found?.type === 'refresh_token' && !client.grant_types.includes('refresh_token')) return describe(ctx.issuer, undefined)
-    return describe(ctx.issuer, found)
+    if (found?.type === 'refresh_token' && !client.grant_types.includes('refresh_token')) return describe(ctx.issuer, undefined, request.body.token)
+    return describe(ctx.issuer, found, request.body.token)
   })
 }
 
-function describe (issuer: string, found: FoundToken | undefined): IntrospectionResponse {
+/**
+ * RFC 7662 §2.2 allows extension members: the claims the host's `tokenClaims.accessToken` hook
+ * put in the (already verified) access token, so a resource server that introspects sees what
+ * one that verifies the JWT sees. Registered and private claims are never copied from here.
+ */
+function hookClaims (token: string): Record<string, unknown> {
+  const extra: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(decodeJwt(token))) {
+    if (!registeredClaims.has(name) && name !== 'active' && name !== 'token_type') extra[name] = value
+  }
+  return extra
+}
+
+function describe (issuer: string, found: FoundToken | undefined, token: string): IntrospectionResponse {
   if (found === undefined) return { active: false }
   if (found.type === 'access_token') {
     const { claims } = found
     return {
+      ...hookClaims(token),
       active: true,
       ...(claims.scope === undefined ? {} : { scope: claims.scope }),
       client_id: claims.client_id,
