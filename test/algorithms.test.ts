@@ -50,7 +50,8 @@ t.test('registration refuses none and HS256 for the ID token, and every unsuppor
   refused(t, await register(app, { ...base, id_token_signed_response_alg: 'ES256' }), 'id_token_signed_response_alg', 'no ES256 key')
   refused(t, await register(app, { ...base, userinfo_signed_response_alg: 'RS256' }), 'userinfo_signed_response_alg', 'signed userinfo')
   refused(t, await register(app, { ...base, userinfo_signed_response_alg: 'none' }), 'userinfo_signed_response_alg', 'userinfo none')
-  refused(t, await register(app, { ...base, token_endpoint_auth_signing_alg: 'RS256' }), 'token_endpoint_auth_signing_alg', 'no JWT client auth')
+  // private_key_jwt (RFC 7523) takes asymmetric algorithms only: a shared-secret one is refused.
+  refused(t, await register(app, { ...base, token_endpoint_auth_signing_alg: 'HS256' }), 'token_endpoint_auth_signing_alg', 'no shared-secret JWT client auth')
   refused(t, await register(app, { ...base, token_endpoint_auth_signing_alg: 'none' }), 'token_endpoint_auth_signing_alg', 'RFC 7591 §2: never none')
   refused(t, await register(app, { ...base, request_object_signing_alg: 'RS256' }), 'request_object_signing_alg', 'no request objects')
   refused(t, await register(app, { ...base, request_object_signing_alg: 'none' }), 'request_object_signing_alg', 'request objects none')
@@ -153,7 +154,9 @@ t.test('the rules as a module: supportedAlgorithms, algorithmMetadata, checkAlgo
   t.same(rsa.idTokenSigning, ['RS256'])
   t.same(supportedAlgorithms({ algorithms: () => ['RS256', 'ES256', 'ES256', 'none'] }).idTokenSigning, ['RS256', 'ES256'],
     'several signing keys: each algorithm once, never none')
-  t.same(algorithmMetadata(rsa), { id_token_signing_alg_values_supported: ['RS256'] }, 'unsupported features are not advertised')
+  t.same(algorithmMetadata({ ...rsa, tokenEndpointAuthSigning: [] }), { id_token_signing_alg_values_supported: ['RS256'] }, 'unsupported features are not advertised')
+  t.notOk(rsa.tokenEndpointAuthSigning.includes('HS256'), 'private_key_jwt: asymmetric algorithms only')
+  t.ok(rsa.tokenEndpointAuthSigning.includes('ES256'))
   t.same(algorithmMetadata({ ...rsa, tokenEndpointAuthSigning: ['ES256'] }), {
     id_token_signing_alg_values_supported: ['RS256'],
     token_endpoint_auth_signing_alg_values_supported: ['ES256'],
