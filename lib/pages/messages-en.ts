@@ -1,8 +1,8 @@
 /**
  * The English catalog: every key the built-in pages use. Other catalogs translate these keys;
  * a missing key falls back to English. `{name}` placeholders are filled by `t(key, { name })`.
- * Keys are grouped by page (`login.*`, `consent.*`, `error.*`, `scope.*`); a new page adds
- * its own group (`logout.*`) to each catalog.
+ * Keys are grouped by page (`login.*`, `consent.*`, `error.*`, `logout.*` for the logout
+ * confirmation and signed-out pages, `scope.*`); a new page adds its own group to each catalog.
  */
 export const en = {
   'login.title': 'Sign in',
@@ -27,6 +27,16 @@ export const en = {
   'error.serverTitle': 'Something went wrong',
   'error.code': 'Error code: {code}',
   'error.back': 'Go back to the application you came from and try again.',
+  'logout.title': 'Sign out?',
+  'logout.lead': 'Do you want to sign out of this provider?',
+  'logout.leadForClient': '{client} asks you to sign out.',
+  'logout.note': 'You will be signed out of every application that uses this sign-in.',
+  'logout.confirm': 'Sign out',
+  'logout.stay': 'Stay signed in',
+  'logout.signedOutTitle': 'You are signed out',
+  'logout.signedOutLead': 'You have been signed out. You can close this window.',
+  'logout.stayedTitle': 'You are still signed in',
+  'logout.stayedLead': 'You chose not to sign out.',
   'scope.openid': 'Sign you in with your account',
   'scope.profile': 'Your name and basic profile information',
   'scope.email': 'Your email address',

@@ -5,11 +5,10 @@ import type { ProviderCookies } from '../cookies.js'
 import { OAuthError } from '../errors.js'
 import { findClient } from '../clients.js'
 import { nowSeconds, randomToken, safeEqual } from '../crypto.js'
-import { formTargetOf, renderPage } from '../pages.js'
 import { routes } from '../urls.js'
 import { endSession } from './end.js'
 import { refuseCrossSiteForm } from '../http/browser-form.js'
-import { logoutPageText, withClient } from './pages.js'
+import { logoutLocale, renderLoggedOut, renderLogoutConfirmation } from './pages.js'
 import { parseLogoutRequest, type LogoutParams, type LogoutRequest } from './logout-request.js'
 
 export interface LogoutDeps {
@@ -23,6 +22,8 @@ interface LogoutTarget {
   postLogoutRedirectUri?: string
   state?: string
   uiLocales: string[]
+  /** The page language chosen for the confirmation page, kept for the page after its answer. */
+  locale?: string
 }
 
 const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
@@ -104,12 +105,14 @@ function targetOf (logout: LogoutRequest): LogoutTarget {
 
 /** The saved target, checked again: the client may have been deleted or changed its URIs meanwhile. */
 async function restoreTarget (ctx: ProviderContext, pending: InteractionRecord): Promise<LogoutTarget> {
-  const { post_logout_redirect_uri: uri, state, ui_locales: locales } = pending.params
+  const { post_logout_redirect_uri: uri, state, ui_locales: locales, locale } = pending.params
   const uiLocales = locales === undefined || locales === '' ? [] : locales.split(' ')
-  if (uri === undefined) return { uiLocales }
+  // The signed-out page speaks the confirmation page's language, whatever the POST's headers say.
+  const language = locale === undefined ? {} : { locale }
+  if (uri === undefined) return { uiLocales, ...language }
   const client = await findClient(ctx, pending.clientId)
-  if (client === undefined || !(client.post_logout_redirect_uris ?? []).includes(uri)) return { uiLocales }
-  return { clientId: client.client_id, postLogoutRedirectUri: uri, ...(state === undefined ? {} : { state }), uiLocales }
+  if (client === undefined || !(client.post_logout_redirect_uris ?? []).includes(uri)) return { uiLocales, ...language }
+  return { clientId: client.client_id, postLogoutRedirectUri: uri, ...(state === undefined ? {} : { state }), uiLocales, ...language }
 }
 
 async function currentSession (deps: LogoutDeps, request: FastifyRequest): Promise<SessionRecord | undefined> {
@@ -124,7 +127,8 @@ async function renderConfirmation (deps: LogoutDeps, request: FastifyRequest, re
     browserId = randomToken(16)
     cookies.setBrowserId(reply, browserId)
   }
-  const params: Record<string, string> = { kind: pendingKind, ui_locales: target.uiLocales.join(' ') }
+  const locale = logoutLocale(reply, target.uiLocales)
+  const params: Record<string, string> = { kind: pendingKind, ui_locales: target.uiLocales.join(' '), locale }
   if (target.postLogoutRedirectUri !== undefined) params.post_logout_redirect_uri = target.postLogoutRedirectUri
   if (target.state !== undefined) params.state = target.state
   const pending: InteractionRecord = {
@@ -136,19 +140,14 @@ async function renderConfirmation (deps: LogoutDeps, request: FastifyRequest, re
     expiresAt: nowSeconds() + ctx.options.ttl.interaction,
   }
   await ctx.store.saveInteraction(pending)
-  const clientName = logout.client?.client_name ?? logout.client?.client_id
-  const text = logoutPageText
-  return await renderPage(reply, 'logout', {
-    title: text.confirmTitle,
-    lead: clientName === undefined ? text.confirmLead : withClient(text.confirmLeadForClient, clientName),
-    note: text.confirmNote,
-    confirmButton: text.confirmButton,
-    stayButton: text.stayButton,
+  return await renderLogoutConfirmation(reply, {
+    locale,
+    clientName: logout.client?.client_name ?? logout.client?.client_id,
     action: ctx.basePath + routes.logout,
     logoutId: pending.interactionId,
     csrfToken: pending.csrfToken,
-    lang: target.uiLocales[0] ?? 'en',
-  }, target.postLogoutRedirectUri === undefined ? [] : [formTargetOf(target.postLogoutRedirectUri)])
+    postLogoutRedirectUri: target.postLogoutRedirectUri,
+  })
 }
 
 /** RP-Initiated Logout 1.0 §3: to the verified post_logout_redirect_uri with `state`, else our own page. */
@@ -159,10 +158,5 @@ async function leave (reply: FastifyReply, target: LogoutTarget, outcome: 'signe
     if (target.state !== undefined) url.searchParams.append('state', target.state)
     return reply.redirect(url.href, status)
   }
-  const text = logoutPageText
-  return await renderPage(reply, 'logged-out', {
-    title: outcome === 'signed_out' ? text.signedOutTitle : text.stayedTitle,
-    lead: outcome === 'signed_out' ? text.signedOutLead : text.stayedLead,
-    lang: target.uiLocales[0] ?? 'en',
-  })
+  return await renderLoggedOut(reply, outcome, target.locale ?? logoutLocale(reply, target.uiLocales))
 }
