@@ -77,7 +77,7 @@ function quotable (text: string): string {
 export type PresentedToken =
   | { kind: 'none' }
   | { kind: 'token', scheme: TokenScheme, token: string }
-  | { kind: 'malformed', description: string }
+  | { kind: 'malformed', description: string, scheme: TokenScheme }
 
 /**
  * RFC 6750 §2.1: the token from `Authorization: Bearer <b64token>` (the only method this plugin
@@ -89,9 +89,9 @@ export function presentedToken (request: FastifyRequest): PresentedToken {
   if (header === undefined || header === '') return { kind: 'none' }
   const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header)
   if (match !== null) return { kind: 'token', scheme: 'Bearer', token: match[1] as string }
-  if (/^Bearer(\s|$)/i.test(header)) return { kind: 'malformed', description: 'the Authorization header is not a valid Bearer credential' }
+  if (/^Bearer(\s|$)/i.test(header)) return { kind: 'malformed', description: 'the Authorization header is not a valid Bearer credential', scheme: 'Bearer' }
   const dpop = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header)
   if (dpop !== null) return { kind: 'token', scheme: 'DPoP', token: dpop[1] as string }
-  if (/^DPoP(\s|$)/i.test(header)) return { kind: 'malformed', description: 'the Authorization header is not a valid DPoP credential' }
+  if (/^DPoP(\s|$)/i.test(header)) return { kind: 'malformed', description: 'the Authorization header is not a valid DPoP credential', scheme: 'DPoP' }
   return { kind: 'none' }
 }

@@ -111,7 +111,7 @@ const resourceServerPlugin: FastifyPluginAsync<OidcResourceServerOptions> = asyn
     const presented = presentedToken(request)
     // RFC 6750 §3.1: without credentials, a challenge without an error code.
     if (presented.kind === 'none') throw refuse(401, undefined, undefined, required)
-    if (presented.kind === 'malformed') throw refuse(400, 'invalid_request', presented.description, required)
+    if (presented.kind === 'malformed') throw refuse(400, 'invalid_request', presented.description, required, presented.scheme)
     const { scheme } = presented
     const result = await verifyJwtAccessToken(presented.token, verifyOptions)
     if (!result.ok) {
