@@ -6,6 +6,7 @@ import { oidcProvider, type KeySource, type PublicJwk, type SigningKey } from '.
 import { oidcResourceServer } from '../lib/resource-server/index.js'
 import { localKey } from '../lib/adapters/keys/local.js'
 import { signJwt } from '../lib/jwt.js'
+import { dpopAlgorithms } from '../lib/dpop/proof.js'
 import { freePort } from './helpers/server.js'
 import { testUsers } from './helpers/users.js'
 import { basic, jwtClaims, postForm } from './helpers/codes.js'
@@ -97,7 +98,8 @@ t.test('resource server plugin, in another app over HTTP and in the provider\'s 
   await t.test('no token: 401 with a bare challenge naming the scope and resource_metadata', async (t) => {
     const res = await call(`${s.apiUrl}/notes`)
     t.equal(res.status, 401)
-    t.equal(res.challenge, `Bearer scope="notes:read", ${metadataA}`)
+    // RFC 9449 §7.1: both schemes are offered.
+    t.equal(res.challenge, `Bearer scope="notes:read", ${metadataA}, DPoP algs="${dpopAlgorithms.join(' ')}", scope="notes:read", ${metadataA}`)
     t.same(res.body, {})
   })
 
@@ -260,7 +262,7 @@ t.test('verifyRequest in the style of request.jwtVerify(): throws a challenge th
   t.same(ok.json(), { sub: RS_SERVICE.client_id })
   const none = await provider.inject('/manual')
   t.equal(none.statusCode, 401)
-  t.equal(none.headers['www-authenticate'], `Bearer scope="notes:write", ${metadataA}`)
+  t.equal(none.headers['www-authenticate'], `Bearer scope="notes:write", ${metadataA}, DPoP algs="${dpopAlgorithms.join(' ')}", scope="notes:write", ${metadataA}`)
   t.equal((await provider.inject('/.well-known/oauth-protected-resource')).statusCode, 404, 'metadata: false')
 })
 
@@ -272,6 +274,8 @@ t.test('resource server options are checked at registration', async (t) => {
     [{ resource: API_A, issuer: 'https://id.example', algorithms: ['HS256'] }, /option "algorithms/],
     [{ resource: API_A, issuer: 'https://id.example', keys: {} }, /option "keys"/],
     [{ resource: API_A, issuer: 'https://id.example', clockTolerance: -1 }, /clockTolerance/],
+    [{ resource: API_A, issuer: 'https://id.example', dpop: { markUsed: 'redis' } }, /option "dpop.markUsed" must be a function/],
+    [{ resource: API_A, issuer: 'https://id.example', dpop: { baseUrl: 'ftp://api.example' } }, /option "dpop.baseUrl/],
   ]
   for (const [options, message] of cases) {
     const app = Fastify({ logger: false })

@@ -26,9 +26,12 @@ export interface ProtectedResourceMetadata {
   scopes_supported?: string[]
   bearer_methods_supported: string[]
   resource_name?: string
+  /** RFC 9728 §2: proof algorithms, published when DPoP is required. */
+  dpop_signing_alg_values_supported?: string[]
+  dpop_bound_access_tokens_required?: boolean
 }
 
-export function protectedResourceMetadata (input: { resource: string, issuer: string, scopes: readonly string[], name?: string }): ProtectedResourceMetadata {
+export function protectedResourceMetadata (input: { resource: string, issuer: string, scopes: readonly string[], name?: string, dpopRequiredAlgorithms?: readonly string[] }): ProtectedResourceMetadata {
   return {
     resource: input.resource,
     authorization_servers: [input.issuer],
@@ -36,5 +39,8 @@ export function protectedResourceMetadata (input: { resource: string, issuer: st
     // Only the Authorization header (RFC 6750 §2.1): tokens in URLs end up in logs.
     bearer_methods_supported: ['header'],
     ...(input.name === undefined ? {} : { resource_name: input.name }),
+    ...(input.dpopRequiredAlgorithms === undefined
+      ? {}
+      : { dpop_signing_alg_values_supported: [...input.dpopRequiredAlgorithms], dpop_bound_access_tokens_required: true }),
   }
 }

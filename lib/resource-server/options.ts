@@ -30,6 +30,11 @@ export const ResourceServerOptionsSchema = Type.Object({
   }, { additionalProperties: false })),
   metadata: Type.Boolean({ default: true, description: 'Serve the RFC 9728 protected resource metadata.' }),
   resourceName: Type.Optional(Type.String({ maxLength: 200, description: '`resource_name` in the metadata.' })),
+  dpop: Type.Object({
+    required: Type.Boolean({ default: false, description: 'Refuse Bearer tokens: only DPoP-bound tokens with a proof (RFC 9449 §7).' }),
+    baseUrl: Type.Optional(Type.String({ pattern: '^https?://[^?#]+$', description: 'This API\'s public base URL, for `htu` behind a proxy. Default: from `request.protocol` and `request.host`.' })),
+    proofMaxAge: Type.Integer({ minimum: 1, maximum: 3600, default: 300, description: 'How old a proof\'s `iat` may be, in seconds.' }),
+  }, { additionalProperties: false, default: {} }),
 }, { additionalProperties: true })
 
 export type ResourceServerOptionsData = Static<typeof ResourceServerOptionsSchema>
@@ -72,6 +77,14 @@ export interface OidcResourceServerOptions {
   metadata?: boolean
   /** Human-readable name in the metadata. */
   resourceName?: string
+  /**
+   * DPoP (RFC 9449 §7): DPoP-bound tokens are always accepted with a proof. `required` refuses
+   * Bearer tokens (and publishes `dpop_bound_access_tokens_required`); `baseUrl` is the public
+   * URL proofs name behind a proxy; `markUsed` is a shared, atomic replay store (e.g.
+   * `(key, exp) => store.markUsed(key, exp)`) for several API instances. Default: an in-memory
+   * cache per plugin instance.
+   */
+  dpop?: Partial<ResourceServerOptionsData['dpop']> & { markUsed?: (key: string, expiresAt: number) => Promise<boolean> }
 }
 
 /** A bad option: fails `register` with a message naming it. */
@@ -87,6 +100,11 @@ export function validateResourceServerOptions (options: unknown): ResourceServer
   if (typeof options !== 'object' || options === null) throw new ResourceServerOptionError('options', 'must be an object')
   const data: Record<string, unknown> = { ...options }
   delete data.keys
+  if (typeof data.dpop === 'object' && data.dpop !== null) {
+    const { markUsed, ...dpop } = data.dpop as Record<string, unknown>
+    if (markUsed !== undefined && typeof markUsed !== 'function') throw new ResourceServerOptionError('dpop.markUsed', 'must be a function (key, expiresAt) => Promise<boolean>')
+    data.dpop = dpop
+  }
   const withDefaults = Value.Default(ResourceServerOptionsSchema, structuredClone(data))
   const errors = Value.Errors(ResourceServerOptionsSchema, withDefaults)
   const first = errors.find((error) => error.keyword !== 'anyOf') ?? errors[0]

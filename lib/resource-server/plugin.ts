@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import fp from 'fastify-plugin'
 import { normalizeResource } from '../resources/uri.js'
 import { validateResourceServerOptions, ResourceServerOptionError, type OidcResourceServerOptions } from './options.js'
-import { BearerChallengeError, bearerChallenge, presentedToken, type BearerErrorCode } from './challenge.js'
+import { BearerChallengeError, bearerChallenge, dpopChallenge, presentedToken, type BearerErrorCode, type TokenScheme } from './challenge.js'
+import { dpopAlgorithms, DpopProofError } from '../dpop/proof.js'
+import { checkResourceProof, ProofReplayCache, requestUrl } from './dpop.js'
 import { verifyJwtAccessToken, type AccessTokenPayload, type VerifyOptions } from './verify.js'
 import { keyResolver } from './keys.js'
 import { IssuerDiscovery } from './upstream.js'
@@ -26,6 +28,8 @@ export interface VerifiedAccessToken {
   scopes: ReadonlySet<string>
   /** Whether the issuer confirmed it active just now (or within the introspection cache). */
   introspected: boolean
+  /** The key a DPoP-bound token was proven with (RFC 9449 §7); undefined for a Bearer token. */
+  dpop: { readonly jkt: string } | undefined
 }
 
 /** `app.resourceServer`: guards and the values challenges use. */
@@ -77,15 +81,26 @@ const resourceServerPlugin: FastifyPluginAsync<OidcResourceServerOptions> = asyn
   const introspection = options.introspection === undefined ? undefined : new IntrospectionClient(options.introspection, discovery, options.jwks.timeout)
   const resourceMetadata = metadataUrl(resource)
 
-  const refuse = (status: number, error: BearerErrorCode | undefined, description: string | undefined, scope?: readonly string[]): BearerChallengeError =>
-    new BearerChallengeError(status, error, description, {
-      'www-authenticate': bearerChallenge({
-        ...(error === undefined ? {} : { error }),
-        ...(description === undefined ? {} : { description }),
-        ...(scope === undefined ? {} : { scope }),
-        resourceMetadata,
-      }),
-    })
+  const dpop = options.dpop
+  const replay = new ProofReplayCache()
+  const markUsed = rawOptions.dpop?.markUsed ?? (async (key: string, expiresAt: number) => await replay.markUsed(key, expiresAt))
+
+  /**
+   * The challenge in the scheme the token came with; without a token (`scheme` undefined),
+   * one challenge per scheme accepted (RFC 9110 §11.6.1: a list in one header), DPoP only when
+   * required (RFC 9449 §7.1).
+   */
+  const refuse = (status: number, error: BearerErrorCode | undefined, description: string | undefined, scope?: readonly string[], scheme?: TokenScheme): BearerChallengeError => {
+    const params = {
+      ...(error === undefined ? {} : { error }),
+      ...(description === undefined ? {} : { description }),
+      ...(scope === undefined ? {} : { scope }),
+      resourceMetadata,
+    }
+    const schemes: TokenScheme[] = scheme !== undefined ? [scheme] : dpop.required ? ['DPoP'] : ['Bearer', 'DPoP']
+    const challenges = schemes.map((name) => name === 'DPoP' ? dpopChallenge(params, dpopAlgorithms) : bearerChallenge(params))
+    return new BearerChallengeError(status, error, description, { 'www-authenticate': challenges.join(', ') })
+  }
   const unavailable = (request: FastifyRequest, cause: unknown): BearerChallengeError => {
     request.log.warn({ err: cause }, 'oidc resource server: the authorization server could not be reached')
     return new BearerChallengeError(503, 'temporarily_unavailable', 'the authorization server is unavailable; retry later', { 'retry-after': '5' })
@@ -96,13 +111,15 @@ const resourceServerPlugin: FastifyPluginAsync<OidcResourceServerOptions> = asyn
     const presented = presentedToken(request)
     // RFC 6750 §3.1: without credentials, a challenge without an error code.
     if (presented.kind === 'none') throw refuse(401, undefined, undefined, required)
-    if (presented.kind === 'malformed') throw refuse(400, 'invalid_request', presented.description, required)
+    if (presented.kind === 'malformed') throw refuse(400, 'invalid_request', presented.description, required, presented.scheme)
+    const { scheme } = presented
     const result = await verifyJwtAccessToken(presented.token, verifyOptions)
     if (!result.ok) {
       if (result.failure.kind === 'unavailable') throw unavailable(request, result.failure.cause)
-      throw refuse(401, 'invalid_token', result.failure.description, required)
+      throw refuse(401, 'invalid_token', result.failure.description, required, scheme)
     }
     const { claims } = result
+    const proven = await senderConstraint(request, presented.token, claims, scheme, required)
     let introspected = false
     if (requirement.introspect === true) {
       if (introspection === undefined) throw unavailable(request, new Error('introspect: true needs the introspection option'))
@@ -114,17 +131,40 @@ const resourceServerPlugin: FastifyPluginAsync<OidcResourceServerOptions> = asyn
       }
       const audiences = [answer.aud ?? []].flat()
       if (!answer.active || (answer.aud !== undefined && !audiences.includes(resource))) {
-        throw refuse(401, 'invalid_token', 'the access token was revoked', required)
+        throw refuse(401, 'invalid_token', 'the access token was revoked', required, scheme)
       }
       introspected = true
     }
     const scopes = new Set((claims.scope ?? '').split(' ').filter((value) => value !== ''))
     const missing = required.filter((scope) => !scopes.has(scope))
     // RFC 6750 §3.1: 403 with the scope the request needs.
-    if (missing.length > 0) throw refuse(403, 'insufficient_scope', `the access token lacks the scope ${missing.join(' ')}`, required)
-    const verified: VerifiedAccessToken = { token: presented.token, claims, scopes, introspected }
+    if (missing.length > 0) throw refuse(403, 'insufficient_scope', `the access token lacks the scope ${missing.join(' ')}`, required, scheme)
+    const verified: VerifiedAccessToken = { token: presented.token, claims, scopes, introspected, dpop: proven }
     request.accessToken = verified
     return verified
+  }
+
+  /**
+   * RFC 9449 §7.1: a DPoP-bound token (`cnf.jkt`) only with the DPoP scheme and a valid proof of
+   * its key; a bound token sent as Bearer is refused (401 `invalid_token`), and so is the DPoP
+   * scheme with an unbound token. With `dpop.required`, Bearer tokens are refused altogether.
+   */
+  async function senderConstraint (request: FastifyRequest, token: string, claims: AccessTokenPayload, scheme: TokenScheme, required: readonly string[]): Promise<{ jkt: string } | undefined> {
+    const jkt = claims.cnf?.jkt
+    if (scheme === 'Bearer') {
+      if (jkt !== undefined) throw refuse(401, 'invalid_token', 'this access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof', required, 'DPoP')
+      if (dpop.required) throw refuse(401, 'invalid_token', 'this resource accepts only DPoP-bound access tokens', required, 'DPoP')
+      return undefined
+    }
+    if (jkt === undefined) throw refuse(401, 'invalid_token', 'this access token is not DPoP-bound: send it with the Bearer scheme', required, 'DPoP')
+    try {
+      await checkResourceProof(request, { token, jkt, url: requestUrl(request, dpop.baseUrl), markUsed, maxAgeSeconds: dpop.proofMaxAge, algorithms: dpopAlgorithms })
+    } catch (error) {
+      if (error instanceof DpopProofError) throw refuse(401, 'invalid_dpop_proof', error.description, required, 'DPoP')
+      // Only the host's shared replay store can fail here: the proof may be fine, so 503.
+      throw unavailable(request, error)
+    }
+    return { jkt }
   }
 
   function requireToken (requirement: TokenRequirement = {}): preHandlerAsyncHookHandler {
@@ -163,6 +203,7 @@ function registerMetadata (app: FastifyInstance, resource: string, options: Retu
     issuer: options.issuer,
     scopes: options.scopes,
     ...(options.resourceName === undefined ? {} : { name: options.resourceName }),
+    ...(options.dpop.required ? { dpopRequiredAlgorithms: dpopAlgorithms } : {}),
   }))
   const paths = [...new Set([metadataPath(resource), wellKnownProtectedResource])]
   for (const url of paths) {

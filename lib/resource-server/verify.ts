@@ -15,6 +15,8 @@ export interface AccessTokenPayload extends JWTPayload {
   client_id: string
   scope?: string
   auth_time?: number
+  /** RFC 9449 §6.1: the key a DPoP-bound token is bound to. */
+  cnf?: { jkt?: string }
 }
 
 /** Why a token was refused: `invalid` is 401 `invalid_token`, `unavailable` is 503. */
@@ -50,11 +52,19 @@ export async function verifyJwtAccessToken (token: string, options: VerifyOption
       requiredClaims: ['exp', 'iat', 'sub', 'jti', 'client_id'],
     })
     if (typeof payload.client_id !== 'string' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string' ||
-      (payload.scope !== undefined && typeof payload.scope !== 'string')) return invalid('the access token has malformed claims')
+      (payload.scope !== undefined && typeof payload.scope !== 'string') || !validConfirmation(payload.cnf)) return invalid('the access token has malformed claims')
     return { ok: true, claims: payload as AccessTokenPayload }
   } catch (error) {
     return { ok: false, failure: classify(error) }
   }
+}
+
+/** RFC 7800 §3.1: `cnf` is an object; its `jkt` (RFC 9449 §6.1), if any, a thumbprint string. */
+function validConfirmation (cnf: unknown): boolean {
+  if (cnf === undefined) return true
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return false
+  const jkt = (cnf as Record<string, unknown>).jkt
+  return jkt === undefined || (typeof jkt === 'string' && jkt !== '')
 }
 
 function invalid (description: string): VerifyResult {
