@@ -46,7 +46,10 @@ t.test('the example API: notes protected by the resource-server plugin in a seco
 
   const none = await fetch(`${api}/notes`)
   t.equal(none.status, 401)
-  t.equal(none.headers.get('www-authenticate'), `Bearer scope="notes:read", resource_metadata="${api}/.well-known/oauth-protected-resource"`)
+  // RFC 6750 §3 and RFC 9449 §7.1: no credentials → both schemes offered, each with the metadata.
+  const challenge = none.headers.get('www-authenticate') ?? ''
+  t.ok(challenge.startsWith(`Bearer scope="notes:read", resource_metadata="${api}/.well-known/oauth-protected-resource", DPoP algs="`), challenge)
+  t.match(challenge, /DPoP algs="[^"]*ES256[^"]*", scope="notes:read", resource_metadata=/)
   const metadata = await fetch(`${api}/.well-known/oauth-protected-resource`)
   t.same(await metadata.json(), { resource: `${api}/`, authorization_servers: [issuer], scopes_supported: ['notes:read', 'notes:write'], bearer_methods_supported: ['header'], resource_name: 'Notes API' })
 
