@@ -26,6 +26,15 @@ export interface SecurityEvents {
   'session.ended': { accountId: string, sid?: string, reason: 'logout' | 'host', clients: number }
   /** A Logout Token could not be delivered to a client's `backchannel_logout_uri`. */
   'backchannel_logout.failed': { clientId: string, accountId: string, reason: string, detail: string }
+  /** A Logout Token was delivered: the client's `backchannel_logout_uri` answered 2xx (§2.8). */
+  'backchannel_logout.delivered': { clientId: string, accountId: string, status: number }
+  /**
+   * A client's `jwks_uri` (RFC 7591 §2) was fetched for `private_key_jwt`: `ok`, or `error`
+   * (unreachable, refused, not a JWK Set). Answers from the cache raise no event.
+   */
+  'jwks_uri.fetched': { host: string, outcome: 'ok' | 'error' }
+  /** A client metadata document (a URL `client_id`) was fetched, answered from the cache, or failed. */
+  'client_metadata.fetched': { host: string, outcome: 'ok' | 'cached' | 'error' }
   /** A browser form post refused because another site sent it (Origin or Sec-Fetch-Site). */
   'form.cross_site': { path: string, reason: 'origin' | 'sec-fetch-site', ip: string, origin?: string, secFetchSite?: string }
 }

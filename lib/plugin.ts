@@ -26,6 +26,8 @@ import { createFetcher } from './http/fetch.js'
 import { settleDeliveries } from './sessions/backchannel.js'
 import { installPages, pagesOf } from './pages/install.js'
 import { resolveExperienceOptions } from './interactions/options.js'
+import { resolveMetricsOptions } from './metrics/options.js'
+import { createHealth, registerHealthRoutes } from './health.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -109,6 +111,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
     ...(options.findResourceServer === undefined ? {} : { findResourceServer: options.findResourceServer }),
     cors,
     generatedCookieSecret,
+    metrics: resolveMetricsOptions(options.metrics),
   }
 }
 
@@ -129,15 +132,20 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     throw new InvalidOptionError('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
   }
   const events = new SecurityEventEmitter()
+  const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer)
+  // Issue 19: only with metrics on is prom-client loaded, the store wrapped, a hook added.
+  const metrics = options.metrics === undefined
+    ? undefined
+    : (await import('./metrics/index.js')).createMetrics(options.metrics, staticClients)
   const ctx: ProviderContext = {
     issuer,
     urls: endpointUrls(issuer),
     basePath,
     options,
-    store: options.store,
+    store: metrics?.instrumentStore(options.store) ?? options.store,
     users: options.users,
     keys,
-    staticClients: loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer),
+    staticClients,
     events,
     resources,
     log,
@@ -155,7 +163,10 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   if (clash !== undefined) throw new InvalidOptionError('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
 
   pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
-  app.decorate('oidc', createHostApi(ctx))
+  metrics?.listen(events)
+  if (metrics !== undefined) app.addHook('onClose', async () => { metrics.close() })
+  const health = createHealth(ctx, app)
+  app.decorate('oidc', createHostApi(ctx, { health, ...(metrics === undefined ? {} : { metrics }) }))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
   app.addHook('onClose', async () => {
     // Back-channel logouts already started finish (each is bounded by its timeout) first.
@@ -182,10 +193,27 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
         : { error: Object.assign(new Error('invalid request'), { validation: validator.Errors(data) }) }
     })
     child.setErrorHandler(errorHandler)
+    if (metrics !== undefined) child.addHook('onResponse', metrics.onResponse)
     if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie)
     installPages(child, ctx)
     for (const register of routeModules) await register(child, ctx)
   }, { prefix })
+
+  // Operations routes (issue 19), only where the host asked: beside the provider's routes, not
+  // among them, so they are not timed as traffic nor given the provider's CORS or parsers.
+  const healthRoute = options.health.route
+  const metricsRoute = metrics?.route ?? false
+  if (healthRoute !== undefined || metricsRoute !== false) {
+    await app.register(async (operations) => {
+      if (healthRoute !== undefined) registerHealthRoutes(operations, health, healthRoute)
+      if (metrics !== undefined && metricsRoute !== false) {
+        operations.get(metricsRoute, async (_request, reply) => {
+          reply.type(metrics.registry.contentType).header('cache-control', 'no-store')
+          return await metrics.registry.metrics()
+        })
+      }
+    }, { prefix })
+  }
 }
 
 /**
