@@ -5,7 +5,10 @@
  * or an id a stranger can create; a host's own registry gets the metrics merged in.
  */
 import t, { type Test } from 'tap'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { generateKeyPair, SignJWT } from 'jose'
 import { Counter, Registry } from 'prom-client'
 import { oidcProvider, RedisStore, staticUsers, type OidcProviderOptions } from '../lib/index.js'
 import { pkcePair } from './helpers/flow.js'
@@ -33,8 +36,8 @@ async function postForm (url: string, fields: Record<string, string>, headers: R
   })
 }
 
-async function start (t: Test, options: Partial<OidcProviderOptions>): Promise<{ app: FastifyInstance, issuer: string }> {
-  const port = await freePort()
+async function start (t: Test, options: Partial<OidcProviderOptions>, port?: number): Promise<{ app: FastifyInstance, issuer: string }> {
+  port ??= await freePort()
   const issuer = `http://127.0.0.1:${port}`
   const app = Fastify({ logger: false })
   await app.register(oidcProvider, {
@@ -43,12 +46,13 @@ async function start (t: Test, options: Partial<OidcProviderOptions>): Promise<{
     cookieSecret: 'm'.repeat(32),
     users,
     registration: {},
+    scopes: ['openid', 'profile', 'email', 'offline_access', 'reports'],
+    ...options,
     clients: [
       { ...WEB, redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'], scope: 'openid profile offline_access', first_party: true },
       { ...SERVICE, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'reports' },
+      ...(options.clients ?? []),
     ],
-    scopes: ['openid', 'profile', 'email', 'offline_access', 'reports'],
-    ...options,
   })
   await app.listen({ port, host: '127.0.0.1' })
   t.teardown(() => app.close())
@@ -68,6 +72,18 @@ function sample (text: string, name: string, labels: Record<string, string> = {}
 }
 
 /** A login attempt with a wrong password, as a browser would post it (real HTTP, cookies kept). */
+/** A Back-Channel Logout receiver on loopback that answers 200, counting the deliveries. */
+async function startReceiver (t: Test): Promise<{ url: string, hits: () => number }> {
+  let hits = 0
+  const server = createServer((request, response) => {
+    request.resume()
+    request.on('end', () => { hits++; response.writeHead(200).end() })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve() }) }))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/backchannel`, hits: () => hits }
+}
+
 async function failedLogin (issuer: string, clientId: string): Promise<number> {
   const { challenge } = pkcePair()
   const url = `${issuer}/authorize?${new URLSearchParams({
@@ -89,7 +105,20 @@ t.test('the metrics route shows the counters moving, and never a token, secret o
   if (redis === undefined) return
   const prefix = testPrefix()
   t.teardown(() => deleteKeys(redis, prefix))
-  const { app, issuer } = await start(t, { store: new RedisStore({ client: redis, prefix }), metrics: { route: '/metrics' } })
+  const receiver = await startReceiver(t)
+  // Nothing listens there: a delivery (and a jwks_uri fetch) that fails at once.
+  const closed = `http://127.0.0.1:${await freePort()}`
+  const { app, issuer } = await start(t, {
+    store: new RedisStore({ client: redis, prefix }),
+    metrics: { route: '/metrics' },
+    rateLimit: { loginFailures: 2 },
+    outbound: { allowHttpLoopback: true, allowLoopback: true },
+    clients: [
+      { client_id: 'news-app', client_secret: 'news-app-secret-8d2e51f0aa', redirect_uris: [REDIRECT_URI], first_party: true, backchannel_logout_uri: `${closed}/backchannel` },
+      { client_id: 'shop-app', client_secret: 'shop-app-secret-1b7c90e3d4', redirect_uris: [REDIRECT_URI], first_party: true, backchannel_logout_uri: receiver.url },
+      { client_id: 'key-service', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `${closed.replace('http:', 'https:')}/jwks.json`, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'reports' },
+    ],
+  })
 
   const scrape = async (): Promise<string> => {
     const res = await fetch(`${issuer}/metrics`)
@@ -122,11 +151,36 @@ t.test('the metrics route shows the counters moving, and never a token, secret o
   t.ok(first.refresh_token, 'refreshed')
   const retry = await (await postForm(`${issuer}/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, basic(WEB))).json() as Record<string, string>
   t.equal(retry.refresh_token, first.refresh_token, 'a retry within the grace window gets the same successor')
+  // The successor is used; the old token presented again is reuse (its family is revoked).
+  const second = await postForm(`${issuer}/token`, { grant_type: 'refresh_token', refresh_token: first.refresh_token! }, basic(WEB))
+  t.equal(second.status, 200, 'the successor refreshes')
+  await second.text()
+  t.equal((await postForm(`${issuer}/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, basic(WEB))).status, 400, 'the rotated token once its successor was used: refused')
   // Last of the flow: a replayed code revokes what its first use issued (RFC 6749 §4.1.2).
   t.equal((await postForm(`${issuer}/token`, redeem, basic(WEB))).status, 400, 'the replayed code is refused')
 
-  // A failed login; client_credentials; a dynamically registered client's client_credentials.
+  // SSO into two clients with back-channel logout URIs (one unreachable), then the host ends
+  // the user's sessions: one delivery succeeds, one fails.
+  for (const clientId of ['news-app', 'shop-app']) {
+    const sso = new URL(authorize)
+    sso.searchParams.set('client_id', clientId)
+    t.ok((await browser.authorize(sso, USER)).searchParams.get('code'), `SSO code for ${clientId}`)
+  }
+  t.equal(await app.oidc.endAccountSessions(USER.sub), 1, 'the session ends')
+
+  // private_key_jwt whose jwks_uri cannot be fetched.
+  const { privateKey } = await generateKeyPair('ES256')
+  const now = Math.floor(Date.now() / 1000)
+  const clientAssertion = await new SignJWT({ iss: 'key-service', sub: 'key-service', aud: issuer, jti: crypto.randomUUID(), iat: now, exp: now + 60 })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(privateKey)
+  t.equal((await postForm(`${issuer}/token`, {
+    grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: clientAssertion,
+  })).status, 401, 'no keys at the jwks_uri: invalid_client')
+
+  // Two failed logins (the limit is 2: the second starts a lockout); client_credentials; a
+  // dynamically registered client's client_credentials.
   t.equal(await failedLogin(issuer, WEB.client_id), 401, 'a wrong password is refused')
+  await failedLogin(issuer, WEB.client_id)
   const service = await (await postForm(`${issuer}/token`, { grant_type: 'client_credentials', scope: 'reports' }, basic(SERVICE))).json() as Record<string, string>
   t.ok(service.access_token, 'client_credentials issued')
   const registered = await (await fetch(`${issuer}/register`, {
@@ -138,22 +192,35 @@ t.test('the metrics route shows the counters moving, and never a token, secret o
   t.ok(dynamicTokens.access_token, 'the registered client got a token')
   t.equal((await postForm(`${issuer}/token`, { grant_type: 'client_credentials' }, basic({ ...SERVICE, client_secret: 'wrong-secret-0000000000' }))).status, 401, 'a wrong client secret is refused')
 
-  const after = await scrape()
+  // Deliveries run after the logout, never awaited by it: wait for both to be counted.
+  const deadline = Date.now() + 10_000
+  let after = await scrape()
+  while (sample(after, 'oidc_backchannel_logout_deliveries_total', { result: 'failure', client: 'news-app' }) +
+    sample(after, 'oidc_backchannel_logout_deliveries_total', { result: 'success', client: 'shop-app' }) < 2 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    after = await scrape()
+  }
   const moved = (name: string, labels: Record<string, string> = {}): number => sample(after, name, labels) - sample(before, name, labels)
   t.equal(moved('oidc_tokens_issued_total', { grant_type: 'authorization_code', client: WEB.client_id }), 1, 'tokens issued: authorization_code, by static client id')
-  t.equal(moved('oidc_tokens_issued_total', { grant_type: 'refresh_token', client: WEB.client_id }), 2, 'tokens issued: refresh_token (rotation and grace retry)')
+  t.equal(moved('oidc_tokens_issued_total', { grant_type: 'refresh_token', client: WEB.client_id }), 3, 'tokens issued: refresh_token (two rotations and a grace retry)')
   t.equal(moved('oidc_tokens_issued_total', { grant_type: 'client_credentials', client: SERVICE.client_id }), 1, 'tokens issued: client_credentials')
   t.equal(moved('oidc_tokens_issued_total', { grant_type: 'client_credentials', client: 'dynamic' }), 1, 'a registered client is labelled dynamic')
   t.equal(moved('oidc_logins_total', { result: 'success', client: WEB.client_id }), 1, 'logins: success')
-  t.equal(moved('oidc_logins_total', { result: 'failure', client: WEB.client_id }), 1, 'logins: failure')
+  t.equal(moved('oidc_logins_total', { result: 'failure', client: WEB.client_id }), 2, 'logins: failure')
+  t.equal(moved('oidc_logins_total', { result: 'locked', client: WEB.client_id }), 1, 'logins: locked (the failure that started the lockout)')
   t.equal(moved('oidc_refresh_grace_hits_total', { client: WEB.client_id }), 1, 'refresh grace hits')
+  t.equal(moved('oidc_refresh_token_reuse_total', { client: WEB.client_id }), 1, 'refresh token reuse')
+  t.equal(moved('oidc_backchannel_logout_deliveries_total', { result: 'success', client: 'shop-app' }), 1, 'back-channel deliveries: success')
+  t.equal(moved('oidc_backchannel_logout_deliveries_total', { result: 'failure', client: 'news-app' }), 1, 'back-channel deliveries: failure')
+  t.equal(receiver.hits(), 1, 'the receiver got its Logout Token')
+  t.equal(moved('oidc_jwks_uri_fetches_total', { outcome: 'error' }), 1, 'jwks_uri fetches: error')
   t.equal(moved('oidc_code_replays_total', { client: WEB.client_id }), 1, 'code replays')
-  t.equal(moved('oidc_client_auth_failures_total', { endpoint: 'token' }), 1, 'client authentication failures by endpoint')
+  t.equal(moved('oidc_client_auth_failures_total', { endpoint: 'token' }), 2, 'client authentication failures by endpoint (the jwks_uri client, the wrong secret)')
   t.ok(moved('oidc_store_operation_duration_seconds_count', { operation: 'consumeCode' }) >= 2, 'store latency: consumeCode timed (redemption and replay)')
   t.ok(moved('oidc_store_operation_duration_seconds_count', { operation: 'rotateRefreshToken' }) >= 2, 'store latency: rotateRefreshToken timed')
   t.equal(sample(after, 'oidc_store_operation_errors_total', { operation: 'consumeCode' }), 0, 'no store errors while Redis is up')
-  t.equal(moved('oidc_http_request_duration_seconds_count', { method: 'POST', route: '/token', status_code: '200' }), 5, 'HTTP duration: POST /token 200 (code, refresh, retry, two client_credentials)')
-  t.equal(moved('oidc_http_request_duration_seconds_count', { method: 'POST', route: '/token', status_code: '400' }), 1, 'HTTP duration: POST /token 400 (the replay)')
+  t.equal(moved('oidc_http_request_duration_seconds_count', { method: 'POST', route: '/token', status_code: '200' }), 6, 'HTTP duration: POST /token 200 (code, two refreshes, retry, two client_credentials)')
+  t.equal(moved('oidc_http_request_duration_seconds_count', { method: 'POST', route: '/token', status_code: '400' }), 2, 'HTTP duration: POST /token 400 (the reuse and the replay)')
   t.ok(moved('oidc_http_request_duration_seconds_count', { method: 'GET', route: '/authorize', status_code: '200' }) >= 1, 'HTTP duration: GET /authorize, the pattern without its query')
   t.ok(moved('oidc_http_request_duration_seconds_count', { method: 'POST', route: '/register', status_code: '201' }) === 1, 'HTTP duration: POST /register 201')
   t.equal(sample(after, 'oidc_http_request_duration_seconds_count', { route: '/metrics' }), 0, 'scrapes are not counted as provider traffic')
@@ -171,6 +238,9 @@ t.test('the metrics route shows the counters moving, and never a token, secret o
     'PKCE verifier': verifier,
     'static client secret': WEB.client_secret,
     'service secret': SERVICE.client_secret,
+    'back-channel client secrets': 'news-app-secret-8d2e51f0aa',
+    'other back-channel client secret': 'shop-app-secret-1b7c90e3d4',
+    'client assertion': clientAssertion,
     'registered client secret': registered.client_secret,
     'registration access token': registered.registration_access_token,
     'registered client_id (unbounded)': registered.client_id,
