@@ -138,6 +138,6 @@ t.test('routes under the plugin prefix, and the option is checked', async (t) =>
 
   const bad = Fastify({ logger: false })
   t.teardown(() => bad.close())
-  await t.rejects(bad.register(oidcProvider, { issuer: 'http://localhost:3000', keys: testKeys(), cookieSecret: 'h'.repeat(32), health: { route: 'health' } }).ready(),
+  await t.rejects(async () => { await bad.register(oidcProvider, { issuer: 'http://localhost:3000', keys: testKeys(), cookieSecret: 'h'.repeat(32), health: { route: 'health' } }); await bad.ready() },
     { code: 'FST_OIDC_INVALID_OPTION', message: /health\.route/ }, 'a relative route is refused')
 })

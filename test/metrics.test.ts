@@ -136,8 +136,13 @@ t.test('the metrics route shows the counters moving, and never a token, secret o
   const { verifier, challenge } = pkcePair()
   const authorize = new URL(`${issuer}/authorize`)
   authorize.search = new URLSearchParams({
-    response_type: 'code', client_id: WEB.client_id, redirect_uri: REDIRECT_URI, scope: 'openid profile offline_access',
-    code_challenge: challenge, code_challenge_method: 'S256', state: 'metrics-state',
+    response_type: 'code',
+    client_id: WEB.client_id,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid profile offline_access',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: 'metrics-state',
   }).toString()
   const back = await browser.authorize(authorize, USER)
   const code = back.searchParams.get('code') ?? ''
@@ -274,7 +279,7 @@ t.test('a host registry: the metrics are merged in, with a prefix, and leave wit
   // A second provider on the same registry and prefix is refused at register, naming the option.
   const second = Fastify({ logger: false })
   t.teardown(() => second.close())
-  await t.rejects(second.register(oidcProvider, { issuer: 'http://localhost:3001', keys: testKeys(), cookieSecret: 'n'.repeat(32), metrics: { registry: host, prefix: 'idp_' } }).ready(),
+  await t.rejects(async () => { await second.register(oidcProvider, { issuer: 'http://localhost:3001', keys: testKeys(), cookieSecret: 'n'.repeat(32), metrics: { registry: host, prefix: 'idp_' } }); await second.ready() },
     { code: 'FST_OIDC_INVALID_OPTION', message: /metrics\.registry.*idp_tokens_issued_total/ }, 'the same names twice: a clear error')
   t.ok(host.getSingleMetric('idp_tokens_issued_total'), 'the first provider\'s metrics stay')
 
@@ -316,7 +321,7 @@ t.test('the metrics option is checked at register', async (t) => {
   for (const [what, metrics, message] of cases) {
     const app = Fastify({ logger: false })
     t.teardown(() => app.close())
-    await t.rejects(app.register(oidcProvider, { issuer: 'http://localhost:3000', keys: testKeys(), cookieSecret: 'n'.repeat(32), metrics: metrics as boolean }).ready(),
+    await t.rejects(async () => { await app.register(oidcProvider, { issuer: 'http://localhost:3000', keys: testKeys(), cookieSecret: 'n'.repeat(32), metrics: metrics as boolean }); await app.ready() },
       { code: 'FST_OIDC_INVALID_OPTION', message }, what)
   }
 })
