@@ -9,8 +9,9 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { generateKeyPair, SignJWT } from 'jose'
-import { Counter, Registry } from 'prom-client'
-import { oidcProvider, RedisStore, staticUsers, type OidcProviderOptions } from '../lib/index.js'
+import { Counter, Histogram, Registry } from 'prom-client'
+import { MemoryStore, oidcProvider, RedisStore, staticUsers, type ClientRecord, type OidcProviderOptions } from '../lib/index.js'
+import { instrumentStore } from '../lib/metrics/store-instrumentation.js'
 import { pkcePair } from './helpers/flow.js'
 import { HttpBrowser } from './helpers/http-browser.js'
 import { testKeys } from './helpers/keys.js'
@@ -309,6 +310,25 @@ t.test('metrics off (the default): nothing to reach, nothing registered', async 
   const { app, issuer } = await start(t, {})
   t.equal(app.oidc.metrics, undefined, 'app.oidc.metrics is undefined')
   t.equal((await fetch(`${issuer}/metrics`)).status, 404, 'no /metrics route')
+})
+
+t.test('the instrumented store is the store: same class, getters, results; errors counted', async (t) => {
+  const registry = new Registry()
+  const duration = new Histogram({ name: 'd_seconds', help: 'd', labelNames: ['operation'] as const, registers: [registry] })
+  const errors = new Counter({ name: 'e_total', help: 'e', labelNames: ['operation'] as const, registers: [registry] })
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const timed = instrumentStore(store, duration, errors)
+  t.ok(timed instanceof MemoryStore, 'instanceof still holds')
+  t.equal(await timed.markUsed('n1', Math.floor(Date.now() / 1000) + 60), true, 'a call goes through')
+  t.equal(await timed.markUsed('n1', Math.floor(Date.now() / 1000) + 60), false, 'to the same store')
+  t.equal((timed as MemoryStore).size, store.size, 'a getter reading private fields works')
+  t.equal(timed.markUsed, timed.markUsed, 'one wrapper per method')
+  await t.rejects(timed.saveClient(null as unknown as ClientRecord), TypeError, 'a failing call still fails')
+  const text = await registry.metrics()
+  t.equal(sample(text, 'd_seconds_count', { operation: 'markUsed' }), 2, 'both calls timed')
+  t.equal(sample(text, 'e_total', { operation: 'saveClient' }), 1, 'the failure counted')
+  t.equal(sample(text, 'e_total', { operation: 'markUsed' }), 0, 'successes are not errors')
 })
 
 t.test('the metrics option is checked at register', async (t) => {

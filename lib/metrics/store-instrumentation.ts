@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type { Counter, Histogram } from 'prom-client'
 import type { Store } from '../adapters/store/types.js'
 
-type Method = (...args: unknown[]) => unknown
+type Method = (...args: unknown[]) => Promise<unknown>
 
 /**
  * The store seen through a Proxy that times each method call (`operation` = the method name,
@@ -21,25 +21,17 @@ export function instrumentStore (
     // Label children bound once per operation: a call costs two clock reads and one observe.
     const timer = duration.labels({ operation })
     const failed = errors.labels({ operation })
-    return (...args) => {
+    // Store methods are async by contract, so the wrapper is too (a sync throw becomes a rejection).
+    return async (...args) => {
       const started = performance.now()
-      const done = (): void => { timer.observe((performance.now() - started) / 1000) }
-      let result: unknown
       try {
-        result = method.apply(store, args)
+        return await method.apply(store, args)
       } catch (error) {
-        done()
         failed.inc()
         throw error
+      } finally {
+        timer.observe((performance.now() - started) / 1000)
       }
-      if (!(result instanceof Promise)) {
-        done()
-        return result
-      }
-      return result.then(
-        (value: unknown) => { done(); return value },
-        (error: unknown) => { done(); failed.inc(); throw error }
-      )
     }
   }
   return new Proxy(store, {
