@@ -5,7 +5,9 @@ import Fastify from 'fastify'
 import formbody from '@fastify/formbody'
 import * as client from 'openid-client'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
-import { oidcProvider, type LogoutInteraction, type SecurityEvents, type StaticClient } from '../lib/index.js'
+import { MemoryStore, oidcProvider, type LogoutInteraction, type SecurityEvents, type StaticClient } from '../lib/index.js'
+import { buildApp } from './helpers/app.js'
+import { hiddenField } from './helpers/flow.js'
 import { freePort } from './helpers/server.js'
 import { testKeys } from './helpers/keys.js'
 import { testUsers } from './helpers/users.js'
@@ -55,10 +57,13 @@ async function setup (t: Test) {
     grant_types: ['authorization_code', 'refresh_token'],
     scope: 'openid profile offline_access',
   }]
+  const store = new MemoryStore()
+  t.teardown(() => store.close?.())
   const app = Fastify({ logger: false })
   await app.register(formbody)
   await app.register(oidcProvider, {
     issuer,
+    store,
     keys: testKeys(),
     cookieSecret: 'x'.repeat(32),
     users: testUsers,
@@ -83,7 +88,7 @@ async function setup (t: Test) {
   await app.listen({ port, host: '127.0.0.1' })
   t.teardown(() => app.close())
   const web = await client.discovery(new URL(issuer), 'web', undefined, client.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [client.allowInsecureRequests] })
-  return { app, issuer, receiver, web, ended }
+  return { app, issuer, receiver, web, ended, store }
 }
 
 type Env = Awaited<ReturnType<typeof setup>>
@@ -264,4 +269,56 @@ t.test('a new login replaces the browser session: the old one ends (back-channel
   t.match(await refreshFails(env, first.tokens.refresh_token!), { error: 'invalid_grant' }, "the old session's online family ended with it")
   t.ok((await client.refreshTokenGrant(env.web, offline.tokens.refresh_token!)).access_token, 'the offline_access family survives')
   t.ok((await client.refreshTokenGrant(env.web, second.tokens.refresh_token!)).access_token, "the new session's tokens work")
+})
+
+t.test('each reader and each form takes only its own kind of interaction; an older pending logout is still answered', async (t) => {
+  const env = await setup(t)
+  const { browser } = await signIn(env)
+  // A pending login (prompt=login shows our login page) and a pending logout in the same browser.
+  const login = await browser.send(client.buildAuthorizationUrl(env.web, { redirect_uri: REDIRECT, scope: 'openid', prompt: 'login', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }).href)
+  const html = await login.text()
+  const loginId = hiddenField(html, 'interaction_id')
+  const loginCsrf = hiddenField(html, 'csrf_token')
+  const started = await startLogout(env, browser, { client_id: 'web' })
+  const logout = await hostPage(env, browser, started.headers.get('location')!)
+
+  const asLogout = await browser.send(`${env.issuer}/sign-out?interaction_id=${loginId}`)
+  t.equal(asLogout.status, 400, 'getLogoutInteraction does not read a sign-in')
+  const finishedAsLogout = await answer(env, browser, { ...logout, id: loginId, csrfToken: loginCsrf }, 'logout')
+  t.equal(finishedAsLogout.status, 500, '{ logout } on a sign-in is a host mistake')
+  const asPassword = await browser.send(`${env.issuer}/authorize`, { method: 'POST', headers: form, body: new URLSearchParams({ interaction_id: logout.id, csrf_token: logout.csrfToken, username: 'demo', password: 'demo' }).toString() })
+  t.equal(asPassword.status, 400, 'our login form refuses a pending logout')
+  const asConsent = await browser.send(`${env.issuer}/consent?interaction_id=${logout.id}`)
+  t.equal(asConsent.status, 400, 'our consent page refuses a pending logout')
+  const ourForm = await browser.send(`${env.issuer}/logout`, { method: 'POST', headers: form, body: new URLSearchParams({ logout_id: loginId, csrf_token: loginCsrf, decision: 'logout' }).toString() })
+  t.equal(ourForm.status, 400, 'our logout form refuses a pending login')
+  t.ok(browser.hasCookie('oidc_session'), 'nothing was signed out')
+
+  // A pending logout saved before records had a prompt (a rolling upgrade): known by params.kind.
+  await env.store.saveInteraction({
+    interactionId: 'legacy-logout-1',
+    clientId: 'web',
+    params: { kind: 'logout', ui_locales: '', locale: 'fr', post_logout_redirect_uri: AFTER_LOGOUT, state: 'old' },
+    csrfToken: 'legacy-csrf-0123456789',
+    expiresAt: Math.floor(Date.now() / 1000) + 60,
+  })
+  const legacy = await browser.send(`${env.issuer}/logout`, { method: 'POST', headers: form, body: new URLSearchParams({ logout_id: 'legacy-logout-1', csrf_token: 'legacy-csrf-0123456789', decision: 'logout' }).toString() })
+  t.equal(legacy.status, 303)
+  t.equal(legacy.headers.get('location'), `${AFTER_LOGOUT}?state=old`)
+  t.notOk(browser.hasCookie('oidc_session'), 'signed out')
+})
+
+t.test('the interactions option: each page optional, at least one, each a function', async (t) => {
+  await t.rejects(buildApp(t, { interactions: {} }), { message: /interactions\.url/ })
+  await t.rejects(buildApp(t, { interactions: { logoutUrl: '/sign-out' } as never }), { message: /interactions\.logoutUrl/ })
+  await t.rejects(buildApp(t, { interactions: { url: () => '/login', signedOutUrl: 42 } as never }), { message: /interactions\.signedOutUrl/ })
+  const app = await buildApp(t, { interactions: { signedOutUrl: () => '/bye' } })
+  const res = await app.inject('/logout')
+  t.equal(res.statusCode, 302, 'signedOutUrl alone: no session, straight to the host page')
+  t.equal(res.headers.location, '/bye')
+  // Without logoutUrl the confirmation is ours, bound to a browser cookie set for it.
+  const posted = await app.inject({ method: 'POST', url: '/logout', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' })
+  t.equal(posted.statusCode, 200)
+  t.match(posted.body, /name="logout_id"/, 'our confirmation page')
+  t.ok(posted.cookies.some((cookie) => cookie.name === 'oidc_session.bid'), 'a new browser gets its binding cookie')
 })
