@@ -137,6 +137,8 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   const metrics = options.metrics === undefined
     ? undefined
     : (await import('./metrics/index.js')).createMetrics(options.metrics, staticClients)
+  // At once: a host registry gets its names back even when a later option fails register.
+  if (metrics !== undefined) app.addHook('onClose', async () => { metrics.close() })
   const ctx: ProviderContext = {
     issuer,
     urls: endpointUrls(issuer),
@@ -164,7 +166,6 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
 
   pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
   metrics?.listen(events)
-  if (metrics !== undefined) app.addHook('onClose', async () => { metrics.close() })
   const health = createHealth(ctx, app)
   app.decorate('oidc', createHostApi(ctx, { health, ...(metrics === undefined ? {} : { metrics }) }))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
