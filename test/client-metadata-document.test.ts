@@ -198,6 +198,8 @@ t.test('refusals end in an error page, never a redirect; the token endpoint answ
     { name: 'an array', clientId: docs.serve('/r/array.json', () => '[]'), reason: 'invalid_metadata', page: /not a JSON object/ },
     { name: 'private range', clientId: 'https://10.0.0.1/client.json', reason: 'refused_address', page: /could not be fetched/ },
     { name: 'https loopback without allowLoopback', clientId: `https://127.0.0.1:${new URL(docs.base).port}/client.json`, reason: 'refused_address', page: /could not be fetched/ },
+    { name: '203, not 200', clientId: docs.serve('/r/203.json', (url) => publicDocument(url), { status: 203 }), reason: 'bad_status', page: /not answered with 200/ },
+    { name: 'not a URL', clientId: 'https://', reason: 'invalid_client_id', page: /the client_id URL cannot be used: the client_id is not a valid URL/ },
     { name: 'no path', clientId: 'https://client.example', reason: 'invalid_client_id', page: /must contain a path/ },
     { name: 'a dot segment', clientId: 'https://client.example/a/../client.json', reason: 'invalid_client_id', page: /path segments/ },
     { name: 'a fragment', clientId: 'https://client.example/client.json#x', reason: 'invalid_client_id', page: /fragment/ },

@@ -138,9 +138,7 @@ export function clientFromDocument (ctx: ProviderContext, clientId: string, docu
     algorithms: supportedAlgorithms(ctx.keys),
     issuer: ctx.issuer,
   })
-  if (metadata.token_endpoint_auth_method !== 'none' && metadata.token_endpoint_auth_method !== 'private_key_jwt') {
-    throw invalid("token_endpoint_auth_method must be 'none' or 'private_key_jwt'")
-  }
+  // What is left is `none` or `private_key_jwt` (the registration rules know no other method).
   return { ...metadata, client_id: clientId, client_id_issued_at: nowSeconds() }
 }
 
