@@ -1,10 +1,11 @@
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import * as client from 'openid-client'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import type { OidcProviderOptions } from '../lib/index.js'
 import { cacheSeconds, checkClientIdUrl, clientDocumentSettings } from '../lib/clients/metadata-document.js'
 import type { SecurityEvents } from '../lib/events.js'
-import { buildApp } from './helpers/app.js'
+import { ISSUER, buildApp } from './helpers/app.js'
 import { CookieJar, hiddenField, pkcePair, runCodeFlow } from './helpers/flow.js'
 import { startServer } from './helpers/server.js'
 import { testUsers } from './helpers/users.js'
@@ -332,4 +333,39 @@ t.test('Redis store: the document client is never written to the store; the flow
   t.ok(tokens.access_token)
   t.equal(await store.getClient(clientId), undefined, 'not in the store')
   t.equal(docs.hits('/redis/client.json'), 1)
+})
+
+t.test('private_key_jwt: a document with jwks authenticates at /token with its key', async (t) => {
+  const docs = await startDocServer(t)
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+  const jwk = await exportJWK(publicKey)
+  const kid = await calculateJwkThumbprint(jwk)
+  const other = await generateKeyPair('ES256')
+  const clientId = docs.serve('/k/service.json', (url) => ({
+    client_id: url,
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [{ ...jwk, kid }] },
+    grant_types: ['client_credentials'],
+    response_types: [],
+    scope: 'profile',
+  }))
+  const app = await buildApp(t, providerOptions)
+  const token = async (key: typeof privateKey) => {
+    const now = Math.floor(Date.now() / 1000)
+    const assertion = await new SignJWT({ iss: clientId, sub: clientId, aud: ISSUER, jti: crypto.randomUUID(), iat: now, exp: now + 60 })
+      .setProtectedHeader({ alg: 'ES256', kid }).sign(key)
+    return await app.inject({
+      method: 'POST',
+      url: '/token',
+      payload: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+  }
+  const ok = await token(privateKey)
+  t.equal(ok.statusCode, 200, ok.body)
+  t.equal(ok.headers['cache-control'], 'no-store')
+  const wrong = await token(other.privateKey)
+  t.equal(wrong.statusCode, 401)
+  t.equal(wrong.json().error, 'invalid_client')
+  t.equal(docs.hits('/k/service.json'), 1)
 })
