@@ -254,6 +254,8 @@ t.test('http client_id URLs need allowHttpLoopback and a loopback issuer', async
   t.equal(checkClientIdUrl('ftp://client.example/c.json', true).ok, false)
   t.equal(checkClientIdUrl('https://client.example/a/%2E%2E/c.json', false).ok, false, 'an encoded dot segment')
   t.equal(checkClientIdUrl('https://client.example/c.json?v=1', false).ok, true, 'a query is allowed')
+  t.equal(checkClientIdUrl('https://client.example/a\\..\\c.json', false).ok, false, 'a backslash (the parser would read it as /)')
+  t.equal(checkClientIdUrl('https://client.example/a c.json', false).ok, false, 'a space')
   t.equal(checkClientIdUrl('https://client.example/' + 'a'.repeat(2000), false).ok, false, 'too long')
 })
 

@@ -77,6 +77,10 @@ export function checkClientIdUrl (clientId: string, allowHttpLoopback: boolean):
   } else if (url.protocol !== 'https:') {
     return refuse('the client_id URL must use https', 'not_https')
   }
+  // The URL parser would turn `\` into `/` (and then resolve dot segments) and encode spaces:
+  // what is fetched must be the string the client named, so such strings are refused.
+  // eslint-disable-next-line no-control-regex
+  if (/[\\\s\u0000-\u001f\u007f]/.test(clientId)) return refuse('the client_id URL must not contain backslashes, spaces or control characters')
   if (clientId.includes('#')) return refuse('the client_id URL must not contain a fragment')
   if (url.username !== '' || url.password !== '') return refuse('the client_id URL must not contain a username or password')
   const rawPath = clientId.slice(clientId.indexOf('//') + 2).replace(/^[^/?]*/, '').split('?')[0] ?? ''
