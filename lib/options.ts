@@ -88,6 +88,7 @@ export const OutboundSchema = Type.Object({
   allowLoopback: Type.Boolean({ default: false, description: 'Development only: let https requests reach loopback addresses.' }),
   allowHttpLoopback: Type.Boolean({ default: false, description: 'Development only: let plain http requests reach loopback hosts (an http issuer and its local receivers).' }),
   timeoutMs: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'Timeout of one outbound request (client metadata document, back-channel logout), in milliseconds.' }),
+  ca: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description: 'Extra trusted certificate authorities (PEM) for outbound https, besides Node\'s roots (a self-signed development certificate).' })),
 }, { additionalProperties: false, default: {} })
 
 /** The part of the options that is plain data, validated by one schema with its defaults. */

@@ -142,7 +142,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     events,
     resources,
     log,
-    fetcher: createFetcher({ allowLoopback: options.outbound.allowLoopback, allowHttpLoopback: options.outbound.allowHttpLoopback, log }),
+    fetcher: createFetcher({ allowLoopback: options.outbound.allowLoopback, allowHttpLoopback: options.outbound.allowHttpLoopback, ...(options.outbound.ca === undefined ? {} : { ca: options.outbound.ca }), log }),
     audit (name, event) {
       const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked' ||
         name === 'form.cross_site'

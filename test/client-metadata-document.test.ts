@@ -11,6 +11,7 @@ import { startServer } from './helpers/server.js'
 import { testUsers } from './helpers/users.js'
 import { connectRedis, missing, testPrefix } from './helpers/redis.js'
 import { RedisStore } from '../lib/adapters/store/redis.js'
+import { selfSignedCertificate } from './helpers/tls.js'
 
 const REDIRECT_URI = 'http://localhost:8080/callback'
 
@@ -370,4 +371,33 @@ t.test('private_key_jwt: a document with jwks authenticates at /token with its k
   t.equal(wrong.statusCode, 401)
   t.equal(wrong.json().error, 'invalid_client')
   t.equal(docs.hits('/k/service.json'), 1)
+})
+
+t.test('an https document on loopback: allowLoopback and the test certificate in outbound.ca', async (t) => {
+  const certificate = await selfSignedCertificate()
+  if (typeof certificate === 'string') return t.pass('needs openssl', { skip: certificate })
+  const server = Fastify({ logger: false, https: certificate })
+  let hits = 0
+  server.get('/tls/client.json', async (_request, reply) => {
+    hits++
+    return await reply.type('application/json').send(publicDocument(`https://127.0.0.1:${(server.server.address() as { port: number }).port}/tls/client.json`))
+  })
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => server.close())
+  const clientId = `https://127.0.0.1:${(server.server.address() as { port: number }).port}/tls/client.json`
+
+  // The shape the MCP SDK's auth() insists on (an https clientMetadataUrl with a path).
+  const trusted = await buildApp(t, { ...providerOptions, outbound: { allowLoopback: true, ca: certificate.cert } })
+  const page = await trusted.inject(authorizeUrl(clientId))
+  t.equal(page.statusCode, 200, page.body.slice(0, 200))
+  t.match(page.body, /name="password"/)
+  t.equal(hits, 1)
+
+  const untrusted = await buildApp(t, { ...providerOptions, outbound: { allowLoopback: true } })
+  const events = recordEvents(untrusted)
+  const refused = await untrusted.inject(authorizeUrl(clientId))
+  t.equal(refused.statusCode, 400)
+  t.equal(refused.headers.location, undefined)
+  t.equal(events.failed[0]?.reason, 'network', 'an unknown certificate is a failed connection')
+  t.match(events.failed[0]?.detail, /certificate/i)
 })
