@@ -312,6 +312,40 @@ t.test('metrics off (the default): nothing to reach, nothing registered', async 
   t.equal((await fetch(`${issuer}/metrics`)).status, 404, 'no /metrics route')
 })
 
+t.test('client metadata documents: fetched, cached and failed lookups are counted, by outcome only', async (t) => {
+  const documents = createServer((request, response) => {
+    request.resume()
+    const url = `http://127.0.0.1:${(documents.address() as AddressInfo).port}${request.url ?? ''}`
+    if (request.url !== '/tool.json') {
+      response.writeHead(404).end()
+      return
+    }
+    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' }).end(JSON.stringify({
+      client_id: url, client_name: 'Tool', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none',
+    }))
+  })
+  await new Promise<void>((resolve) => documents.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { documents.closeAllConnections(); documents.close(() => { resolve() }) }))
+  const base = `http://127.0.0.1:${(documents.address() as AddressInfo).port}`
+  const { app, issuer } = await start(t, { metrics: true, clientIdMetadataDocuments: true, outbound: { allowHttpLoopback: true } })
+  const authorize = async (clientId: string): Promise<number> => {
+    const { challenge } = pkcePair()
+    const res = await fetch(`${issuer}/authorize?${new URLSearchParams({
+      response_type: 'code', client_id: clientId, redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256',
+    })}`, { redirect: 'manual' })
+    await res.text()
+    return res.status
+  }
+  t.equal(await authorize(`${base}/tool.json`), 200, 'a document client gets the login page')
+  t.equal(await authorize(`${base}/tool.json`), 200, 'again, from the cache')
+  t.not(await authorize(`${base}/missing.json`), 200, 'a missing document is refused')
+  const text = await app.oidc.metrics!.registry.metrics()
+  t.equal(sample(text, 'oidc_client_metadata_fetches_total', { outcome: 'ok' }), 1, 'fetched once')
+  t.ok(sample(text, 'oidc_client_metadata_fetches_total', { outcome: 'cached' }) >= 1, 'then answered from the cache')
+  t.equal(sample(text, 'oidc_client_metadata_fetches_total', { outcome: 'error' }), 1, 'the missing one failed')
+  t.notOk(text.includes(base) || text.includes('127.0.0.1'), 'no URL or host in the metrics')
+})
+
 t.test('the instrumented store is the store: same class, getters, results; errors counted', async (t) => {
   const registry = new Registry()
   const duration = new Histogram({ name: 'd_seconds', help: 'd', labelNames: ['operation'] as const, registers: [registry] })
