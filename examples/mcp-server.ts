@@ -126,13 +126,28 @@ export async function buildMcpServer (env: ExampleEnv = process.env, options: Mc
 
   /**
    * MCP transports (2025-06-18, "Security Warning"): servers MUST validate the Origin header
-   * against DNS rebinding. Requests without one (native clients, the Inspector's proxy) pass.
+   * against DNS rebinding. Requests without one (native clients, the Inspector's backend) pass;
+   * an allowed browser origin may also read the answers (CORS, Fetch §3.2), the 401's
+   * `WWW-Authenticate` included. Set on the raw response: the MCP transport writes it directly.
    */
   const checkOrigin = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const origin = request.headers.origin
-    if (origin === undefined || origins.has(origin)) return
+    reply.raw.setHeader('vary', 'Origin')
+    if (origin === undefined) return
+    if (origins.has(origin)) {
+      reply.raw.setHeader('access-control-allow-origin', origin)
+      reply.raw.setHeader('access-control-expose-headers', 'WWW-Authenticate, Mcp-Session-Id')
+      return
+    }
     await reply.code(403).send({ jsonrpc: '2.0', error: { code: -32000, message: `origin ${origin} is not allowed` }, id: null })
   }
+  // The preflight of a browser MCP client (no credentials: the actual request is checked).
+  app.options('/mcp', { onRequest: checkOrigin }, async (_request, reply) => {
+    reply.raw.setHeader('access-control-allow-methods', 'POST, GET, DELETE')
+    reply.raw.setHeader('access-control-allow-headers', 'Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID')
+    reply.raw.setHeader('access-control-max-age', '600')
+    return await reply.code(204).send()
+  })
 
   const mcp = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const server = whoamiServer()

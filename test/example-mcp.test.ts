@@ -21,13 +21,13 @@ import { basic } from './helpers/codes.js'
 import { McpTestClient } from './helpers/mcp-client.js'
 
 /** The example on a real loopback socket, its ISSUER at `path`, with a second API (`/other`) declared. */
-async function startExample (t: Test, path: string): Promise<McpExample & { origin: string }> {
+async function startExample (t: Test, path: string, extraEnv: Record<string, string> = {}): Promise<McpExample & { origin: string }> {
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
   const keysDir = mkdtempSync(join(tmpdir(), 'example-mcp-keys-'))
   t.teardown(() => rmSync(keysDir, { recursive: true, force: true }))
   const example = await buildMcpServer(
-    { PORT: String(port), HOST: '127.0.0.1', ISSUER: origin + path, KEYS_DIR: keysDir, LOG_LEVEL: 'silent', SECRET_KEY: 's'.repeat(32) },
+    { PORT: String(port), HOST: '127.0.0.1', ISSUER: origin + path, KEYS_DIR: keysDir, LOG_LEVEL: 'silent', SECRET_KEY: 's'.repeat(32), ...extraEnv },
     { resourceServers: [{ resource: `${origin}/other`, name: 'Another API', scopes: { 'other:read': 'Read the other API' } }] }
   )
   t.teardown(() => example.close())
@@ -165,6 +165,26 @@ t.test('offline_access: asked for, the SDK adds prompt=consent; refresh tokens e
   })
   await t.rejects(refresh(online), InvalidGrantError, 'without offline_access the refresh token died with the session')
   t.match(await refresh(offline), { access_token: String }, 'with offline_access it still works')
+})
+
+t.test('Origin: checked against DNS rebinding; an allowed browser origin may read the answers (CORS)', async (t) => {
+  const { resource, origin } = await startExample(t, '', { MCP_ALLOWED_ORIGINS: 'http://localhost:6274' })
+  const post = async (from: string): Promise<Response> => await fetch(resource, { method: 'POST', headers: { origin: from, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' })
+  const foreign = await post('http://evil.example')
+  t.equal(foreign.status, 403, 'another origin is refused before anything else')
+  t.notOk(foreign.headers.get('access-control-allow-origin'))
+  for (const allowed of [origin, 'http://localhost:6274']) {
+    const res = await post(allowed)
+    t.equal(res.status, 401, `${allowed}: allowed, then asked for a token`)
+    t.equal(res.headers.get('access-control-allow-origin'), allowed)
+    t.match(res.headers.get('access-control-expose-headers'), /WWW-Authenticate/)
+  }
+  const preflight = await fetch(resource, { method: 'OPTIONS', headers: { origin: 'http://localhost:6274', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-protocol-version' } })
+  t.equal(preflight.status, 204)
+  t.equal(preflight.headers.get('access-control-allow-origin'), 'http://localhost:6274')
+  t.match(preflight.headers.get('access-control-allow-headers'), /Authorization.*MCP-Protocol-Version/)
+  t.equal((await fetch(resource, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } })).status, 403)
+  await t.rejects(buildMcpServer({ MCP_ALLOWED_ORIGINS: 'http://localhost:6274/path' }), /MCP_ALLOWED_ORIGINS must be a comma-separated list of origins/)
 })
 
 t.test('with ISSUER=http://127.0.0.1:$PORT/oidc, every metadata location the SDK probes answers the same document', async (t) => {
