@@ -6,9 +6,12 @@ import { publicClient } from '../tokens/claims-hook.js'
 import { unconsentedClaims, type FlowDeps } from './engine.js'
 import { toInteraction } from './view.js'
 import type { AuthorizationRequest } from './request.js'
+import type { LogoutInteraction } from './types.js'
+import { pagesOf } from '../pages/install.js'
+import { renderLogoutConfirmation } from '../sessions/pages.js'
 
 /*
- * Our own login and consent pages: one user of the interaction API like a host's page. They
+ * Our own login, consent and logout confirmation pages: one user of the interaction API like a host's page. They
  * render from the interaction's public view and finish it through the service, so they follow
  * exactly the rules a host's pages do.
  */
@@ -74,4 +77,16 @@ export async function renderConsent (
     interactionId: record.interactionId,
     csrfToken: record.csrfToken,
   }, [formTargetOf(authorization.redirectUri)])
+}
+
+/** The logout confirmation page ("Sign out?"), from the pending logout's public view. */
+export async function renderLogout (deps: FlowDeps, reply: FastifyReply, interaction: LogoutInteraction): Promise<FastifyReply> {
+  return await renderLogoutConfirmation(pagesOf(deps.ctx), reply, {
+    locale: interaction.locale,
+    clientName: interaction.client?.clientName ?? interaction.client?.clientId,
+    action: deps.ctx.basePath + routes.logout,
+    logoutId: interaction.id,
+    csrfToken: interaction.csrfToken,
+    postLogoutRedirectUri: interaction.postLogoutRedirectUri,
+  })
 }
