@@ -45,6 +45,8 @@ export interface McpExample {
 export interface McpExampleOptions {
   /** More resource servers beside the MCP one (the test declares a second API). */
   resourceServers?: ResourceServer[]
+  /** Outbound settings merged over the example's (a test's own CA for a loopback https document). */
+  outbound?: OidcProviderOptions['outbound']
 }
 
 const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]'])
@@ -109,7 +111,7 @@ export async function buildMcpServer (env: ExampleEnv = process.env, options: Mc
     ],
     // Development only: a client's metadata document (CIMD) on this machine may be fetched when
     // the issuer itself is on loopback, never otherwise.
-    ...(loopbackHosts.has(issuerUrl.hostname) ? { outbound: { allowLoopback: true } } : {}),
+    outbound: { ...(loopbackHosts.has(issuerUrl.hostname) ? { allowLoopback: true } : {}), ...options.outbound },
     // TODO(cimd merge): the cast goes once wip/cimd adds `clientIdMetadataDocuments` to
     // OidcProviderOptions; until then the key is an unknown option, ignored by the provider.
     ...({ clientIdMetadataDocuments: true } as Partial<OidcProviderOptions>),
