@@ -110,11 +110,10 @@ export async function buildMcpServer (env: ExampleEnv = process.env, options: Mc
       ...(options.resourceServers ?? []),
     ],
     // Development only: a client's metadata document (CIMD) on this machine may be fetched when
-    // the issuer itself is on loopback, never otherwise.
+    // the issuer itself is on loopback, never otherwise (https; a self-signed one needs `outbound.ca`).
     outbound: { ...(loopbackHosts.has(issuerUrl.hostname) ? { allowLoopback: true } : {}), ...options.outbound },
-    // TODO(cimd merge): the cast goes once wip/cimd adds `clientIdMetadataDocuments` to
-    // OidcProviderOptions; until then the key is an unknown option, ignored by the provider.
-    ...({ clientIdMetadataDocuments: true } as Partial<OidcProviderOptions>),
+    // Client ID Metadata Documents: an MCP client may name its https document URL as client_id.
+    clientIdMetadataDocuments: true,
   }
   const { app, config } = await buildExampleServer(env, provider)
 

@@ -27,6 +27,13 @@ export interface SecurityEvents {
   'session.ended': { accountId: string, sid?: string, reason: SessionEndReason, clients: number }
   /** A Logout Token could not be delivered to a client's `backchannel_logout_uri`. */
   'backchannel_logout.failed': { clientId: string, accountId: string, reason: string, detail: string }
+  /**
+   * A Client ID Metadata Document lookup (for metrics): fetched and valid (`ok`), served from the
+   * instance's cache (`cached`), or refused (`error`, with a `client_metadata.failed` event).
+   */
+  'client_metadata.fetched': { host: string, outcome: 'ok' | 'cached' | 'error' }
+  /** A client_id URL could not be resolved: why (`reason`, e.g. `too_large`), and details for logs. */
+  'client_metadata.failed': { clientId: string, host: string, reason: string, detail: string }
   /** A browser form post refused because another site sent it (Origin or Sec-Fetch-Site). */
   'form.cross_site': { path: string, reason: 'origin' | 'sec-fetch-site', ip: string, origin?: string, secFetchSite?: string }
 }

@@ -17,7 +17,12 @@ import { renderLogoutConfirmation } from '../sessions/pages.js'
  */
 
 function displayName (authorization: AuthorizationRequest): string {
-  return authorization.client.client_name ?? authorization.client.client_id
+  return authorization.client.client_name ?? clientIdHost(authorization) ?? authorization.client.client_id
+}
+
+/** A metadata-document client's host (draft-ietf-oauth-client-id-metadata-document, security considerations: shown prominently). */
+function clientIdHost (authorization: AuthorizationRequest): string | undefined {
+  return publicClient(authorization.client).clientIdHost
 }
 
 /** The login page. Variables: see the README's "Branding and languages" table. */
@@ -66,6 +71,7 @@ export async function renderConsent (
     interaction,
     title: catalogs.t(interaction.locale, 'consent.title', { client: displayName(authorization) }),
     clientName: displayName(authorization),
+    clientHost: clientIdHost(authorization),
     clientUri: client.client_uri,
     policyUri: client.policy_uri,
     tosUri: client.tos_uri,

@@ -6,6 +6,11 @@ export type InteractionPrompt = 'login' | 'consent'
 /** The client's public metadata (RFC 7591 §2), for the page to show who is asking. */
 export interface InteractionClient {
   clientId: string
+  /**
+   * The host of a client_id URL (Client ID Metadata Documents): the only identity such a
+   * client has that was verified (its document was fetched from there); show it prominently.
+   */
+  clientIdHost?: string
   clientName?: string
   clientUri?: string
   logoUri?: string
