@@ -21,6 +21,7 @@ import { SecurityEventEmitter } from './events.js'
 import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { routeModules } from './routes/index.js'
+import { pathInsertedDiscoveryRoutes } from './routes/discovery.js'
 import { ResourceRegistry } from './resources/registry.js'
 import { createFetcher } from './http/fetch.js'
 import { settleDeliveries } from './sessions/backchannel.js'
@@ -216,6 +217,17 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
         })
       }
     }, { prefix })
+  }
+
+  // RFC 8414 §3.1: an issuer with a path also answers at the host's root, where MCP clients
+  // (and other RFC 8414 clients) look first. Registered by the plugin itself, since it already
+  // decorates the host's context; a prefixed host context cannot reach the root, so it warns.
+  if (basePath !== '') {
+    if (app.prefix === '') {
+      await app.register(async (root) => { await pathInsertedDiscoveryRoutes(root, ctx) })
+    } else {
+      app.log.warn(`fastify-oidc-provider: registered inside the prefixed context "${app.prefix}", so the path-inserted metadata (/.well-known/oauth-authorization-server${basePath}) cannot be served at the host's root; register the provider in the root context (with the \`prefix\` option) to serve it`)
+    }
   }
 }
 
