@@ -1,10 +1,9 @@
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import { buildExampleApi } from '../examples/api.js'
 import { freePort } from './helpers/server.js'
 import { basic } from './helpers/codes.js'
+import { exampleKeysDir } from './helpers/example-keys.js'
 
 const form = (fields: Record<string, string>): RequestInit['body'] => new URLSearchParams(fields).toString()
 const formHeaders = (authorization: string): Record<string, string> => ({ 'content-type': 'application/x-www-form-urlencoded', authorization })
@@ -20,8 +19,8 @@ t.test('the example API: notes protected by the resource-server plugin, talking 
   const [port, apiPort] = [await freePort(), await freePort()]
   const issuer = `http://127.0.0.1:${port}`
   const api = `http://127.0.0.1:${apiPort}`
-  const keysDir = mkdtempSync(join(tmpdir(), 'example-api-keys-'))
-  t.teardown(() => rmSync(keysDir, { recursive: true, force: true }))
+  const keysDir = await exampleKeysDir()
+  t.teardown(() => rm(keysDir, { recursive: true, force: true }))
   const env = { PORT: String(port), API_PORT: String(apiPort), ISSUER: issuer, KEYS_DIR: keysDir, HOST: '127.0.0.1', LOG_LEVEL: 'silent' }
   const example = await buildExampleApi({ ...env, API_CLIENT_ID: 'notes-api', API_CLIENT_SECRET: 'a-test-introspection-secret' })
   t.teardown(example.close)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
@@ -41,7 +41,7 @@ async function runSamples (files: Array<[number, string]>): Promise<Outcome[]> {
 function runOnce (files: Array<[number, string]>): Promise<Outcome[]> {
   const env = childEnv({ PORT: '0' })
   delete env.SECRET_KEY
-  const child = spawn(process.execPath, ['--import', 'tsx', runner], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', runner], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }) as ChildProcessWithoutNullStreams
   const outcomes: Outcome[] = []
   let current: number | undefined
   let output = ''
