@@ -1,14 +1,13 @@
 import t, { type Test } from 'tap'
 import { createServer } from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import * as client from 'openid-client'
 import * as OTPAuth from 'otpauth'
 import type { Page } from 'playwright-core'
 import { buildCustomLoginServer, aliceTotpSecret } from '../examples/custom-login.js'
 import { freePort } from './helpers/server.js'
 import { launchBrowser } from './helpers/browser.js'
+import { exampleKeysDir } from './helpers/example-keys.js'
 import { jwtClaims } from './helpers/codes.js'
 
 /** A stand-in relying party: its callback just answers 200 so the browser lands there. */
@@ -22,7 +21,7 @@ async function startRelyingParty (t: Test): Promise<string> {
 
 /** The example host on a loopback port, a client registered on it, openid-client configured. */
 async function startExample (t: Test) {
-  const keysDir = await mkdtemp(join(tmpdir(), 'custom-login-keys-'))
+  const keysDir = await exampleKeysDir(['RS256'])
   t.teardown(() => rm(keysDir, { recursive: true, force: true }))
   const port = await freePort()
   const issuer = `http://127.0.0.1:${port}`

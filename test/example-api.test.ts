@@ -1,32 +1,32 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { rm } from 'node:fs/promises'
+import { buildExampleApi } from '../examples/api.js'
 import { freePort } from './helpers/server.js'
 import { basic } from './helpers/codes.js'
-import { childEnv } from './helpers/child-env.js'
+import { exampleKeysDir } from './helpers/example-keys.js'
 
 const form = (fields: Record<string, string>): RequestInit['body'] => new URLSearchParams(fields).toString()
 const formHeaders = (authorization: string): Record<string, string> => ({ 'content-type': 'application/x-www-form-urlencoded', authorization })
 
-t.test('the example API: notes protected by the resource-server plugin in a second process', async (t) => {
+/**
+ * The example API as `npm run example:api` builds it (buildExampleApi, from the same
+ * environment variables), both apps on real loopback sockets: the API fetches the provider's
+ * JWKS and calls its /introspect over HTTP, as a separate deployment would. Built in-process:
+ * a tsx child cost 10+ s on a loaded machine; the process boundary (environment, exit codes,
+ * `.env`) is what test/example-env.test.ts starts children for.
+ */
+t.test('the example API: notes protected by the resource-server plugin, talking to the provider over HTTP', async (t) => {
   const [port, apiPort] = [await freePort(), await freePort()]
   const issuer = `http://127.0.0.1:${port}`
   const api = `http://127.0.0.1:${apiPort}`
-  const keysDir = mkdtempSync(join(tmpdir(), 'example-api-keys-'))
-  t.teardown(() => rmSync(keysDir, { recursive: true, force: true }))
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../examples/api.ts', import.meta.url))], {
-    env: childEnv({ PORT: String(port), API_PORT: String(apiPort), ISSUER: issuer, KEYS_DIR: keysDir, HOST: '127.0.0.1', API_CLIENT_ID: 'notes-api', API_CLIENT_SECRET: 'a-test-introspection-secret' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  t.teardown(() => { child.kill() })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  for (let i = 0; i < 1200 && !output.includes('Notes API ready'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
-  t.match(output, /Notes API ready/, 'both apps listen')
+  const keysDir = await exampleKeysDir()
+  t.teardown(() => rm(keysDir, { recursive: true, force: true }))
+  const env = { PORT: String(port), API_PORT: String(apiPort), ISSUER: issuer, KEYS_DIR: keysDir, HOST: '127.0.0.1', LOG_LEVEL: 'silent' }
+  const example = await buildExampleApi({ ...env, API_CLIENT_ID: 'notes-api', API_CLIENT_SECRET: 'a-test-introspection-secret' })
+  t.teardown(example.close)
+  await example.provider.listen({ port, host: '127.0.0.1' })
+  await example.api.listen({ port: apiPort, host: '127.0.0.1' })
+  t.equal(example.resource, `${api}/`, 'the API is the resource server declared at the provider')
 
   // A client registers (open registration in the example) and gets a token for the API.
   const registered = await fetch(`${issuer}/register`, {

@@ -20,7 +20,8 @@ t.test('the example relying party logs in and prints the ID token claims', async
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
 
   let url: string | undefined
-  for (let i = 0; i < 1200 && url === undefined; i++) {
+  // A deadline, generous: tsx start-up took tens of seconds on a loaded machine.
+  for (const deadline = Date.now() + 120_000; url === undefined && Date.now() < deadline;) {
     url = /^(http:\/\/\S+\/authorize\?\S+)$/m.exec(output)?.[1]
     if (url === undefined) await new Promise((resolve) => setTimeout(resolve, 50))
   }

@@ -242,7 +242,7 @@ t.test('an expired id_token_hint is accepted; no hint or another user asks for c
 })
 
 t.test('back-channel delivery never delays the logout; failures are events', async (t) => {
-  const { app, issuer, web, receiver, hanging } = await setup(t, { hanging: true, timeoutMs: 1500 })
+  const { app, issuer, web, receiver, hanging } = await setup(t, { hanging: true, timeoutMs: 2500 })
   const failures: Array<{ clientId: string, reason: string }> = []
   app.oidc.on('backchannel_logout.failed', (event) => failures.push(event))
   const { jar, tokens } = await signIn(app, web)
@@ -255,7 +255,9 @@ t.test('back-channel delivery never delays the logout; failures are events', asy
   const res = await get(app, url.href, jar)
   const took = Date.now() - started
   t.equal(res.statusCode, 302)
-  t.ok(took < 1500, `the logout answered in ${took} ms, before the delivery timeout`)
+  // Ordering, not a wall-clock bound (a loaded machine stalls): had the logout waited for the
+  // hanging delivery, its timeout would have been reported before the answer.
+  t.same(failures, [], `the logout answered (in ${took} ms) before the hanging delivery timed out`)
 
   await waitFor(() => receiver.tokens.length === 1 && hanging!.hits === 1)
   const otherToken = decodeJwt(hanging!.tokens[0] ?? '')

@@ -9,10 +9,11 @@ import { launchBrowser } from './helpers/browser.js'
 import { buildApp } from './helpers/app.js'
 import { pkcePair } from './helpers/flow.js'
 import { testUsers } from './helpers/users.js'
+import { exampleKeysDir } from './helpers/example-keys.js'
 
 /** The example server (`npm start`) on a loopback port, with one registered public client. */
 async function startExample (t: Test): Promise<{ issuer: string, query: (extra?: Record<string, string>) => string }> {
-  const keysDir = await mkdtemp(join(tmpdir(), 'pages-i18n-keys-'))
+  const keysDir = await exampleKeysDir()
   t.teardown(() => rm(keysDir, { recursive: true, force: true }))
   const port = await freePort()
   const issuer = `http://127.0.0.1:${port}`

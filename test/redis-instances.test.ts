@@ -4,9 +4,9 @@
  * and issuer. Races run across both connections, so "exactly one wins" is Redis's atomicity,
  * not one process's event loop. The login limit holds across them too (issue 7).
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { RedisStore, type GrantRecord, type OidcProviderOptions } from '../lib/index.js'
+import { RedisStore, type GrantRecord } from '../lib/index.js'
 import { hiddenField, CookieJar } from './helpers/flow.js'
 import { deleteKeys, REDIS_URL, requireRedis, testPrefix } from './helpers/redis.js'
 import {
@@ -16,6 +16,7 @@ import {
   registerClient,
   splitCodeFlow,
   startInstance,
+  twoInstances,
   userinfo,
   postForm,
   basicAuth,
@@ -24,22 +25,9 @@ import {
 
 const admin = await requireRedis(t)
 
-/** Instances A and B on a fresh prefix; keys deleted and connections quit at teardown. */
-async function twoInstances (t: Test, options: Partial<OidcProviderOptions> = {}): Promise<[FastifyInstance, FastifyInstance]> {
-  const prefix = testPrefix()
-  const a = await startInstance(REDIS_URL, prefix, options)
-  const b = await startInstance(REDIS_URL, prefix, options)
-  t.teardown(async () => {
-    await a.close()
-    await b.close()
-    if (admin !== undefined) await deleteKeys(admin, prefix)
-  })
-  return [a.app, b.app]
-}
-
 if (admin !== undefined) {
   t.test('the cross-instance journey: register on A, log in across both, redeem on B, revoke on A', async (t) => {
-    const [a, b] = await twoInstances(t)
+    const [a, b] = await twoInstances(t, admin)
     const client = await registerClient(a)
     // RFC 7592 §2.1: B reads the configuration of the client A registered.
     const read = await b.inject({ url: new URL(client.registration_client_uri).pathname, headers: { authorization: `Bearer ${client.registration_access_token}` } })
@@ -83,7 +71,7 @@ if (admin !== undefined) {
   })
 
   t.test('20 concurrent redemptions of one code, split across A and B: exactly one 200', async (t) => {
-    const [a, b] = await twoInstances(t)
+    const [a, b] = await twoInstances(t, admin)
     const client = await registerClient(a)
     const flow = await splitCodeFlow([a, b], client)
     const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => await redeem(i % 2 === 0 ? a : b, client, flow)))
@@ -134,7 +122,7 @@ if (admin !== undefined) {
   })
 
   t.test('a code whose grant was revoked before its redemption is refused on the other instance', async (t) => {
-    const [a, b] = await twoInstances(t)
+    const [a, b] = await twoInstances(t, admin)
     const client = await registerClient(a)
     const flow = await splitCodeFlow([a], client)
     t.equal(await a.oidc.revokeAccountGrants('demo'), 1, 'consent revoked on A')
@@ -145,7 +133,7 @@ if (admin !== undefined) {
   })
 
   t.test('20 concurrent refreshes of one token, split across A and B, with refreshTokenGrace 0: exactly one success', async (t) => {
-    const [a, b] = await twoInstances(t, { refreshTokenGrace: 0 })
+    const [a, b] = await twoInstances(t, admin, { refreshTokenGrace: 0 })
     const client = await registerClient(b)
     const tokens = (await redeem(a, client, await splitCodeFlow([b, a], client))).json<TokenResponse>()
     const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => await refresh(i % 2 === 0 ? a : b, client, tokens.refresh_token)))
@@ -155,7 +143,7 @@ if (admin !== undefined) {
   })
 
   t.test('login brute force across instances: failures on A and B lock the username on both', async (t) => {
-    const [a, b] = await twoInstances(t, { rateLimit: { loginFailures: 3, loginWindow: 60 } })
+    const [a, b] = await twoInstances(t, admin, { rateLimit: { loginFailures: 3, loginWindow: 60 } })
     const client = await registerClient(a)
     const page = await a.inject({
       url: `/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.client_id, redirect_uri: 'https://rp.example.com/cb', scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbvZ9hoQ8JkE', code_challenge_method: 'S256' })}`,

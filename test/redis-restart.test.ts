@@ -4,9 +4,8 @@
  * the Redis prefix, the signing key and the cookie secret with it.
  */
 import t from 'tap'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
+import { exampleKeysDir } from './helpers/example-keys.js'
 import { HttpBrowser } from './helpers/http-browser.js'
 import { deleteKeys, REDIS_URL, requireRedis, requireRedisServer, startRedisServer, testPrefix } from './helpers/redis.js'
 import {
@@ -69,7 +68,7 @@ t.test('a new instance on the same prefix and keys takes over everything the clo
 t.test('the example server restarted on the same port, REDIS_URL, SECRET_KEY and KEYS_DIR', async (t) => {
   if (!requireRedisServer(t)) return
   const redis = await startRedisServer(t)
-  const keysDir = await mkdtemp(join(tmpdir(), 'oidc-restart-keys-'))
+  const keysDir = await exampleKeysDir()
   t.teardown(() => rm(keysDir, { recursive: true, force: true }))
   const env = { REDIS_URL: redis.url, KEYS_DIR: keysDir, SECRET_KEY: 'restart-secret-'.padEnd(40, 'y') }
 
@@ -84,7 +83,7 @@ t.test('the example server restarted on the same port, REDIS_URL, SECRET_KEY and
   const second = await startExampleServer(t, { ...env, PORT: String(first.port) })
   t.equal(second.issuer, first.issuer, 'same issuer')
   const kidAfter = ((await (await fetch(`${url}/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid)
-  t.same(kidAfter, kid, 'the key generated into KEYS_DIR on the first start is the one loaded again')
+  t.same(kidAfter, kid, 'the keys in KEYS_DIR at the first start are the ones loaded again')
 
   const info = await fetch(`${url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
   t.equal(info.status, 200, 'an access token from before the restart works')

@@ -3,33 +3,21 @@
  * families, theft detection, retry-safe store failures, and families that end with their login
  * session (issue 15's expiresWithSession rule).
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import { RedisStore, type OidcProviderOptions, type SecurityEvents } from '../lib/index.js'
+import { RedisStore, type SecurityEvents } from '../lib/index.js'
 import { REDIS_URL, deleteKeys, requireRedis, testPrefix } from './helpers/redis.js'
 import {
   CookieJar,
 } from './helpers/flow.js'
 import {
-  basicAuth, introspect, postForm, redeem, refresh, registerClient, splitCodeFlow, startInstance, userinfo,
+  basicAuth, introspect, postForm, redeem, refresh, registerClient, splitCodeFlow, startInstance, twoInstances, userinfo,
   type RegisteredClient, type TokenResponse,
 } from './helpers/redis-instances.js'
 import { startHoldingProxy } from './helpers/tcp-proxy.js'
 
 const admin = await requireRedis(t)
-
-async function twoInstances (t: Test, options: Partial<OidcProviderOptions> = {}): Promise<[FastifyInstance, FastifyInstance]> {
-  const prefix = testPrefix()
-  const a = await startInstance(REDIS_URL, prefix, options)
-  const b = await startInstance(REDIS_URL, prefix, options)
-  t.teardown(async () => {
-    await a.close()
-    await b.close()
-    if (admin !== undefined) await deleteKeys(admin, prefix)
-  })
-  return [a.app, b.app]
-}
 
 /** A code flow and its redemption: one new token family. */
 async function login (apps: FastifyInstance[], client: RegisteredClient, options: { jar?: CookieJar, scope?: string } = {}): Promise<TokenResponse> {
@@ -40,7 +28,7 @@ async function login (apps: FastifyInstance[], client: RegisteredClient, options
 
 if (admin !== undefined) {
   t.test('20 concurrent refreshes across two instances: 20 x 200, one identical successor, which then rotates normally', async (t) => {
-    const [a, b] = await twoInstances(t)
+    const [a, b] = await twoInstances(t, admin)
     const retried: Array<SecurityEvents['refresh_token.retried']> = []
     a.oidc.on('refresh_token.retried', (event) => retried.push(event))
     b.oidc.on('refresh_token.retried', (event) => retried.push(event))
@@ -67,7 +55,7 @@ if (admin !== undefined) {
   })
 
   t.test('theft: the old token after its successor was used revokes that family only; the second device keeps working', async (t) => {
-    const [a, b] = await twoInstances(t)
+    const [a, b] = await twoInstances(t, admin)
     const reused: Array<SecurityEvents['refresh_token.reused']> = []
     b.oidc.on('refresh_token.reused', (event) => reused.push(event))
     const client = await registerClient(a)
@@ -96,7 +84,7 @@ if (admin !== undefined) {
 
   t.test('after the grace window the old token is reuse: invalid_grant and the family revoked', async (t) => {
     // 3 s: room for the retry below on a loaded machine; then waiting past it is a lower bound.
-    const [a, b] = await twoInstances(t, { refreshTokenGrace: 3 })
+    const [a, b] = await twoInstances(t, admin, { refreshTokenGrace: 3 })
     const client = await registerClient(a)
     const tokens = await login([a], client)
     const rotated = (await refresh(a, client, tokens.refresh_token)).json<TokenResponse>()
@@ -109,7 +97,7 @@ if (admin !== undefined) {
   })
 
   t.test('another client, or a retry with another scope: invalid_grant and nothing changes', async (t) => {
-    const [a, b] = await twoInstances(t)
+    const [a, b] = await twoInstances(t, admin)
     const client = await registerClient(a)
     const thief = await registerClient(b)
     const tokens = await login([a], client)
@@ -163,7 +151,7 @@ if (admin !== undefined) {
   })
 
   t.test('ending the login session ends its families without offline_access; offline ones survive (issue 15)', async (t) => {
-    const [a, b] = await twoInstances(t)
+    const [a, b] = await twoInstances(t, admin)
     const client = await registerClient(a)
     const jar = new CookieJar()
     const online = await login([a, b], client, { jar, scope: 'openid profile' })

@@ -3,10 +3,9 @@
  * `buildExampleServer(env)` on a loopback port, and driven with fetch and HttpBrowser as a
  * relying party and a user would.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import { buildExampleServer, type ExampleEnv } from '../../examples/server.js'
+import { exampleKeysDir } from './example-keys.js'
 import { pkcePair } from './flow.js'
 import { HttpBrowser } from './http-browser.js'
 import { basicAuth, REDIRECT_URI, type RegisteredClient, type TokenResponse } from './redis-instances.js'
@@ -26,7 +25,7 @@ export async function startExampleServer (t: { teardown (fn: () => unknown): voi
   // A restart test passes the PORT (and KEYS_DIR) of the server it replaces: same issuer, same key.
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT)
   const issuer = `http://127.0.0.1:${port}`
-  const keysDir = await mkdtemp(join(tmpdir(), 'oidc-example-keys-'))
+  const keysDir = await exampleKeysDir()
   const { app, close } = await buildExampleServer({
     ISSUER: issuer,
     SECRET_KEY: 'example-secret-'.padEnd(40, 'x'),

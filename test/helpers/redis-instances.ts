@@ -7,10 +7,11 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import Fastify from 'fastify'
 import type { Redis } from 'ioredis'
+import type { Test } from 'tap'
 import { oidcProvider, RedisStore, type OidcProviderOptions } from '../../lib/index.js'
 import { CookieJar, hiddenField, pkcePair } from './flow.js'
 import { testKeys } from './keys.js'
-import { connectRedis } from './redis.js'
+import { connectRedis, deleteKeys, REDIS_URL, testPrefix } from './redis.js'
 import { testUsers } from './users.js'
 
 export const ISSUER = 'http://localhost:3000'
@@ -57,6 +58,26 @@ export async function startInstance (
       await quit(client)
     },
   }
+}
+
+/**
+ * Instances A and B on a fresh prefix of REDIS_URL; at teardown both close and, with `admin`
+ * (the test's requireRedis client), the prefix's keys are deleted.
+ */
+export async function twoInstances (
+  t: Pick<Test, 'teardown'>,
+  admin: Redis | undefined,
+  options: Partial<OidcProviderOptions> = {}
+): Promise<[FastifyInstance, FastifyInstance]> {
+  const prefix = testPrefix()
+  const a = await startInstance(REDIS_URL, prefix, options)
+  const b = await startInstance(REDIS_URL, prefix, options)
+  t.teardown(async () => {
+    await a.close()
+    await b.close()
+    if (admin !== undefined) await deleteKeys(admin, prefix)
+  })
+  return [a.app, b.app]
 }
 
 async function quit (client: Redis): Promise<void> {
