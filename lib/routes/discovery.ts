@@ -53,24 +53,28 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
   }
 }
 
+/** Response headers of the public documents (discovery, JWKS), built once. */
+export function documentHeaders (contentType: string): Record<string, string> {
+  // Short cache: after a key rotation, relying parties see the new keys within minutes.
+  return { 'cache-control': 'public, max-age=300', 'content-type': contentType }
+}
+
 export async function discoveryRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
-  // Serialized once: the document only changes when keys (and so algorithms) change.
-  let body = JSON.stringify(providerMetadata(ctx))
+  // Serialized once, as bytes: the document only changes when the keys' algorithms change.
+  const headers = documentHeaders('application/json; charset=utf-8')
+  let body = Buffer.from(JSON.stringify(providerMetadata(ctx)))
   const algorithmsNow = (): string => supportedAlgorithms(ctx.keys).idTokenSigning.join()
   let algorithms = algorithmsNow()
-  const send = async (): Promise<string> => {
-    const current = algorithmsNow()
-    if (current !== algorithms) {
-      algorithms = current
-      body = JSON.stringify(providerMetadata(ctx))
+  const current = (): Buffer => {
+    const now = algorithmsNow()
+    if (now !== algorithms) {
+      algorithms = now
+      body = Buffer.from(JSON.stringify(providerMetadata(ctx)))
     }
     return body
   }
   for (const path of [routes.discovery, routes.oauthMetadata]) {
-    app.get(path, async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=300')
-      reply.type('application/json; charset=utf-8')
-      return await send()
-    })
+    // Synchronous: no promise per request for a constant answer.
+    app.get(path, (_request, reply) => { reply.headers(headers).send(current()) })
   }
 }
