@@ -182,7 +182,9 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
         : { error: Object.assign(new Error('invalid request'), { validation: validator.Errors(data) }) }
     })
     child.setErrorHandler(errorHandler)
-    if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie)
+    // No parsing hook (`hook: false`): most provider routes (token, userinfo, discovery...) read
+    // no cookie, and the ones that do parse the header on demand (lib/cookies.ts).
+    if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie, { hook: false })
     installPages(child, ctx)
     for (const register of routeModules) await register(child, ctx)
   }, { prefix })
