@@ -7,6 +7,8 @@
  *   alice, a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 s; secret JBSWY3DPEHPK3PXP,
  *   verified with otpauth). alice gets `amr: ["pwd","otp"]`, demo `amr: ["pwd"]`.
  * - `/approve`: the host's consent page, a checkbox per scope, so a user can grant fewer.
+ * - `/sign-out`: the host's logout confirmation, when a relying party's logout must be
+ *   confirmed (RP-Initiated Logout 1.0 §2), finished with `{ logout: true | false }`.
  * - A custom scope `roles` (demo: ["user"], alice: ["admin","user"]), released at userinfo
  *   and in the ID token, and put in access tokens by a claims hook.
  * - Open dynamic registration, as in the main example.
@@ -21,7 +23,7 @@ import formbody from '@fastify/formbody'
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import * as OTPAuth from 'otpauth'
-import { oidcProvider, fileKeys, staticUsers, MemoryStore, OAuthError, type Interaction, type Store } from '../lib/index.js'
+import { oidcProvider, fileKeys, staticUsers, MemoryStore, OAuthError, type Interaction, type LogoutInteraction, type Store } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
 import type { ExampleEnv } from './server.js'
 
@@ -62,7 +64,7 @@ button.deny{background:#93a1a1}.error{color:#dc322f}ul{list-style:none;padding:0
 </style></head><body><div class="card"><h1 id="host-title">${escapeHtml(title)}</h1>${body}</div></body></html>`)
 }
 
-const hidden = (interaction: Interaction): string =>
+const hidden = (interaction: Interaction | LogoutInteraction): string =>
   `<input type="hidden" name="interaction_id" value="${escapeHtml(interaction.id)}"><input type="hidden" name="csrf_token" value="${escapeHtml(interaction.csrfToken)}">`
 
 function passwordForm (reply: FastifyReply, interaction: Interaction, error = '', username = interaction.loginHint ?? '', status = 200): FastifyReply {
@@ -142,6 +144,7 @@ export async function buildCustomLoginServer (env: ExampleEnv = process.env): Pr
     // The provider decides what must happen; these routes decide how.
     interactions: {
       url: (interaction) => `${interaction.prompt === 'login' ? '/sign-in' : '/approve'}?interaction_id=${encodeURIComponent(interaction.id)}`,
+      logoutUrl: (interaction) => `/sign-out?interaction_id=${encodeURIComponent(interaction.id)}`,
     },
   })
   app.addHook('onClose', closeStore)
@@ -198,6 +201,21 @@ export async function buildCustomLoginServer (env: ExampleEnv = process.env): Pr
     if (body.decision !== 'approve') return await app.oidc.finishInteraction(request, reply, { error: 'access_denied' })
     const scopes = [body.scope ?? []].flat().filter((scope): scope is string => typeof scope === 'string')
     return await app.oidc.finishInteraction(request, reply, { consent: { scopes } })
+  })
+
+  app.get('/sign-out', async (request, reply) => {
+    const interaction = await app.oidc.getLogoutInteraction(request)
+    const client = interaction.client === undefined ? 'An application' : `<strong>${escapeHtml(interaction.client.clientName ?? interaction.client.clientId)}</strong>`
+    return page(reply, 'Leaving Wonderland?', `<p>${client} asks to sign you out${interaction.account === undefined ? '' : ` (${escapeHtml(interaction.account.accountId)})`}.</p>
+<form method="post" action="/sign-out">${hidden(interaction)}
+<button type="submit" name="decision" value="logout" id="sign-out">Sign out</button>
+<button type="submit" name="decision" value="stay" class="deny" id="stay">Stay signed in</button></form>`)
+  })
+
+  // Either answer goes back to the application's registered post_logout_redirect_uri (with state).
+  app.post('/sign-out', async (request, reply) => {
+    const body = request.body as Record<string, unknown>
+    return await app.oidc.finishInteraction(request, reply, { logout: body.decision === 'logout' })
   })
 
   return { app, close: () => app.close() }

@@ -5,6 +5,7 @@ import { InvalidOptionError, OAuthError } from './errors.js'
 import { validateClientMetadata } from './registration/metadata.js'
 import type { SupportedAlgorithms } from './algorithms.js'
 import { nowSeconds, sha256 } from './crypto.js'
+import { clientDocumentsOf, isClientIdUrl } from './clients/metadata-document.js'
 
 /**
  * Turns the host's static clients into client records, with the same metadata rules as dynamic
@@ -45,7 +46,26 @@ export function loadStaticClients (
   return records
 }
 
-/** Static clients first (no store round trip), then registered ones. */
+/** A client found, or not: with `problem` when a client_id URL's metadata document was refused. */
+export type ClientLookup = { client: ClientRecord, problem?: undefined } | { client: undefined, problem?: string }
+
+/**
+ * The one place clients are looked up: static clients first (no store round trip); then, when
+ * Client ID Metadata Documents are on, a client_id URL is resolved by its document (cached per
+ * instance, never stored: lib/clients/metadata-document.ts); else the registered ones.
+ */
+export async function lookupClient (ctx: ProviderContext, clientId: string): Promise<ClientLookup> {
+  const known = ctx.staticClients.get(clientId)
+  if (known !== undefined) return { client: known }
+  const documents = isClientIdUrl(clientId) ? clientDocumentsOf(ctx) : undefined
+  if (documents !== undefined) {
+    const resolved = await documents.resolve(clientId)
+    return resolved.ok ? { client: resolved.client } : { client: undefined, problem: resolved.description }
+  }
+  return { client: await ctx.store.getClient(clientId) }
+}
+
+/** The client, or undefined when unknown (or its metadata document was refused). */
 export async function findClient (ctx: ProviderContext, clientId: string): Promise<ClientRecord | undefined> {
-  return ctx.staticClients.get(clientId) ?? await ctx.store.getClient(clientId)
+  return (await lookupClient(ctx, clientId)).client
 }

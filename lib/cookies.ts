@@ -53,9 +53,7 @@ export class ProviderCookies {
       return
     }
     // A host reply outside our context (interaction API): the header is written directly.
-    const previous = reply.getHeader('set-cookie')
-    const cookies = previous === undefined ? [] : [previous].flat().map(String)
-    reply.header('set-cookie', [...cookies, fastifyCookie.serialize(name, this.#signer.sign(value), options)])
+    appendSetCookie(reply, fastifyCookie.serialize(name, this.#signer.sign(value), options))
   }
 
   sessionId (request: FastifyRequest): string | undefined {
@@ -68,7 +66,14 @@ export class ProviderCookies {
   }
 
   clearSession (reply: FastifyReply): void {
-    reply.clearCookie(this.#sessionName, { path: this.#path })
+    if (typeof reply.clearCookie === 'function') {
+      reply.clearCookie(this.#sessionName, { path: this.#path })
+      return
+    }
+    // A host reply outside our context (a logout finished on the host's page): an expired cookie.
+    appendSetCookie(reply, fastifyCookie.serialize(this.#sessionName, '', {
+      path: this.#path, httpOnly: true, sameSite: 'lax', secure: this.#secure, expires: new Date(0), maxAge: 0,
+    }))
   }
 
   browserId (request: FastifyRequest): string | undefined {
@@ -79,4 +84,11 @@ export class ProviderCookies {
   setBrowserId (reply: FastifyReply, browserId: string): void {
     this.#write(reply, this.#browserName, browserId, undefined)
   }
+}
+
+/** Adds one Set-Cookie line to a reply, keeping those already set. */
+function appendSetCookie (reply: FastifyReply, line: string): void {
+  const previous = reply.getHeader('set-cookie')
+  const cookies = previous === undefined ? [] : [previous].flat().map(String)
+  reply.header('set-cookie', [...cookies, line])
 }

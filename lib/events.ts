@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { SessionEndReason } from './sessions/end.js'
 
 /**
  * Security-relevant events, with the ids needed to act on them and never a secret, token,
@@ -22,10 +23,17 @@ export interface SecurityEvents {
   'client.registered': { clientId: string, ip: string }
   'client.updated': { clientId: string }
   'client.deleted': { clientId: string }
-  /** A login session ended: the user logged out, or host code ended it. */
-  'session.ended': { accountId: string, sid?: string, reason: 'logout' | 'host', clients: number }
+  /** A login session ended: the user logged out, host code ended it, or a new login in the browser replaced it. */
+  'session.ended': { accountId: string, sid?: string, reason: SessionEndReason, clients: number }
   /** A Logout Token could not be delivered to a client's `backchannel_logout_uri`. */
   'backchannel_logout.failed': { clientId: string, accountId: string, reason: string, detail: string }
+  /**
+   * A Client ID Metadata Document lookup (for metrics): fetched and valid (`ok`), served from the
+   * instance's cache (`cached`), or refused (`error`, with a `client_metadata.failed` event).
+   */
+  'client_metadata.fetched': { host: string, outcome: 'ok' | 'cached' | 'error' }
+  /** A client_id URL could not be resolved: why (`reason`, e.g. `too_large`), and details for logs. */
+  'client_metadata.failed': { clientId: string, host: string, reason: string, detail: string }
   /** A browser form post refused because another site sent it (Origin or Sec-Fetch-Site). */
   'form.cross_site': { path: string, reason: 'origin' | 'sec-fetch-site', ip: string, origin?: string, secFetchSite?: string }
 }

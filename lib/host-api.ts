@@ -4,7 +4,7 @@ import type { EndpointUrls } from './urls.js'
 import type { PublicJwk } from './adapters/keys/types.js'
 import { endAccountSessions } from './sessions/end.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Interaction, InteractionResult, PasswordCheck } from './interactions/types.js'
+import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from './interactions/types.js'
 import { interactionsOf } from './interactions/service.js'
 
 /**
@@ -46,10 +46,18 @@ export interface OidcHostApi {
    */
   getInteraction (request: FastifyRequest, interactionId?: string): Promise<Interaction>
   /**
+   * The pending logout a request belongs to (`interactions.logoutUrl`), with the same checks
+   * as `getInteraction`: who asked (`client`), where the browser goes next
+   * (`postLogoutRedirectUri`), who is signed in (`account`), `logoutHint`, `uiLocales`, `locale`.
+   */
+  getLogoutInteraction (request: FastifyRequest, interactionId?: string): Promise<LogoutInteraction>
+  /**
    * Ends the interaction with the user's login, consent or an error and answers with the
    * redirect that resumes the flow (to the consent step, or to the client with the code or
-   * the error, `state` and `iss`). On a POST the form must carry `csrf_token` and come from
-   * the issuer's origin. Single use: a second finish fails.
+   * the error, `state` and `iss`); a pending logout ends with `{ logout: true | false }` and
+   * answers with the redirect to the post-logout URI (or the signed-out page). On a POST the
+   * form must carry `csrf_token` and come from the issuer's origin. Single use: a second
+   * finish fails.
    */
   finishInteraction (request: FastifyRequest, reply: FastifyReply, result: InteractionResult, interactionId?: string): Promise<FastifyReply>
   /**
@@ -87,6 +95,7 @@ export function createHostApi (ctx: ProviderContext): OidcHostApi {
       return count
     },
     getInteraction: async (request, interactionId) => await interactionsOf(ctx).get(request, interactionId),
+    getLogoutInteraction: async (request, interactionId) => await interactionsOf(ctx).getLogout(request, interactionId),
     finishInteraction: async (request, reply, result, interactionId) => await interactionsOf(ctx).finish(request, reply, result, interactionId),
     checkPassword: async (request, username, password, clientId) => await interactionsOf(ctx).checkPassword(request, username, password, clientId),
     on (name, listener) { ctx.events.on(name, listener) },

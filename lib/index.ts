@@ -34,6 +34,7 @@ export {
 export type {
   Interaction, InteractionClient, InteractionScope, InteractionPrompt, InteractionResult, InteractionErrorCode,
   InteractionOptions, LoginResult, ConsentResult, PasswordCheck,
+  AuthorizationResult, LogoutResult, LogoutInteraction, SignedOutView,
 } from './interactions/types.js'
 export type { ClaimsRequest, ClaimRequest } from './interactions/request.js'
 export type { ClaimsHook, ClaimsHooks, ClaimsHookInput, ClaimsContext, TokenKind } from './tokens/claims-hook.js'

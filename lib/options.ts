@@ -87,7 +87,8 @@ export const RateLimitSchema = Type.Object({
 export const OutboundSchema = Type.Object({
   allowLoopback: Type.Boolean({ default: false, description: 'Development only: let https requests reach loopback addresses.' }),
   allowHttpLoopback: Type.Boolean({ default: false, description: 'Development only: let plain http requests reach loopback hosts (an http issuer and its local receivers).' }),
-  timeoutMs: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'Timeout of one back-channel logout request, in milliseconds.' }),
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'Timeout of one outbound request (client metadata document, back-channel logout), in milliseconds.' }),
+  ca: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description: 'Extra trusted certificate authorities (PEM) for outbound https, besides Node\'s roots (a self-signed development certificate).' })),
 }, { additionalProperties: false, default: {} })
 
 /** The part of the options that is plain data, validated by one schema with its defaults. */
@@ -129,6 +130,16 @@ export const OptionsSchema = Type.Object({
     required: Type.Boolean({ default: false, description: 'RFC 9126 §5: every authorization request must be pushed (require_pushed_authorization_requests).' }),
     ttl: Type.Integer({ minimum: 5, maximum: 600, default: 30, description: 'Lifetime (seconds) of a pushed request\'s request_uri.' }),
   }, { additionalProperties: false, default: {} }),
+  // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document); bounds checked
+  // in code (lib/clients/metadata-document.ts: minCacheSeconds <= maxCacheSeconds).
+  clientIdMetadataDocuments: Type.Union([
+    Type.Boolean(),
+    Type.Object({
+      maxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 65_536, description: 'Largest accepted document, in bytes. Default 5120.' })),
+      maxCacheSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86400, description: 'Longest a document is cached, whatever its Cache-Control says. Default 86400.' })),
+      minCacheSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400, description: 'Shortest a document is cached, even with no-store or max-age=0. Default 60.' })),
+    }, { additionalProperties: false }),
+  ], { default: false, description: 'Resolve https URL client_ids by fetching their Client ID Metadata Document.' }),
   accessTokenSigningAlg: Type.Optional(Type.Union([
     Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
   ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
@@ -230,6 +241,23 @@ export interface OidcProviderOptions {
    * URI's lifetime in seconds (default 30).
    */
   par?: Partial<OptionsData['par']>
+  /**
+   * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP): a
+   * `client_id` that is an https URL is resolved by fetching the JSON document at that URL
+   * (through the SSRF-safe fetcher, `outbound`). Only public and `private_key_jwt` clients.
+   * Default: off. `true` uses the defaults; an object sets the bounds.
+   *
+   * @example
+   * clientIdMetadataDocuments: { maxBytes: 5120, minCacheSeconds: 60, maxCacheSeconds: 86400 }
+   */
+  clientIdMetadataDocuments?: boolean | {
+    /** Largest accepted document, in bytes. Default 5120. */
+    maxBytes?: number
+    /** Upper bound on caching (Cache-Control max-age is honoured within the bounds). Default 86400. */
+    maxCacheSeconds?: number
+    /** Lower bound on caching: `no-store`, `no-cache`, `max-age=0` or no header still cache this long (0 = honour them). Default 60. */
+    minCacheSeconds?: number
+  }
 }
 
 /** Options after defaults, as the provider uses them. */

@@ -25,6 +25,7 @@ import { ResourceRegistry } from './resources/registry.js'
 import { createFetcher } from './http/fetch.js'
 import { settleDeliveries } from './sessions/backchannel.js'
 import { installPages, pagesOf } from './pages/install.js'
+import { clientDocumentsOf } from './clients/metadata-document.js'
 import { resolveExperienceOptions } from './interactions/options.js'
 
 declare module 'fastify' {
@@ -141,7 +142,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     events,
     resources,
     log,
-    fetcher: createFetcher({ allowLoopback: options.outbound.allowLoopback, allowHttpLoopback: options.outbound.allowHttpLoopback, log }),
+    fetcher: createFetcher({ allowLoopback: options.outbound.allowLoopback, allowHttpLoopback: options.outbound.allowHttpLoopback, ...(options.outbound.ca === undefined ? {} : { ca: options.outbound.ca }), log }),
     audit (name, event) {
       const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked' ||
         name === 'form.cross_site'
@@ -155,6 +156,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   if (clash !== undefined) throw new InvalidOptionError('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
 
   pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
+  clientDocumentsOf(ctx) // bad clientIdMetadataDocuments bounds fail register here
   app.decorate('oidc', createHostApi(ctx))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
   app.addHook('onClose', async () => {

@@ -30,15 +30,16 @@ async function startExample (t: Test) {
   await app.listen({ port, host: '127.0.0.1' })
   t.teardown(close)
   const redirectUri = await startRelyingParty(t)
+  const postLogoutUri = redirectUri.replace(/\/callback$/, '/signed-out')
   const registered = await fetch(`${issuer}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', client_name: 'Rabbit Hole App', scope: 'openid profile email roles' }),
+    body: JSON.stringify({ redirect_uris: [redirectUri], post_logout_redirect_uris: [postLogoutUri], token_endpoint_auth_method: 'none', client_name: 'Rabbit Hole App', scope: 'openid profile email roles' }),
   })
   t.equal(registered.status, 201)
   const { client_id: clientId } = await registered.json() as { client_id: string }
   const config = await client.discovery(new URL(issuer), clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] })
-  return { issuer, redirectUri, config }
+  return { issuer, redirectUri, postLogoutUri, config }
 }
 
 async function signIn (
@@ -123,4 +124,39 @@ t.test('custom-login example: demo signs in with the password alone; without the
   t.equal(jwtClaims(tokens.access_token).roles, undefined)
   const userinfo = await client.fetchUserInfo(env.config, tokens.access_token, 'demo')
   t.same(userinfo, { sub: 'demo', email: 'demo@example.com', email_verified: true })
+})
+
+t.test("custom-login example: the relying party's logout is confirmed on the host's /sign-out page, then back with state", async (t) => {
+  const browser = await launchBrowser(t)
+  if (browser === undefined) return
+  const env = await startExample(t)
+  const page = await browser.newPage()
+  const signInSteps = async (page: Page): Promise<void> => {
+    await page.fill('#username', 'demo')
+    await page.fill('#password', 'demo')
+    await page.click('#sign-in')
+    await page.waitForURL(/\/approve\?/)
+    await page.click('#approve')
+  }
+  await signIn(page, env, 'openid', signInSteps)
+
+  // No id_token_hint: the user is asked, on the host's own page.
+  await page.goto(client.buildEndSessionUrl(env.config, { post_logout_redirect_uri: env.postLogoutUri, state: 'bye-9' }).href)
+  t.equal(new URL(page.url()).pathname, '/sign-out', "the host's logout route")
+  t.equal(await page.textContent('#host-title'), 'Leaving Wonderland?')
+  t.match(await page.textContent('p'), /Rabbit Hole App asks to sign you out \(demo\)/, 'the page names the client and the account')
+  await page.click('#sign-out')
+  await page.waitForURL((landed) => landed.href.startsWith(env.postLogoutUri))
+  t.equal(new URL(page.url()).searchParams.get('state'), 'bye-9', 'back to the registered URI with state')
+
+  // Signed out: the next authorization asks for the password again.
+  const verifier = client.randomPKCECodeVerifier()
+  await page.goto(client.buildAuthorizationUrl(env.config, {
+    redirect_uri: env.redirectUri,
+    scope: 'openid',
+    nonce: 'n-2',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  }).href)
+  t.equal(new URL(page.url()).pathname, '/sign-in', 'the login page again')
 })

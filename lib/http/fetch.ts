@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns'
 import { isIP } from 'node:net'
+import { rootCertificates } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
 import ipaddr from 'ipaddr.js'
 import sjson from 'secure-json-parse'
@@ -42,6 +43,11 @@ export interface FetcherOptions {
    * on `http://localhost`). Other http URLs are still refused with `not_https`.
    */
   allowHttpLoopback?: boolean
+  /**
+   * Extra certificate authorities (PEM) trusted for https, besides Node's root store: a test's
+   * self-signed certificate for an https document on loopback, or a company CA.
+   */
+  ca?: string | string[]
   /** Where refusals and failures are logged (debug level: the caller decides what matters). */
   log?: FastifyBaseLogger
 }
@@ -126,9 +132,10 @@ function guardedLookup (allowed: (address: string) => boolean) {
   }
 }
 
-function newAgent (allowed: (address: string) => boolean): Agent {
+function newAgent (allowed: (address: string) => boolean, ca?: string[]): Agent {
   return new Agent({
-    connect: { lookup: guardedLookup(allowed) },
+    // `ca` replaces Node's trust store in tls.connect, so the roots are passed along with it.
+    connect: { lookup: guardedLookup(allowed), ...(ca === undefined ? {} : { ca: [...rootCertificates, ...ca] }) },
     // Few, short-lived requests: keep connections briefly, never pipeline.
     keepAliveTimeout: 2000,
     connections: 16,
@@ -194,7 +201,8 @@ function causeChain (error: unknown): unknown[] {
 export function createFetcher (options: FetcherOptions = {}): OutboundFetcher {
   const allowLoopback = options.allowLoopback === true
   const allowHttpLoopback = options.allowHttpLoopback === true
-  const httpsAgent = newAgent((address) => isAllowedAddress(address, allowLoopback))
+  const extraCa = options.ca === undefined ? undefined : [options.ca].flat()
+  const httpsAgent = newAgent((address) => isAllowedAddress(address, allowLoopback), extraCa)
   // Plain http goes only to loopback: nothing else may be reached without TLS.
   const httpAgent = newAgent(isLoopbackAddress)
   const log = options.log

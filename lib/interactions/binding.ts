@@ -7,13 +7,22 @@ import type { FlowDeps } from './engine.js'
 
 /**
  * What an interaction asks for. Records saved before prompts were recorded (a rolling upgrade)
- * asked for consent once a user was on them, else for a login.
+ * were pending logouts when their params say so, asked for consent once a user was on them,
+ * else for a login.
  */
-export function promptOf (record: InteractionRecord): 'login' | 'consent' {
-  return record.prompt ?? (record.accountId === undefined ? 'login' : 'consent')
+export function promptOf (record: InteractionRecord): 'login' | 'consent' | 'logout' {
+  if (record.prompt !== undefined) return record.prompt
+  if (record.params.kind === 'logout') return 'logout'
+  return record.accountId === undefined ? 'login' : 'consent'
 }
 
+/** What the user is told an interaction is, in error messages. */
+export type InteractionNoun = 'sign-in' | 'sign-out'
+
 export const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
+
+/** A host's programming mistake with the interaction API: a 500 whose cause is logged, never sent. */
+export const hostMistake = (description: string): OAuthError => new OAuthError('server_error', description, { cause: new TypeError(description) })
 
 /** The interaction id a request names: `interaction_id` in the query, the form or the route params. */
 export function interactionIdOf (request: FastifyRequest): unknown {
@@ -30,21 +39,23 @@ export function interactionIdOf (request: FastifyRequest): unknown {
  * for a form post, the form carries the CSRF token issued for it.
  */
 export async function loadInteraction (
-  deps: FlowDeps,
+  deps: Pick<FlowDeps, 'ctx' | 'cookies'>,
   request: FastifyRequest,
   interactionId: unknown,
-  options: { csrfToken?: unknown, checkCsrf: boolean }
+  options: { csrfToken?: unknown, checkCsrf: boolean, noun?: InteractionNoun }
 ): Promise<InteractionRecord> {
+  const asked = options.noun ?? 'sign-in'
   if (typeof interactionId !== 'string' || interactionId === '' || interactionId.length > 64) {
-    throw new OAuthError('invalid_request', 'the sign-in request is missing or malformed')
+    throw new OAuthError('invalid_request', `the ${asked} request is missing or malformed`)
   }
   const interaction = await deps.ctx.store.getInteraction(interactionId)
   if (interaction === undefined || interaction.expiresAt <= nowSeconds()) {
-    throw new OAuthError('invalid_request', 'this sign-in request has expired or was already completed; go back to the application and start again')
+    throw new OAuthError('invalid_request', `this ${asked} request has expired or was already completed; go back to the application and start again`)
   }
+  const noun = promptOf(interaction) === 'logout' ? 'sign-out' : 'sign-in'
   const browserId = deps.cookies.browserId(request)
   if (interaction.browserId !== undefined && (browserId === undefined || !safeEqual(interaction.browserId, browserId))) {
-    throw forbidden('this sign-in request was started in another browser (or cookies are disabled)')
+    throw forbidden(`this ${noun} request was started in another browser (or cookies are disabled)`)
   }
   if (options.checkCsrf) {
     const token = options.csrfToken

@@ -6,15 +6,23 @@ import { publicClient } from '../tokens/claims-hook.js'
 import { unconsentedClaims, type FlowDeps } from './engine.js'
 import { toInteraction } from './view.js'
 import type { AuthorizationRequest } from './request.js'
+import type { LogoutInteraction } from './types.js'
+import { pagesOf } from '../pages/install.js'
+import { renderLogoutConfirmation } from '../sessions/pages.js'
 
 /*
- * Our own login and consent pages: one user of the interaction API like a host's page. They
+ * Our own login, consent and logout confirmation pages: one user of the interaction API like a host's page. They
  * render from the interaction's public view and finish it through the service, so they follow
  * exactly the rules a host's pages do.
  */
 
 function displayName (authorization: AuthorizationRequest): string {
-  return authorization.client.client_name ?? authorization.client.client_id
+  return authorization.client.client_name ?? clientIdHost(authorization) ?? authorization.client.client_id
+}
+
+/** A metadata-document client's host (draft-ietf-oauth-client-id-metadata-document, security considerations: shown prominently). */
+function clientIdHost (authorization: AuthorizationRequest): string | undefined {
+  return publicClient(authorization.client).clientIdHost
 }
 
 /** The login page. Variables: see the README's "Branding and languages" table. */
@@ -63,6 +71,7 @@ export async function renderConsent (
     interaction,
     title: catalogs.t(interaction.locale, 'consent.title', { client: displayName(authorization) }),
     clientName: displayName(authorization),
+    clientHost: clientIdHost(authorization),
     clientUri: client.client_uri,
     policyUri: client.policy_uri,
     tosUri: client.tos_uri,
@@ -74,4 +83,16 @@ export async function renderConsent (
     interactionId: record.interactionId,
     csrfToken: record.csrfToken,
   }, [formTargetOf(authorization.redirectUri)])
+}
+
+/** The logout confirmation page ("Sign out?"), from the pending logout's public view. */
+export async function renderLogout (deps: FlowDeps, reply: FastifyReply, interaction: LogoutInteraction): Promise<FastifyReply> {
+  return await renderLogoutConfirmation(pagesOf(deps.ctx), reply, {
+    locale: interaction.locale,
+    clientName: interaction.client?.clientName ?? interaction.client?.clientId,
+    action: deps.ctx.basePath + routes.logout,
+    logoutId: interaction.id,
+    csrfToken: interaction.csrfToken,
+    postLogoutRedirectUri: interaction.postLogoutRedirectUri,
+  })
 }

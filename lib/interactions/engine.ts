@@ -3,15 +3,16 @@ import type { GrantRecord, InteractionRecord, SessionRecord } from '../adapters/
 import type { ProviderContext } from '../context.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
 import { newSid } from '../sessions/session.js'
+import { endSession } from '../sessions/end.js'
 import { OAuthError } from '../errors.js'
 import { nowSeconds, randomToken } from '../crypto.js'
 import type { ProviderCookies } from '../cookies.js'
 import { issueCode, type Authentication } from './code.js'
 import { grantCovers, needsConsent, recordGrant } from './grant.js'
 import { errorUrl, successUrl } from './respond.js'
-import { promptOf, requireInteractionUser } from './binding.js'
+import { hostMistake, promptOf, requireInteractionUser } from './binding.js'
 import { toInteraction } from './view.js'
-import type { ConsentResult, InteractionResult, LoginResult } from './types.js'
+import type { AuthorizationResult, ConsentResult, LoginResult } from './types.js'
 import type { LoginLimits } from './login-limits.js'
 import {
   controlCharacters,
@@ -208,8 +209,6 @@ async function startInteraction (
   return record
 }
 
-const hostMistake = (description: string): OAuthError => new OAuthError('server_error', description, { cause: new TypeError(description) })
-
 function checkLogin (login: LoginResult): void {
   if (typeof login !== 'object' || login === null || typeof login.accountId !== 'string' || login.accountId === '' || login.accountId.length > 255) {
     throw hostMistake('finishInteraction: login.accountId must be a non-empty string')
@@ -247,13 +246,15 @@ const defaultDescriptions: Record<string, string> = {
 export async function finishInteraction (
   deps: FlowDeps,
   record: InteractionRecord,
-  result: InteractionResult,
+  result: AuthorizationResult,
   request: FastifyRequest,
   reply: FastifyReply
 ): Promise<FastifyReply> {
   const { ctx } = deps
-  const authorization = await restoreRequest(ctx, record.params)
   const prompt = promptOf(record)
+  // The service sends pending logouts to lib/sessions/logout-interaction.ts; this is the guard.
+  if (prompt === 'logout') throw hostMistake('finishInteraction: this interaction is a sign-out; the result must be { logout: true } or { logout: false }')
+  const authorization = await restoreRequest(ctx, record.params)
   if (typeof result !== 'object' || result === null) throw hostMistake('finishInteraction: the result must be { login }, { consent } or { error }')
   const kind = 'error' in result ? 'error' : 'login' in result ? 'login' : 'consent' in result ? 'consent' : undefined
   if (kind === undefined) throw hostMistake('finishInteraction: the result must be { login }, { consent } or { error }')
@@ -309,11 +310,17 @@ export async function finishInteraction (
   }
 }
 
-/** A new login session at every login (no session fixation); the browser's old one is ended. */
+/**
+ * A new login session at every login (no session fixation); the browser's old one is ended.
+ * Ended, not just deleted: its `sid` is gone, so the clients it signed into are told (OIDC
+ * Back-Channel Logout 1.0 §2.5, "session.ended" with reason `replaced`) and its token families
+ * without `offline_access` end with it, as at a logout. A deleted session would leave those
+ * families bound to a session that no later logout can reach.
+ */
 async function startSession (deps: FlowDeps, login: LoginResult, clientId: string, request: FastifyRequest, reply: FastifyReply): Promise<Authentication> {
   const { ctx, cookies } = deps
   const previous = cookies.sessionId(request)
-  if (previous !== undefined) await ctx.store.deleteSession(previous)
+  if (previous !== undefined) await endSession(ctx, previous, 'replaced')
   const now = nowSeconds()
   const session: SessionRecord = {
     sessionId: randomToken(32),

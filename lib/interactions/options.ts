@@ -5,6 +5,24 @@ import type { ClaimsHooks } from '../tokens/claims-hook.js'
 import type { InteractionOptions } from './types.js'
 import type { PagesOptions } from '../pages/options.js'
 
+const interactionPages = {
+  url: 'a function (interaction) => the URL of your login/consent page',
+  logoutUrl: 'a function (interaction) => the URL of your logout confirmation page',
+  signedOutUrl: 'a function (view) => the URL of your signed-out page',
+} as const
+
+/** `interactions`: each page optional, at least one given, each a function. */
+function checkInteractionOptions (interactions: InteractionOptions): void {
+  if (typeof interactions !== 'object' || interactions === null) throw new InvalidOptionError('interactions.url', `must be ${interactionPages.url}`)
+  for (const [name, description] of Object.entries(interactionPages)) {
+    const value = (interactions as unknown as Record<string, unknown>)[name]
+    if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(`interactions.${name}`, `must be ${description}`)
+  }
+  if (interactions.url === undefined && interactions.logoutUrl === undefined && interactions.signedOutUrl === undefined) {
+    throw new InvalidOptionError('interactions.url', `must be ${interactionPages.url} (or give logoutUrl / signedOutUrl)`)
+  }
+}
+
 /** The options of issue 14 (scopes, interactions, claims hooks, pages), checked in code. */
 export function resolveExperienceOptions (options: OidcProviderOptions): {
   scopes: string[]
@@ -20,9 +38,7 @@ export function resolveExperienceOptions (options: OidcProviderOptions): {
     throw new InvalidOptionError('scopes', (error as Error).message)
   }
   const interactions = options.interactions
-  if (interactions !== undefined && (typeof interactions !== 'object' || interactions === null || typeof interactions.url !== 'function')) {
-    throw new InvalidOptionError('interactions.url', 'must be a function (interaction) => the URL of your login/consent page')
-  }
+  if (interactions !== undefined) checkInteractionOptions(interactions)
   const tokenClaims = options.tokenClaims ?? {}
   if (typeof tokenClaims !== 'object' || tokenClaims === null) throw new InvalidOptionError('tokenClaims', 'must be { accessToken?, idToken? }')
   for (const [kind, hook] of Object.entries(tokenClaims)) {

@@ -1,7 +1,7 @@
 import type { ClientRecord } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { OAuthError, type OAuthErrorCode } from '../errors.js'
-import { findClient } from '../clients.js'
+import { findClient, lookupClient } from '../clients.js'
 import { isWellFormedChallenge, mayOmitCodeChallenge } from '../pkce.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
 
@@ -113,8 +113,9 @@ function single (params: RawParams, name: string, fail: (description: string) =>
 export async function resolveClientAndRedirect (ctx: ProviderContext, params: RawParams): Promise<{ client: ClientRecord, redirectUri: string }> {
   const clientId = single(params, 'client_id', pageError)
   if (clientId === undefined) throw pageError('the request has no client_id')
-  const client = await findClient(ctx, clientId)
-  if (client === undefined) throw pageError('the application (client_id) is not registered with this provider')
+  const { client, problem } = await lookupClient(ctx, clientId)
+  // A refused metadata document (draft-ietf-oauth-client-id-metadata-document, "Metadata Discovery Errors") says why.
+  if (client === undefined) throw pageError(problem ?? 'the application (client_id) is not registered with this provider')
   const redirectUri = single(params, 'redirect_uri', pageError)
   if (redirectUri === undefined) throw pageError('the request has no redirect_uri')
   // Exact string comparison (RFC 9700 §2.1), never a prefix or pattern match.

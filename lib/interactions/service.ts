@@ -5,30 +5,50 @@ import { ProviderCookies } from '../cookies.js'
 import { OAuthError } from '../errors.js'
 import { refuseCrossSiteForm } from '../http/browser-form.js'
 import { routes } from '../urls.js'
-import { interactionIdOf, loadInteraction, promptOf, requireInteractionUser } from './binding.js'
+import { hostMistake, interactionIdOf, loadInteraction, promptOf, requireInteractionUser, type InteractionNoun } from './binding.js'
 import { describeInteraction, finishInteraction, type FlowDeps } from './engine.js'
 import { LoginLimits } from './login-limits.js'
-import { renderConsent, renderLogin } from './builtin-pages.js'
+import { renderConsent, renderLogin, renderLogout } from './builtin-pages.js'
 import { toInteraction } from './view.js'
 import { restoreRequest, type AuthorizationRequest, type RawParams } from './request.js'
-import type { Interaction, InteractionResult, PasswordCheck } from './types.js'
+import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from './types.js'
+import type { LogoutDeps } from '../sessions/logout.js'
+import { describeLogoutInteraction, finishLogout } from '../sessions/logout-interaction.js'
 
 /**
- * The interaction API, one per provider: what `app.oidc.getInteraction`, `finishInteraction`
- * and `checkPassword` call, and what our own login and consent pages call. The rules
- * (browser binding, expiry, single use, CSRF, cross-site refusal, brute-force limits) live
- * here and in the engine, so a host's page and ours obey the same ones.
+ * The interaction API, one per provider: what `app.oidc.getInteraction`,
+ * `getLogoutInteraction`, `finishInteraction` and `checkPassword` call, and what our own login,
+ * consent and logout pages call. The rules (browser binding, expiry, single use, CSRF,
+ * cross-site refusal, brute-force limits) live here, in the engine and in
+ * lib/sessions/logout-interaction.ts, so a host's page and ours obey the same ones.
  */
 export class InteractionService {
   readonly deps: FlowDeps
+  /** What the end_session_endpoint needs: the same cookies, and how a pending logout is shown. */
+  readonly logoutDeps: LogoutDeps
 
   constructor (readonly ctx: ProviderContext) {
+    const cookies = new ProviderCookies(ctx)
     this.deps = {
       ctx,
-      cookies: new ProviderCookies(ctx),
+      cookies,
       limits: new LoginLimits(ctx),
       present: async (record, authorization, request, reply, status) => await this.#present(record, authorization, request, reply, status),
     }
+    this.logoutDeps = {
+      ctx,
+      cookies,
+      presentLogout: async (record, request, reply, status) => await this.#presentLogout(record, request, reply, status),
+    }
+  }
+
+  /** Shows a pending logout: a redirect to the host's page (`interactions.logoutUrl`), or our own. */
+  async #presentLogout (record: InteractionRecord, request: FastifyRequest, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
+    reply.header('cache-control', 'no-store')
+    const interaction = await describeLogoutInteraction(this.deps, record, request)
+    const hostUrl = this.ctx.options.interactions?.logoutUrl
+    if (hostUrl !== undefined) return reply.redirect(hostUrl(interaction), status)
+    return await renderLogout(this.deps, reply, interaction)
   }
 
   /** Shows a pending interaction: a redirect to the host's page, or our own page. */
@@ -50,24 +70,51 @@ export class InteractionService {
    * Loads the interaction a request names (browser binding and expiry checked). For a form
    * post, the cross-site guard and the CSRF token (`csrf_token`) are checked too.
    */
-  async load (request: FastifyRequest, interactionId?: string, options: { form?: boolean } = {}): Promise<InteractionRecord> {
+  async load (request: FastifyRequest, interactionId?: unknown, options: { form?: boolean, noun?: InteractionNoun } = {}): Promise<InteractionRecord> {
     const isForm = options.form ?? request.method === 'POST'
     if (isForm) refuseCrossSiteForm(this.ctx, request)
     const body = typeof request.body === 'object' && request.body !== null ? request.body as RawParams : {}
-    return await loadInteraction(this.deps, request, interactionId ?? interactionIdOf(request), { checkCsrf: isForm, csrfToken: body.csrf_token })
+    return await loadInteraction(this.deps, request, interactionId ?? interactionIdOf(request), {
+      checkCsrf: isForm,
+      csrfToken: body.csrf_token,
+      ...(options.noun === undefined ? {} : { noun: options.noun }),
+    })
   }
 
   /** `app.oidc.getInteraction`: on a POST (a step of the host's form) the form rules apply too. */
   async get (request: FastifyRequest, interactionId?: string): Promise<Interaction> {
     const record = await this.load(request, interactionId)
+    const prompt = promptOf(record)
+    if (prompt === 'logout') throw new OAuthError('invalid_request', 'this is a sign-out request, not a sign-in (read it with getLogoutInteraction)')
     // A consent is shown only to the signed-in user it was asked of.
-    if (promptOf(record) === 'consent') await requireInteractionUser(this.deps, request, record)
+    if (prompt === 'consent') await requireInteractionUser(this.deps, request, record)
     return (await describeInteraction(this.deps, record, request)).interaction
   }
 
-  /** `app.oidc.finishInteraction`. */
+  /** `app.oidc.getLogoutInteraction`: the same rules as `get`, for a pending logout. */
+  async getLogout (request: FastifyRequest, interactionId?: string): Promise<LogoutInteraction> {
+    const record = await this.load(request, interactionId, { noun: 'sign-out' })
+    if (promptOf(record) !== 'logout') throw new OAuthError('invalid_request', 'this is a sign-in request, not a sign-out (read it with getInteraction)')
+    return await describeLogoutInteraction(this.deps, record, request)
+  }
+
+  /** `app.oidc.finishInteraction`: a login/consent resumes the authorization; a logout ends as the user answered. */
   async finish (request: FastifyRequest, reply: FastifyReply, result: InteractionResult, interactionId?: string): Promise<FastifyReply> {
     const record = await this.load(request, interactionId)
+    return await this.finishLoaded(record, result, request, reply)
+  }
+
+  /** Finishes a record already loaded through `load` (our own forms load it with their field names). */
+  async finishLoaded (record: InteractionRecord, result: InteractionResult, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    if (promptOf(record) === 'logout') {
+      if (typeof result !== 'object' || result === null || !('logout' in result)) {
+        throw hostMistake('finishInteraction: this interaction is a sign-out; the result must be { logout: true } or { logout: false }')
+      }
+      return await finishLogout(this.deps, record, result, request, reply)
+    }
+    if (typeof result === 'object' && result !== null && 'logout' in result) {
+      throw hostMistake('finishInteraction: { logout } ends a sign-out interaction; this one asks for a login or consent')
+    }
     return await finishInteraction(this.deps, record, result, request, reply)
   }
 
@@ -112,7 +159,7 @@ export class BuiltInPages {
   async submitLogin (body: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { deps } = this.service
     const record = await this.service.load(request, undefined, { form: true })
-    if (promptOf(record) !== 'login') throw new OAuthError('invalid_request', 'this sign-in request asks for a consent, not a password')
+    if (promptOf(record) !== 'login') throw new OAuthError('invalid_request', 'this request asks for a consent or a sign-out, not a password')
     const authorization = await restoreRequest(deps.ctx, record.params)
     const username = field(body, 'username').slice(0, 256)
     const password = field(body, 'password').slice(0, 1024)
@@ -138,7 +185,7 @@ export class BuiltInPages {
   async showConsent (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { deps } = this.service
     const record = await this.service.load(request, undefined, { form: false })
-    if (promptOf(record) === 'login') throw new OAuthError('invalid_request', 'this sign-in request asks for a login, not a consent')
+    if (promptOf(record) !== 'consent') throw new OAuthError('invalid_request', 'this request asks for a login or a sign-out, not a consent')
     await requireInteractionUser(deps, request, record)
     const authorization = await restoreRequest(deps.ctx, record.params)
     return await renderConsent(deps, reply, record, authorization, request)
@@ -150,7 +197,19 @@ export class BuiltInPages {
     const decision = body.decision
     if (decision !== 'approve' && decision !== 'deny') throw new OAuthError('invalid_request', 'the consent form has no decision')
     const result = decision === 'approve' ? { consent: {} } : { error: 'access_denied' as const }
-    return await finishInteraction(this.service.deps, record, result, request, reply)
+    return await this.service.finishLoaded(record, result, request, reply)
+  }
+
+  /**
+   * POST /logout with `logout_id`: our confirmation form, finished as `{ logout }` through the
+   * same call a host's page makes (`logout` signs out, `stay` keeps the session).
+   */
+  async submitLogout (body: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const record = await this.service.load(request, body.logout_id, { form: true, noun: 'sign-out' })
+    if (promptOf(record) !== 'logout') throw new OAuthError('invalid_request', 'this sign-out request has expired or was already answered; go back to the application and start again')
+    const decision = body.decision
+    if (decision !== 'logout' && decision !== 'stay') throw new OAuthError('invalid_request', 'the sign-out form has no decision')
+    return await this.service.finishLoaded(record, { logout: decision === 'logout' }, request, reply)
   }
 }
 

@@ -32,7 +32,8 @@ export function toInteraction (ctx: ProviderContext, record: InteractionRecord, 
   }))
   const interaction: Interaction = {
     id: record.interactionId,
-    prompt: promptOf(record),
+    // Only login and consent records get here; a pending logout has its own view (LogoutInteraction).
+    prompt: promptOf(record) === 'consent' ? 'consent' : 'login',
     client: publicClient(authorization.client),
     scopes,
     prompts: [...authorization.prompt],

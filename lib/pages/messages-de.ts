@@ -11,6 +11,8 @@ export const de: Record<MessageKey, string> = {
   'login.locked': 'Zu viele fehlgeschlagene Anmeldeversuche. Versuchen Sie es in {minutes} Minute(n) erneut.',
   'consent.title': '{client} erlauben?',
   'consent.intro': '{client} möchte auf Ihr Konto zugreifen',
+  'consent.hostIntro': 'möchte auf Ihr Konto zugreifen',
+  'consent.hostNote': 'Diese Anwendung hat sich über ihre Adresse bei {host} ausgewiesen; nur diese Adresse ist geprüft.',
   'consent.able': 'Die Anwendung darf:',
   'consent.signedInOnly': 'Bestätigen, dass Sie angemeldet sind',
   'consent.claims': 'Außerdem angefragt: {claims}',

@@ -14,6 +14,8 @@ export const en = {
   'login.locked': 'Too many failed sign-in attempts. Try again in {minutes} minute(s).',
   'consent.title': 'Allow {client}?',
   'consent.intro': '{client} wants to access your account',
+  'consent.hostIntro': 'wants to access your account',
+  'consent.hostNote': 'This application identified itself by its address at {host}; only that address is verified.',
   'consent.able': 'It will be able to:',
   'consent.signedInOnly': 'Confirm that you are signed in',
   'consent.claims': 'It also asks for: {claims}',

@@ -11,6 +11,8 @@ export const fr: Record<MessageKey, string> = {
   'login.locked': 'Trop de tentatives de connexion échouées. Réessayez dans {minutes} minute(s).',
   'consent.title': 'Autoriser {client} ?',
   'consent.intro': '{client} souhaite accéder à votre compte',
+  'consent.hostIntro': 'souhaite accéder à votre compte',
+  'consent.hostNote': 'Cette application s’est identifiée par son adresse sur {host} ; seule cette adresse est vérifiée.',
   'consent.able': 'L’application pourra :',
   'consent.signedInOnly': 'Confirmer que vous êtes connecté',
   'consent.claims': 'Elle demande aussi : {claims}',

@@ -5,6 +5,7 @@ import { pagesOf } from '../pages/install.js'
 import { grantHandlers } from '../grants/index.js'
 import { algorithmMetadata, supportedAlgorithms } from '../algorithms.js'
 import { keyMetadata } from '../clients/discovery.js'
+import { clientDocumentsOf } from '../clients/metadata-document.js'
 
 /**
  * The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): every value describes
@@ -50,6 +51,8 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     backchannel_logout_session_supported: true,
     // OIDC Discovery §3: the languages the pages have a catalog for (ui_locales picks one).
     ui_locales_supported: pagesOf(ctx).catalogs.locales,
+    // draft-ietf-oauth-client-id-metadata-document, "Authorization Server Metadata": URL client_ids are resolved.
+    ...(clientDocumentsOf(ctx) === undefined ? {} : { client_id_metadata_document_supported: true }),
   }
 }
 

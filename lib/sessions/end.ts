@@ -2,8 +2,11 @@ import type { ProviderContext } from '../context.js'
 import type { SessionRecord } from '../adapters/store/types.js'
 import { notifyClients } from './backchannel.js'
 
-/** Why a session ended: the user logged out, or host code ended it (`app.oidc.endAccountSessions`). */
-export type SessionEndReason = 'logout' | 'host'
+/**
+ * Why a session ended: the user logged out, host code ended it (`app.oidc.endAccountSessions`),
+ * or a new login in the same browser replaced it (every login starts a new session).
+ */
+export type SessionEndReason = 'logout' | 'host' | 'replaced'
 
 /**
  * Ends one login session (RP-Initiated Logout 1.0 §2, the user's choice). The store hands the

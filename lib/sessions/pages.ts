@@ -1,10 +1,13 @@
-import type { FastifyReply } from 'fastify'
-import { formTargetOf, renderPage } from '../pages.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { formTargetOf } from '../pages.js'
+import type { PageRenderer } from '../pages/renderer.js'
 
 /*
  * The two logout pages, rendered by the page system like login and consent: the host's brand,
  * the `logout.*` keys of the message catalogs, and host templates (`pages.templates.logout`,
  * `pages.templates['logged-out']`). Variables: see the README's "Branding and languages" table.
+ * They take the provider's renderer rather than `reply.oidcPages`: the signed-out page may be
+ * the answer to a host's route (a logout finished on the host's own page), outside our context.
  */
 
 /**
@@ -12,9 +15,9 @@ import { formTargetOf, renderPage } from '../pages.js'
  * "End-User's preferred languages and scripts for the user interface"), then `Accept-Language`,
  * then English; the same choice as the login page (Catalogs.pick).
  */
-export function logoutLocale (reply: FastifyReply, uiLocales: readonly string[]): string {
-  const accept = reply.request.headers['accept-language']
-  return reply.oidcPages.catalogs.pick(uiLocales, typeof accept === 'string' ? accept.slice(0, 500) : undefined)
+export function logoutLocale (pages: PageRenderer, request: FastifyRequest, uiLocales: readonly string[]): string {
+  const accept = request.headers['accept-language']
+  return pages.catalogs.pick(uiLocales, typeof accept === 'string' ? accept.slice(0, 500) : undefined)
 }
 
 export interface LogoutConfirmationView {
@@ -29,20 +32,17 @@ export interface LogoutConfirmationView {
 }
 
 /** The "Sign out?" page (`logout`). */
-export async function renderLogoutConfirmation (reply: FastifyReply, view: LogoutConfirmationView): Promise<FastifyReply> {
+export async function renderLogoutConfirmation (pages: PageRenderer, reply: FastifyReply, view: LogoutConfirmationView): Promise<FastifyReply> {
   const { locale, postLogoutRedirectUri, ...vars } = view
-  return await renderPage(reply, 'logout', {
-    locale,
-    ...vars,
-    title: reply.oidcPages.catalogs.t(locale, 'logout.title'),
-  }, postLogoutRedirectUri === undefined ? [] : [formTargetOf(postLogoutRedirectUri)])
+  const formTargets = postLogoutRedirectUri === undefined ? [] : [formTargetOf(postLogoutRedirectUri)]
+  return await pages.send(reply, 'logout', { locale, ...vars, title: pages.catalogs.t(locale, 'logout.title') }, { locale, formTargets })
 }
 
 /** The page shown when there is no post_logout_redirect_uri to go back to (`logged-out`). */
-export async function renderLoggedOut (reply: FastifyReply, outcome: 'signed_out' | 'stayed', locale: string): Promise<FastifyReply> {
-  return await renderPage(reply, 'logged-out', {
+export async function renderLoggedOut (pages: PageRenderer, reply: FastifyReply, outcome: 'signed_out' | 'stayed', locale: string): Promise<FastifyReply> {
+  return await pages.send(reply, 'logged-out', {
     locale,
     outcome,
-    title: reply.oidcPages.catalogs.t(locale, outcome === 'stayed' ? 'logout.stayedTitle' : 'logout.signedOutTitle'),
-  })
+    title: pages.catalogs.t(locale, outcome === 'stayed' ? 'logout.stayedTitle' : 'logout.signedOutTitle'),
+  }, { locale, formTargets: [] })
 }

@@ -5,6 +5,7 @@ import { filterClaims, registeredClaims } from '../claims.js'
 import type { ClaimsRequest } from '../interactions/request.js'
 import type { InteractionClient } from '../interactions/types.js'
 import { scopeSet } from '../tokens.js'
+import { isClientIdUrl } from '../clients/metadata-document.js'
 
 /** The two kinds of token a claims hook can add to. */
 export type TokenKind = 'access_token' | 'id_token'
@@ -50,6 +51,7 @@ export interface ClaimsHooks {
 /** The client's public metadata, as hooks and pages see it (never its secret). */
 export function publicClient (client: ClientRecord): InteractionClient {
   const view: InteractionClient = { clientId: client.client_id }
+  if (isClientIdUrl(client.client_id)) view.clientIdHost = new URL(client.client_id).host
   if (client.client_name !== undefined) view.clientName = client.client_name
   if (client.client_uri !== undefined) view.clientUri = client.client_uri
   if (client.logo_uri !== undefined) view.logoUri = client.logo_uri

@@ -29,6 +29,16 @@ export class HttpBrowser {
     return response
   }
 
+  /** One request with this browser's cookies (no redirect followed): for pages the helper does not fill. */
+  async send (url: string, init: RequestInit = {}): Promise<Response> {
+    return await this.#request(url, init)
+  }
+
+  /** Whether the browser holds a cookie (e.g. the provider's session cookie). */
+  hasCookie (name: string): boolean {
+    return this.#cookies.has(name)
+  }
+
   /** Goes through login and consent; returns the URL the provider finally redirects to. */
   async authorize (authorizationUrl: URL, credentials: { username: string, password: string }, decision: 'approve' | 'deny' = 'approve'): Promise<URL> {
     const origin = authorizationUrl.origin

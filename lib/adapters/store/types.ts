@@ -289,8 +289,11 @@ export interface InteractionRecord {
   sid?: string
   authTime?: EpochSeconds
   expiresAt: EpochSeconds
-  /** What the interaction asks of the user (issue 14). Absent in records from before: login. */
-  prompt?: 'login' | 'consent'
+  /**
+   * What the interaction asks of the user (issue 14): sign in, consent, or confirm a logout.
+   * Absent in records from before: login or consent, or logout when `params.kind` says so.
+   */
+  prompt?: 'login' | 'consent' | 'logout'
   /** The login's authentication context and methods, carried to the consent step. */
   acr?: string
   amr?: string[]
