@@ -45,9 +45,11 @@ RUN mkdir -p /app/keys && chown node:node /app/keys && chmod 0700 /app/keys
 # `node` (uid 1000) comes with the official image.
 USER node
 EXPOSE 3000
-# slim has no curl: ask node itself. Discovery answers without touching the store or the keys'
-# private half, so this says "the HTTP server is up", and a Redis outage does not restart it.
+# slim has no curl: ask node itself. Readiness (/health/ready) pings the store, so the container
+# shows "unhealthy" while Redis is down and "healthy" again once it is back. Docker itself does not
+# restart an unhealthy container (compose's restart policy acts on exit only); an orchestrator
+# that does should probe /health/live for restarts and /health/ready for traffic.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/.well-known/openid-configuration').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Keys CLI inside the container: node dist/cli.js keys rotate (KEYS_DIR is already set).
 CMD ["node", "dist-examples/examples/server.js"]

@@ -8,11 +8,12 @@
  *
  * Environment: PORT, HOST, ISSUER, REDIS_URL, REDIS_CLUSTER_NODES, SECRET_KEY, KEYS_DIR,
  * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL,
- * ACCESS_TOKEN_ALG (see .env.example), read through examples/env.ts: empty means unset, a
+ * ACCESS_TOKEN_ALG, METRICS (see .env.example), read through examples/env.ts: empty means unset, a
  * malformed value stops the start with one line. `npm start` also reads `.env` when it exists.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
+import { collectDefaultMetrics } from 'prom-client'
 import {
   oidcProvider,
   fileKeys,
@@ -79,6 +80,7 @@ export async function buildExampleServer (
   const keysDir = config.keysDir ?? fileURLToPath(new URL('../keys/', import.meta.url))
   const algorithms: SigningAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
   const accessTokenAlg = envVar.oneOf(env, 'ACCESS_TOKEN_ALG', algorithms)
+  const metrics = envVar.boolean(env, 'METRICS') ?? false
   await app.register(oidcProvider, {
     issuer,
     store,
@@ -90,9 +92,16 @@ export async function buildExampleServer (
     ...(config.secretKey === undefined ? {} : { cookieSecret: config.secretKey }),
     registration: {},
     ttl,
+    // /health/live and /health/ready (the Dockerfile's HEALTHCHECK asks readiness).
+    health: { route: '/health' },
+    // METRICS=true: Prometheus text at /metrics. Behind a proxy, keep /metrics off the public side.
+    ...(metrics ? { metrics: { route: '/metrics' } } : {}),
     ...extra,
   })
   app.addHook('onClose', closeStore)
+  // The process's own metrics (CPU, RSS, heap, event-loop lag) beside the provider's.
+  const registry = app.oidc.metrics?.registry
+  if (registry !== undefined) collectDefaultMetrics({ register: registry })
 
   // A stand-in relying party callback for trying the flow by hand: it shows the code to copy
   // into the token request (README, "Try it by hand"). Plain text, so nothing is interpreted.

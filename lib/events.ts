@@ -27,6 +27,13 @@ export interface SecurityEvents {
   'session.ended': { accountId: string, sid?: string, reason: SessionEndReason, clients: number }
   /** A Logout Token could not be delivered to a client's `backchannel_logout_uri`. */
   'backchannel_logout.failed': { clientId: string, accountId: string, reason: string, detail: string }
+  /** A Logout Token was delivered: the client's `backchannel_logout_uri` answered 2xx (§2.8). */
+  'backchannel_logout.delivered': { clientId: string, accountId: string, status: number }
+  /**
+   * A client's `jwks_uri` (RFC 7591 §2) was fetched for `private_key_jwt`: `ok`, or `error`
+   * (unreachable, refused, not a JWK Set). Answers from the cache raise no event.
+   */
+  'jwks_uri.fetched': { host: string, outcome: 'ok' | 'error' }
   /**
    * A Client ID Metadata Document lookup (for metrics): fetched and valid (`ok`), served from the
    * instance's cache (`cached`), or refused (`error`, with a `client_metadata.failed` event).

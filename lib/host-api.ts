@@ -6,6 +6,8 @@ import { endAccountSessions } from './sessions/end.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from './interactions/types.js'
 import { interactionsOf } from './interactions/service.js'
+import type { ProviderHealth } from './health.js'
+import type { ProviderMetrics } from './metrics/index.js'
 
 /**
  * What host code can do with the provider, through `app.oidc`.
@@ -65,10 +67,16 @@ export interface OidcHostApi {
    * limits (the same counters as our login page). `clientId` names the client in events.
    */
   checkPassword (request: FastifyRequest, username: string, password: string, clientId?: string): Promise<PasswordCheck>
+  /** Liveness and readiness (readiness pings the store): `await app.oidc.health.ready()`. */
+  readonly health: ProviderHealth
+  /** The prom-client registry with the provider's metrics; undefined unless the `metrics` option is on. */
+  readonly metrics: ProviderMetrics | undefined
 }
 
-export function createHostApi (ctx: ProviderContext): OidcHostApi {
+export function createHostApi (ctx: ProviderContext, operations: { health: ProviderHealth, metrics?: ProviderMetrics }): OidcHostApi {
   return {
+    health: operations.health,
+    metrics: operations.metrics === undefined ? undefined : { registry: operations.metrics.registry },
     issuer: ctx.issuer,
     urls: Object.freeze({ ...ctx.urls }),
     publicKeys: () => ctx.keys.publicKeys,

@@ -42,3 +42,6 @@ export { registeredClaims, type ScopesOption, type ScopeDefinition } from './cla
 export type { PagesOptions, BrandOptions, PageName } from './pages/options.js'
 export type { Messages } from './pages/i18n.js'
 export { builtInCatalogs } from './pages/i18n.js'
+export type { MetricsOptions } from './metrics/options.js'
+export type { ProviderMetrics } from './metrics/index.js'
+export type { ProviderHealth, HealthStatus } from './health.js'

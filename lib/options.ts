@@ -12,6 +12,7 @@ import type { ScopesOption, ScopeRegistry } from './claims.js'
 import type { ClaimsHooks } from './tokens/claims-hook.js'
 import type { InteractionOptions } from './interactions/types.js'
 import type { PagesOptions } from './pages/options.js'
+import type { MetricsOptions, ResolvedMetricsOptions } from './metrics/options.js'
 
 const Seconds = (description: string, defaultValue: number) =>
   Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
@@ -143,6 +144,11 @@ export const OptionsSchema = Type.Object({
   accessTokenSigningAlg: Type.Optional(Type.Union([
     Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
   ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
+  // Issue 19: liveness and readiness (lib/health.ts).
+  health: Type.Object({
+    route: Type.Optional(Type.String({ pattern: '^/[^?#]*$', description: 'Mounts GET {route}/live and {route}/ready (under `prefix`). Default: no routes (app.oidc.health only).' })),
+    timeoutMs: Type.Integer({ minimum: 50, maximum: 30_000, default: 1000, description: 'How long readiness waits for the store\'s ping, in milliseconds.' }),
+  }, { additionalProperties: false, default: {} }),
 }, { additionalProperties: true })
 
 export type OptionsData = Static<typeof OptionsSchema>
@@ -258,6 +264,13 @@ export interface OidcProviderOptions {
     /** Lower bound on caching: `no-store`, `no-cache`, `max-age=0` or no header still cache this long (0 = honour them). Default 60. */
     minCacheSeconds?: number
   }
+  /**
+   * Prometheus metrics with prom-client (issue 19). Default off: no listener, hook or store
+   * wrapper. `true`: a registry of the provider's own at `app.oidc.metrics.registry`.
+   */
+  metrics?: boolean | MetricsOptions
+  /** Health: `route` mounts `{route}/live` and `{route}/ready`; `timeoutMs` bounds readiness's store ping (default 1000). */
+  health?: Partial<OptionsData['health']>
 }
 
 /** Options after defaults, as the provider uses them. */
@@ -279,6 +292,8 @@ export interface ResolvedOptions extends Omit<OptionsData, 'scopes'> {
   ownsStore: boolean
   /** True when no cookie secret was configured and a random one was generated. */
   generatedCookieSecret: boolean
+  /** The `metrics` option checked; undefined when metrics are off. */
+  metrics: ResolvedMetricsOptions | undefined
 }
 
 /**
@@ -313,6 +328,7 @@ function structuredCloneData (options: object): Record<string, unknown> {
     if (key === 'findResourceServer') continue
     // Functions and host objects, checked in code (resolveExperience).
     if (key === 'interactions' || key === 'tokenClaims' || key === 'pages' || key === 'scopes') continue
+    if (key === 'metrics') continue // a prom-client Registry: checked by resolveMetricsOptions
     data[key] = value
   }
   return structuredClone(data)

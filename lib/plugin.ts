@@ -21,12 +21,15 @@ import { SecurityEventEmitter } from './events.js'
 import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { routeModules } from './routes/index.js'
+import { pathInsertedDiscoveryRoutes } from './routes/discovery.js'
 import { ResourceRegistry } from './resources/registry.js'
 import { createFetcher } from './http/fetch.js'
 import { settleDeliveries } from './sessions/backchannel.js'
 import { installPages, pagesOf } from './pages/install.js'
 import { clientDocumentsOf } from './clients/metadata-document.js'
 import { resolveExperienceOptions } from './interactions/options.js'
+import { resolveMetricsOptions } from './metrics/options.js'
+import { createHealth, registerHealthRoutes } from './health.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -110,6 +113,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
     ...(options.findResourceServer === undefined ? {} : { findResourceServer: options.findResourceServer }),
     cors,
     generatedCookieSecret,
+    metrics: resolveMetricsOptions(options.metrics),
   }
 }
 
@@ -130,15 +134,22 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     throw new InvalidOptionError('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
   }
   const events = new SecurityEventEmitter()
+  const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer)
+  // Issue 19: only with metrics on is prom-client loaded, the store wrapped, a hook added.
+  const metrics = options.metrics === undefined
+    ? undefined
+    : (await import('./metrics/index.js')).createMetrics(options.metrics, staticClients)
+  // At once: a host registry gets its names back even when a later option fails register.
+  if (metrics !== undefined) app.addHook('onClose', async () => { metrics.close() })
   const ctx: ProviderContext = {
     issuer,
     urls: endpointUrls(issuer),
     basePath,
     options,
-    store: options.store,
+    store: metrics?.instrumentStore(options.store) ?? options.store,
     users: options.users,
     keys,
-    staticClients: loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer),
+    staticClients,
     events,
     resources,
     log,
@@ -157,7 +168,9 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
 
   pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
   clientDocumentsOf(ctx) // bad clientIdMetadataDocuments bounds fail register here
-  app.decorate('oidc', createHostApi(ctx))
+  metrics?.listen(events)
+  const health = createHealth(ctx, app)
+  app.decorate('oidc', createHostApi(ctx, { health, ...(metrics === undefined ? {} : { metrics }) }))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
   app.addHook('onClose', async () => {
     // Back-channel logouts already started finish (each is bounded by its timeout) first.
@@ -184,12 +197,40 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
         : { error: Object.assign(new Error('invalid request'), { validation: validator.Errors(data) }) }
     })
     child.setErrorHandler(errorHandler)
+    if (metrics !== undefined) child.addHook('onResponse', metrics.onResponse)
     // No parsing hook (`hook: false`): most provider routes (token, userinfo, discovery...) read
     // no cookie, and the ones that do parse the header on demand (lib/cookies.ts).
     if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie, { hook: false })
     installPages(child, ctx)
     for (const register of routeModules) await register(child, ctx)
   }, { prefix })
+
+  // Operations routes (issue 19), only where the host asked: beside the provider's routes, not
+  // among them, so they are not timed as traffic nor given the provider's CORS or parsers.
+  const healthRoute = options.health.route
+  const metricsRoute = metrics?.route ?? false
+  if (healthRoute !== undefined || metricsRoute !== false) {
+    await app.register(async (operations) => {
+      if (healthRoute !== undefined) registerHealthRoutes(operations, health, healthRoute)
+      if (metrics !== undefined && metricsRoute !== false) {
+        operations.get(metricsRoute, async (_request, reply) => {
+          reply.type(metrics.registry.contentType).header('cache-control', 'no-store')
+          return await metrics.registry.metrics()
+        })
+      }
+    }, { prefix })
+  }
+
+  // RFC 8414 §3.1: an issuer with a path also answers at the host's root, where MCP clients
+  // (and other RFC 8414 clients) look first. Registered by the plugin itself, since it already
+  // decorates the host's context; a prefixed host context cannot reach the root, so it warns.
+  if (basePath !== '') {
+    if (app.prefix === '') {
+      await app.register(async (root) => { await pathInsertedDiscoveryRoutes(root, ctx) })
+    } else {
+      app.log.warn(`fastify-oidc-provider: registered inside the prefixed context "${app.prefix}", so the path-inserted metadata (/.well-known/oauth-authorization-server${basePath}) cannot be served at the host's root; register the provider in the root context (with the \`prefix\` option) to serve it`)
+    }
+  }
 }
 
 /**

@@ -228,7 +228,10 @@ t.test('jwks_uri clients: verifyClientAssertion fetches the keys through ctx.fet
   const store = new MemoryStore()
   t.teardown(() => store.close())
   const issuer = 'https://op.example.com'
-  const ctx = { issuer, urls: endpointUrls(issuer), store, fetcher } as unknown as ProviderContext
+  // Issue 19: each fetch (not each cache answer) raises `jwks_uri.fetched` with the host alone.
+  const fetched: unknown[] = []
+  const audit = (name: string, event: unknown): void => { fetched.push({ name, event }) }
+  const ctx = { issuer, urls: endpointUrls(issuer), store, fetcher, audit } as unknown as ProviderContext
   const record: ClientRecord = {
     client_id: 'pk-svc',
     token_endpoint_auth_method: 'private_key_jwt',
@@ -243,6 +246,7 @@ t.test('jwks_uri clients: verifyClientAssertion fetches the keys through ctx.fet
   await verifyClientAssertion(ctx, record, await assertion(es, { aud: `${issuer}/introspect` }), ctx.urls.introspect)
   await verifyClientAssertion(ctx, record, await assertion(es, { aud: issuer }), ctx.urls.introspect)
   t.equal(fetches, 1, 'fetched once, then cached')
+  t.same(fetched, [{ name: 'jwks_uri.fetched', event: { host: new URL(jwksUri).host, outcome: 'ok' } }], 'one jwks_uri.fetched event (ok), none for the cached answer')
   await t.rejects(verifyClientAssertion(ctx, record, await assertion(await clientKey('ES256'), { aud: issuer }), ctx.urls.token), AssertionError, 'an unknown key')
   const noKeys = { ...record, jwks_uri: undefined }
   delete noKeys.jwks_uri
@@ -251,6 +255,7 @@ t.test('jwks_uri clients: verifyClientAssertion fetches the keys through ctx.fet
   const strict = createFetcher({})
   t.teardown(async () => { await strict.close() })
   await t.rejects(verifyClientAssertion({ ...ctx, fetcher: strict } as unknown as ProviderContext, record, await assertion(es, { aud: issuer }), ctx.urls.token), /could not be fetched/)
+  t.same(fetched.at(-1), { name: 'jwks_uri.fetched', event: { host: new URL(jwksUri).host, outcome: 'error' } }, 'a refused fetch: outcome error')
 })
 
 t.test('registration accepts dpop_bound_access_tokens and require_pushed_authorization_requests as booleans', async (t) => {

@@ -175,8 +175,11 @@ async function outage (t: Test, clientOptions: RedisOptions, label: string): Pro
   await server.stop()
   await expectUnavailable('Redis stopped')
   await expectUnavailable('still stopped')
+  // Readiness (issue 19): ping fails the same bounded way, and answers again after the restart.
+  await t.rejects(store.ping(), StoreUnavailableError, `${label}: ping while Redis is stopped: StoreUnavailableError`)
   await server.start()
   await expectRecovery('Redis restarted')
+  await t.resolves(store.ping(), `${label}: ping answers again after the restart`)
 
   server.pause()
   await expectUnavailable('Redis frozen')

@@ -666,6 +666,17 @@ export async function storeContract (
         'concurrent increments are never lost')
     })
 
+    register('ping: answers while the backend is up, and writes nothing', async (t, store, other) => {
+      // Optional in the contract (readiness falls back to a read); our stores all implement it.
+      if (store.ping === undefined) {
+        t.pass('this store has no ping(); readiness uses a harmless read instead')
+        return
+      }
+      await t.resolves(store.ping(), 'ping resolves')
+      await t.resolves(Promise.all([store.ping(), other.ping?.()]), 'concurrent pings on both instances resolve')
+      t.equal(await store.getCounter('health'), undefined, 'no record appears')
+    })
+
     register('expiry: every record kind is gone after its expiresAt; clients stay', async (t, store, other) => {
       const now = nowSeconds()
       const past = now - 1

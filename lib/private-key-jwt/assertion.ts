@@ -36,10 +36,22 @@ const caches = new WeakMap<ProviderContext, JwksUriCache>()
 function jwksUriCache (ctx: ProviderContext): JwksUriCache {
   let cache = caches.get(ctx)
   if (cache === undefined) {
-    cache = new JwksUriCache(async (url, options) => await ctx.fetcher.getJson(url, options))
+    cache = new JwksUriCache(async (url, options) => await ctx.fetcher.getJson(url, options), {
+      // The host only (a URL's path or query could be anything the client chose); a URL that
+      // does not parse was refused by the fetcher and never reaches here.
+      onFetched: (url, outcome) => { ctx.audit('jwks_uri.fetched', { host: hostOf(url), outcome }) },
+    })
     caches.set(ctx, cache)
   }
   return cache
+}
+
+function hostOf (url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return ''
+  }
 }
 
 async function clientKeys (ctx: ProviderContext, client: ClientRecord, kid: string | undefined): Promise<JWK[]> {

@@ -18,6 +18,8 @@ export interface JwksUriCacheOptions {
   /** Most URLs remembered (oldest dropped first). Default 1000. */
   maxEntries?: number
   now?: () => number
+  /** Told the outcome of every fetch (not of cache answers): the `jwks_uri.fetched` event. */
+  onFetched?: (url: string, outcome: 'ok' | 'error') => void
 }
 
 interface Entry {
@@ -51,6 +53,7 @@ export class JwksUriCache {
   readonly #maxBytes: number
   readonly #maxEntries: number
   readonly #now: () => number
+  readonly #onFetched: ((url: string, outcome: 'ok' | 'error') => void) | undefined
   readonly #entries = new Map<string, Entry>()
   readonly #inFlight = new Map<string, Promise<Entry>>()
   /** When a fetch of a URL last failed: no new attempt within the cooldown. */
@@ -64,6 +67,7 @@ export class JwksUriCache {
     this.#maxBytes = options.maxBytes ?? 64 * 1024
     this.#maxEntries = options.maxEntries ?? 1000
     this.#now = options.now ?? Date.now
+    this.#onFetched = options.onFetched
   }
 
   /**
@@ -99,7 +103,10 @@ export class JwksUriCache {
   async #fetch (url: string): Promise<Entry> {
     const running = this.#inFlight.get(url)
     if (running !== undefined) return await running
-    const fetching = this.#load(url).finally(() => this.#inFlight.delete(url))
+    const fetching = this.#load(url).then(
+      (entry) => { this.#onFetched?.(url, 'ok'); return entry },
+      (error: unknown) => { this.#onFetched?.(url, 'error'); throw error }
+    ).finally(() => this.#inFlight.delete(url))
     this.#inFlight.set(url, fetching)
     return await fetching
   }

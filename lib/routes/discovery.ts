@@ -6,6 +6,7 @@ import { grantHandlers } from '../grants/index.js'
 import { algorithmMetadata, supportedAlgorithms } from '../algorithms.js'
 import { keyMetadata } from '../clients/discovery.js'
 import { clientDocumentsOf } from '../clients/metadata-document.js'
+import { corsAllowedHeaders, corsMaxAge } from '../http/cors.js'
 
 /**
  * The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): every value describes
@@ -62,22 +63,71 @@ export function documentHeaders (contentType: string): Record<string, string> {
   return { 'cache-control': 'public, max-age=300', 'content-type': contentType }
 }
 
-export async function discoveryRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
-  // Serialized once, as bytes: the document only changes when the keys' algorithms change.
-  const headers = documentHeaders('application/json; charset=utf-8')
+/**
+ * The serialized metadata, one per provider: the issuer-relative routes and the root
+ * path-inserted ones send the same bytes. Serialized once, as bytes; again only when the keys
+ * (and so the algorithms) change.
+ */
+const documents = new WeakMap<ProviderContext, () => Buffer>()
+
+function metadataDocument (ctx: ProviderContext): () => Buffer {
+  const known = documents.get(ctx)
+  if (known !== undefined) return known
   let body = Buffer.from(JSON.stringify(providerMetadata(ctx)))
   const algorithmsNow = (): string => supportedAlgorithms(ctx.keys).idTokenSigning.join()
   let algorithms = algorithmsNow()
-  const current = (): Buffer => {
-    const now = algorithmsNow()
-    if (now !== algorithms) {
-      algorithms = now
+  const send = (): Buffer => {
+    const current = algorithmsNow()
+    if (current !== algorithms) {
+      algorithms = current
       body = Buffer.from(JSON.stringify(providerMetadata(ctx)))
     }
     return body
   }
-  for (const path of [routes.discovery, routes.oauthMetadata]) {
-    // Synchronous: no promise per request for a constant answer.
-    app.get(path, (_request, reply) => { reply.headers(headers).send(current()) })
+  documents.set(ctx, send)
+  return send
+}
+
+/** `publicCors`: set here; the issuer-relative routes get it from lib/http/cors.ts's hook. */
+function serveMetadata (app: FastifyInstance, path: string, send: () => Buffer, publicCors = false): void {
+  const headers = {
+    ...documentHeaders('application/json; charset=utf-8'),
+    ...(publicCors ? { 'access-control-allow-origin': '*' } : {}),
+  }
+  // Synchronous, headers built once: no promise per request for a constant answer.
+  app.get(path, (_request, reply) => { reply.headers(headers).send(send()) })
+}
+
+export async function discoveryRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  const send = metadataDocument(ctx)
+  for (const path of [routes.discovery, routes.oauthMetadata]) serveMetadata(app, path, send)
+}
+
+/**
+ * The root locations of the metadata of an issuer with a path (`https://host/oidc`):
+ * RFC 8414 §3.1 inserts the well-known segment between the host and the issuer's path
+ * (`/.well-known/oauth-authorization-server/oidc`), and clients that apply the same rule to
+ * OpenID Connect Discovery (RFC 8414 §5; the MCP authorization spec's discovery order, the MCP
+ * SDK's `buildDiscoveryUrls`) ask `/.well-known/openid-configuration/oidc`. OIDC Discovery §4's
+ * own location (`/oidc/.well-known/openid-configuration`) is `discoveryRoutes`'. Same document,
+ * so the `issuer` is byte for byte the one the client inserted (RFC 8414 §3.3).
+ *
+ * Registered in an unprefixed context of the host (`app` must be at the root), with the
+ * public-document CORS of the issuer-relative ones (any origin may read them, no credentials).
+ */
+export async function pathInsertedDiscoveryRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  const send = metadataDocument(ctx)
+  for (const wellKnown of [routes.oauthMetadata, routes.discovery]) {
+    const path = wellKnown + ctx.basePath
+    serveMetadata(app, path, send, true)
+    app.options(path, async (_request, reply) => {
+      reply.headers({
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'GET',
+        'access-control-allow-headers': corsAllowedHeaders,
+        'access-control-max-age': String(corsMaxAge),
+      })
+      return await reply.code(204).send()
+    })
   }
 }

@@ -37,7 +37,7 @@ async function deliver (ctx: ProviderContext, session: SessionRecord, clientId: 
     timeoutMs: ctx.options.outbound.timeoutMs,
   })
   if (result.ok) {
-    ctx.log.info({ clientId, status: result.status }, 'oidc back-channel logout delivered')
+    ctx.audit('backchannel_logout.delivered', { clientId, accountId: session.accountId, status: result.status })
     return
   }
   ctx.audit('backchannel_logout.failed', { clientId, accountId: session.accountId, reason: result.reason, detail: result.message })

@@ -153,6 +153,9 @@ export class MemoryStore implements Store {
     clearInterval(this.#sweeper)
   }
 
+  /** Always ready: the records live in this process. */
+  async ping (): Promise<void> {}
+
   // clients ------------------------------------------------------------------------------------
 
   async getClient (clientId: string): Promise<ClientRecord | undefined> {

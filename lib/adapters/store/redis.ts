@@ -101,6 +101,23 @@ export class RedisStore implements Store {
   /** Nothing to release: the host owns the Redis connection and quits it itself. */
   async close (): Promise<void> {}
 
+  /**
+   * PING, bounded by `operationTimeoutMs` like every operation. On a Cluster every master is
+   * pinged: a key's operations fail while its slot's master is down, so one unreachable master
+   * means not ready; no known master at all (not connected yet) is not ready either.
+   */
+  async ping (): Promise<void> {
+    await this.#op('ping', async () => {
+      if (!this.#client.isCluster) {
+        await this.#client.ping()
+        return
+      }
+      const masters = (this.#client as Cluster).nodes('master')
+      if (masters.length === 0) throw new Error('no cluster master is connected')
+      await Promise.all(masters.map(async (node) => await node.ping()))
+    })
+  }
+
   // clients: never expire ----------------------------------------------------------------------
 
   async getClient (clientId: string): Promise<ClientRecord | undefined> {

@@ -461,4 +461,11 @@ export interface Store extends
   ReplayStore {
   /** Releases timers or connections the store owns (not a host-owned Redis client). */
   close? (): Promise<void>
+  /**
+   * Resolves once the backend answers (readiness: `app.oidc.health.ready()`), throws
+   * `StoreUnavailableError` when it does not. Cheap (one round trip, no data) and side-effect
+   * free. Optional, so stores written before it keep working: without it readiness makes one
+   * harmless read instead (`getCounter` of a key nothing writes).
+   */
+  ping? (): Promise<void>
 }
