@@ -4,8 +4,9 @@
  * Progress and the servers' own logs go to stderr.
  *
  * Environment: BENCH_DURATION (seconds per scenario, default 5), BENCH_CONNECTIONS (default 32),
- * REDIS_URL (default redis://127.0.0.1:6379), BENCH_ONLY (comma-separated groups: baselines,
- * bare, memory, redis, memory-rss, algorithms).
+ * REDIS_URL (default: a private redis-server the bench starts, else redis://127.0.0.1:6379),
+ * BENCH_ONLY (comma-separated groups: baselines, bare, memory, redis, memory-rss, algorithms),
+ * BENCH_CPU_PROF (1 or a folder: V8 CPU profiles of every server, see bench/profile-summary.ts).
  */
 import { Redis } from 'ioredis'
 import { cpus } from 'node:os'
@@ -18,7 +19,9 @@ import {
   introspectionScenario,
   loginFlowScenario,
   userinfoScenario,
+  ssoFlowAlgScenario,
   ssoFlowScenario,
+  ssoRedisCommands,
   staticDocumentScenarios,
   type RunSettings,
   type Target,
@@ -26,6 +29,7 @@ import {
 import type { ScenarioResult } from './lib/stats.js'
 import { ratios, type Ratio } from './lib/ratios.js'
 import { redisStoreClass } from './lib/redis-store.js'
+import { benchRedis, type BenchRedis } from './lib/redis-server.js'
 
 const settings: RunSettings = {
   durationSec: Number(process.env.BENCH_DURATION ?? 5),
@@ -33,7 +37,7 @@ const settings: RunSettings = {
 }
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').filter((group) => group !== ''))
 const wanted = (group: string): boolean => only.size === 0 || only.has(group)
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+let redisUrl = 'redis://127.0.0.1:6379'
 const runId = `${process.pid}-${Date.now().toString(36)}`
 
 const results: Array<ScenarioResult | Record<string, unknown>> = []
@@ -52,7 +56,7 @@ function progress (message: string): void {
  * Redis store, both at once: each scenario then runs on one and right after on the other, so
  * the two numbers of a pair see the same machine (this machine is shared and its load moves).
  */
-async function startProviders (): Promise<{ targets: Target[], close: () => Promise<void> }> {
+async function startProviders (): Promise<{ targets: Target[], prefix?: string, close: () => Promise<void> }> {
   const children: ChildServer[] = []
   const targets: Target[] = []
   const cleanups: Array<() => Promise<void>> = []
@@ -60,8 +64,8 @@ async function startProviders (): Promise<{ targets: Target[], close: () => Prom
   children.push(memory)
   targets.push({ store: 'memory', origin: memory.origin, cpuMs: memory.cpuMs })
   const redis = wanted('redis') ? await redisAvailable() : { reason: 'not selected (BENCH_ONLY)' }
+  const prefix = `bench:${runId}:`
   if ('client' in redis) {
-    const prefix = `bench:${runId}:`
     const child = await startChild('server.ts', { BENCH_STORE: 'redis', REDIS_URL: redisUrl, BENCH_PREFIX: prefix })
     children.push(child)
     targets.push({ store: 'redis', origin: child.origin, cpuMs: child.cpuMs })
@@ -78,6 +82,7 @@ async function startProviders (): Promise<{ targets: Target[], close: () => Prom
   }
   return {
     targets,
+    ...('client' in redis ? { prefix } : {}),
     close: async () => {
       for (const child of children) await child.close()
       for (const cleanup of cleanups) await cleanup()
@@ -133,10 +138,13 @@ async function bareFastify (): Promise<void> {
  */
 async function algorithmScenarios (): Promise<void> {
   for (const alg of ['RS256', 'PS256', 'ES256', 'EdDSA']) {
-    progress(`client_credentials signed ${alg}`)
+    progress(`client_credentials signed ${alg}${alg === 'PS256' ? '' : ', and the SSO code flow'}`)
     const child = await startChild('server.ts', { BENCH_STORE: 'memory', BENCH_ALG: alg })
     try {
-      emit({ ...await clientCredentialsAlgScenario({ store: 'memory', origin: child.origin, cpuMs: child.cpuMs }, settings, alg), alg })
+      const target: Target = { store: 'memory', origin: child.origin, cpuMs: child.cpuMs }
+      emit({ ...await clientCredentialsAlgScenario(target, settings, alg), alg })
+      // Issue 19: the SSO flow with ES256 and EdDSA keys against RS256, each on its own server.
+      if (alg !== 'PS256') emit(await ssoFlowAlgScenario(target, settings, runId, alg))
     } finally {
       await child.close()
     }
@@ -164,6 +172,12 @@ function machine (): Record<string, unknown> {
 
 async function main (): Promise<void> {
   progress(`machine ${JSON.stringify(machine())}`)
+  let redisServer: BenchRedis | undefined
+  if (wanted('redis')) {
+    redisServer = await benchRedis()
+    redisUrl = redisServer.url
+    progress(`redis: ${redisServer.private ? 'a private redis-server at ' : ''}${redisUrl}`)
+  }
   const providers = wanted('memory') || wanted('redis') ? await startProviders() : undefined
   try {
     // Each ratio's two sides are measured close together: jose, then the signing endpoints,
@@ -178,6 +192,11 @@ async function main (): Promise<void> {
       progress('client_credentials and SSO code flow')
       for (const target of providers.targets) emit(await clientCredentialsScenario(target, settings))
       for (const target of providers.targets) emit(await ssoFlowScenario(target, settings, runId))
+      const redisTarget = providers.targets.find((target) => target.store === 'redis')
+      if (redisTarget !== undefined && providers.prefix !== undefined) {
+        progress('Redis commands per SSO flow (INFO commandstats and MONITOR, 100 flows alone)')
+        emit(await ssoRedisCommands(redisTarget, runId, { url: redisUrl, prefix: providers.prefix }))
+      }
       if (wanted('baselines')) await joseConcurrent(2)
       if (wanted('bare')) await bareFastify()
       progress('discovery and JWKS')
@@ -192,6 +211,7 @@ async function main (): Promise<void> {
     }
   } finally {
     await providers?.close()
+    await redisServer?.stop()
   }
   if (wanted('baselines')) {
     progress('scrypt verify (staticUsers, default cost)')
@@ -205,14 +225,16 @@ async function main (): Promise<void> {
   emit({
     summary: true,
     machine: machine(),
+    redis: redisServer === undefined ? 'not used' : redisServer.private ? 'private redis-server' : redisUrl,
     ratios: computed,
     targetsMet: computed.filter((ratio) => ratio.met === true).length,
     targetsMissed: computed.filter((ratio) => ratio.met === false).map((ratio) => ratio.name),
     invalidScenarios: invalid,
   })
   for (const ratio of computed) {
-    const byCpu = ratio.cpuValue === undefined ? '' : `, by CPU time ${ratio.cpuValue ?? 'n/a'}`
-    progress(`${ratio.met === undefined ? 'n/a ' : ratio.met ? 'MET ' : 'MISS'} ${ratio.name}: ${ratio.value ?? 'n/a'}${byCpu} (target ${ratio.target})`)
+    const beside = ratio.basis === 'cpu' ? `, throughput ${ratio.throughputValue ?? 'n/a'}` : ratio.basis === 'throughput' && ratio.cpuValue !== undefined ? `, by CPU ${ratio.cpuValue ?? 'n/a'}` : ''
+    const sides = ratio.sides === undefined ? '' : ` [${Object.entries(ratio.sides).map(([key, value]) => `${key} ${value ?? 'n/a'}`).join(', ')}]`
+    progress(`${ratio.met === undefined ? 'n/a ' : ratio.met ? 'MET ' : 'MISS'} ${ratio.name}: ${ratio.value ?? 'n/a'}${beside} (target ${ratio.target})${sides}`)
   }
   if (invalid.length > 0) {
     progress(`INVALID (non-2xx or errors): ${invalid.join(', ')}`)

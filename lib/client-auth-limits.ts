@@ -25,7 +25,11 @@ export class ClientAuthLimits {
    */
   async check (clientId: string | undefined, ip: string): Promise<boolean> {
     const max = this.ctx.options.rateLimit.clientAuthFailures
-    const counters = await Promise.all(this.#keys(clientId, ip).map((key) => this.ctx.store.getCounter(key)))
+    const keys = this.#keys(clientId, ip)
+    // One store step where the store offers it (one Redis command instead of two).
+    const counters = this.ctx.store.getCounters !== undefined
+      ? await this.ctx.store.getCounters(keys)
+      : await Promise.all(keys.map(async (key) => await this.ctx.store.getCounter(key)))
     const now = nowSeconds()
     const wait = Math.max(0, ...counters.map((counter) => counter !== undefined && counter.count >= max ? counter.resetAt - now : 0))
     if (wait > 0) {

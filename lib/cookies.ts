@@ -31,8 +31,8 @@ export class ProviderCookies {
   }
 
   #read (request: FastifyRequest, name: string): string | undefined {
-    // A host route (interaction API) may live outside the context where @fastify/cookie is
-    // registered: then the header is parsed here.
+    // The provider registers @fastify/cookie without its parsing hook, and a host route
+    // (interaction API) may live outside its context: then the header is parsed here.
     const jar = request.cookies ?? (typeof request.headers.cookie === 'string' ? fastifyCookie.parse(request.headers.cookie) : undefined)
     const raw = jar?.[name]
     if (typeof raw !== 'string' || raw === '' || raw.length > 512) return undefined

@@ -1,5 +1,6 @@
-import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
-import type { PublicJwk, SigningKey } from './adapters/keys/types.js'
+import { constants, createPublicKey, verify as cryptoVerify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
+import type { JWTPayload } from 'jose'
+import type { PublicJwk, SigningAlgorithm, SigningKey } from './adapters/keys/types.js'
 
 /**
  * Builds a compact JWS (RFC 7515 §7.1). Written here rather than with jose's SignJWT because the
@@ -13,34 +14,108 @@ export async function signJwt (key: SigningKey, typ: string, payload: Record<str
   return `${input}.${Buffer.from(signature).toString('base64url')}`
 }
 
-/** Verifies JWTs this provider issued, against its own published keys only. */
+/** How each algorithm verifies with node:crypto (RFC 7518 §3.3, §3.5, §3.4; RFC 8037 §3.1). */
+function verifyParams (alg: SigningAlgorithm, key: KeyObject): { digest: string | null, key: KeyObject | VerifyKeyObjectInput } {
+  switch (alg) {
+    case 'PS256': return { digest: 'sha256', key: { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } }
+    case 'ES256': return { digest: 'sha256', key: { key, dsaEncoding: 'ieee-p1363' } }
+    case 'EdDSA': return { digest: null, key }
+    default: return { digest: 'sha256', key }
+  }
+}
+
+interface VerificationKey {
+  kid: string
+  alg: SigningAlgorithm
+  digest: string | null
+  key: KeyObject | VerifyKeyObjectInput
+}
+
+/** RFC 7515 §4.1.9 and jose's rule: `typ` compares case-insensitively, `application/` optional. */
+function normalizeTyp (value: string): string {
+  const lower = value.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower
+}
+
+function decodeJson (segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const segmentPattern = /^[A-Za-z0-9_-]+$/
+
+/**
+ * Verifies JWTs this provider issued, against its own published keys only.
+ *
+ * Written on node:crypto rather than with jose's jwtVerify: this runs on every userinfo,
+ * introspection and revocation request, and jose's path (WebCrypto in the thread pool, key
+ * lookup, claim checks on a generic options object) cost about five times the CPU of one
+ * synchronous `crypto.verify` with a KeyObject imported once (measured: 360 vs 65 µs on this VM).
+ * The checks are jose's for what our tokens use: a compact JWS (RFC 7515 §7.1) with `alg` among
+ * our keys' and the key named by `kid` (or, without `kid`, each key of that `alg`), no `crit`
+ * (§4.1.11: none of ours), `typ`, then RFC 7519 §4.1: `iss` ours, `exp` and `nbf` as numbers and
+ * in time (no clock tolerance), `iat` a number, `aud` when asked.
+ */
 export class JwtVerifier {
-  readonly #getKey: JWTVerifyGetKey
-  readonly #algorithms: string[]
+  readonly #keys: VerificationKey[]
   readonly #issuer: string
 
   constructor (publicKeys: PublicJwk[], issuer: string) {
-    this.#getKey = createLocalJWKSet({ keys: publicKeys.map((key) => ({ ...key })) })
-    this.#algorithms = [...new Set(publicKeys.map((key) => key.alg))]
+    this.#keys = publicKeys.map((jwk) => {
+      const key = createPublicKey({ key: { ...jwk } as JsonWebKey, format: 'jwk' })
+      return { kid: jwk.kid, alg: jwk.alg, ...verifyParams(jwk.alg, key) }
+    })
     this.#issuer = issuer
   }
 
   /**
    * Returns the payload, or undefined for anything not issued by us, not of the expected `typ`,
-   * expired or malformed: callers answer with their RFC error, never with the jose error.
+   * expired or malformed: callers answer with their RFC error, never with the reason.
    */
   async verify (token: string, options: { typ: string, audience?: string, ignoreExpiry?: boolean }): Promise<JWTPayload | undefined> {
-    try {
-      const { payload } = await jwtVerify(token, this.#getKey, {
-        issuer: this.#issuer,
-        algorithms: this.#algorithms,
-        typ: options.typ,
-        ...(options.audience === undefined ? {} : { audience: options.audience }),
-        ...(options.ignoreExpiry === true ? { currentDate: new Date(0), clockTolerance: Number.MAX_SAFE_INTEGER } : {}),
-      })
-      return payload
-    } catch {
-      return undefined
+    return this.verifySync(token, options)
+  }
+
+  verifySync (token: string, options: { typ: string, audience?: string, ignoreExpiry?: boolean }): JWTPayload | undefined {
+    const parts = token.split('.')
+    if (parts.length !== 3) return undefined
+    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string]
+    if (!segmentPattern.test(headerPart) || !segmentPattern.test(payloadPart) || !segmentPattern.test(signaturePart)) return undefined
+    const header = decodeJson(headerPart)
+    if (header === undefined || typeof header.alg !== 'string' || header.crit !== undefined || header.b64 !== undefined) return undefined
+    if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(options.typ)) return undefined
+    const kid = header.kid
+    if (kid !== undefined && typeof kid !== 'string') return undefined
+    const candidates = this.#keys.filter((key) => key.alg === header.alg && (kid === undefined || key.kid === kid))
+    if (candidates.length === 0) return undefined
+    const input = Buffer.from(`${headerPart}.${payloadPart}`, 'ascii')
+    const signature = Buffer.from(signaturePart, 'base64url')
+    if (!candidates.some((key) => verifySignature(key.digest, input, key.key, signature))) return undefined
+    const payload = decodeJson(payloadPart) as JWTPayload | undefined
+    if (payload === undefined || payload.iss !== this.#issuer) return undefined
+    const { exp, nbf, iat } = payload
+    if ((exp !== undefined && typeof exp !== 'number') || (nbf !== undefined && typeof nbf !== 'number') || (iat !== undefined && typeof iat !== 'number')) return undefined
+    if (options.ignoreExpiry !== true) {
+      const now = Math.floor(Date.now() / 1000)
+      if (exp !== undefined && exp <= now) return undefined
+      if (nbf !== undefined && nbf > now) return undefined
     }
+    if (options.audience !== undefined) {
+      const aud = payload.aud
+      if (!(aud === options.audience || (Array.isArray(aud) && aud.includes(options.audience)))) return undefined
+    }
+    return payload
+  }
+}
+
+function verifySignature (digest: string | null, input: Buffer, key: KeyObject | VerifyKeyObjectInput, signature: Buffer): boolean {
+  try {
+    return cryptoVerify(digest, input, key, signature)
+  } catch {
+    return false
   }
 }

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import { safeEqual } from './crypto.js'
+import { digest, safeEqual } from './crypto.js'
 import { OAuthError } from './errors.js'
 
 /** RFC 7636 §4.1: 43–128 characters of the unreserved set. */
@@ -17,7 +16,8 @@ export function isWellFormedVerifier (verifier: string): boolean {
 
 /** RFC 7636 §4.2: code_challenge = BASE64URL-ENCODE(SHA256(ASCII(code_verifier))). */
 export function s256Challenge (verifier: string): string {
-  return createHash('sha256').update(verifier, 'ascii').digest('base64url')
+  // 'ascii' as createHash's update(…, 'ascii') read it: one byte per character.
+  return digest('sha256', Buffer.from(verifier, 'ascii'), 'base64url')
 }
 
 /** RFC 7636 §4.6: the verifier must hash to the stored challenge (constant-time comparison). */

@@ -198,7 +198,9 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     })
     child.setErrorHandler(errorHandler)
     if (metrics !== undefined) child.addHook('onResponse', metrics.onResponse)
-    if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie)
+    // No parsing hook (`hook: false`): most provider routes (token, userinfo, discovery...) read
+    // no cookie, and the ones that do parse the header on demand (lib/cookies.ts).
+    if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie, { hook: false })
     installPages(child, ctx)
     for (const register of routeModules) await register(child, ctx)
   }, { prefix })

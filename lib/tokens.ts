@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto'
 import type { ClientRecord, RefreshTokenRecord } from './adapters/store/types.js'
 import type { SigningAlgorithm } from './adapters/keys/types.js'
 import type { ProviderContext } from './context.js'
 import type { SigningKey } from './adapters/keys/types.js'
 import { signJwt } from './jwt.js'
-import { nowSeconds, randomToken, sha256 } from './crypto.js'
+import { digest as hashOf, nowSeconds, randomToken, sha256 } from './crypto.js'
 import { OAuthError } from './errors.js'
 
 /** RFC 9068 §2.1: the `typ` header of JWT access tokens. */
@@ -171,7 +170,7 @@ export function idTokenSigner (ctx: ProviderContext, client: ClientRecord): Sign
  * module of node-oidc-provider and openid-client v5) computes and checks.
  */
 export function atHash (accessToken: string, alg: SigningAlgorithm): string {
-  const digest = createHash(alg === 'EdDSA' ? 'sha512' : `sha${alg.slice(2)}`).update(accessToken, 'ascii').digest()
+  const digest = hashOf(alg === 'EdDSA' ? 'sha512' : `sha${alg.slice(2)}`, Buffer.from(accessToken, 'ascii'), 'buffer')
   return digest.subarray(0, digest.length / 2).toString('base64url')
 }
 

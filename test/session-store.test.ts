@@ -23,8 +23,12 @@ async function sessionContract (t: Test, name: string, factory: StoreFactory): P
   run('addSessionClient and takeSession hand the session over once, with its clients', async (t, store, other) => {
     const record = session()
     await store.saveSession(record)
+    t.same(await store.getSession(record.sessionId), record, 'no clients yet: getSession leaves `clients` out')
     t.equal(await store.addSessionClient(record.sessionId, 'a'), true)
     await Promise.all(['b', 'c', 'a'].map(async (clientId) => await other.addSessionClient(record.sessionId, clientId)))
+    // Issue 19: getSession reads the clients with the session, so a known client is not added again.
+    const read = await other.getSession(record.sessionId)
+    t.same([...read?.clients ?? []].sort(), ['a', 'b', 'c'], 'getSession returns the clients recorded so far')
     t.equal(await store.addSessionClient(randomToken(16), 'a'), false, 'no session, nothing recorded')
     const takers = await Promise.all([store.takeSession(record.sessionId), other.takeSession(record.sessionId), store.takeSession(record.sessionId)])
     const winners = takers.filter((taken) => taken !== undefined)

@@ -648,6 +648,10 @@ export async function storeContract (
       t.equal(three.resetAt, one.resetAt, 'the window does not slide')
       t.same(await other.getCounter(key), { count: 3, resetAt: one.resetAt }, 'getCounter reads without changing')
       t.same(await store.getCounter(key), { count: 3, resetAt: one.resetAt })
+      if (store.getCounters !== undefined) {
+        // Issue 19: the optional batch read answers like getCounter, in the order of the keys.
+        t.same(await store.getCounters([`login:${id()}`, key]), [undefined, { count: 3, resetAt: one.resetAt }], 'getCounters reads several, in order')
+      }
       t.equal((await store.incrementCounter(`login:${id()}`, 60)).count, 1, 'counters are independent')
 
       await other.resetCounter(key)

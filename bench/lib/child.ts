@@ -14,6 +14,16 @@ export async function freePort (): Promise<number> {
   })
 }
 
+/**
+ * Where CPU profiles go: `BENCH_CPU_PROF=1` means reports/cpu-prof/ (git-ignored), any other
+ * value is a folder. Summarize them with `npx tsx bench/profile-summary.ts reports/cpu-prof`.
+ */
+export function cpuProfileFolder (): string | undefined {
+  const value = process.env.BENCH_CPU_PROF
+  if (value === undefined || value === '' || value === '0') return undefined
+  return value === '1' ? fileURLToPath(new URL('../../reports/cpu-prof/', import.meta.url)) : value
+}
+
 export interface ChildServer {
   origin: string
   port: number
@@ -31,8 +41,9 @@ export interface ChildServer {
 export async function startChild (script: string, env: Record<string, string>, execArgv: string[] = []): Promise<ChildServer> {
   const port = await freePort()
   const path = fileURLToPath(new URL(`../${script}`, import.meta.url))
-  // BENCH_CPU_PROF=<dir>: every server writes a V8 CPU profile there when it closes.
-  const profile = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+  // BENCH_CPU_PROF=1 (or a folder): every server writes a V8 CPU profile when it closes.
+  const folder = cpuProfileFolder()
+  const profile = folder === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${folder}`]
   const child = fork(path, [], {
     execArgv: [...execArgv, ...profile, '--import', 'tsx'],
     env: { ...process.env, ...env, PORT: String(port) },

@@ -10,17 +10,31 @@ import { benchPassword } from '../users.js'
  * is the real success (status, Location, code, state, iss, tokens) and throws otherwise, so a
  * flow counts only when it really worked.
  */
+/** The relying party a browser signs into (the bench's static web client by default). */
+export interface FlowClient {
+  client_id: string
+  client_secret: string
+  redirect_uri: string
+  scope: string
+}
+
 export class BenchBrowser {
   readonly #cookies = new Map<string, string>()
   readonly #http: HttpClient
   readonly #issuer: string
+  readonly #client: FlowClient
+  readonly #password: string
   readonly username: string
 
-  constructor (http: HttpClient, issuer: string, username: string) {
+  constructor (http: HttpClient, issuer: string, username: string, options: { client?: FlowClient, password?: string } = {}) {
     this.#http = http
     this.#issuer = issuer
     this.username = username
+    this.#client = options.client ?? webClient
+    this.#password = options.password ?? benchPassword
   }
+
+  get client (): FlowClient { return this.#client }
 
   #cookieHeader (): Record<string, string> {
     if (this.#cookies.size === 0) return {}
@@ -57,9 +71,9 @@ export class BenchBrowser {
     const state = randomBytes(12).toString('base64url')
     const query = new URLSearchParams({
       response_type: 'code',
-      client_id: webClient.client_id,
-      redirect_uri: webClient.redirect_uri,
-      scope: webClient.scope,
+      client_id: this.#client.client_id,
+      redirect_uri: this.#client.redirect_uri,
+      scope: this.#client.scope,
       state,
       nonce: randomBytes(12).toString('base64url'),
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
@@ -73,7 +87,7 @@ export class BenchBrowser {
     if (response.status !== status) throw new Error(`expected ${status} to the client, got ${response.status}: ${response.body.slice(0, 200)}`)
     const location = new URL(String(response.headers.location))
     const code = location.searchParams.get('code')
-    if (location.origin + location.pathname !== webClient.redirect_uri || code === null ||
+    if (location.origin + location.pathname !== this.#client.redirect_uri || code === null ||
       location.searchParams.get('state') !== state || location.searchParams.get('iss') !== this.#issuer) {
       throw new Error(`not a successful authorization response: ${location.href.slice(0, 200)}`)
     }
@@ -100,10 +114,34 @@ export class BenchBrowser {
   async loginAndConsent (): Promise<{ code: string, verifier: string }> {
     const { path, verifier, state } = this.#authorizationRequest()
     const login = this.#formFields(await this.#get(path), 'login')
-    const afterLogin = await this.#post('/authorize', { ...login, username: this.username, password: benchPassword })
+    const afterLogin = await this.#post('/authorize', { ...login, username: this.username, password: this.#password })
     if (afterLogin.status !== 303) throw new Error(`expected 303 to consent after login, got ${afterLogin.status}: ${afterLogin.body.slice(0, 200)}`)
     const consentPath = String(afterLogin.headers.location)
     if (!consentPath.includes('/consent?')) throw new Error(`login redirected to ${consentPath}, not to consent`)
+    return await this.#consent(consentPath, verifier, state)
+  }
+
+  /** A login of a user who may have consented already (then the login redirects with the code). */
+  async login (): Promise<{ code: string, verifier: string }> {
+    const { path, verifier, state } = this.#authorizationRequest()
+    const login = this.#formFields(await this.#get(path), 'login')
+    const afterLogin = await this.#post('/authorize', { ...login, username: this.username, password: this.#password })
+    const location = String(afterLogin.headers.location ?? '')
+    if (afterLogin.status === 303 && location.includes('/consent?')) return await this.#consent(location, verifier, state)
+    return { code: this.#codeFrom(afterLogin, 303, state), verifier }
+  }
+
+  /** Whether the browser holds a login session cookie (an SSO authorization may answer at once). */
+  hasSession (cookieName = 'oidc_session'): boolean {
+    return this.#cookies.has(cookieName)
+  }
+
+  /** GET with this browser's cookies, for the other browser-facing endpoints (logout). */
+  async get (path: string): Promise<HttpResponse> {
+    return await this.#get(path)
+  }
+
+  async #consent (consentPath: string, verifier: string, state: string): Promise<{ code: string, verifier: string }> {
     const consent = this.#formFields(await this.#get(consentPath), 'consent')
     const approved = await this.#post('/consent', { ...consent, decision: 'approve' })
     return { code: this.#codeFrom(approved, 303, state), verifier }
@@ -128,9 +166,9 @@ export interface TokenSet {
 }
 
 /** The relying party's code redemption (RFC 6749 §4.1.3, client_secret_basic, PKCE verifier). */
-export async function redeemCode (http: HttpClient, code: string, verifier: string): Promise<TokenSet> {
-  const { body, headers } = form({ grant_type: 'authorization_code', code, redirect_uri: webClient.redirect_uri, code_verifier: verifier })
-  const response = await http.request('POST', '/token', { ...headers, authorization: basicAuth(webClient) }, body)
+export async function redeemCode (http: HttpClient, code: string, verifier: string, client: FlowClient = webClient): Promise<TokenSet> {
+  const { body, headers } = form({ grant_type: 'authorization_code', code, redirect_uri: client.redirect_uri, code_verifier: verifier })
+  const response = await http.request('POST', '/token', { ...headers, authorization: basicAuth(client) }, body)
   if (response.status !== 200) throw new Error(`token endpoint answered ${response.status}: ${response.body.slice(0, 200)}`)
   const tokens = JSON.parse(response.body) as Partial<TokenSet> & { token_type?: string }
   if (tokens.token_type !== 'Bearer' || typeof tokens.access_token !== 'string' ||

@@ -4,6 +4,7 @@ import { BenchBrowser, redeemCode } from './flows.js'
 import { HttpClient, form } from './http.js'
 import { basicAuth, serviceClient } from './config.js'
 import { closedLoop, round, type LoopResult, type ScenarioResult } from './stats.js'
+import { countCommands } from './redis-server.js'
 
 export type StoreName = 'memory' | 'redis'
 
@@ -187,4 +188,38 @@ export async function loginFlowScenario ({ origin, store, cpuMs }: Target, setti
   } finally {
     http.close()
   }
+}
+
+/**
+ * Redis commands per SSO flow (issue 19: at most 8): one signed-in browser runs `flows` SSO
+ * flows one after the other while `countCommands` watches Redis (INFO commandstats and MONITOR).
+ */
+export async function ssoRedisCommands (
+  { origin }: Target,
+  runId: string,
+  redis: { url: string, prefix: string },
+  flows = 100
+): Promise<Record<string, unknown>> {
+  const http = new HttpClient(origin, 1)
+  try {
+    const browser = new BenchBrowser(http, origin, `user-count-${runId}`)
+    const first = await browser.loginAndConsent()
+    await redeemCode(http, first.code, first.verifier)
+    // One flow first, so nothing that happens once per browser is counted.
+    const warm = await browser.silentAuthorize()
+    await redeemCode(http, warm.code, warm.verifier)
+    const count = await countCommands(redis.url, redis.prefix, flows, async () => {
+      const { code, verifier } = await browser.silentAuthorize()
+      await redeemCode(http, code, verifier)
+    })
+    return { scenario: 'sso-redis-commands', store: 'redis', ...count, valid: count.sentPerOp > 0 }
+  } finally {
+    http.close()
+  }
+}
+
+/** The SSO code flow against a server whose one key is of `alg` (BENCH_ALG). */
+export async function ssoFlowAlgScenario (target: Target, settings: RunSettings, runId: string, alg: string): Promise<ScenarioResult> {
+  const result = await ssoFlowScenario(target, settings, `${runId}-${alg}`)
+  return { ...result, scenario: `sso-code-flow-${alg}`, alg }
 }

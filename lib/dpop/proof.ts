@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose'
+import { digest, sha256 } from '../crypto.js'
 
 /**
  * DPoP proof validation (RFC 9449 §4.3), pure: no store, no provider. The replay check and the
@@ -64,7 +64,7 @@ const invalid = (description: string): DpopProofError => new DpopProofError('inv
 
 /** RFC 9449 §4.2: `ath` is the base64url SHA-256 of the access token's ASCII octets. */
 export function accessTokenHash (accessToken: string): string {
-  return createHash('sha256').update(accessToken, 'ascii').digest('base64url')
+  return digest('sha256', Buffer.from(accessToken, 'ascii'), 'base64url')
 }
 
 /** `htu` comparison (§4.3 item 8): scheme, host, port and path, normalized by the URL parser. */
@@ -136,7 +136,7 @@ export async function verifyDpopProof (proof: string, check: DpopProofCheck): Pr
   const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256')
   if (check.expectedJkt !== undefined && jkt !== check.expectedJkt) throw invalid('the DPoP proof key is not the one the token is bound to')
   // Per key: a jti is the client's random value, unique for that key (§11.1).
-  const fresh = await check.markUsed(`dpop:${createHash('sha256').update(`${jkt}:${jti}`).digest('base64url')}`, Math.max(iat, now) + maxAge + skew)
+  const fresh = await check.markUsed(`dpop:${sha256(`${jkt}:${jti}`)}`, Math.max(iat, now) + maxAge + skew)
   if (!fresh) throw invalid('the DPoP proof was already used (jti replay)')
   return { jkt, jwk: jwk as JWK, jti, iat }
 }

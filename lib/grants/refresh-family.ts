@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto'
 import type { ClientRecord } from '../adapters/store/types.js'
-import { randomToken, sha256 } from '../crypto.js'
+import { randomBuffer, randomToken, sha256 } from '../crypto.js'
 import { scopeSet } from '../tokens.js'
 
 /**
@@ -50,7 +50,7 @@ function sealingKey (presented: string, parsed: ParsedRefreshToken): Buffer {
 
 /** AES-256-GCM of the successor under the presented token's key: `iv.ciphertext.tag`, base64url. */
 export function sealSuccessor (presented: string, parsed: ParsedRefreshToken, successor: string): string {
-  const iv = randomBytes(12)
+  const iv = randomBuffer(12)
   const cipher = createCipheriv('aes-256-gcm', sealingKey(presented, parsed), iv)
   const sealed = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()])
   return [iv, sealed, cipher.getAuthTag()].map((part) => part.toString('base64url')).join('.')

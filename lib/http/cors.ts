@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendAsyncHookHandler, onSendHookHandler } from 'fastify'
 import type { ClientRecord } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { findClient } from '../clients.js'
@@ -13,7 +13,7 @@ import { routes } from '../urls.js'
  * handler (v11 no longer offers `onSend`), but whether an origin may read a /token, /revoke,
  * /introspect or /userinfo answer depends on the client, known only once the handler has
  * authenticated it or looked up its token. So preflights are plain OPTIONS routes and the actual
- * response gets its headers in one onSend hook, from the client the handler recorded with
+ * response gets its headers in an onSend hook of those routes only, from the client the handler recorded with
  * `allowCorsFor`.
  */
 
@@ -120,22 +120,20 @@ export async function corsRoutes (app: FastifyInstance, ctx: ProviderContext): P
     })
   }
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method === 'OPTIONS') return payload
-    const path = request.routeOptions.url
-    if (path === undefined) return payload
-    if (publicPaths.has(path)) {
-      // Public documents, read without credentials by anyone (Fetch §3.2.5: `*` is only valid so).
-      reply.header('access-control-allow-origin', '*')
-      return payload
-    }
-    const route = clientPaths.get(path)
-    if (route === undefined) return payload
+  // Attached per route (onRoute) rather than as one onSend hook of the whole provider: the
+  // login, consent and logout pages and /authorize never run it, the public documents get a
+  // synchronous header, and only the client endpoints pay for the asynchronous decision.
+  const publicDocument: onSendHookHandler = (_request, reply, payload, done) => {
+    // Public documents, read without credentials by anyone (Fetch §3.2.5: `*` is only valid so).
+    reply.header('access-control-allow-origin', '*')
+    done(null, payload)
+  }
+  const clientResponse = (endpoint: CorsEndpoint): onSendAsyncHookHandler => async (request, reply, payload) => {
     appendVary(reply, 'Origin')
     const origin = request.headers.origin
     if (typeof origin !== 'string' || origin === 'null') return payload
     try {
-      if (await originAllowed(ctx, request, route.endpoint, origin)) {
+      if (await originAllowed(ctx, request, endpoint, origin)) {
         reply.header('access-control-allow-origin', origin)
         reply.header('access-control-expose-headers', corsExposedHeaders)
       }
@@ -144,6 +142,13 @@ export async function corsRoutes (app: FastifyInstance, ctx: ProviderContext): P
       request.log.warn({ err: error }, 'fastify-oidc-provider: CORS decision failed')
     }
     return payload
+  }
+  app.addHook('onRoute', (route) => {
+    if ([route.method].flat().includes('OPTIONS')) return
+    const path = route.url
+    const hook = publicPaths.has(path) ? publicDocument : clientPaths.has(path) ? clientResponse(clientPaths.get(path)!.endpoint) : undefined
+    if (hook === undefined) return
+    route.onSend = [...[route.onSend ?? []].flat(), hook] as typeof route.onSend
   })
 }
 

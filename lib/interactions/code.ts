@@ -14,6 +14,8 @@ export interface Authentication {
   /** OIDC Core §2: the Authentication Context Class Reference and methods of the login. */
   acr?: string
   amr?: string[]
+  /** The clients the session had signed into when it was read (`SessionRecord.clients`). */
+  sessionClients?: readonly string[]
 }
 
 /**
@@ -55,7 +57,7 @@ export async function issueCode (
   const fresh = request.nonce !== undefined && ctx.options.nonceReplayProtection
     ? ctx.store.markUsed(`nonce:${request.client.client_id}:${sha256(request.nonce)}`, now + ctx.options.ttl.idToken)
     : Promise.resolve(true)
-  const [nonceIsFresh] = await Promise.all([fresh, saved, recordSessionClient(ctx, authentication.sessionId, request.client.client_id)])
+  const [nonceIsFresh] = await Promise.all([fresh, saved, recordSessionClient(ctx, authentication.sessionId, request.client.client_id, authentication.sessionClients)])
   if (!nonceIsFresh) throw redirectError('invalid_request', 'this nonce was already used')
   return code
 }

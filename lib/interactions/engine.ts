@@ -145,6 +145,7 @@ function sessionAuthentication (session: SessionRecord): Authentication {
     ...(session.sid === undefined ? {} : { sid: session.sid }),
     ...(session.acr === undefined ? {} : { acr: session.acr }),
     ...(session.amr === undefined ? {} : { amr: session.amr }),
+    ...(session.clients === undefined ? {} : { sessionClients: session.clients }),
   }
 }
 

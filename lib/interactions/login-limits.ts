@@ -18,7 +18,11 @@ export class LoginLimits {
   /** Seconds until the lockout ends, or 0 when a login may be tried. */
   async lockedFor (username: string, ip: string): Promise<number> {
     const max = this.ctx.options.rateLimit.loginFailures
-    const counters = await Promise.all(this.#keys(username, ip).map((key) => this.ctx.store.getCounter(key)))
+    const keys = this.#keys(username, ip)
+    // One store step where the store offers it (one Redis command instead of two).
+    const counters = this.ctx.store.getCounters !== undefined
+      ? await this.ctx.store.getCounters(keys)
+      : await Promise.all(keys.map(async (key) => await this.ctx.store.getCounter(key)))
     const now = nowSeconds()
     let wait = 0
     for (const counter of counters) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { sha256 } from '../crypto.js'
 import { fetchJson, type IssuerDiscovery, UpstreamUnavailableError } from './upstream.js'
 
 /** The part of an RFC 7662 §2.2 answer the guard reads. */
@@ -31,7 +31,7 @@ export class IntrospectionClient {
   }
 
   async introspect (token: string): Promise<IntrospectionAnswer> {
-    const key = createHash('sha256').update(token).digest('base64url')
+    const key = sha256(token)
     const now = Date.now()
     const cached = this.#cache.get(key)
     if (cached !== undefined && cached.until > now) return cached.answer

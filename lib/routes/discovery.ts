@@ -57,24 +57,30 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
   }
 }
 
+/** Response headers of the public documents (discovery, JWKS), built once. */
+export function documentHeaders (contentType: string): Record<string, string> {
+  // Short cache: after a key rotation, relying parties see the new keys within minutes.
+  return { 'cache-control': 'public, max-age=300', 'content-type': contentType }
+}
+
 /**
  * The serialized metadata, one per provider: the issuer-relative routes and the root
- * path-inserted ones send the same bytes. Serialized once; again only when the keys (and so the
- * algorithms) change.
+ * path-inserted ones send the same bytes. Serialized once, as bytes; again only when the keys
+ * (and so the algorithms) change.
  */
-const documents = new WeakMap<ProviderContext, () => string>()
+const documents = new WeakMap<ProviderContext, () => Buffer>()
 
-function metadataDocument (ctx: ProviderContext): () => string {
+function metadataDocument (ctx: ProviderContext): () => Buffer {
   const known = documents.get(ctx)
   if (known !== undefined) return known
-  let body = JSON.stringify(providerMetadata(ctx))
+  let body = Buffer.from(JSON.stringify(providerMetadata(ctx)))
   const algorithmsNow = (): string => supportedAlgorithms(ctx.keys).idTokenSigning.join()
   let algorithms = algorithmsNow()
-  const send = (): string => {
+  const send = (): Buffer => {
     const current = algorithmsNow()
     if (current !== algorithms) {
       algorithms = current
-      body = JSON.stringify(providerMetadata(ctx))
+      body = Buffer.from(JSON.stringify(providerMetadata(ctx)))
     }
     return body
   }
@@ -83,13 +89,13 @@ function metadataDocument (ctx: ProviderContext): () => string {
 }
 
 /** `publicCors`: set here; the issuer-relative routes get it from lib/http/cors.ts's hook. */
-function serveMetadata (app: FastifyInstance, path: string, send: () => string, publicCors = false): void {
-  app.get(path, async (_request, reply) => {
-    if (publicCors) reply.header('access-control-allow-origin', '*')
-    reply.header('cache-control', 'public, max-age=300')
-    reply.type('application/json; charset=utf-8')
-    return send()
-  })
+function serveMetadata (app: FastifyInstance, path: string, send: () => Buffer, publicCors = false): void {
+  const headers = {
+    ...documentHeaders('application/json; charset=utf-8'),
+    ...(publicCors ? { 'access-control-allow-origin': '*' } : {}),
+  }
+  // Synchronous, headers built once: no promise per request for a constant answer.
+  app.get(path, (_request, reply) => { reply.headers(headers).send(send()) })
 }
 
 export async function discoveryRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {

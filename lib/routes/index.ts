@@ -17,7 +17,7 @@ export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promis
 
 /** Every endpoint module, registered in this order inside the provider's encapsulated context. */
 export const routeModules: readonly RouteModule[] = [
-  // First: its onSend hook must be in place before the routes it serves are declared.
+  // First: its onRoute hook gives the CORS routes their onSend hooks as they are declared.
   corsRoutes,
   discoveryRoutes,
   jwksRoutes,

@@ -34,6 +34,23 @@ export interface IntrospectionResponse {
   [claim: string]: unknown
 }
 
+/** RFC 7662 §2.2 as a response schema (compiled serializer); extension members pass through. */
+const introspectionResponseSchema = {
+  type: 'object',
+  properties: {
+    active: { type: 'boolean' },
+    scope: { type: 'string' },
+    client_id: { type: 'string' },
+    sub: { type: 'string' },
+    token_type: { type: 'string' },
+    exp: { type: 'integer' },
+    iat: { type: 'integer' },
+    iss: { type: 'string' },
+    jti: { type: 'string' },
+  },
+  additionalProperties: true,
+} as const
+
 /**
  * Token introspection (RFC 7662). Only confidential clients may ask, and only about their own
  * tokens: anything else (expired, revoked, unknown, malformed, another client's) is exactly
@@ -41,7 +58,7 @@ export interface IntrospectionResponse {
  */
 export async function introspectRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
   app.post<{ Body: Static<typeof IntrospectBody> }>(routes.introspect, {
-    schema: { body: IntrospectBody },
+    schema: { body: IntrospectBody, response: { 200: introspectionResponseSchema } },
     preValidation: requireFormBody,
   }, async (request, reply) => {
     // RFC 7662 §2.1: a resource server asks about tokens meant for it (their `aud` names it).

@@ -17,6 +17,24 @@ const TokenBody = Type.Object({
 })
 
 /**
+ * The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3) as a response schema, so
+ * Fastify serializes it with a compiled fast-json-stringify function instead of JSON.stringify
+ * of an unknown shape. Other members (none today) would still be sent: additionalProperties.
+ */
+export const tokenResponseSchema = {
+  type: 'object',
+  properties: {
+    access_token: { type: 'string' },
+    token_type: { type: 'string' },
+    expires_in: { type: 'integer' },
+    scope: { type: 'string' },
+    id_token: { type: 'string' },
+    refresh_token: { type: 'string' },
+  },
+  additionalProperties: true,
+} as const
+
+/**
  * The token endpoint (RFC 6749 §3.2): dispatches on `grant_type` to the grant registry.
  * Order of checks: body shape (400 `invalid_request`), grant type (400 `unsupported_grant_type`),
  * the grant's parameters, client authentication (401 `invalid_client`), the client's registered
@@ -25,7 +43,7 @@ const TokenBody = Type.Object({
 export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
   const registry = grantRegistry()
   app.post<{ Body: Static<typeof TokenBody> }>(routes.token, {
-    schema: { body: TokenBody },
+    schema: { body: TokenBody, response: { 200: tokenResponseSchema } },
     preValidation: requireFormBody,
   }, async (request, reply) => {
     const body = request.body

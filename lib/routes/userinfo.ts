@@ -58,8 +58,10 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
     return { ...filterClaims(user, scopes, ctx.options.scopeRegistry, claims.userinfo_claims), sub: claims.sub }
   }
 
-  app.get(routes.userinfo, handler)
-  app.post(routes.userinfo, { preValidation: requireFormBody }, handler)
+  // OIDC Core §5.3.2: `sub` always, the released claims beside it (compiled serializer).
+  const schema = { response: { 200: { type: 'object', properties: { sub: { type: 'string' } }, additionalProperties: true } } }
+  app.get(routes.userinfo, { schema }, handler)
+  app.post(routes.userinfo, { schema, preValidation: requireFormBody }, handler)
 }
 
 /** The token from exactly one place; undefined when the request carries none. */

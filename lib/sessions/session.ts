@@ -15,7 +15,9 @@ export function newSid (): string {
  * tell that client (back-channel logout). Called once per issued authorization code; a code
  * issued without a session (none today) records nothing.
  */
-export async function recordSessionClient (ctx: ProviderContext, sessionId: string | undefined, clientId: string): Promise<void> {
+export async function recordSessionClient (ctx: ProviderContext, sessionId: string | undefined, clientId: string, known?: readonly string[]): Promise<void> {
   if (sessionId === undefined) return
+  // Already recorded (read with the session, `getSession`): adding it again would change nothing.
+  if (known?.includes(clientId) === true) return
   await ctx.store.addSessionClient(sessionId, clientId)
 }

@@ -120,9 +120,12 @@ export async function tokenClaims (ctx: ProviderContext, input: TokenClaimsInput
     ? {}
     : withoutRegistered(ctx, 'access_token', await hooks.accessToken({ ...context, kind: 'access_token', account }))
   // OIDC Core §5.5: the claims asked for at userinfo travel in the token userinfo is called with.
-  const supported = new Set(ctx.options.scopeRegistry.supportedClaims())
-  const forUserinfo = Object.keys(claimsRequest?.userinfo ?? {}).filter((name) => supported.has(name) && !registeredClaims.has(name))
-  if (forUserinfo.length > 0) accessToken.userinfo_claims = forUserinfo
+  if (claimsRequest?.userinfo !== undefined) {
+    // Built only when asked for: most token requests carry no `claims` parameter.
+    const supported = new Set(ctx.options.scopeRegistry.supportedClaims())
+    const forUserinfo = Object.keys(claimsRequest.userinfo).filter((name) => supported.has(name) && !registeredClaims.has(name))
+    if (forUserinfo.length > 0) accessToken.userinfo_claims = forUserinfo
+  }
   let idToken: Record<string, unknown> = {}
   if (wantsIdToken && account !== null) {
     const released = filterClaims(account, ctx.options.idTokenScopeClaims ? scopes : new Set(), ctx.options.scopeRegistry, requested)

@@ -387,7 +387,9 @@ export class MemoryStore implements Store {
 
   async getSession (sessionId: string): Promise<SessionRecord | undefined> {
     const session = this.#sessions.get(sessionId)
-    return session === undefined ? undefined : { ...session }
+    if (session === undefined) return undefined
+    const clients = this.#sessionClients.get(sessionId)
+    return clients === undefined || clients.size === 0 ? { ...session } : { ...session, clients: [...clients] }
   }
 
   async deleteSession (sessionId: string): Promise<void> {
@@ -472,6 +474,10 @@ export class MemoryStore implements Store {
   async getCounter (key: string): Promise<{ count: number, resetAt: EpochSeconds } | undefined> {
     const entry = this.#counters.get(key)
     return entry === undefined ? undefined : { count: entry.count, resetAt: entry.expiresAt }
+  }
+
+  async getCounters (keys: readonly string[]): Promise<Array<{ count: number, resetAt: EpochSeconds } | undefined>> {
+    return await Promise.all(keys.map(async (key) => await this.getCounter(key)))
   }
 
   async resetCounter (key: string): Promise<void> {

@@ -49,6 +49,53 @@ if not count then return false end
 return { tonumber(count), redis.call('PEXPIRETIME', KEYS[1]) }
 `
 
+/**
+ * Reads several counters (KEYS, any number) with their windows' ends: one command where the
+ * caller would send one per key. The keys hash to different slots, so only on a single Redis.
+ */
+const countersRead = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('GET', key)
+  if count then out[i] = { tonumber(count), redis.call('PEXPIRETIME', key) } else out[i] = false end
+end
+return out
+`
+
+/**
+ * The (account, client) pointer KEYS[1], then the grant it names (ARGV[1] .. '{' .. id .. '}'),
+ * in one step: {id, json}, {id} when the id needs escaping (the caller reads the grant itself),
+ * or false. The grant key is not declared (it is only known from the pointer), which a single
+ * Redis allows and a Cluster does not: there the store reads the two one after the other.
+ */
+const grantByPair = `
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+if string.find(id, '[%%{}:]') then return { id } end
+local json = redis.call('GET', ARGV[1] .. '{' .. id .. '}')
+if not json then return false end
+return { id, json }
+`
+
+/**
+ * An access token's liveness in one command on a single Redis. KEYS: its jti's deny-list
+ * entry, its grant, and (optional) its family. 1 while not denied, the grant exists and the
+ * family (when given) is alive.
+ */
+const tokenAlive = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if KEYS[3] and redis.call('HGET', KEYS[3], 'state') ~= 'a' then return 0 end
+return 1
+`
+
+/** A session and its client set (same hash tag, so one slot): {json, clients} or false. */
+const sessionGet = `
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+return { value, redis.call('SMEMBERS', KEYS[2]) }
+`
+
 /** Deletes the key only while it still holds ARGV[1] (a pair index may point to a newer grant). */
 const deleteIfEquals = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -219,6 +266,11 @@ export const scripts = {
   oidcFamilyToken: { numberOfKeys: 3, lua: familyToken, readOnly: true },
   oidcFamilyRevoke: { numberOfKeys: 1, lua: familyRevoke },
   oidcAlive: { numberOfKeys: 2, lua: alive, readOnly: true },
+  // Issue 19: fewer commands per request on a single Redis (KEYS counts are given per call).
+  oidcCountersRead: { lua: countersRead, readOnly: true },
+  oidcGrantByPair: { numberOfKeys: 1, lua: grantByPair, readOnly: true },
+  oidcTokenAlive: { lua: tokenAlive, readOnly: true },
+  oidcSessionGet: { numberOfKeys: 2, lua: sessionGet, readOnly: true },
 } as const
 
 /** How the client looks once the scripts are defined (ioredis adds them at runtime). */
@@ -237,6 +289,10 @@ export interface ScriptCommands {
   oidcFamilyToken (grantKey: string, familyKey: string, tokenKey: string, tokenHash: string): Promise<[string, string] | null>
   oidcFamilyRevoke (familyKey: string, tombstoneUntilMs: number): Promise<number>
   oidcAlive (grantKey: string, familyKey: string): Promise<number>
+  oidcCountersRead (numberOfKeys: number, ...keys: string[]): Promise<Array<[number, number] | null>>
+  oidcGrantByPair (pairKey: string, grantKeyPrefix: string): Promise<[string, string] | [string] | null>
+  oidcTokenAlive (numberOfKeys: number, ...keys: string[]): Promise<number>
+  oidcSessionGet (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>
 }
 
 export type ScriptName = keyof typeof scripts

@@ -223,10 +223,22 @@ export class RedisStore implements Store {
     return parse(await this.#op('getGrant', async () => await this.#client.get(this.#key('grant', grantId))))
   }
 
-  /** Two round trips: the pair pointer, then the grant (they hash to different slots). */
+  /**
+   * The pair pointer, then the grant. They hash to different slots: on a Cluster two round
+   * trips; on a single Redis one script reads both (one command on every SSO authorization).
+   */
   async findGrant (accountId: string, clientId: string): Promise<GrantRecord | undefined> {
     const grant = parse<GrantRecord>(await this.#op('findGrant', async () => {
-      const grantId = await this.#client.get(this.#pairKey(accountId, clientId))
+      const pairKey = this.#pairKey(accountId, clientId)
+      let grantId: string | null
+      if (!this.#client.isCluster) {
+        const reply = await this.#scripts.oidcGrantByPair(pairKey, `${this.#prefix}grant:`)
+        if (reply === null) return null
+        if (reply.length === 2) return reply[1]
+        grantId = reply[0]
+      } else {
+        grantId = await this.#client.get(pairKey)
+      }
       return grantId === null ? null : await this.#client.get(this.#key('grant', grantId))
     }))
     return grant?.accountId === accountId && grant.clientId === clientId ? grant : undefined
@@ -409,13 +421,20 @@ export class RedisStore implements Store {
   }
 
   /**
-   * One round trip, two commands: EXISTS on the deny-list entry, and on the grant (with the
-   * family's state in one script when the token names its family: same slot).
+   * One round trip: on a single Redis one script (deny-list entry, grant, family); on a Cluster
+   * two commands, EXISTS on the deny-list entry and on the grant (with the family's state in
+   * one script when the token names its family: same slot).
    */
   async isAccessTokenRevoked (jti: string, grantId: string | undefined, familyId?: string): Promise<boolean> {
     const jtiKey = this.#key('revoked-jti', jti)
     if (grantId === undefined) {
       return await this.#op('isAccessTokenRevoked', async () => await this.#client.exists(jtiKey)) === 1
+    }
+    if (!this.#client.isCluster) {
+      const keys = familyId === undefined
+        ? [jtiKey, this.#key('grant', grantId)]
+        : [jtiKey, this.#key('grant', grantId), this.#familyKey(grantId, familyId)]
+      return await this.#op('isAccessTokenRevoked', async () => await this.#scripts.oidcTokenAlive(keys.length, ...keys)) === 0
     }
     const liveness: Command = familyId === undefined
       ? ['exists', this.#key('grant', grantId)]
@@ -438,8 +457,13 @@ export class RedisStore implements Store {
     })
   }
 
+  /** One script on the session and its client set (same hash tag, so same slot). */
   async getSession (sessionId: string): Promise<SessionRecord | undefined> {
-    return parse(await this.#op('getSession', async () => await this.#client.get(this.#key('session', sessionId))))
+    const reply = await this.#op('getSession', async () =>
+      await this.#scripts.oidcSessionGet(this.#key('session', sessionId), this.#key('session-clients', sessionId)))
+    if (reply === null) return undefined
+    const session = JSON.parse(reply[0]) as SessionRecord
+    return reply[1].length === 0 ? session : { ...session, clients: reply[1] }
   }
 
   async deleteSession (sessionId: string): Promise<void> {
@@ -530,6 +554,15 @@ export class RedisStore implements Store {
   async getCounter (key: string): Promise<{ count: number, resetAt: EpochSeconds } | undefined> {
     const reply = await this.#op('getCounter', async () => await this.#scripts.oidcCounterRead(this.#key('counter', key)))
     return reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) }
+  }
+
+  /** One script on a single Redis (the keys hash to different slots); one round trip on a Cluster. */
+  async getCounters (keys: readonly string[]): Promise<Array<{ count: number, resetAt: EpochSeconds } | undefined>> {
+    const redisKeys = keys.map((key) => this.#key('counter', key))
+    const replies = await this.#op('getCounters', async () => this.#client.isCluster
+      ? settledValues(await this.#batch(redisKeys.map((key): Command => ['oidcCounterRead', key]))) as Array<[number, number] | null>
+      : await this.#scripts.oidcCountersRead(redisKeys.length, ...redisKeys))
+    return replies.map((reply) => reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) })
   }
 
   async resetCounter (key: string): Promise<void> {

@@ -235,7 +235,8 @@ export interface SessionRecord {
   sid?: string
   /**
    * The clients this session signed into (`addSessionClient`), as returned by `takeSession` and
-   * `takeAccountSessions`; not kept up to date by `saveSession`.
+   * `takeAccountSessions` (always) and by `getSession` (when any were recorded; a store may
+   * leave it out, the provider then records the client again); not kept up to date by `saveSession`.
    */
   clients?: string[]
   /** OIDC Core §2: the login's authentication context and methods, kept for SSO ID tokens. */
@@ -245,6 +246,10 @@ export interface SessionRecord {
 
 export interface SessionStore {
   saveSession (session: SessionRecord): Promise<void>
+  /**
+   * The session, with the `clients` recorded so far when there are any (read in the same step,
+   * so an SSO authorization for a client the session already signed into writes nothing more).
+   */
   getSession (sessionId: string): Promise<SessionRecord | undefined>
   deleteSession (sessionId: string): Promise<void>
   /**
@@ -312,6 +317,11 @@ export interface ReplayStore {
   incrementCounter (key: string, windowSeconds: number): Promise<{ count: number, resetAt: EpochSeconds }>
   /** Reads a counter without changing it. */
   getCounter (key: string): Promise<{ count: number, resetAt: EpochSeconds } | undefined>
+  /**
+   * Optional: reads several counters in one step (client authentication reads two on every
+   * request), in the order of `keys`. A store without it is read with `getCounter` per key.
+   */
+  getCounters? (keys: readonly string[]): Promise<Array<{ count: number, resetAt: EpochSeconds } | undefined>>
   resetCounter (key: string): Promise<void>
 }
 

@@ -1,0 +1,89 @@
+/**
+ * Profiles one scenario alone: starts one provider server with `--cpu-prof`, runs the scenario
+ * against it, closes it (V8 writes the profile) and prints the top self-time functions.
+ *
+ *   npx tsx bench/profile-one.ts sso-code-flow            # memory store, RS256
+ *   npx tsx bench/profile-one.ts userinfo redis
+ *   BENCH_ALG=ES256 npx tsx bench/profile-one.ts client_credentials
+ *
+ * Scenarios: client_credentials, sso-code-flow, introspection, userinfo, discovery, jwks,
+ * login-flow. The profile stays in reports/cpu-prof/ (or BENCH_CPU_PROF when it names a folder).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cpuProfileFolder, startChild } from './lib/child.js'
+import {
+  clientCredentialsScenario,
+  introspectionScenario,
+  loginFlowScenario,
+  ssoFlowScenario,
+  staticDocumentScenarios,
+  userinfoScenario,
+  type RunSettings,
+  type Target,
+} from './lib/scenarios.js'
+import type { ScenarioResult } from './lib/stats.js'
+import { summarize } from './profile-summary.js'
+
+const [scenario = 'sso-code-flow', store = 'memory'] = process.argv.slice(2)
+process.env.BENCH_CPU_PROF = cpuProfileFolder() ?? '1'
+const folder = cpuProfileFolder()!
+const settings: RunSettings = {
+  durationSec: Number(process.env.BENCH_DURATION ?? 5),
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
+}
+const runId = `${process.pid}-${Date.now().toString(36)}`
+
+async function run (target: Target): Promise<ScenarioResult[]> {
+  switch (scenario) {
+    case 'client_credentials': return [await clientCredentialsScenario(target, settings)]
+    case 'sso-code-flow': return [await ssoFlowScenario(target, settings, runId)]
+    case 'introspection': return [await introspectionScenario(target, settings)]
+    case 'userinfo': return [await userinfoScenario(target, settings, runId)]
+    case 'login-flow': return [await loginFlowScenario(target, settings, runId)]
+    case 'discovery':
+    case 'jwks': return (await staticDocumentScenarios(target, settings)).filter((result) => result.scenario === scenario)
+    default: throw new Error(`unknown scenario ${scenario}`)
+  }
+}
+
+async function main (): Promise<void> {
+  const started = Date.now()
+  const env: Record<string, string> = { BENCH_STORE: store, BENCH_PREFIX: `bench-profile:${runId}:` }
+  if (process.env.BENCH_ALG !== undefined) env.BENCH_ALG = process.env.BENCH_ALG
+  const child = await startChild('server.ts', env)
+  let results: ScenarioResult[]
+  try {
+    results = await run({ store: store === 'redis' ? 'redis' : 'memory', origin: child.origin, cpuMs: child.cpuMs })
+  } finally {
+    await child.close()
+  }
+  for (const result of results) console.log(JSON.stringify(result))
+  const files: string[] = []
+  for (const name of await readdir(folder)) {
+    const file = join(folder, name)
+    if (name.endsWith('.cpuprofile') && (await stat(file)).mtimeMs >= started) files.push(file)
+  }
+  const operations = results.reduce((sum, result) => sum + result.total, 0)
+  // One profile per thread: the main thread's, and tsx's module-loader thread (skipped: it only loads code).
+  const summaries = await Promise.all(files.map(async (file) => summarize(file, JSON.parse(await readFile(file, 'utf8')), Number(process.env.PROFILE_TOP ?? 30))))
+  for (const summary of summaries) {
+    const file = summary.file
+    if (summary.functions.some((entry) => entry.where.startsWith('node:internal/modules/esm/worker'))) continue
+    // The profile covers warm-up and setup too, so per-op figures are upper bounds.
+    console.log(`\n${file}: ${summary.totalMs} ms busy on the main thread, ~${operations} measured ops`)
+    console.log('  self ms  share  µs/op  function')
+    for (const entry of summary.functions) {
+      console.log(`${entry.selfMs.toFixed(1).padStart(9)} ${entry.share.toFixed(1).padStart(5)}% ${(entry.selfMs * 1000 / Math.max(1, operations)).toFixed(1).padStart(6)}  ${entry.name} ${entry.where}`)
+    }
+    console.log('  by area:')
+    for (const entry of summary.areas) {
+      console.log(`${entry.selfMs.toFixed(1).padStart(9)} ${entry.share.toFixed(1).padStart(5)}% ${(entry.selfMs * 1000 / Math.max(1, operations)).toFixed(1).padStart(6)}  ${entry.area}`)
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
