@@ -36,3 +36,14 @@ export function endpointUrls (issuer: string): EndpointUrls {
 export function externalBasePath (issuer: string): string {
   return new URL(issuer).pathname.replace(/\/+$/, '')
 }
+
+/**
+ * The loopback host names that may use plain http in development (RFC 8252 §7.3 and §8.3: the
+ * literal loopback addresses, and `localhost`). One list for redirect URIs, back-channel logout
+ * URIs and client metadata document URLs; the fetcher checks the resolved address again.
+ */
+const loopbackHostnames = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+export function isLoopbackHostname (hostname: string): boolean {
+  return loopbackHostnames.has(hostname)
+}

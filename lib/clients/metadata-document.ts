@@ -6,6 +6,7 @@ import { InvalidOptionError, OAuthError } from '../errors.js'
 import { supportedAlgorithms } from '../algorithms.js'
 import { validateClientMetadata } from '../registration/metadata.js'
 import { nowSeconds } from '../crypto.js'
+import { isLoopbackHostname } from '../urls.js'
 
 /*
  * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-00, the revision
@@ -42,12 +43,6 @@ export type ClientDocumentResolution =
   | { ok: true, client: ClientRecord }
   | { ok: false, reason: ClientDocumentFailureReason, detail: string, description: string }
 
-const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]'])
-
-function isLoopbackHost (hostname: string): boolean {
-  return loopbackHosts.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname)
-}
-
 /**
  * Whether a client_id is meant as a metadata document URL: it starts with `https://` (or
  * `http://`, refused unless the development option allows it). Other ids are looked up in the
@@ -73,7 +68,7 @@ export function checkClientIdUrl (clientId: string, allowHttpLoopback: boolean):
   }
   if (url.protocol === 'http:') {
     // Development only (the draft requires https): the fetcher also refuses http to non-loopback hosts.
-    if (!allowHttpLoopback || !isLoopbackHost(url.hostname)) return refuse('the client_id URL must use https', 'not_https')
+    if (!allowHttpLoopback || !isLoopbackHostname(url.hostname)) return refuse('the client_id URL must use https', 'not_https')
   } else if (url.protocol !== 'https:') {
     return refuse('the client_id URL must use https', 'not_https')
   }
@@ -269,7 +264,7 @@ export function clientDocumentSettings (options: Pick<OptionsData, 'clientIdMeta
     minCacheSeconds: given.minCacheSeconds ?? Math.min(clientDocumentDefaults.minCacheSeconds, given.maxCacheSeconds ?? Infinity),
     timeoutMs: options.outbound.timeoutMs,
     // http client_id URLs only for a development provider that itself runs on loopback.
-    allowHttpLoopback: options.outbound.allowHttpLoopback && isLoopbackHost(new URL(options.issuer).hostname),
+    allowHttpLoopback: options.outbound.allowHttpLoopback && isLoopbackHostname(new URL(options.issuer).hostname),
   }
   if (settings.minCacheSeconds > settings.maxCacheSeconds) {
     throw new InvalidOptionError('clientIdMetadataDocuments.minCacheSeconds', `must not exceed maxCacheSeconds (${settings.maxCacheSeconds})`)

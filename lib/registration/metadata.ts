@@ -1,4 +1,5 @@
 import { OAuthError } from '../errors.js'
+import { isLoopbackHostname } from '../urls.js'
 import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } from '../algorithms.js'
 import { checkPkcePolicy, type PkcePolicy } from '../pkce.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../adapters/store/types.js'
@@ -48,7 +49,6 @@ const defaultAlgorithms = supportedAlgorithms({ algorithms: () => ['RS256'] })
 
 const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
 const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']
-const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]'])
 const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const maxUriLength = 2000
 const maxRedirectUris = 20
@@ -193,10 +193,6 @@ function parseRedirectUri (uri: string): URL {
   return url
 }
 
-function isLoopback (url: URL): boolean {
-  return loopbackHosts.has(url.hostname)
-}
-
 /** RFC 8252 §7.1: a private-use scheme, such as a reversed domain name (`com.example.app:`). */
 function isPrivateUseScheme (url: URL): boolean {
   return url.protocol !== 'http:' && url.protocol !== 'https:'
@@ -205,7 +201,7 @@ function isPrivateUseScheme (url: URL): boolean {
 function checkRedirectUriForType (url: URL, type: ApplicationType): void {
   if (url.protocol === 'https:') return
   if (url.protocol === 'http:') {
-    if (isLoopback(url)) return
+    if (isLoopbackHostname(url.hostname)) return
     throw invalidRedirect(`redirect_uri ${show(url.href)}: http is only allowed for loopback hosts (localhost, 127.0.0.1, [::1])`)
   }
   if (type === 'web') throw invalidRedirect(`redirect_uri ${show(url.href)}: web clients must use https (or http on loopback)`)

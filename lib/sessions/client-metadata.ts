@@ -1,4 +1,5 @@
 import { OAuthError } from '../errors.js'
+import { isLoopbackHostname } from '../urls.js'
 import type { ApplicationType } from '../adapters/store/types.js'
 
 /** The logout members of client metadata (RP-Initiated Logout 1.0 §3.1, Back-Channel Logout 1.0 §2.2). */
@@ -17,7 +18,6 @@ export interface LogoutMetadataRules {
 }
 
 const invalid = (description: string): OAuthError => new OAuthError('invalid_client_metadata', description)
-const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]'])
 const maxUris = 20
 const maxUriLength = 2000
 
@@ -70,6 +70,6 @@ function checkBackchannelUri (value: string, issuerIsHttp: boolean): string {
   if (value.includes('#')) throw invalid('backchannel_logout_uri must not contain a fragment')
   if (url.username !== '' || url.password !== '') throw invalid('backchannel_logout_uri must not contain credentials')
   if (url.protocol === 'https:') return value
-  if (url.protocol === 'http:' && issuerIsHttp && loopbackHosts.has(url.hostname)) return value
+  if (url.protocol === 'http:' && issuerIsHttp && isLoopbackHostname(url.hostname)) return value
   throw invalid('backchannel_logout_uri must use https (http only on a loopback host while the issuer is http)')
 }
