@@ -77,10 +77,6 @@ export class JwtVerifier {
    * expired or malformed: callers answer with their RFC error, never with the reason.
    */
   async verify (token: string, options: { typ: string, audience?: string, ignoreExpiry?: boolean }): Promise<JWTPayload | undefined> {
-    return this.verifySync(token, options)
-  }
-
-  verifySync (token: string, options: { typ: string, audience?: string, ignoreExpiry?: boolean }): JWTPayload | undefined {
     const parts = token.split('.')
     if (parts.length !== 3) return undefined
     const [headerPart, payloadPart, signaturePart] = parts as [string, string, string]
