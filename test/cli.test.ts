@@ -4,14 +4,14 @@ import { childEnv as childEnvOf } from './helpers/child-env.js'
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
 import { readdir, readFile, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { calculateJwkThumbprint, type JWK } from 'jose'
 import { fileKeys, type KeySet } from '../lib/index.js'
 import { runCli } from '../lib/cli/main.js'
 import { buildApp } from './helpers/app.js'
 import { freePort } from './helpers/server.js'
+import { fromRoot } from './helpers/paths.js'
 
-const cli = fileURLToPath(new URL('../lib/cli.ts', import.meta.url))
+const cli = fromRoot('lib', 'cli.ts')
 const tsx = import.meta.resolve('tsx')
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
 // Built, not written out: a literal PEM header in the repo looks like a committed key to scanners.
@@ -209,7 +209,7 @@ t.test('--help and --version answer on stdout with exit 0', async (t) => {
   t.match(keysHelp.stdout, /^Usage: fastify-oidc-provider keys/)
   t.equal(subHelp.code, 0)
   t.match(subHelp.stdout, /keys rotate/)
-  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  const pkg = JSON.parse(await readFile(fromRoot('package.json'), 'utf8')) as { version: string }
   t.equal(version.stdout, `${pkg.version}\n`)
   t.same(await readdir(cwd), [], 'help writes nothing')
 })
@@ -217,7 +217,7 @@ t.test('--help and --version answer on stdout with exit 0', async (t) => {
 t.test('the example server picks up a rotated key on SIGHUP and keeps the old kid published', async (t) => {
   const cwd = t.testdir()
   const port = await freePort()
-  const server = spawn(process.execPath, ['--import', tsx, fileURLToPath(new URL('../examples/server.ts', import.meta.url))], {
+  const server = spawn(process.execPath, ['--import', tsx, fromRoot('examples', 'server.ts')], {
     cwd,
     env: childEnvOf({ PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: join(cwd, 'keys'), LOG_LEVEL: 'info', SECRET_KEY: 'k'.repeat(32), REDIS_URL: '' }),
     stdio: ['ignore', 'pipe', 'pipe'],

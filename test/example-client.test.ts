@@ -1,15 +1,15 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { freePort, startServer } from './helpers/server.js'
 import { HttpBrowser } from './helpers/http-browser.js'
 import { testUsers } from './helpers/users.js'
 import { childEnv } from './helpers/child-env.js'
+import { fromRoot } from './helpers/paths.js'
 
 t.test('the example relying party logs in and prints the ID token claims', async (t) => {
   const { issuer } = await startServer(t, { users: testUsers, registration: {} })
   const clientPort = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../examples/client.ts', import.meta.url))], {
+  const child = spawn(process.execPath, ['--import', 'tsx', fromRoot('examples', 'client.ts')], {
     env: childEnv({ ISSUER: issuer, CLIENT_PORT: String(clientPort) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -2,12 +2,12 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { envVar, loadDotEnv, readCommonEnv } from '../examples/env.js'
 import { buildExampleServer } from '../examples/server.js'
 import { parseClusterNodes } from '../examples/redis.js'
 import { childEnv } from './helpers/child-env.js'
 import { freePort } from './helpers/server.js'
+import { fromRoot } from './helpers/paths.js'
 
 /**
  * The example server's environment (examples/env.ts): empty means unset for every variable, a
@@ -15,8 +15,8 @@ import { freePort } from './helpers/server.js'
  */
 
 const tsx = import.meta.resolve('tsx')
-const server = fileURLToPath(new URL('../examples/server.ts', import.meta.url))
-const defaultKeys = fileURLToPath(new URL('../keys/', import.meta.url))
+const server = fromRoot('examples', 'server.ts')
+const defaultKeys = fromRoot('keys') + '/'
 const contract = ['PORT', 'HOST', 'ISSUER', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'SECRET_KEY', 'KEYS_DIR', 'LOG_LEVEL', 'TRUST_PROXY',
   'CODE_TTL', 'ACCESS_TOKEN_TTL', 'ID_TOKEN_TTL', 'REFRESH_TOKEN_TTL']
 

@@ -1,13 +1,13 @@
 import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { requireRedis } from './helpers/redis.js'
 import { childEnv } from './helpers/child-env.js'
+import { fromRoot, repoRoot } from './helpers/paths.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const runner = fileURLToPath(new URL('./helpers/readme-runner.ts', import.meta.url))
+const root = repoRoot
+const runner = fromRoot('test', 'helpers', 'readme-runner.ts')
 /** Per sample, as before: a sample that neither finishes nor fails within this is a failure. */
 const sampleTimeoutMs = 60_000
 

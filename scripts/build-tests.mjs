@@ -1,0 +1,16 @@
+// Compiles lib/, test/ and examples/ to .test-build/ (JavaScript with source maps) for `npm test`.
+// tap's TypeScript loader compiled lib/ again in every test process, 3-4 s of CPU per file before
+// a test ran; one tsc run costs that once. Types are checked by `npm run typecheck`, so the emit
+// skips checking (noCheck). Coverage is mapped back to lib/*.ts through the source maps.
+import { execFileSync } from 'node:child_process'
+import { cpSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+const out = '.test-build'
+rmSync(out, { recursive: true, force: true })
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.test.json'], { stdio: 'inherit' })
+// What the compiled code reads next to itself: the page templates (lib/pages/install.ts) and
+// package.json (lib/cli/main.ts reads its version two folders up).
+cpSync('lib/views', `${out}/lib/views`, { recursive: true })
+cpSync('package.json', `${out}/package.json`)
