@@ -91,7 +91,7 @@ async function exchange (app: FastifyInstance, location: string, verifier: strin
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.client_id, client.client_secret) },
     payload: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirect_uris[0]!, code_verifier: verifier }).toString(),
   })
-  return res.json() as { access_token: string, id_token: string, scope: string }
+  return res.json() as { access_token: string, id_token: string, scope: string, refresh_token?: string }
 }
 
 t.test('/authorize sends the browser to the host route; getInteraction describes what is needed', async (t) => {
@@ -207,6 +207,17 @@ t.test('a login: new session id each time, then consent on the host, auth_time/a
   t.match(id, { sub: 'alice', acr: 'urn:example:mfa', amr: ['pwd', 'otp'], email: 'alice@example.com' })
   t.equal(id.name, undefined, 'profile was not granted')
   t.equal(typeof id.auth_time, 'number')
+  // OpenID Connect Core §12.2: an ID token from a refresh states the original authentication.
+  const refreshed = await app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.client_id, client.client_secret) },
+    payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }).toString(),
+  })
+  t.equal(refreshed.statusCode, 200)
+  const refreshedId = jwtClaims((refreshed.json() as { id_token: string }).id_token)
+  t.match(refreshedId, { sub: 'alice', acr: 'urn:example:mfa', amr: ['pwd', 'otp'], auth_time: id.auth_time, sid: id.sid })
+  t.equal(refreshedId.nonce, undefined, 'no nonce at refresh')
 
   // SSO keeps acr/amr; a second login gets a new session id and ends the old one.
   const again = await start(app, jar, { prompt: 'login', scope: 'openid email' })

@@ -132,7 +132,7 @@ export const authorizationCodeGrant = {
 function startFamily (
   ctx: ProviderContext,
   client: ClientRecord,
-  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[], sid?: string },
+  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[], sid?: string, acr?: string, amr?: string[] },
   familyId: string,
   grantExpiresAt: number,
   dpopJkt?: string
@@ -149,6 +149,8 @@ function startFamily (
     ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
     ...(code.resources === undefined ? {} : { resources: code.resources }),
     ...(code.sid === undefined ? {} : { sid: code.sid }),
+    ...(code.acr === undefined ? {} : { acr: code.acr }),
+    ...(code.amr === undefined ? {} : { amr: code.amr }),
     // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
     ...(dpopJkt !== undefined && client.token_endpoint_auth_method === 'none' ? { jkt: dpopJkt } : {}),
     offline: scopeSet(code.scope).has('offline_access'),

@@ -121,8 +121,8 @@ export const refreshTokenGrant = {
 
 /**
  * The refresh response: the requested scope (or the family's), narrowed to what the client is
- * still registered for; auth_time is the original authentication's and there is no nonce
- * (OpenID Connect Core §12.2).
+ * still registered for; auth_time, acr and amr are the original authentication's and there is
+ * no nonce (OpenID Connect Core §12.2: otherwise the rules of the original ID token apply).
  */
 async function respond (
   ctx: ProviderContext,
@@ -147,6 +147,8 @@ async function respond (
     grantId: family.grantId,
     familyId: family.familyId,
     ...(family.sid === undefined ? {} : { sid: family.sid }),
+    ...(family.acr === undefined ? {} : { acr: family.acr }),
+    ...(family.amr === undefined ? {} : { amr: family.amr }),
     refreshToken,
     ...(resource === undefined ? {} : { resource }),
     ...(dpopJkt === undefined ? {} : { dpopJkt }),

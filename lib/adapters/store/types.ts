@@ -350,6 +350,12 @@ export interface RefreshFamilyRecord {
   resources?: string[]
   /** The session's public id (`sid` in ID tokens, Back-Channel Logout 1.0 §2.1). */
   sid?: string
+  /**
+   * The original authentication's `acr` and `amr`: an ID token issued at refresh follows the
+   * rules of the original one (OpenID Connect Core §12.2), so it states the same context.
+   */
+  acr?: string
+  amr?: string[]
   /** RFC 9449 §5: a public client's family is bound to this DPoP key thumbprint. */
   jkt?: string
   createdAt: EpochSeconds
