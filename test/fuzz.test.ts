@@ -93,7 +93,7 @@ t.test('no generated request yields a 5xx, an unescaped reflection or a non-JSON
       if (/at .+\.(ts|js):\d+/.test(res.body)) throw new Error('a stack trace in a response')
       const type = String(res.headers['content-type'] ?? '')
       // RFC 6750 §3.1: a request with no credentials at all gets a bare Bearer challenge, no error.
-      const bareChallenge = res.statusCode === 401 && /^Bearer realm="[^"]*"$/.test(String(res.headers['www-authenticate']))
+      const bareChallenge = res.statusCode === 401 && /^Bearer realm="[^"]*"(, DPoP algs="[^"]*")?$/.test(String(res.headers['www-authenticate']))
       if (res.statusCode >= 400 && !endpoint.html && res.statusCode !== 404 && !bareChallenge) {
         if (!type.startsWith('application/json')) throw new Error(`${res.statusCode} without JSON from ${endpoint.method} ${endpoint.url}: ${type}`)
         const json = res.json() as { error?: unknown }

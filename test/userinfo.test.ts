@@ -1,4 +1,5 @@
 import t from 'tap'
+import { dpopAlgorithms } from '../lib/dpop/proof.js'
 import { generateKeyPairSync } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { signJwt } from '../lib/jwt.js'
@@ -56,16 +57,18 @@ t.test('claims follow the scope: openid alone is sub only; email without profile
   t.same((await get(app, await userToken(app, store, 'openid email'))).json(), { sub: 'demo', email: 'demo@example.com', email_verified: true })
 })
 
-t.test('no token: 401 with a bare Bearer challenge', async (t) => {
+t.test('no token: 401 with bare Bearer and DPoP challenges', async (t) => {
   const { app } = await tokenApp(t)
   const res = await app.inject({ url: '/userinfo' })
   t.equal(res.statusCode, 401)
-  t.equal(res.headers['www-authenticate'], realm, 'no error code (RFC 6750 §3.1)')
+  // RFC 6750 §3.1: no error code; RFC 9449 §7.1: the DPoP scheme is offered with its algorithms.
+  const bare = `${realm}, DPoP algs="${dpopAlgorithms.join(' ')}"`
+  t.equal(res.headers['www-authenticate'], bare, 'no error code, both schemes')
   t.equal(res.body, '')
   t.equal(res.headers['cache-control'], 'no-store')
   const basicAuth = await app.inject({ url: '/userinfo', headers: { authorization: 'Basic Zm9vOmJhcg==' } })
   t.equal(basicAuth.statusCode, 401)
-  t.equal(basicAuth.headers['www-authenticate'], realm)
+  t.equal(basicAuth.headers['www-authenticate'], bare)
 })
 
 t.test('forged, expired, revoked and garbage tokens: 401 invalid_token', async (t) => {

@@ -10,13 +10,16 @@ import { noStore, requireFormBody } from '../form-body.js'
 import { isProviderAudience } from '../resources/resolve.js'
 import { allowCorsFor } from '../http/cors.js'
 import { checkSenderConstraint, dpopAuthorization, dpopChallenge } from '../dpop/provider.js'
+import { dpopAlgorithms } from '../dpop/proof.js'
 
 /**
  * The UserInfo endpoint (OpenID Connect Core §5.3), a protected resource (RFC 6750): GET or POST,
  * the access token in the Authorization header or, for POST, in a form body (RFC 6750 §2.1–2.2).
  */
 export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
-  const realm = wwwAuthenticate({ scheme: 'Bearer', realm: ctx.issuer })
+  // RFC 6750 §3.1 and RFC 9449 §7.1: a request without credentials learns both schemes the
+  // endpoint accepts (Bearer, and DPoP for sender-constrained tokens, with its algorithms).
+  const bareChallenge = `${wwwAuthenticate({ scheme: 'Bearer', realm: ctx.issuer })}, DPoP algs="${dpopAlgorithms.join(' ')}"`
 
   /** RFC 6750 §3: the challenge names the error so clients can tell "refresh" from "re-consent". */
   const bearerError = (error: OAuthErrorCode, description: string, params?: Record<string, string>): OAuthError =>
@@ -31,7 +34,7 @@ export async function userinfoRoutes (app: FastifyInstance, ctx: ProviderContext
     if (token === undefined) {
       // RFC 6750 §3.1: no credentials at all → a bare challenge, without an error code.
       noStore(reply)
-      reply.code(401).header('www-authenticate', realm)
+      reply.code(401).header('www-authenticate', bareChallenge)
       return await reply.send()
     }
     const claims = await verifyAccessToken(ctx, token)

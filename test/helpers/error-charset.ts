@@ -4,9 +4,12 @@ import { errorDescriptionCharset } from '../../lib/errors.js'
 /**
  * RFC 7235 §4.1 with RFC 6750 §3's value rule: `Scheme` alone, or `Scheme name="value", ...`
  * where every value is a quoted-string holding only the `error_description` characters. A
- * description that smuggled in a `"` or `\` cannot match.
+ * description that smuggled in a `"` or `\` cannot match. One header may list several
+ * challenges (RFC 7235 §4.1), e.g. Bearer and DPoP (RFC 9449 §7.1).
  */
-const challengePattern = /^[A-Za-z][\w-]*( [a-z_]+="[\x20-\x21\x23-\x5B\x5D-\x7E]*"(, [a-z_]+="[\x20-\x21\x23-\x5B\x5D-\x7E]*")*)?$/
+const challengeParam = '[a-z_]+="[\\x20-\\x21\\x23-\\x5B\\x5D-\\x7E]*"'
+const oneChallenge = `[A-Za-z][\\w-]*( ${challengeParam}(, ${challengeParam})*)?`
+const challengePattern = new RegExp(`^${oneChallenge}(, ${oneChallenge})*$`)
 
 /**
  * Every place an `error_description` can travel in a response (JSON body, the Location of an
