@@ -81,8 +81,13 @@ export async function buildExampleServer (
   const algorithms: SigningAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
   const accessTokenAlg = envVar.oneOf(env, 'ACCESS_TOKEN_ALG', algorithms)
   const metrics = envVar.boolean(env, 'METRICS') ?? false
+  // An ISSUER with a path (https://example.com/oidc) mounts the provider under it, as every URL in
+  // discovery names it, like the MCP example; the metadata is also answered path-inserted at the
+  // host's root (RFC 8414 §3.1).
+  const prefix = new URL(issuer).pathname.replace(/\/+$/, '')
   await app.register(oidcProvider, {
     issuer,
+    ...(prefix === '' ? {} : { prefix }),
     store,
     // One key per algorithm, RS256 first (the default signer); clients pick their ID token's
     // with id_token_signed_response_alg.

@@ -8,6 +8,7 @@ import { parseClusterNodes } from '../examples/redis.js'
 import { childEnv } from './helpers/child-env.js'
 import { freePort } from './helpers/server.js'
 import { fromRoot } from './helpers/paths.js'
+import { exampleKeysDir } from './helpers/example-keys.js'
 
 /**
  * The example server's environment (examples/env.ts): empty means unset for every variable, a
@@ -61,6 +62,21 @@ t.test('empty means unset, for every variable of the contract', async (t) => {
   await app.ready()
   t.equal(app.oidc.issuer, 'http://localhost:3000', 'the example starts on the defaults')
   t.equal(built.keysDir, undefined, 'KEYS_DIR= is the default keys folder')
+})
+
+t.test('an ISSUER with a path mounts the provider under it; its metadata also answers path-inserted at the root', async (t) => {
+  const { app } = await buildExampleServer({ ISSUER: 'http://localhost:3000/oidc', KEYS_DIR: await exampleKeysDir(), LOG_LEVEL: 'silent' })
+  t.teardown(() => app.close())
+  const underPath = await app.inject({ url: '/oidc/.well-known/openid-configuration' })
+  t.equal(underPath.statusCode, 200)
+  const doc = underPath.json() as Record<string, string>
+  t.equal(doc.issuer, 'http://localhost:3000/oidc')
+  t.equal(doc.jwks_uri, 'http://localhost:3000/oidc/jwks.json')
+  t.equal((await app.inject({ url: '/oidc/jwks.json' })).statusCode, 200, 'what discovery names is served')
+  t.equal((await app.inject({ url: '/jwks.json' })).statusCode, 404, 'not at the root')
+  const inserted = await app.inject({ url: '/.well-known/oauth-authorization-server/oidc' })
+  t.equal(inserted.statusCode, 200)
+  t.equal(inserted.json().issuer, 'http://localhost:3000/oidc')
 })
 
 t.test('well-formed values are read', async (t) => {
