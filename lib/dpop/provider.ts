@@ -82,10 +82,10 @@ export function dpopAuthorization (request: FastifyRequest): string | undefined 
 
 /** The DPoP challenge (RFC 9449 §7.1) with an RFC 6750 §3 error. */
 export function dpopChallenge (error: 'invalid_token' | 'invalid_dpop_proof' | 'invalid_request', description: string): OAuthError {
-  return new OAuthError(error, description, {
-    statusCode: error === 'invalid_request' ? 400 : 401,
-    headers: { 'www-authenticate': `DPoP algs="${dpopAlgorithms.join(' ')}", error="${error}", error_description="${description}"` },
-  })
+  const oauthError = new OAuthError(error, description, { statusCode: error === 'invalid_request' ? 400 : 401 })
+  // The challenge's description is the body's, cleaned once by OAuthError (RFC 6750 §3's charset).
+  oauthError.headers['www-authenticate'] = `DPoP algs="${dpopAlgorithms.join(' ')}", error="${error}", error_description="${oauthError.error_description}"`
+  return oauthError
 }
 
 /**
