@@ -5,6 +5,7 @@ import type { KeySource } from './adapters/keys/types.js'
 import type { UserAdapter } from './adapters/users/types.js'
 import type { RegistrationPolicy } from './registration/policy.js'
 import type { CorsOptions } from './http/cors.js'
+import type { ClientDocumentPolicy } from './clients/metadata-document.js'
 import { InvalidOptionError } from './errors.js'
 import { ResourceServerSchema } from './resources/schema.js'
 import type { FindResourceServer, ResourceServer } from './resources/types.js'
@@ -263,6 +264,12 @@ export interface OidcProviderOptions {
     maxCacheSeconds?: number
     /** Lower bound on caching: `no-store`, `no-cache`, `max-age=0` or no header still cache this long (0 = honour them). Default 60. */
     minCacheSeconds?: number
+    /**
+     * The host's trust policy, asked before anything is fetched: false refuses the client_id
+     * URL (an error page at /authorize, `invalid_client` elsewhere; reason `not_allowed`).
+     * @example allow: (url) => url.hostname === 'apps.example.com' || url.hostname.endsWith('.trusted.example')
+     */
+    allow?: ClientDocumentPolicy
   }
   /**
    * Prometheus metrics with prom-client (issue 19). Default off: no listener, hook or store
@@ -288,6 +295,8 @@ export interface ResolvedOptions extends Omit<OptionsData, 'scopes'> {
   registration: RegistrationPolicy | false
   findResourceServer?: FindResourceServer
   cors: CorsOptions
+  /** `clientIdMetadataDocuments.allow`, when given. */
+  clientDocumentPolicy?: ClientDocumentPolicy
   /** True when the plugin made the store itself (and so closes it). */
   ownsStore: boolean
   /** True when no cookie secret was configured and a random one was generated. */
@@ -329,6 +338,12 @@ function structuredCloneData (options: object): Record<string, unknown> {
     // Functions and host objects, checked in code (resolveExperience).
     if (key === 'interactions' || key === 'tokenClaims' || key === 'pages' || key === 'scopes') continue
     if (key === 'metrics') continue // a prom-client Registry: checked by resolveMetricsOptions
+    if (key === 'clientIdMetadataDocuments' && typeof value === 'object' && value !== null) {
+      // Its `allow` policy is a function: checked in code (resolveOptions), the bounds here.
+      const { allow: _policy, ...bounds } = value as Record<string, unknown>
+      data[key] = bounds
+      continue
+    }
     data[key] = value
   }
   return structuredClone(data)

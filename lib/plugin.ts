@@ -92,6 +92,11 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
   if (typeof cors !== 'object' || cors === null || (cors.allowOrigin !== undefined && typeof cors.allowOrigin !== 'function')) {
     throw new InvalidOptionError('cors.allowOrigin', 'must be a function (origin, context) => boolean')
   }
+  const documents = options.clientIdMetadataDocuments
+  const clientDocumentPolicy = typeof documents === 'object' && documents !== null ? documents.allow : undefined
+  if (clientDocumentPolicy !== undefined && typeof clientDocumentPolicy !== 'function') {
+    throw new InvalidOptionError('clientIdMetadataDocuments.allow', 'must be a function (url) => boolean')
+  }
   if (options.users === undefined) {
     app.log.warn('fastify-oidc-provider: no `users` adapter configured; every login will fail')
   }
@@ -112,6 +117,7 @@ function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): Re
     registration,
     ...(options.findResourceServer === undefined ? {} : { findResourceServer: options.findResourceServer }),
     cors,
+    ...(clientDocumentPolicy === undefined ? {} : { clientDocumentPolicy }),
     generatedCookieSecret,
     metrics: resolveMetricsOptions(options.metrics),
   }

@@ -300,6 +300,43 @@ t.test('cacheSeconds: Cache-Control and Expires within the bounds', async (t) =>
   t.equal(cacheSeconds(headers({ expires: 'Thu, 01 Jan 2026 00:10:00 GMT', date: 'Wed, 31 Dec 2025 23:50:00 GMT' }), bounds, now), 1200, 'Expires against Date')
 })
 
+t.test('the allow policy of the host: a refused URL is never fetched and ends in an error page or invalid_client', async (t) => {
+  const docs = await startDocServer(t)
+  const trusted = docs.serve('/trusted/app.json', (url) => publicDocument(url))
+  const untrusted = docs.serve('/untrusted/app.json', (url) => publicDocument(url))
+  const asked: string[] = []
+  const app = await buildApp(t, {
+    ...providerOptions,
+    clientIdMetadataDocuments: {
+      allow: async (url) => {
+        asked.push(url.href)
+        return url.pathname.startsWith('/trusted/')
+      },
+    },
+  })
+  const events = recordEvents(app)
+  const page = await app.inject(authorizeUrl(untrusted))
+  t.equal(page.statusCode, 400)
+  t.notOk(page.headers.location, 'never a redirect')
+  t.match(page.body, /are not accepted by this provider/)
+  const token = await app.inject({
+    method: 'POST',
+    url: '/token',
+    payload: new URLSearchParams({ grant_type: 'authorization_code', client_id: untrusted, code: 'x', redirect_uri: REDIRECT_URI, code_verifier: 'v'.repeat(43) }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  t.equal(token.statusCode, 401)
+  t.equal(token.json().error, 'invalid_client')
+  t.equal(docs.hits('/untrusted/app.json'), 0, 'nothing was fetched for a refused URL')
+  t.match(events.failed, [{ reason: 'not_allowed' }, { reason: 'not_allowed' }])
+  t.same(asked, [untrusted, untrusted], 'the policy gets the parsed client_id URL')
+
+  const allowed = await app.inject(authorizeUrl(trusted))
+  t.equal(allowed.statusCode, 200, 'an allowed URL is fetched and used')
+  t.equal(docs.hits('/trusted/app.json'), 1)
+  await t.rejects(buildApp(t, { ...providerOptions, clientIdMetadataDocuments: { allow: 'example.com' as never } }), { code: 'FST_OIDC_INVALID_OPTION', message: /clientIdMetadataDocuments.allow/ })
+})
+
 t.test('the option: bounds are checked at register', async (t) => {
   await t.rejects(buildApp(t, { ...providerOptions, clientIdMetadataDocuments: { minCacheSeconds: 600, maxCacheSeconds: 60 } }), { code: 'FST_OIDC_INVALID_OPTION', message: /clientIdMetadataDocuments.minCacheSeconds/ })
   await t.rejects(buildApp(t, { ...providerOptions, clientIdMetadataDocuments: { maxBytes: 10 } as never }), { code: 'FST_OIDC_INVALID_OPTION' })

@@ -25,7 +25,16 @@ export interface ClientDocumentSettings {
   timeoutMs: number
   /** Development: `http://` client_id URLs on loopback (outbound.allowHttpLoopback and a loopback issuer). */
   allowHttpLoopback: boolean
+  /** The host's trust policy (`clientIdMetadataDocuments.allow`): asked before anything is fetched. */
+  allow?: ClientDocumentPolicy
 }
+
+/**
+ * Which client_id URLs the host accepts at all, asked before anything is fetched (the draft's
+ * security considerations leave trust to the server: an allow-list of domains, a registry of
+ * approved clients). Return false to refuse; the URL is the parsed client_id.
+ */
+export type ClientDocumentPolicy = (clientIdUrl: URL) => boolean | Promise<boolean>
 
 export const clientDocumentDefaults = { maxBytes: 5120, maxCacheSeconds: 86400, minCacheSeconds: 60 } as const
 /** Most documents kept per provider instance (least recently used dropped first). */
@@ -36,6 +45,7 @@ const maxClientIdLength = 2000
 export type ClientDocumentFailureReason =
   | FetchFailureReason
   | 'invalid_client_id'
+  | 'not_allowed'
   | 'client_id_mismatch'
   | 'invalid_metadata'
 
@@ -154,6 +164,7 @@ function describe (host: string, reason: ClientDocumentFailureReason, detail: st
     case 'not_json': return `${where} is not JSON`
     case 'bad_status': return `${where} was not answered with 200 OK`
     case 'client_id_mismatch': return `${where} names another client_id`
+    case 'not_allowed': return `clients from ${host || 'this client_id URL'} are not accepted by this provider`
     default: return `${where} cannot be used: ${detail}`
   }
 }
@@ -206,6 +217,10 @@ export class ClientMetadataDocuments {
   async #load (clientId: string): Promise<ClientDocumentResolution> {
     const checked = checkClientIdUrl(clientId, this.settings.allowHttpLoopback)
     if (!checked.ok) return this.#fail(clientId, checked.reason, checked.detail)
+    // The host's policy first: a URL it does not trust is never fetched.
+    if (this.settings.allow !== undefined && await this.settings.allow(checked.url) !== true) {
+      return this.#fail(clientId, 'not_allowed', 'the host\'s policy does not allow this client_id URL')
+    }
     // Draft, "Client Information Discovery": a GET of the URL as is, 200 only; its security
     // considerations (SSRF, maximum response size): the fetcher refuses special
     // addresses, redirects, non-JSON and bodies over maxBytes, within the timeout.
@@ -254,7 +269,9 @@ function hostOf (clientId: string): string {
 }
 
 /** The option's bounds with defaults, or undefined when the feature is off. Throws on bad bounds. */
-export function clientDocumentSettings (options: Pick<OptionsData, 'clientIdMetadataDocuments' | 'outbound' | 'issuer'>): ClientDocumentSettings | undefined {
+export function clientDocumentSettings (
+  options: Pick<OptionsData, 'clientIdMetadataDocuments' | 'outbound' | 'issuer'> & { clientDocumentPolicy?: ClientDocumentPolicy }
+): ClientDocumentSettings | undefined {
   const option = options.clientIdMetadataDocuments
   if (option !== true && typeof option !== 'object') return undefined
   const given = option === true ? {} : option
@@ -265,6 +282,7 @@ export function clientDocumentSettings (options: Pick<OptionsData, 'clientIdMeta
     timeoutMs: options.outbound.timeoutMs,
     // http client_id URLs only for a development provider that itself runs on loopback.
     allowHttpLoopback: options.outbound.allowHttpLoopback && isLoopbackHostname(new URL(options.issuer).hostname),
+    ...(options.clientDocumentPolicy === undefined ? {} : { allow: options.clientDocumentPolicy }),
   }
   if (settings.minCacheSeconds > settings.maxCacheSeconds) {
     throw new InvalidOptionError('clientIdMetadataDocuments.minCacheSeconds', `must not exceed maxCacheSeconds (${settings.maxCacheSeconds})`)
