@@ -16,14 +16,30 @@ import { accessTokenType, type AccessTokenClaims } from './tokens.js'
  * if (claims === undefined) throw invalidToken()
  */
 export async function verifyAccessToken (ctx: ProviderContext, token: string): Promise<AccessTokenClaims | undefined> {
+  return (await verifyAccessTokenPayload(ctx, token))?.claims
+}
+
+/** A live access token: its checked claims, and the whole verified payload they were read from. */
+export interface VerifiedAccessToken {
+  claims: AccessTokenClaims
+  /** Every claim of the token, the host's `tokenClaims` hook's included (introspection's extension members). */
+  payload: JWTPayload
+}
+
+/**
+ * `verifyAccessToken` with the verified payload beside the claims, for the caller that needs the
+ * other members too (introspection), so the token is decoded once, not verified and decoded again.
+ */
+export async function verifyAccessTokenPayload (ctx: ProviderContext, token: string): Promise<VerifiedAccessToken | undefined> {
   // Cheap shape check first: an opaque refresh token or garbage never reaches the JWT parser.
   if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) return undefined
   const payload = await ctx.keys.verifier.verify(token, { typ: accessTokenType })
   if (payload === undefined) return undefined
   const claims = asAccessTokenClaims(payload)
   if (claims === undefined) return undefined
+  // Checked on every call, never cached: a revocation is seen by the very next request.
   if (await ctx.store.isAccessTokenRevoked(claims.jti, claims.grant_id, claims.family_id)) return undefined
-  return claims
+  return { claims, payload }
 }
 
 /** Narrows a verified payload to our claim set; a token missing a required claim is not ours. */

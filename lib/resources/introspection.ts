@@ -4,8 +4,7 @@ import { OAuthError } from '../errors.js'
 import { safeEqual, sha256 } from '../crypto.js'
 import { onClientAuthFailure, parseBasic, type ClientAuthBody } from '../client-auth.js'
 import { ClientAuthLimits } from '../client-auth-limits.js'
-import { verifyAccessToken } from '../bearer.js'
-import type { AccessTokenClaims } from '../tokens.js'
+import { verifyAccessTokenPayload, type VerifiedAccessToken } from '../bearer.js'
 import type { KnownResource } from './registry.js'
 
 /**
@@ -54,8 +53,8 @@ export async function authenticateResourceServer (
  * resource server; anything else (another audience, a refresh token, a revoked or unknown token)
  * is undefined, answered `{"active":false}` (RFC 7662 §2.2, §4: nothing leaks about other tokens).
  */
-export async function findResourceServerToken (ctx: ProviderContext, token: string, server: KnownResource): Promise<AccessTokenClaims | undefined> {
-  const claims = await verifyAccessToken(ctx, token)
-  if (claims === undefined || claims.aud !== server.resource) return undefined
-  return claims
+export async function findResourceServerToken (ctx: ProviderContext, token: string, server: KnownResource): Promise<VerifiedAccessToken | undefined> {
+  const verified = await verifyAccessTokenPayload(ctx, token)
+  if (verified === undefined || verified.claims.aud !== server.resource) return undefined
+  return verified
 }
