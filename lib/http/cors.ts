@@ -55,14 +55,20 @@ export const corsExposedHeaders = 'WWW-Authenticate, DPoP-Nonce'
 /** How long a preflight answer may be cached (seconds; Chromium caps it at 2 hours). */
 export const corsMaxAge = 600
 
-const clientOf = new WeakMap<FastifyRequest, ClientRecord | string>()
+/**
+ * Where a request records its client: a request decorator (declared in `corsRoutes`, so every
+ * request of the provider's context has the member from the start) rather than a WeakMap, whose
+ * insertions and ephemeron bookkeeping in the collector cost more on every API call.
+ */
+const kCorsClient = Symbol('fastify-oidc-provider.corsClient')
+interface CorsRequest { [kCorsClient]?: ClientRecord | string | undefined }
 
 /**
  * Records which client the request speaks for, once known: the one client authentication
  * returned, or the `client_id` of the access token presented (userinfo).
  */
 export function allowCorsFor (request: FastifyRequest, client: ClientRecord | string): void {
-  clientOf.set(request, client)
+  (request as FastifyRequest & CorsRequest)[kCorsClient] = client
 }
 
 /** The default: the origins of the client's http(s) redirect URIs (where its app runs). */
@@ -85,6 +91,7 @@ function appendVary (reply: FastifyReply, name: string): void {
 }
 
 export async function corsRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  app.decorateRequest(kCorsClient, undefined)
   const prefix = app.prefix
   const publicPaths = new Map<string, string>([
     [routes.discovery, 'GET'],
@@ -167,7 +174,7 @@ async function originAllowed (ctx: ProviderContext, request: FastifyRequest, end
     const policy = ctx.options.registration
     allowedByDefault = policy !== false && policy.initialAccessToken === undefined
   } else {
-    const known = clientOf.get(request)
+    const known = (request as FastifyRequest & CorsRequest)[kCorsClient]
     client = typeof known === 'string' ? await findClient(ctx, known) : known
     allowedByDefault = client !== undefined && clientOrigins(client).has(origin)
   }
