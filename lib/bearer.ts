@@ -16,14 +16,30 @@ import { accessTokenType, type AccessTokenClaims } from './tokens.js'
  * if (claims === undefined) throw invalidToken()
  */
 export async function verifyAccessToken (ctx: ProviderContext, token: string): Promise<AccessTokenClaims | undefined> {
-  // Cheap shape check first: an opaque refresh token or garbage never reaches the JWT parser.
-  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) return undefined
+  return (await verifyAccessTokenPayload(ctx, token))?.claims
+}
+
+/** A live access token: its checked claims, and the whole verified payload they were read from. */
+export interface VerifiedAccessToken {
+  claims: AccessTokenClaims
+  /** Every claim of the token, the host's `tokenClaims` hook's included (introspection's extension members). */
+  payload: JWTPayload
+}
+
+/**
+ * `verifyAccessToken` with the verified payload beside the claims, for the caller that needs the
+ * other members too (introspection), so the token is decoded once, not verified and decoded again.
+ */
+export async function verifyAccessTokenPayload (ctx: ProviderContext, token: string): Promise<VerifiedAccessToken | undefined> {
+  // No shape check of our own: the verifier's first step is the same one (three base64url
+  // segments), so an opaque refresh token or garbage never reaches a JSON parser either way.
   const payload = await ctx.keys.verifier.verify(token, { typ: accessTokenType })
   if (payload === undefined) return undefined
   const claims = asAccessTokenClaims(payload)
   if (claims === undefined) return undefined
+  // Checked on every call, never cached: a revocation is seen by the very next request.
   if (await ctx.store.isAccessTokenRevoked(claims.jti, claims.grant_id, claims.family_id)) return undefined
-  return claims
+  return { claims, payload }
 }
 
 /** Narrows a verified payload to our claim set; a token missing a required claim is not ours. */
@@ -46,21 +62,16 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint.
   const cnf = record.cnf as { jkt?: unknown } | undefined
   if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || typeof cnf.jkt !== 'string')) return undefined
-  return {
-    iss,
-    sub,
-    aud,
-    exp,
-    iat,
-    jti,
-    client_id: clientId,
-    ...(scope === undefined ? {} : { scope }),
-    ...(authTime === undefined ? {} : { auth_time: authTime }),
-    ...(grantId === undefined ? {} : { grant_id: grantId }),
-    ...(familyId === undefined ? {} : { family_id: familyId }),
-    ...(userinfoClaims === undefined ? {} : { userinfo_claims: userinfoClaims as string[] }),
-    ...(cnf === undefined ? {} : { cnf: { jkt: cnf.jkt as string } }),
-  }
+  // Assigned member by member (same order as the spreads it replaces): one object per request
+  // on the userinfo and introspection path, not one more per optional claim.
+  const claims: AccessTokenClaims = { iss, sub, aud, exp, iat, jti, client_id: clientId }
+  if (scope !== undefined) claims.scope = scope
+  if (authTime !== undefined) claims.auth_time = authTime
+  if (grantId !== undefined) claims.grant_id = grantId
+  if (familyId !== undefined) claims.family_id = familyId
+  if (userinfoClaims !== undefined) claims.userinfo_claims = userinfoClaims as string[]
+  if (cnf !== undefined) claims.cnf = { jkt: cnf.jkt as string }
+  return claims
 }
 
 /** RFC 6750 §2.1: `Authorization: Bearer <b64token>`; the scheme is case-insensitive. */

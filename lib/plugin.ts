@@ -20,7 +20,7 @@ import { supportedAlgorithms } from './algorithms.js'
 import { SecurityEventEmitter } from './events.js'
 import { errorHandler } from './error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
-import { routeModules } from './routes/index.js'
+import { browserRouteModules, routeModules } from './routes/index.js'
 import { pathInsertedDiscoveryRoutes } from './routes/discovery.js'
 import { ResourceRegistry } from './resources/registry.js'
 import { createFetcher } from './http/fetch.js'
@@ -204,11 +204,18 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     })
     child.setErrorHandler(errorHandler)
     if (metrics !== undefined) child.addHook('onResponse', metrics.onResponse)
-    // No parsing hook (`hook: false`): most provider routes (token, userinfo, discovery...) read
-    // no cookie, and the ones that do parse the header on demand (lib/cookies.ts).
-    if (!child.hasRequestDecorator('cookies')) await child.register(fastifyCookie, { hook: false })
     installPages(child, ctx)
     for (const register of routeModules) await register(child, ctx)
+    // Issue 19: @fastify/cookie only where cookies are used (/authorize, consent, logout). Its
+    // `onSend` hook runs on every route of the context it is registered in, even with
+    // `hook: false`, so in the provider's context it cost every token, userinfo, introspection,
+    // discovery and JWKS request a hook call. This child inherits the parsers, validator, error
+    // handler, pages and the CORS onRoute hook of `child`.
+    await child.register(async (browser) => {
+      // No parsing hook (`hook: false`): the routes parse the header on demand (lib/cookies.ts).
+      if (!browser.hasRequestDecorator('cookies')) await browser.register(fastifyCookie, { hook: false })
+      for (const register of browserRouteModules) await register(browser, ctx)
+    })
   }, { prefix })
 
   // Operations routes (issue 19), only where the host asked: beside the provider's routes, not

@@ -1,7 +1,8 @@
 import type { RefreshTokenRecord } from './adapters/store/types.js'
 import type { ProviderContext } from './context.js'
 import { nowSeconds, sha256 } from './crypto.js'
-import { verifyAccessToken } from './bearer.js'
+import type { JWTPayload } from 'jose'
+import { verifyAccessTokenPayload } from './bearer.js'
 import type { AccessTokenClaims } from './tokens.js'
 import { parseRefreshToken } from './grants/refresh-family.js'
 
@@ -11,7 +12,8 @@ import { parseRefreshToken } from './grants/refresh-family.js'
  * like an unknown one.
  */
 export type FoundToken =
-  | { type: 'access_token', claims: AccessTokenClaims }
+  /** `payload`: the whole verified token, read once (introspection's extension members). */
+  | { type: 'access_token', claims: AccessTokenClaims, payload: JWTPayload }
   /** `familyId` is set for tokens of a refresh family (all tokens issued since families exist). */
   | { type: 'refresh_token', tokenHash: string, record: RefreshTokenRecord, familyId?: string }
 
@@ -40,9 +42,9 @@ export async function findClientToken (
 }
 
 async function findAccessToken (ctx: ProviderContext, token: string, clientId: string): Promise<FoundToken | undefined> {
-  const claims = await verifyAccessToken(ctx, token)
-  if (claims === undefined || claims.client_id !== clientId) return undefined
-  return { type: 'access_token', claims }
+  const verified = await verifyAccessTokenPayload(ctx, token)
+  if (verified === undefined || verified.claims.client_id !== clientId) return undefined
+  return { type: 'access_token', claims: verified.claims, payload: verified.payload }
 }
 
 async function findRefreshToken (ctx: ProviderContext, token: string, clientId: string): Promise<FoundToken | undefined> {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onSendAsyncHookHandler, onSendHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import type { ClientRecord } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import { findClient } from '../clients.js'
@@ -42,6 +42,12 @@ export interface CorsOptions {
   allowOrigin? (origin: string, context: CorsOriginContext): boolean | Promise<boolean>
 }
 
+/**
+ * The actual response of a public document (discovery, JWKS): read without credentials by anyone
+ * (Fetch §3.2.5: `*` is only valid so). Set by those routes' handlers.
+ */
+export const publicCorsHeaders = { 'access-control-allow-origin': '*' } as const
+
 /** Request headers a browser app may send (the last two for DPoP and MCP clients). */
 export const corsAllowedHeaders = 'Authorization, Content-Type, DPoP, MCP-Protocol-Version'
 /** Response headers the app may read besides the CORS-safelisted ones. */
@@ -49,14 +55,20 @@ export const corsExposedHeaders = 'WWW-Authenticate, DPoP-Nonce'
 /** How long a preflight answer may be cached (seconds; Chromium caps it at 2 hours). */
 export const corsMaxAge = 600
 
-const clientOf = new WeakMap<FastifyRequest, ClientRecord | string>()
+/**
+ * Where a request records its client: a request decorator (declared in `corsRoutes`, so every
+ * request of the provider's context has the member from the start) rather than a WeakMap, whose
+ * insertions and ephemeron bookkeeping in the collector cost more on every API call.
+ */
+const kCorsClient = Symbol('fastify-oidc-provider.corsClient')
+interface CorsRequest { [kCorsClient]?: ClientRecord | string | undefined }
 
 /**
  * Records which client the request speaks for, once known: the one client authentication
  * returned, or the `client_id` of the access token presented (userinfo).
  */
 export function allowCorsFor (request: FastifyRequest, client: ClientRecord | string): void {
-  clientOf.set(request, client)
+  (request as FastifyRequest & CorsRequest)[kCorsClient] = client
 }
 
 /** The default: the origins of the client's http(s) redirect URIs (where its app runs). */
@@ -79,6 +91,7 @@ function appendVary (reply: FastifyReply, name: string): void {
 }
 
 export async function corsRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
+  app.decorateRequest(kCorsClient, undefined)
   const prefix = app.prefix
   const publicPaths = new Map<string, string>([
     [routes.discovery, 'GET'],
@@ -121,33 +134,34 @@ export async function corsRoutes (app: FastifyInstance, ctx: ProviderContext): P
   }
 
   // Attached per route (onRoute) rather than as one onSend hook of the whole provider: the
-  // login, consent and logout pages and /authorize never run it, the public documents get a
-  // synchronous header, and only the client endpoints pay for the asynchronous decision.
-  const publicDocument: onSendHookHandler = (_request, reply, payload, done) => {
-    // Public documents, read without credentials by anyone (Fetch §3.2.5: `*` is only valid so).
-    reply.header('access-control-allow-origin', '*')
-    done(null, payload)
-  }
-  const clientResponse = (endpoint: CorsEndpoint): onSendAsyncHookHandler => async (request, reply, payload) => {
+  // login, consent and logout pages and /authorize never run it, and only the client endpoints
+  // pay for the decision. The public documents (discovery, JWKS) need no hook at all: their
+  // handlers send `access-control-allow-origin: *` with headers built once (publicCorsHeaders).
+  // A callback hook, not an async one: a server-to-server call (no `Origin`, most of the traffic)
+  // is answered without a promise; only a browser's request waits for the decision.
+  const clientResponse = (endpoint: CorsEndpoint): onSendHookHandler => (request, reply, payload, done) => {
     appendVary(reply, 'Origin')
     const origin = request.headers.origin
-    if (typeof origin !== 'string' || origin === 'null') return payload
-    try {
-      if (await originAllowed(ctx, request, endpoint, origin)) {
+    if (typeof origin !== 'string' || origin === 'null') {
+      done(null, payload)
+      return
+    }
+    originAllowed(ctx, request, endpoint, origin).then((allowed) => {
+      if (allowed) {
         reply.header('access-control-allow-origin', origin)
         reply.header('access-control-expose-headers', corsExposedHeaders)
       }
-    } catch (error) {
+    }, (error: unknown) => {
       // A store outage while looking up the client: the answer stays unreadable, never wrong.
       request.log.warn({ err: error }, 'fastify-oidc-provider: CORS decision failed')
-    }
-    return payload
+    }).finally(() => { done(null, payload) })
   }
   app.addHook('onRoute', (route) => {
     if ([route.method].flat().includes('OPTIONS')) return
     const path = route.url
-    const hook = publicPaths.has(path) ? publicDocument : clientPaths.has(path) ? clientResponse(clientPaths.get(path)!.endpoint) : undefined
-    if (hook === undefined) return
+    const endpoint = clientPaths.get(path)?.endpoint
+    if (endpoint === undefined) return
+    const hook = clientResponse(endpoint)
     route.onSend = [...[route.onSend ?? []].flat(), hook] as typeof route.onSend
   })
 }
@@ -160,7 +174,7 @@ async function originAllowed (ctx: ProviderContext, request: FastifyRequest, end
     const policy = ctx.options.registration
     allowedByDefault = policy !== false && policy.initialAccessToken === undefined
   } else {
-    const known = clientOf.get(request)
+    const known = (request as FastifyRequest & CorsRequest)[kCorsClient]
     client = typeof known === 'string' ? await findClient(ctx, known) : known
     allowedByDefault = client !== undefined && clientOrigins(client).has(origin)
   }

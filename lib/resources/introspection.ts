@@ -1,11 +1,10 @@
 import type { FastifyRequest } from 'fastify'
 import type { ProviderContext } from '../context.js'
 import { OAuthError } from '../errors.js'
-import { safeEqual, sha256 } from '../crypto.js'
+import { matchesHash } from '../crypto.js'
 import { onClientAuthFailure, parseBasic, type ClientAuthBody } from '../client-auth.js'
 import { ClientAuthLimits } from '../client-auth-limits.js'
-import { verifyAccessToken } from '../bearer.js'
-import type { AccessTokenClaims } from '../tokens.js'
+import { verifyAccessTokenPayload, type VerifiedAccessToken } from '../bearer.js'
 import type { KnownResource } from './registry.js'
 
 /**
@@ -24,6 +23,7 @@ export async function authenticateResourceServer (
   request: FastifyRequest,
   body: ClientAuthBody
 ): Promise<KnownResource | undefined> {
+  if (!ctx.resources.hasIntrospectionClients) return undefined
   const header = request.headers.authorization
   const basic = header === undefined ? undefined : parseBasic(header)
   // A malformed header, two methods at once, ...: client authentication gives the right error.
@@ -37,7 +37,7 @@ export async function authenticateResourceServer (
   const limits = new ClientAuthLimits(ctx)
   const hasFailures = await limits.check(clientId, request.ip)
   // Compared even without a secret, so every failure costs the same.
-  const matches = safeEqual(sha256(secret ?? ''), server.introspection.clientSecretHash)
+  const matches = matchesHash(secret ?? '', server.introspection.clientSecretHash)
   if (secret === undefined || !matches) {
     await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: 'introspect' })
     throw new OAuthError('invalid_client', 'client authentication failed', {
@@ -54,8 +54,8 @@ export async function authenticateResourceServer (
  * resource server; anything else (another audience, a refresh token, a revoked or unknown token)
  * is undefined, answered `{"active":false}` (RFC 7662 §2.2, §4: nothing leaks about other tokens).
  */
-export async function findResourceServerToken (ctx: ProviderContext, token: string, server: KnownResource): Promise<AccessTokenClaims | undefined> {
-  const claims = await verifyAccessToken(ctx, token)
-  if (claims === undefined || claims.aud !== server.resource) return undefined
-  return claims
+export async function findResourceServerToken (ctx: ProviderContext, token: string, server: KnownResource): Promise<VerifiedAccessToken | undefined> {
+  const verified = await verifyAccessTokenPayload(ctx, token)
+  if (verified === undefined || verified.claims.aud !== server.resource) return undefined
+  return verified
 }

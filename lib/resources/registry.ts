@@ -78,6 +78,15 @@ export class ResourceRegistry {
     return found?.resource === resource ? found : undefined
   }
 
+  /**
+   * False when no resource server can introspect with credentials of its own (none declared with
+   * `introspection`, no lookup function): introspection then skips straight to client
+   * authentication instead of parsing the credentials twice on every call.
+   */
+  get hasIntrospectionClients (): boolean {
+    return this.#byClientId.size > 0 || this.#find !== undefined
+  }
+
   /** The resource server that introspects with this client_id, if any. */
   async findByIntrospectionClient (clientId: string): Promise<KnownResource | undefined> {
     const known = this.#byClientId.get(clientId)

@@ -6,7 +6,7 @@ import { grantHandlers } from '../grants/index.js'
 import { algorithmMetadata, supportedAlgorithms } from '../algorithms.js'
 import { keyMetadata } from '../clients/discovery.js'
 import { clientDocumentsOf } from '../clients/metadata-document.js'
-import { corsAllowedHeaders, corsMaxAge } from '../http/cors.js'
+import { corsAllowedHeaders, corsMaxAge, publicCorsHeaders } from '../http/cors.js'
 
 /**
  * The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): every value describes
@@ -57,10 +57,10 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
   }
 }
 
-/** Response headers of the public documents (discovery, JWKS), built once. */
+/** Response headers of the public documents (discovery, JWKS), built once, CORS included. */
 export function documentHeaders (contentType: string): Record<string, string> {
   // Short cache: after a key rotation, relying parties see the new keys within minutes.
-  return { 'cache-control': 'public, max-age=300', 'content-type': contentType }
+  return { 'cache-control': 'public, max-age=300', 'content-type': contentType, ...publicCorsHeaders }
 }
 
 /**
@@ -88,13 +88,11 @@ function metadataDocument (ctx: ProviderContext): () => Buffer {
   return send
 }
 
-/** `publicCors`: set here; the issuer-relative routes get it from lib/http/cors.ts's hook. */
-function serveMetadata (app: FastifyInstance, path: string, send: () => Buffer, publicCors = false): void {
-  const headers = {
-    ...documentHeaders('application/json; charset=utf-8'),
-    ...(publicCors ? { 'access-control-allow-origin': '*' } : {}),
-  }
-  // Synchronous, headers built once: no promise per request for a constant answer.
+/** Every metadata route, issuer-relative or path-inserted, is a public document (lib/http/cors.ts). */
+function serveMetadata (app: FastifyInstance, path: string, send: () => Buffer): void {
+  const headers = documentHeaders('application/json; charset=utf-8')
+  // Synchronous, headers built once (CORS included): no promise and no hook per request for a
+  // constant answer.
   app.get(path, (_request, reply) => { reply.headers(headers).send(send()) })
 }
 
@@ -119,7 +117,7 @@ export async function pathInsertedDiscoveryRoutes (app: FastifyInstance, ctx: Pr
   const send = metadataDocument(ctx)
   for (const wellKnown of [routes.oauthMetadata, routes.discovery]) {
     const path = wellKnown + ctx.basePath
-    serveMetadata(app, path, send, true)
+    serveMetadata(app, path, send)
     app.options(path, async (_request, reply) => {
       reply.headers({
         'access-control-allow-origin': '*',

@@ -15,19 +15,31 @@ import { parRoutes } from '../par/route.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
-/** Every endpoint module, registered in this order inside the provider's encapsulated context. */
+/**
+ * The endpoints no browser cookie reaches (back-channel and public documents), registered in this
+ * order inside the provider's encapsulated context.
+ */
 export const routeModules: readonly RouteModule[] = [
-  // First: its onRoute hook gives the CORS routes their onSend hooks as they are declared.
+  // First: its onRoute hook gives the CORS routes their onSend hooks as they are declared (the
+  // hook is inherited by the browser routes' context, registered after these).
   corsRoutes,
   discoveryRoutes,
   jwksRoutes,
   registerRoutes,
-  authorizeRoutes,
-  consentRoutes,
   tokenRoutes,
   userinfoRoutes,
   introspectRoutes,
   revokeRoutes,
-  endSessionRoutes,
   parRoutes,
+]
+
+/**
+ * The browser endpoints, the only ones that read or write the provider's cookies (lib/cookies.ts):
+ * registered in a child context that alone holds @fastify/cookie, whose `onSend` hook (added even
+ * with `hook: false`) would otherwise run on every route above too.
+ */
+export const browserRouteModules: readonly RouteModule[] = [
+  authorizeRoutes,
+  consentRoutes,
+  endSessionRoutes,
 ]

@@ -7,7 +7,7 @@ import { findClientToken, type FoundToken } from '../token-lookup.js'
 import { noStore, requireFormBody } from '../form-body.js'
 import { authenticateResourceServer, findResourceServerToken } from '../resources/introspection.js'
 import { allowCorsFor } from '../http/cors.js'
-import { decodeJwt } from 'jose'
+import type { JWTPayload } from 'jose'
 import { registeredClaims } from '../claims.js'
 
 const IntrospectBody = Type.Object({
@@ -64,17 +64,17 @@ export async function introspectRoutes (app: FastifyInstance, ctx: ProviderConte
     // RFC 7662 §2.1: a resource server asks about tokens meant for it (their `aud` names it).
     const server = await authenticateResourceServer(ctx, request, request.body)
     if (server !== undefined) {
-      const claims = await findResourceServerToken(ctx, request.body.token, server)
+      const verified = await findResourceServerToken(ctx, request.body.token, server)
       noStore(reply)
-      return describe(ctx.issuer, claims === undefined ? undefined : { type: 'access_token', claims }, request.body.token)
+      return describe(ctx.issuer, verified === undefined ? undefined : { type: 'access_token', ...verified })
     }
     const client = await authenticateClient(ctx, request, request.body, { endpoint: 'introspect', allowPublic: false })
     allowCorsFor(request, client)
     const found = await findClientToken(ctx, request.body.token, client.client_id, request.body.token_type_hint)
     noStore(reply)
     // Issue 12: a client whose RFC 7592 update removed the refresh_token grant holds no live refresh token.
-    if (found?.type === 'refresh_token' && !client.grant_types.includes('refresh_token')) return describe(ctx.issuer, undefined, request.body.token)
-    return describe(ctx.issuer, found, request.body.token)
+    if (found?.type === 'refresh_token' && !client.grant_types.includes('refresh_token')) return describe(ctx.issuer, undefined)
+    return describe(ctx.issuer, found)
   })
 }
 
@@ -83,20 +83,21 @@ export async function introspectRoutes (app: FastifyInstance, ctx: ProviderConte
  * put in the (already verified) access token, so a resource server that introspects sees what
  * one that verifies the JWT sees. Registered and private claims are never copied from here.
  */
-function hookClaims (token: string): Record<string, unknown> {
+function hookClaims (payload: JWTPayload): Record<string, unknown> {
   const extra: Record<string, unknown> = {}
-  for (const [name, value] of Object.entries(decodeJwt(token))) {
+  // The payload the verifier already decoded (not the token decoded a second time).
+  for (const [name, value] of Object.entries(payload)) {
     if (!registeredClaims.has(name) && name !== 'active' && name !== 'token_type') extra[name] = value
   }
   return extra
 }
 
-function describe (issuer: string, found: FoundToken | undefined, token: string): IntrospectionResponse {
+function describe (issuer: string, found: FoundToken | undefined): IntrospectionResponse {
   if (found === undefined) return { active: false }
   if (found.type === 'access_token') {
     const { claims } = found
     return {
-      ...hookClaims(token),
+      ...hookClaims(found.payload),
       active: true,
       ...(claims.scope === undefined ? {} : { scope: claims.scope }),
       client_id: claims.client_id,
