@@ -6,7 +6,7 @@
 import t from 'tap'
 import { rm } from 'node:fs/promises'
 import { exampleKeysDir } from './helpers/example-keys.js'
-import { HttpBrowser } from './helpers/http-browser.js'
+import { HttpBrowser, requestTimeoutMs } from './helpers/http-browser.js'
 import { deleteKeys, REDIS_URL, requireRedis, requireRedisServer, startRedisServer, testPrefix } from './helpers/redis.js'
 import {
   basicAuth,
@@ -76,16 +76,16 @@ t.test('the example server restarted on the same port, REDIS_URL, SECRET_KEY and
   const browser = new HttpBrowser()
   const url = first.issuer
   const { client, tokens } = await fullFlow(url)
-  const kid = ((await (await fetch(`${url}/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid)
+  const kid = ((await (await fetch(`${url}/jwks.json`, { signal: AbortSignal.timeout(requestTimeoutMs) })).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid)
   const pending = await obtainCode(url, client, browser)
   await first.close()
 
   const second = await startExampleServer(t, { ...env, PORT: String(first.port) })
   t.equal(second.issuer, first.issuer, 'same issuer')
-  const kidAfter = ((await (await fetch(`${url}/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid)
+  const kidAfter = ((await (await fetch(`${url}/jwks.json`, { signal: AbortSignal.timeout(requestTimeoutMs) })).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid)
   t.same(kidAfter, kid, 'the keys in KEYS_DIR at the first start are the ones loaded again')
 
-  const info = await fetch(`${url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+  const info = await fetch(`${url}/userinfo`, { signal: AbortSignal.timeout(requestTimeoutMs), headers: { authorization: `Bearer ${tokens.access_token}` } })
   t.equal(info.status, 200, 'an access token from before the restart works')
   const refreshed = await postForm(`${url}/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, basicAuth(client))
   t.equal(refreshed.status, 200, 'a refresh token from before refreshes')

@@ -1,5 +1,8 @@
 import { hiddenField } from './flow.js'
 
+/** How long one request of a test may take (fetch's own headers timeout is 300 s, tap's file limit). */
+export const requestTimeoutMs = 60_000
+
 /**
  * A tiny browser over real HTTP (fetch): keeps cookies, follows the provider's redirects,
  * fills the login form and answers the consent form, and stops at the first redirect that
@@ -24,7 +27,9 @@ export class HttpBrowser {
   async #request (url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers)
     if (this.#cookies.size > 0) headers.set('cookie', [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; '))
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' })
+    // A bound far above any loaded machine's answer: a request that hangs fails here, named,
+    // instead of holding its file until tap's file limit kills it without output.
+    const response = await fetch(url, { signal: AbortSignal.timeout(requestTimeoutMs), ...init, headers, redirect: 'manual' })
     this.#remember(response)
     return response
   }

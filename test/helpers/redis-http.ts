@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises'
 import { buildExampleServer, type ExampleEnv } from '../../examples/server.js'
 import { exampleKeysDir } from './example-keys.js'
 import { pkcePair } from './flow.js'
-import { HttpBrowser } from './http-browser.js'
+import { HttpBrowser, requestTimeoutMs } from './http-browser.js'
 import { basicAuth, REDIRECT_URI, type RegisteredClient, type TokenResponse } from './redis-instances.js'
 import { freePort } from './server.js'
 
@@ -48,6 +48,7 @@ export async function startExampleServer (t: { teardown (fn: () => unknown): voi
 
 export async function postForm (url: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
   return await fetch(url, {
+    signal: AbortSignal.timeout(requestTimeoutMs),
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: new URLSearchParams(fields).toString(),
@@ -56,6 +57,7 @@ export async function postForm (url: string, fields: Record<string, string>, hea
 
 export async function register (issuer: string, metadata: Record<string, unknown> = {}): Promise<Response> {
   return await fetch(`${issuer}/register`, {
+    signal: AbortSignal.timeout(requestTimeoutMs),
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
