@@ -63,6 +63,20 @@ export function safeEqual (a: string, b: string): boolean {
   return timingSafeEqual(digest('sha256', a, 'buffer'), digest('sha256', b, 'buffer'))
 }
 
+/**
+ * Compares two digests (base64url hashes: a fixed length per algorithm, so their lengths say
+ * nothing secret) in constant time. Equal lengths are compared directly: hashing both sides
+ * again, as safeEqual must for strings of any length, would add two hashes for nothing.
+ */
+export function safeEqualDigests (a: string, b: string): boolean {
+  if (a.length === b.length) {
+    const left = Buffer.from(a, 'utf8')
+    const right = Buffer.from(b, 'utf8')
+    if (left.length === right.length) return timingSafeEqual(left, right)
+  }
+  return safeEqual(a, b)
+}
+
 /** Seconds since the epoch. */
 export function nowSeconds (): number {
   return Math.floor(Date.now() / 1000)
