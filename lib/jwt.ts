@@ -10,7 +10,8 @@ export async function signJwt (key: SigningKey, typ: string, payload: Record<str
   const input = `${encodedHeader(key, typ)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
   // The input is base64url (ASCII): a latin1 write copies it byte for byte, no UTF-8 scan.
   const signature = await key.sign(Buffer.from(input, 'latin1'))
-  return `${input}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`
+  // node:crypto hands back a Buffer (no copy needed); a host signer may return any byte array.
+  return `${input}.${(Buffer.isBuffer(signature) ? signature : Buffer.from(signature)).toString('base64url')}`
 }
 
 /**
