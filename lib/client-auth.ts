@@ -3,7 +3,7 @@ import type { ClientRecord } from './adapters/store/types.js'
 import type { ProviderContext } from './context.js'
 import { OAuthError } from './errors.js'
 import { findClient } from './clients.js'
-import { matchesHash, sha256 } from './crypto.js'
+import { safeEqualDigests, sha256 } from './crypto.js'
 import { ClientAuthLimits } from './client-auth-limits.js'
 import { AssertionError, assertionSubject, jwtBearerAssertionType, verifyClientAssertion } from './private-key-jwt/assertion.js'
 
@@ -101,7 +101,7 @@ export async function authenticateClient (
   const storedHash = client?.client_secret_hash
   if (presented.secret !== undefined) {
     // Always compare, even for an unknown or public client, so every failure costs the same.
-    const matches = matchesHash(presented.secret, storedHash ?? dummySecretHash)
+    const matches = safeEqualDigests(sha256(presented.secret), storedHash ?? dummySecretHash)
     if (client === undefined || storedHash === undefined || client.token_endpoint_auth_method === 'none') {
       return await fail('client authentication failed', presented.clientId)
     }

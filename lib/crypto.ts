@@ -64,16 +64,17 @@ export function safeEqual (a: string, b: string): boolean {
 }
 
 /**
- * Whether `value` hashes to `hash` (a `sha256()` result, as secrets are stored), in constant time:
- * `safeEqual(sha256(value), hash)` without hashing both digests once more (three SHA-256 and a
- * base64url encoding per client authentication instead of one hash and one decoding). A digest's
- * length is public, so a stored value of another length (never written by us) takes the slow path.
+ * Compares two digests (base64url hashes: a fixed length per algorithm, so their lengths say
+ * nothing secret) in constant time. Equal lengths are compared directly: hashing both sides
+ * again, as safeEqual must for strings of any length, would add two hashes for nothing.
  */
-export function matchesHash (value: string, hash: string): boolean {
-  const expected = Buffer.from(hash, 'base64url')
-  const actual = digest('sha256', value, 'buffer')
-  if (expected.length !== actual.length || expected.toString('base64url') !== hash) return safeEqual(sha256(value), hash)
-  return timingSafeEqual(actual, expected)
+export function safeEqualDigests (a: string, b: string): boolean {
+  if (a.length === b.length) {
+    const left = Buffer.from(a, 'utf8')
+    const right = Buffer.from(b, 'utf8')
+    if (left.length === right.length) return timingSafeEqual(left, right)
+  }
+  return safeEqual(a, b)
 }
 
 /** Seconds since the epoch. */

@@ -7,11 +7,32 @@ import type { PublicJwk, SigningAlgorithm, SigningKey } from './adapters/keys/ty
  * signature comes from a `SigningKey`, which may be a KMS that never hands out the private key.
  */
 export async function signJwt (key: SigningKey, typ: string, payload: Record<string, unknown>): Promise<string> {
-  const header = Buffer.from(JSON.stringify({ alg: key.alg, typ, kid: key.kid })).toString('base64url')
-  const body = Buffer.from(JSON.stringify(payload)).toString('base64url')
-  const input = `${header}.${body}`
-  const signature = await key.sign(Buffer.from(input))
-  return `${input}.${Buffer.from(signature).toString('base64url')}`
+  const input = `${encodedHeader(key, typ)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
+  // The input is base64url (ASCII): a latin1 write copies it byte for byte, no UTF-8 scan.
+  const signature = await key.sign(Buffer.from(input, 'latin1'))
+  // node:crypto hands back a Buffer (no copy needed); a host signer may return any byte array.
+  return `${input}.${(Buffer.isBuffer(signature) ? signature : Buffer.from(signature)).toString('base64url')}`
+}
+
+/**
+ * The encoded JOSE header of each key and `typ`, built once: it depends on nothing else, and
+ * every token re-serialized it. Keyed weakly by the key object, so keys dropped by a rotation
+ * (`reloadKeys`) take their headers with them; `alg` and `kid` are compared on every use, so a
+ * host key object edited in place still gets the header it names.
+ */
+const headers = new WeakMap<SigningKey, Map<string, { alg: string, kid: string, encoded: string }>>()
+
+function encodedHeader (key: SigningKey, typ: string): string {
+  let byTyp = headers.get(key)
+  if (byTyp === undefined) {
+    byTyp = new Map()
+    headers.set(key, byTyp)
+  }
+  const cached = byTyp.get(typ)
+  if (cached !== undefined && cached.alg === key.alg && cached.kid === key.kid) return cached.encoded
+  const encoded = Buffer.from(JSON.stringify({ alg: key.alg, typ, kid: key.kid })).toString('base64url')
+  byTyp.set(typ, { alg: key.alg, kid: key.kid, encoded })
+  return encoded
 }
 
 /** How each algorithm verifies with node:crypto (RFC 7518 §3.3, §3.5, §3.4; RFC 8037 §3.1). */

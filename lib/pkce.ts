@@ -1,4 +1,4 @@
-import { digest, safeEqual } from './crypto.js'
+import { digest, safeEqualDigests } from './crypto.js'
 import { OAuthError } from './errors.js'
 
 /** RFC 7636 §4.1: 43–128 characters of the unreserved set. */
@@ -23,7 +23,7 @@ export function s256Challenge (verifier: string): string {
 /** RFC 7636 §4.6: the verifier must hash to the stored challenge (constant-time comparison). */
 export function verifyPkce (verifier: string, challenge: string, method: 'S256'): boolean {
   if (method !== 'S256' || !isWellFormedVerifier(verifier)) return false
-  return safeEqual(s256Challenge(verifier), challenge)
+  return safeEqualDigests(s256Challenge(verifier), challenge)
 }
 
 /**

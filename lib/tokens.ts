@@ -82,13 +82,17 @@ export async function issueAccessToken (ctx: ProviderContext, input: AccessToken
     iat,
     jti: randomToken(16),
     client_id: input.client.client_id,
-    ...(input.scope === '' ? {} : { scope: input.scope }),
-    ...(input.authTime === undefined ? {} : { auth_time: input.authTime }),
-    ...(input.grantId === undefined ? {} : { grant_id: input.grantId }),
-    ...(input.familyId === undefined ? {} : { family_id: input.familyId }),
-    ...(input.dpopJkt === undefined ? {} : { cnf: { jkt: input.dpopJkt } }),
   }
-  const token = await signJwt(accessTokenSigner(ctx), accessTokenType, { ...input.claims, ...claims })
+  // Optional members assigned, not spread from temporary objects: the same members in the same
+  // order, without an allocation per member on every token.
+  if (input.scope !== '') claims.scope = input.scope
+  if (input.authTime !== undefined) claims.auth_time = input.authTime
+  if (input.grantId !== undefined) claims.grant_id = input.grantId
+  if (input.familyId !== undefined) claims.family_id = input.familyId
+  if (input.dpopJkt !== undefined) claims.cnf = { jkt: input.dpopJkt }
+  // The hook's claims first, then ours over them (ours always win); no hook claims: ours alone.
+  const payload = input.claims === undefined || isEmpty(input.claims) ? claims : { ...input.claims, ...claims }
+  const token = await signJwt(accessTokenSigner(ctx), accessTokenType, payload as unknown as Record<string, unknown>)
   return { token, claims, expiresIn }
 }
 
@@ -119,21 +123,25 @@ export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): 
   const iat = nowSeconds()
   const key = idTokenSigner(ctx, input.client)
   const alg = key.alg
-  return await signJwt(key, 'JWT', {
-    ...input.claims,
-    iss: ctx.issuer,
-    sub: input.sub,
-    aud: input.client.client_id,
-    exp: iat + ctx.options.ttl.idToken,
-    iat,
-    auth_time: input.authTime,
-    ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
-    at_hash: atHash(input.accessToken, alg),
-    azp: input.client.client_id,
-    ...(input.sid === undefined ? {} : { sid: input.sid }),
-    ...(input.acr === undefined ? {} : { acr: input.acr }),
-    ...(input.amr === undefined ? {} : { amr: input.amr }),
-  })
+  const payload: Record<string, unknown> = input.claims === undefined ? {} : { ...input.claims }
+  payload.iss = ctx.issuer
+  payload.sub = input.sub
+  payload.aud = input.client.client_id
+  payload.exp = iat + ctx.options.ttl.idToken
+  payload.iat = iat
+  payload.auth_time = input.authTime
+  if (input.nonce !== undefined) payload.nonce = input.nonce
+  payload.at_hash = atHash(input.accessToken, alg)
+  payload.azp = input.client.client_id
+  if (input.sid !== undefined) payload.sid = input.sid
+  if (input.acr !== undefined) payload.acr = input.acr
+  if (input.amr !== undefined) payload.amr = input.amr
+  return await signJwt(key, 'JWT', payload)
+}
+
+function isEmpty (value: object): boolean {
+  for (const name in value) if (Object.hasOwn(value, name)) return false
+  return true
 }
 
 /**
@@ -199,4 +207,19 @@ export function refreshTokenRecord (
 /** Splits a space-delimited scope string (RFC 6749 §3.3) into its distinct values. */
 export function scopeSet (scope: string | undefined): Set<string> {
   return new Set((scope ?? '').split(' ').filter((value) => value !== ''))
+}
+
+/**
+ * The client's registered scopes as a set, built once per client record instead of on every
+ * request that checks a scope against them. The scope string is compared on every use, so a
+ * record whose `scope` changed in place gets its new set.
+ */
+const registeredScopes = new WeakMap<ClientRecord, { scope: string, set: ReadonlySet<string> }>()
+
+export function clientScopes (client: ClientRecord): ReadonlySet<string> {
+  const cached = registeredScopes.get(client)
+  if (cached !== undefined && cached.scope === client.scope) return cached.set
+  const set = scopeSet(client.scope)
+  registeredScopes.set(client, { scope: client.scope, set })
+  return set
 }

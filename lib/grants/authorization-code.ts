@@ -7,7 +7,7 @@ import { verifyPkce } from '../pkce.js'
 import { scopeSet } from '../tokens.js'
 import { familyIdForCode, narrowToClient, newFamilyRefreshToken } from './refresh-family.js'
 import type { GrantHandler } from './types.js'
-import { userTokenResponse } from './issue.js'
+import { userTokenResponse, type UserTokenInput } from './issue.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
 import { checkKeyBinding, dpopJktOf } from '../dpop/provider.js'
@@ -99,7 +99,8 @@ export const authorizationCodeGrant = {
     const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: code.resources ?? [], client, scope })
     // No family (so no refresh token) under a revoked grant: it could never be used.
     const family = grant === undefined ? undefined : startFamily(ctx, client, { ...code, scope }, familyId, grant.expiresAt, dpopJkt)
-    return await userTokenResponse(ctx, {
+    // Optional members assigned rather than spread from temporary objects (on every redemption).
+    const input: UserTokenInput = {
       grantType: 'authorization_code',
       client,
       accountId: code.accountId,
@@ -107,16 +108,17 @@ export const authorizationCodeGrant = {
       authTime: code.authTime,
       grantId: code.grantId,
       familyId,
-      ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
-      ...(code.sid === undefined ? {} : { sid: code.sid }),
-      ...(family === undefined ? {} : { pending: family.saved }),
-      ...(family?.token === undefined ? {} : { refreshToken: family.token }),
-      ...(resource === undefined ? {} : { resource }),
-      ...(code.acr === undefined ? {} : { acr: code.acr }),
-      ...(code.amr === undefined ? {} : { amr: code.amr }),
-      ...(code.claims === undefined ? {} : { claimsRequest: code.claims }),
-      ...(dpopJkt === undefined ? {} : { dpopJkt }),
-    })
+    }
+    if (code.nonce !== undefined) input.nonce = code.nonce
+    if (code.sid !== undefined) input.sid = code.sid
+    if (family !== undefined) input.pending = family.saved
+    if (family?.token !== undefined) input.refreshToken = family.token
+    if (resource !== undefined) input.resource = resource
+    if (code.acr !== undefined) input.acr = code.acr
+    if (code.amr !== undefined) input.amr = code.amr
+    if (code.claims !== undefined) input.claimsRequest = code.claims
+    if (dpopJkt !== undefined) input.dpopJkt = dpopJkt
+    return await userTokenResponse(ctx, input)
   },
 } satisfies GrantHandler<typeof body>
 

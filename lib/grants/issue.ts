@@ -1,8 +1,8 @@
 import type { ClientRecord, GrantType } from '../adapters/store/types.js'
 import type { ProviderContext } from '../context.js'
 import type { TokenResource } from '../resources/resolve.js'
-import { issueAccessToken, issueIdToken, scopeSet, type TokenResponse } from '../tokens.js'
-import { tokenClaims } from '../tokens/claims-hook.js'
+import { issueAccessToken, issueIdToken, scopeSet, type AccessTokenInput, type IdTokenInput, type TokenResponse } from '../tokens.js'
+import { tokenClaims, type TokenClaimsInput } from '../tokens/claims-hook.js'
 
 export interface UserTokenInput {
   grantType: GrantType
@@ -44,25 +44,26 @@ export interface UserTokenInput {
 export async function userTokenResponse (ctx: ProviderContext, input: UserTokenInput): Promise<TokenResponse> {
   // The id_token follows the grant's scope; the access token (and `scope`, RFC 6749 §5.1) its resource's.
   const accessScope = input.resource?.scope ?? input.scope
-  const extra = await tokenClaims(ctx, {
-    client: input.client,
-    accountId: input.accountId,
-    scope: input.scope,
-    grantType: input.grantType,
-    ...(input.claimsRequest === undefined ? {} : { claimsRequest: input.claimsRequest }),
-    ...(input.resource === undefined ? {} : { resource: input.resource.audience }),
-  })
-  const access = await issueAccessToken(ctx, {
+  // Optional members assigned rather than spread from temporary objects (on every token).
+  const claimsInput: TokenClaimsInput = { client: input.client, accountId: input.accountId, scope: input.scope, grantType: input.grantType }
+  if (input.claimsRequest !== undefined) claimsInput.claimsRequest = input.claimsRequest
+  if (input.resource !== undefined) claimsInput.resource = input.resource.audience
+  const extra = await tokenClaims(ctx, claimsInput)
+  const accessInput: AccessTokenInput = {
     claims: extra.accessToken,
     client: input.client,
     sub: input.accountId,
     scope: accessScope,
     authTime: input.authTime,
     grantId: input.grantId,
-    ...(input.resource === undefined ? {} : { audience: input.resource.audience, ttl: input.resource.ttl }),
-    ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
-    ...(input.dpopJkt === undefined ? {} : { dpopJkt: input.dpopJkt }),
-  })
+  }
+  if (input.resource !== undefined) {
+    accessInput.audience = input.resource.audience
+    accessInput.ttl = input.resource.ttl
+  }
+  if (input.familyId !== undefined) accessInput.familyId = input.familyId
+  if (input.dpopJkt !== undefined) accessInput.dpopJkt = input.dpopJkt
+  const access = await issueAccessToken(ctx, accessInput)
   const response: TokenResponse = {
     access_token: access.token,
     token_type: input.dpopJkt === undefined ? 'Bearer' : 'DPoP',
@@ -70,17 +71,18 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
     scope: accessScope,
   }
   if (scopeSet(input.scope).has('openid')) {
-    response.id_token = await issueIdToken(ctx, {
+    const idInput: IdTokenInput = {
       client: input.client,
       sub: input.accountId,
       authTime: input.authTime,
-      ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
-      ...(input.sid === undefined ? {} : { sid: input.sid }),
       accessToken: access.token,
       claims: extra.idToken,
-      ...(input.acr === undefined ? {} : { acr: input.acr }),
-      ...(input.amr === undefined ? {} : { amr: input.amr }),
-    })
+    }
+    if (input.nonce !== undefined) idInput.nonce = input.nonce
+    if (input.sid !== undefined) idInput.sid = input.sid
+    if (input.acr !== undefined) idInput.acr = input.acr
+    if (input.amr !== undefined) idInput.amr = input.amr
+    response.id_token = await issueIdToken(ctx, idInput)
   }
   if (input.refreshToken !== undefined) response.refresh_token = input.refreshToken
   await input.pending

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto'
 import type { ClientRecord } from '../adapters/store/types.js'
 import { randomBuffer, randomToken, sha256 } from '../crypto.js'
-import { scopeSet } from '../tokens.js'
+import { clientScopes, scopeSet } from '../tokens.js'
 
 /**
  * Refresh-token families (RFC 9700 §4.14.2): everything descending from one authorization code.
@@ -80,6 +80,6 @@ export function normalizeScope (scope: string | undefined): string | undefined {
  * they expire (`ttl.accessToken`); revoke the grant to end them at once.
  */
 export function narrowToClient (client: ClientRecord, scope: string): string {
-  const registered = scopeSet(client.scope)
+  const registered = clientScopes(client)
   return [...scopeSet(scope)].filter((value) => registered.has(value)).join(' ')
 }

@@ -138,15 +138,13 @@ async function decide (deps: FlowDeps, authorization: AuthorizationRequest, requ
 }
 
 function sessionAuthentication (session: SessionRecord): Authentication {
-  return {
-    accountId: session.accountId,
-    authTime: session.authTime,
-    sessionId: session.sessionId,
-    ...(session.sid === undefined ? {} : { sid: session.sid }),
-    ...(session.acr === undefined ? {} : { acr: session.acr }),
-    ...(session.amr === undefined ? {} : { amr: session.amr }),
-    ...(session.clients === undefined ? {} : { sessionClients: session.clients }),
-  }
+  // Optional members assigned rather than spread from temporary objects (on every SSO request).
+  const authentication: Authentication = { accountId: session.accountId, authTime: session.authTime, sessionId: session.sessionId }
+  if (session.sid !== undefined) authentication.sid = session.sid
+  if (session.acr !== undefined) authentication.acr = session.acr
+  if (session.amr !== undefined) authentication.amr = session.amr
+  if (session.clients !== undefined) authentication.sessionClients = session.clients
+  return authentication
 }
 
 /**

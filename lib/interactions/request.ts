@@ -3,6 +3,7 @@ import type { ProviderContext } from '../context.js'
 import { OAuthError, type OAuthErrorCode } from '../errors.js'
 import { findClient, lookupClient } from '../clients.js'
 import { isWellFormedChallenge, mayOmitCodeChallenge } from '../pkce.js'
+import { clientScopes } from '../tokens.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
 
 /** A validated authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1). */
@@ -167,7 +168,7 @@ export function validateAuthorizationRequest (
   }
 
   // RFC 6749 §3.3: unknown scopes are ignored; the client's registered scopes bound the rest.
-  const allowed = new Set(client.scope.split(' '))
+  const allowed = clientScopes(client)
   const requested = (get('scope') ?? '').split(' ').filter((scope) => scope !== '')
   const scopes = [...new Set(requested)].filter((scope) => ctx.options.scopes.includes(scope) && allowed.has(scope))
 

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { ProviderContext } from '../context.js'
 import { OAuthError } from '../errors.js'
-import { matchesHash } from '../crypto.js'
+import { safeEqualDigests, sha256 } from '../crypto.js'
 import { onClientAuthFailure, parseBasic, type ClientAuthBody } from '../client-auth.js'
 import { ClientAuthLimits } from '../client-auth-limits.js'
 import { verifyAccessTokenPayload, type VerifiedAccessToken } from '../bearer.js'
@@ -37,7 +37,7 @@ export async function authenticateResourceServer (
   const limits = new ClientAuthLimits(ctx)
   const hasFailures = await limits.check(clientId, request.ip)
   // Compared even without a secret, so every failure costs the same.
-  const matches = matchesHash(secret ?? '', server.introspection.clientSecretHash)
+  const matches = safeEqualDigests(sha256(secret ?? ''), server.introspection.clientSecretHash)
   if (secret === undefined || !matches) {
     await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: 'introspect' })
     throw new OAuthError('invalid_client', 'client authentication failed', {
