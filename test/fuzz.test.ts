@@ -63,6 +63,15 @@ const authorizations = fc.option(fc.oneof(
   nastyString.map((s) => `Bearer ${s}`)
 ), { nil: undefined })
 
+/**
+ * The seed: FUZZ_SEED when given (to replay a failure: fast-check prints its seed), a fixed one
+ * under CI (so a landing is never decided by the draw), a new one on every other run, which is
+ * how this test keeps finding new cases (the reflected grant_type was found so).
+ */
+const fuzzSeed = process.env.FUZZ_SEED !== undefined
+  ? Number(process.env.FUZZ_SEED)
+  : process.env.CI === 'true' ? 20261201 : Date.now() % 2 ** 31
+
 t.test('no generated request yields a 5xx, an unescaped reflection or a non-JSON API error', async (t) => {
   const app = await buildApp(t, {
     store: new MemoryStore(),
@@ -106,7 +115,7 @@ t.test('no generated request yields a 5xx, an unescaped reflection or a non-JSON
         throw new Error(`browser endpoint ${endpoint.method} ${endpoint.url} answered ${res.statusCode} ${type}`)
       }
     }
-  ), { numRuns: 3000, interruptAfterTimeLimit: 60_000, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) })
+  ), { numRuns: 3000, interruptAfterTimeLimit: 60_000, seed: fuzzSeed })
   t.ok(runs >= 500, `ran ${runs} generated requests in ${Date.now() - started} ms`)
   t.ok(descriptions >= runs / 4, `checked the charset of ${descriptions} error descriptions`)
 })

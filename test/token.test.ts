@@ -184,6 +184,10 @@ t.test('request errors at the token endpoint', async (t) => {
   const unknown = await postForm(app, '/token', { grant_type: 'password', username: 'demo', password: 'demo' }, auth)
   t.equal(unknown.statusCode, 400)
   t.equal(unknown.json().error, 'unsupported_grant_type')
+  t.match(unknown.json().error_description, /supported: authorization_code, refresh_token, client_credentials/)
+  const reflected = await postForm(app, '/token', { grant_type: '"<x-injected>' }, auth)
+  t.equal(reflected.json().error, 'unsupported_grant_type')
+  t.notMatch(reflected.body, /x-injected/, 'the request value is not echoed back')
 
   const issued = await issueCode(store)
   const repeated = await postForm(app, '/token', {

@@ -42,6 +42,7 @@ export const tokenResponseSchema = {
  */
 export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
   const registry = grantRegistry()
+  const supportedGrantTypes = [...registry.keys()].join(', ')
   app.post<{ Body: Static<typeof TokenBody> }>(routes.token, {
     schema: { body: TokenBody, response: { 200: tokenResponseSchema } },
     preValidation: requireFormBody,
@@ -49,7 +50,9 @@ export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): 
     const body = request.body
     const grant = registry.get(body.grant_type)
     if (grant === undefined) {
-      throw new OAuthError('unsupported_grant_type', `grant_type '${body.grant_type}' is not supported`)
+      // The client's value is not echoed back (no reflection of request input); the supported
+      // ones say what to send instead.
+      throw new OAuthError('unsupported_grant_type', `the grant_type is not supported (supported: ${supportedGrantTypes})`)
     }
     const params = grant.parse(body)
     const client = await authenticateClient(ctx, request, body, {
