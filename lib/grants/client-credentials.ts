@@ -1,7 +1,6 @@
 import Type from 'typebox'
 import { OAuthError } from '../errors.js'
 import { clientScopes, issueAccessToken, scopeSet, type TokenResponse } from '../tokens.js'
-import type { ClientRecord } from '../adapters/store/types.js'
 import { tokenClaims } from '../tokens/claims-hook.js'
 import type { GrantHandler } from './types.js'
 import { ResourceParameter } from './types.js'
@@ -16,17 +15,6 @@ const body = Type.Object({
 /** Scopes about a user: meaningless when the client acts for itself. */
 const userOnlyScopes = new Set(['openid', 'offline_access'])
 
-/** The client's registered scopes without the user-only ones, once per client record. */
-const ownScopes = new WeakMap<ClientRecord, { scope: string, set: ReadonlySet<string> }>()
-
-function clientOwnScopes (client: ClientRecord): ReadonlySet<string> {
-  const cached = ownScopes.get(client)
-  if (cached !== undefined && cached.scope === client.scope) return cached.set
-  const set = new Set([...clientScopes(client)].filter((value) => !userOnlyScopes.has(value)))
-  ownScopes.set(client, { scope: client.scope, set })
-  return set
-}
-
 /**
  * `grant_type=client_credentials`: RFC 6749 §4.4. The client acts for itself: the access token's
  * `sub` is its client_id (RFC 9068 §2.2), and there is no user, no id_token, no refresh token
@@ -38,7 +26,7 @@ export const clientCredentialsGrant = {
   // RFC 6749 §4.4: "MUST only be used by confidential clients".
   allowPublicClients: false,
   async handle (ctx, params, client, request) {
-    const registered = clientOwnScopes(client)
+    const registered = new Set([...clientScopes(client)].filter((value) => !userOnlyScopes.has(value)))
     let scopes = [...registered]
     if (params.scope !== undefined) {
       const requested = scopeSet(params.scope)

@@ -105,24 +105,23 @@ export async function tokenClaims (ctx: ProviderContext, input: TokenClaimsInput
   const requested = Object.keys(claimsRequest?.id_token ?? {})
   const needsAccount = input.accountId !== undefined &&
     (hooks.accessToken !== undefined || (wantsIdToken && (hooks.idToken !== undefined || ctx.options.idTokenScopeClaims || requested.length > 0)))
-  // What the hooks and the user adapter are told; built only for them (a client_credentials
-  // request without hooks reads nothing of it).
-  const context: ClaimsContext | undefined = needsAccount || hooks.accessToken !== undefined || (wantsIdToken && hooks.idToken !== undefined)
-    ? {
-        kind: 'id_token',
-        client: publicClient(input.client),
-        scopes,
-        grantType: input.grantType,
-        ...(input.accountId === undefined ? {} : { accountId: input.accountId }),
-        ...(input.resource === undefined ? {} : { resource: input.resource }),
-        ...(claimsRequest === undefined ? {} : { claimsRequest }),
-      }
-    : undefined
-  const account = needsAccount ? await ctx.users.claims(input.accountId!, scopes, context!) : null
+  // What the hooks and the user adapter are told: built on first use, once (a client_credentials
+  // request without hooks never builds it).
+  let context: ClaimsContext | undefined
+  const contextFor = (): ClaimsContext => (context ??= {
+    kind: 'id_token',
+    client: publicClient(input.client),
+    scopes,
+    grantType: input.grantType,
+    ...(input.accountId === undefined ? {} : { accountId: input.accountId }),
+    ...(input.resource === undefined ? {} : { resource: input.resource }),
+    ...(claimsRequest === undefined ? {} : { claimsRequest }),
+  })
+  const account = needsAccount ? await ctx.users.claims(input.accountId!, scopes, contextFor()) : null
 
   const accessToken = hooks.accessToken === undefined
     ? {}
-    : withoutRegistered(ctx, 'access_token', await hooks.accessToken({ ...context!, kind: 'access_token', account }))
+    : withoutRegistered(ctx, 'access_token', await hooks.accessToken({ ...contextFor(), kind: 'access_token', account }))
   // OIDC Core §5.5: the claims asked for at userinfo travel in the token userinfo is called with.
   if (claimsRequest?.userinfo !== undefined) {
     // Built only when asked for: most token requests carry no `claims` parameter.
@@ -137,7 +136,7 @@ export async function tokenClaims (ctx: ProviderContext, input: TokenClaimsInput
     idToken = released
   }
   if (wantsIdToken && hooks.idToken !== undefined) {
-    idToken = { ...idToken, ...withoutRegistered(ctx, 'id_token', await hooks.idToken({ ...context!, kind: 'id_token', account })) }
+    idToken = { ...idToken, ...withoutRegistered(ctx, 'id_token', await hooks.idToken({ ...contextFor(), kind: 'id_token', account })) }
   }
   return { accessToken, idToken }
 }
