@@ -14,7 +14,7 @@ COPY tsconfig.json tsconfig.build.json tsconfig.examples.json ./
 COPY scripts ./scripts
 COPY lib ./lib
 COPY examples ./examples
-# dist/ is the published library (and the keys CLI, dist/cli.js). dist-examples/ is the example
+# dist/ is the published library (and the keys CLI, dist/cli/bin.js). dist-examples/ is the example
 # server with the library it imports, compiled so the runtime needs no tsx; the page templates
 # are read from views/ next to plugin.js, which tsc does not copy.
 RUN npm run build \
@@ -51,5 +51,5 @@ EXPOSE 3000
 # that does should probe /health/live for restarts and /health/ready for traffic.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Keys CLI inside the container: node dist/cli.js keys rotate (KEYS_DIR is already set).
+# Keys CLI inside the container: node dist/cli/bin.js keys rotate (KEYS_DIR is already set).
 CMD ["node", "dist-examples/examples/server.js"]

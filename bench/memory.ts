@@ -13,7 +13,7 @@ import Fastify from 'fastify'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { oidcProvider, generatedKeys, MemoryStore } from '../lib/index.js'
 import { randomBytes } from 'node:crypto'
-import { sha256 } from '../lib/crypto.js'
+import { sha256 } from '../lib/tokens/crypto.js'
 import { benchUsers } from './users.js'
 import { basicAuth, serviceClient, supportedScopes } from './lib/config.js'
 

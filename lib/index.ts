@@ -1,25 +1,25 @@
-export { oidcProvider } from './plugin.js'
-export type { OidcProviderOptions, StaticClient } from './options.js'
-export type { OidcHostApi } from './host-api.js'
-export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './errors.js'
-export type { SecurityEvents, SecurityEventName } from './events.js'
+export { oidcProvider } from './provider/plugin.js'
+export type { OidcProviderOptions, StaticClient } from './contracts/options.js'
+export type { OidcHostApi } from './provider/host-api.js'
+export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './contracts/errors.js'
+export type { SecurityEvents, SecurityEventName } from './contracts/events.js'
 
 export { MemoryStore, type MemoryStoreOptions } from './adapters/store/memory.js'
 export { RedisStore, type RedisStoreOptions } from './adapters/store/redis.js'
-export type * from './adapters/store/types.js'
+export type * from './contracts/store.js'
 
 export { generatedKeys, type GeneratedKeysOptions } from './adapters/keys/generated.js'
 export { fileKeys, generateKeyFile, type FileKeysOptions } from './adapters/keys/file.js'
-export type { KeySource, KeySet, SigningKey, PublicJwk, SigningAlgorithm, KeySourceContext } from './adapters/keys/types.js'
+export type { KeySource, KeySet, SigningKey, PublicJwk, SigningAlgorithm, KeySourceContext } from './contracts/keys.js'
 
 export { staticUsers, type StaticUser } from './adapters/users/static.js'
 export { hashPassword, verifyPassword } from './adapters/users/password.js'
-export type { UserAdapter, UserClaims } from './adapters/users/types.js'
+export type { UserAdapter, UserClaims } from './contracts/users.js'
 
-export type { RegistrationPolicy } from './registration/policy.js'
-export type { ClientMetadata } from './registration/metadata.js'
+export type { RegistrationPolicy } from './contracts/registration.js'
+export type { ClientMetadata } from './clients/registration/metadata.js'
 
-export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from './resources/types.js'
+export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from './contracts/resources.js'
 export { normalizeResource } from './resources/uri.js'
 export {
   oidcResourceServer,
@@ -35,13 +35,13 @@ export type {
   Interaction, InteractionClient, InteractionScope, InteractionPrompt, InteractionResult, InteractionErrorCode,
   InteractionOptions, LoginResult, ConsentResult, PasswordCheck,
   AuthorizationResult, LogoutResult, LogoutInteraction, SignedOutView,
-} from './interactions/types.js'
+} from './contracts/interactions.js'
 export type { ClaimsRequest, ClaimRequest } from './interactions/request.js'
 export type { ClaimsHook, ClaimsHooks, ClaimsHookInput, ClaimsContext, TokenKind } from './tokens/claims-hook.js'
-export { registeredClaims, type ScopesOption, type ScopeDefinition } from './claims.js'
-export type { PagesOptions, BrandOptions, PageName } from './pages/options.js'
-export type { Messages } from './pages/i18n.js'
-export { builtInCatalogs } from './pages/i18n.js'
-export type { MetricsOptions } from './metrics/options.js'
-export type { ProviderMetrics } from './metrics/index.js'
-export type { ProviderHealth, HealthStatus } from './health.js'
+export { registeredClaims, type ScopesOption, type ScopeDefinition } from './tokens/scopes.js'
+export type { PagesOptions, BrandOptions, PageName } from './contracts/pages.js'
+export type { Messages } from './http/pages/i18n.js'
+export { builtInCatalogs } from './http/pages/i18n.js'
+export type { MetricsOptions } from './contracts/metrics.js'
+export type { ProviderMetrics } from './provider/metrics/index.js'
+export type { ProviderHealth, HealthStatus } from './provider/health.js'

@@ -10,7 +10,7 @@ const out = '.test-build'
 rmSync(out, { recursive: true, force: true })
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.test.json'], { stdio: 'inherit' })
-// What the compiled code reads next to itself: the page templates (lib/pages/install.ts) and
+// What the compiled code reads next to itself: the page templates (lib/http/pages/install.ts) and
 // package.json (lib/cli/main.ts reads its version two folders up).
-cpSync('lib/views', `${out}/lib/views`, { recursive: true })
+cpSync('lib/http/pages/views', `${out}/lib/http/pages/views`, { recursive: true })
 cpSync('package.json', `${out}/package.json`)

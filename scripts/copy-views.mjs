@@ -1,4 +1,4 @@
 // tsc compiles lib/ to dist/ but does not copy the page templates; the plugin reads them
-// from ./views next to plugin.js.
+// from lib/http/pages/views next to install.js.
 import { cpSync } from 'node:fs'
-cpSync('lib/views', 'dist/views', { recursive: true })
+cpSync('lib/http/pages/views', 'dist/http/pages/views', { recursive: true })

@@ -4,8 +4,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp } from './helpers/app.js'
 import { MemoryStore, type KeySource, type StaticClient } from '../lib/index.js'
 import { localKey } from '../lib/adapters/keys/local.js'
-import { algorithmMetadata, checkAlgorithmMembers, supportedAlgorithms } from '../lib/algorithms.js'
-import { OAuthError } from '../lib/errors.js'
+import { algorithmMetadata, checkAlgorithmMembers, supportedAlgorithms } from '../lib/tokens/algorithms.js'
+import { OAuthError } from '../lib/contracts/errors.js'
 
 /**
  * RFC 7591 §2 / §3.2.2, OpenID Connect Dynamic Client Registration §2: a client asking for an

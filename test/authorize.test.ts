@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { MemoryStore } from '../lib/index.js'
-import { sha256 } from '../lib/crypto.js'
+import { sha256 } from '../lib/tokens/crypto.js'
 import { buildApp, ISSUER } from './helpers/app.js'
 import { runCodeFlow, pkcePair, CookieJar, hiddenField } from './helpers/flow.js'
 import { testUsers } from './helpers/users.js'

@@ -3,7 +3,7 @@ import { MemoryStore } from '../lib/index.js'
 import { buildApp, ISSUER } from './helpers/app.js'
 import { CookieJar, hiddenField, pkcePair } from './helpers/flow.js'
 import { testUsers } from './helpers/users.js'
-import type { SecurityEvents } from '../lib/events.js'
+import type { SecurityEvents } from '../lib/contracts/events.js'
 
 const client = { client_id: 'web-app', client_secret: 'web-app-secret-0123456789', redirect_uris: ['https://rp.example.com/cb'] }
 const evil = { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }

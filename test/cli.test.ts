@@ -11,7 +11,7 @@ import { buildApp } from './helpers/app.js'
 import { freePort } from './helpers/server.js'
 import { fromRoot } from './helpers/paths.js'
 
-const cli = fromRoot('lib', 'cli.ts')
+const cli = fromRoot('lib', 'cli', 'bin.ts')
 const tsx = import.meta.resolve('tsx')
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
 // Built, not written out: a literal PEM header in the repo looks like a committed key to scanners.

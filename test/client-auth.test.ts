@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { SecurityEvents } from '../lib/index.js'
-import { parseBasic } from '../lib/client-auth.js'
+import { parseBasic } from '../lib/clients/authenticate.js'
 import { ISSUER } from './helpers/app.js'
 import { CONFIDENTIAL, PUBLIC_ID, SERVICE, basic, exchangeCode, issueCode, postForm, testClients, tokenApp } from './helpers/codes.js'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { nowSeconds } from '../lib/crypto.js'
-import { signJwt } from '../lib/jwt.js'
+import { nowSeconds } from '../lib/tokens/crypto.js'
+import { signJwt } from '../lib/tokens/jwt.js'
 import { ISSUER } from './helpers/app.js'
 import { testKeys } from './helpers/keys.js'
 import { CONFIDENTIAL, OTHER, SERVICE, basic, exchangeCode, issueCode, jwtClaims, postForm, tokenApp } from './helpers/codes.js'

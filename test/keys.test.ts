@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { calculateJwkThumbprint, compactVerify, importJWK } from 'jose'
 import Fastify from 'fastify'
 import { oidcProvider, fileKeys, generatedKeys } from '../lib/index.js'
-import { signJwt } from '../lib/jwt.js'
+import { signJwt } from '../lib/tokens/jwt.js'
 
 const log = { warn: () => {}, info: () => {} }
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi']

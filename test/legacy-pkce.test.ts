@@ -7,7 +7,7 @@ import { startServer } from './helpers/server.js'
 import { runCodeFlow } from './helpers/flow.js'
 import { testUsers } from './helpers/users.js'
 import { basic, jwtClaims, postForm } from './helpers/codes.js'
-import { checkPkcePolicy, mayOmitCodeChallenge } from '../lib/pkce.js'
+import { checkPkcePolicy, mayOmitCodeChallenge } from '../lib/tokens/pkce.js'
 
 /**
  * RFC 9700 §2.1.1: public clients MUST use PKCE; a confidential OpenID Connect client MAY use the

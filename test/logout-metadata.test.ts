@@ -1,6 +1,6 @@
 import t from 'tap'
-import { validateClientMetadata } from '../lib/registration/metadata.js'
-import { OAuthError } from '../lib/errors.js'
+import { validateClientMetadata } from '../lib/clients/registration/metadata.js'
+import { OAuthError } from '../lib/contracts/errors.js'
 import { buildApp } from './helpers/app.js'
 
 const https = { supportedScopes: ['openid'], allowFirstParty: false, issuer: 'https://id.example.com' }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MemoryStore } from '../lib/adapters/store/memory.js'
-import { nowSeconds, randomToken, sha256 } from '../lib/crypto.js'
+import { nowSeconds, randomToken, sha256 } from '../lib/tokens/crypto.js'
 import { storeContract } from './store-contract.js'
 
 await storeContract(t, 'MemoryStore', async () => {

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { validateClientMetadata } from '../lib/registration/metadata.js'
-import { OAuthError } from '../lib/errors.js'
+import { validateClientMetadata } from '../lib/clients/registration/metadata.js'
+import { OAuthError } from '../lib/contracts/errors.js'
 
 const rules = { supportedScopes: ['openid', 'profile', 'email', 'offline_access'], allowFirstParty: false }
 const web = { redirect_uris: ['https://app.example.com/cb'] }

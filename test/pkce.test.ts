@@ -1,7 +1,7 @@
 import t from 'tap'
-import { isWellFormedChallenge, isWellFormedVerifier, s256Challenge, verifyPkce } from '../lib/pkce.js'
+import { isWellFormedChallenge, isWellFormedVerifier, s256Challenge, verifyPkce } from '../lib/tokens/pkce.js'
 import { issueCode, exchangeCode, tokenApp } from './helpers/codes.js'
-import { sha256 } from '../lib/crypto.js'
+import { sha256 } from '../lib/tokens/crypto.js'
 
 // RFC 7636 Appendix B.
 const verifier = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { Cluster } from 'ioredis'
 import { RedisStore } from '../lib/adapters/store/redis.js'
-import { randomToken, sha256, nowSeconds } from '../lib/crypto.js'
+import { randomToken, sha256, nowSeconds } from '../lib/tokens/crypto.js'
 import { clusterOptions } from '../examples/redis.js'
 import { storeContract } from './store-contract.js'
 import { deleteKeys, redisStoreFactory, requireRedisServer, startRedisCluster, testPrefix } from './helpers/redis.js'

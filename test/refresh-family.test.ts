@@ -1,9 +1,9 @@
 import t from 'tap'
-import { sha256 } from '../lib/crypto.js'
+import { sha256 } from '../lib/tokens/crypto.js'
 import {
   familyIdForCode, narrowToClient, newFamilyRefreshToken, normalizeScope, openSuccessor, parseRefreshToken, sealSuccessor,
 } from '../lib/grants/refresh-family.js'
-import type { ClientRecord } from '../lib/adapters/store/types.js'
+import type { ClientRecord } from '../lib/contracts/store.js'
 
 t.test('family refresh tokens: grant id, family id and 256 random bits; anything else does not parse', async (t) => {
   const { token, tokenHash } = newFamilyRefreshToken('grant-1', 'family-1')

@@ -2,9 +2,9 @@ import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, ISSUER } from './helpers/app.js'
 import { MemoryStore } from '../lib/index.js'
-import type { ProviderContext } from '../lib/context.js'
-import { findClient } from '../lib/clients.js'
-import { nowSeconds, sha256 } from '../lib/crypto.js'
+import type { ProviderContext } from '../lib/contracts/context.js'
+import { findClient } from '../lib/clients/lookup.js'
+import { nowSeconds, sha256 } from '../lib/tokens/crypto.js'
 
 interface Registered {
   client_id: string

@@ -5,7 +5,7 @@
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MemoryStore } from '../lib/index.js'
-import type { ClientRecord } from '../lib/adapters/store/types.js'
+import type { ClientRecord } from '../lib/contracts/store.js'
 import { buildApp } from './helpers/app.js'
 import { basic, exchangeCode, issueCode, postForm } from './helpers/codes.js'
 import { testUsers } from './helpers/users.js'

@@ -1,7 +1,7 @@
 import t from 'tap'
 import * as client from 'openid-client'
 import { startServer } from './helpers/server.js'
-import { sha256 } from '../lib/crypto.js'
+import { sha256 } from '../lib/tokens/crypto.js'
 import { MemoryStore } from '../lib/index.js'
 
 // openid-client v6 as a real relying party would use it: discovery, then RFC 7591 registration,

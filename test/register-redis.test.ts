@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildApp } from './helpers/app.js'
 import { deleteKeys, requireRedis, testPrefix } from './helpers/redis.js'
 import { RedisStore } from '../lib/adapters/store/redis.js'
-import { nowSeconds, sha256 } from '../lib/crypto.js'
+import { nowSeconds, sha256 } from '../lib/tokens/crypto.js'
 
 // The registration lifecycle on the production store: what is stored is hashed, and deleting
 // a client kills its grants and access tokens in Redis too.

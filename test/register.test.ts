@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, ISSUER } from './helpers/app.js'
 import { MemoryStore, OAuthError, StoreUnavailableError, type ClientMetadata } from '../lib/index.js'
-import { sha256 } from '../lib/crypto.js'
+import { sha256 } from '../lib/tokens/crypto.js'
 
 /** The two registration bodies of the seed spec (§3.5 and the quick-start script). */
 const spaApp = {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { responseUrl } from '../lib/interactions/respond.js'
-import { safeEqualDigests, sha256 } from '../lib/crypto.js'
+import { safeEqualDigests, sha256 } from '../lib/tokens/crypto.js'
 
 /** What responseUrl replaced (and must keep matching): the WHATWG URL and its query list. */
 function viaUrl (redirectUri: string, params: Record<string, string | undefined>): string {

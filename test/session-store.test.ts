@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { MemoryStore } from '../lib/adapters/store/memory.js'
-import type { SessionRecord, Store } from '../lib/adapters/store/types.js'
-import { nowSeconds, randomToken } from '../lib/crypto.js'
+import type { SessionRecord, Store } from '../lib/contracts/store.js'
+import { nowSeconds, randomToken } from '../lib/tokens/crypto.js'
 import { listKeys, redisStoreFactory, requireRedis } from './helpers/redis.js'
 import type { StoreFactory } from './store-contract.js'
 

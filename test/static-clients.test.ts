@@ -1,8 +1,8 @@
 import t from 'tap'
 import { buildApp } from './helpers/app.js'
 import type { StaticClient } from '../lib/index.js'
-import { loadStaticClients } from '../lib/clients.js'
-import { sha256 } from '../lib/crypto.js'
+import { loadStaticClients } from '../lib/clients/lookup.js'
+import { sha256 } from '../lib/tokens/crypto.js'
 
 const scopes = ['openid', 'profile', 'email']
 const hostApp: StaticClient = {

@@ -25,8 +25,8 @@ import type {
   RefreshTokenRecord,
   SessionRecord,
   Store,
-} from '../lib/adapters/store/types.js'
-import { nowSeconds, randomToken, sha256 } from '../lib/crypto.js'
+} from '../lib/contracts/store.js'
+import { nowSeconds, randomToken, sha256 } from '../lib/tokens/crypto.js'
 
 export interface StoreUnderTest {
   store: Store

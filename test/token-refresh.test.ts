@@ -5,7 +5,7 @@ import {
   CONFIDENTIAL, OTHER, PUBLIC_ID, basic, exchangeCode, issueCode, jwtClaims, postForm, tokenApp,
 } from './helpers/codes.js'
 import type { FastifyInstance } from 'fastify'
-import { nowSeconds, randomToken, sha256 } from '../lib/crypto.js'
+import { nowSeconds, randomToken, sha256 } from '../lib/tokens/crypto.js'
 
 const auth = { authorization: basic(CONFIDENTIAL.client_id, CONFIDENTIAL.client_secret) }
 

@@ -3,7 +3,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose'
 import { createHash } from 'node:crypto'
 import type { SecurityEvents } from '../lib/index.js'
 import { ISSUER } from './helpers/app.js'
-import { nowSeconds } from '../lib/crypto.js'
+import { nowSeconds } from '../lib/tokens/crypto.js'
 import {
   CONFIDENTIAL, OTHER, PUBLIC_ID, REDIRECT_URI, basic, exchangeCode, issueCode, jwtClaims, postForm, tokenApp,
 } from './helpers/codes.js'

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { atHash, refreshTokenRecord, scopeSet, newRefreshToken } from '../lib/tokens.js'
-import { sha256 } from '../lib/crypto.js'
-import type { ProviderContext } from '../lib/context.js'
+import { atHash, refreshTokenRecord, scopeSet, newRefreshToken } from '../lib/tokens/issue.js'
+import { sha256 } from '../lib/tokens/crypto.js'
+import type { ProviderContext } from '../lib/contracts/context.js'
 
 t.test('at_hash is the left half of the hash of the access token, base64url (OIDC Core §3.1.3.6)', async (t) => {
   const token = 'jHkWEdUXMU1BwAsC4vtUsZwnNLXGbN9pC3ZEUDeNf9U'

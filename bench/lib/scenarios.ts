@@ -1,4 +1,4 @@
-import { routes } from '../../lib/urls.js'
+import { routes } from '../../lib/contracts/urls.js'
 import { cannon } from './cannon.js'
 import { BenchBrowser, redeemCode } from './flows.js'
 import { HttpClient, form } from './http.js'

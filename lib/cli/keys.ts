@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { fileKeys, generateKeyFile } from '../adapters/keys/file.js'
 import { publicJwkOf } from '../adapters/keys/local.js'
-import { signingAlgorithms as algorithms, type SigningAlgorithm } from '../adapters/keys/types.js'
-import { KeyRing } from '../keyring.js'
+import { signingAlgorithms as algorithms, type SigningAlgorithm } from '../contracts/keys.js'
+import { KeyRing } from '../tokens/keyring.js'
 import { type CliIo, UsageError, exitCodes } from './io.js'
 
 export const keysUsage = `Usage: fastify-oidc-provider keys <generate|rotate|jwks> [options]

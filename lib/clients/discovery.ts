@@ -1,6 +1,6 @@
-import type { ProviderContext } from '../context.js'
-import { assertionAlgorithms } from '../private-key-jwt/algorithms.js'
-import { dpopAlgorithms } from '../dpop/proof.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { assertionAlgorithms } from './assertion-algorithms.js'
+import { dpopAlgorithms } from '../tokens/dpop-proof.js'
 
 /**
  * Discovery members for keys-based client authentication (RFC 8414 §2), DPoP (RFC 9449 §5.1)

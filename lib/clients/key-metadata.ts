@@ -1,5 +1,5 @@
-import { OAuthError } from '../errors.js'
-import type { ClientJwks } from '../adapters/store/types.js'
+import { OAuthError } from '../contracts/errors.js'
+import type { ClientJwks } from '../contracts/store.js'
 
 /**
  * The client metadata of issue 18: keys for `private_key_jwt` (RFC 7591 §2, OIDC Registration

@@ -1,12 +1,12 @@
-import type { ClientRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import type { OptionsData } from '../options.js'
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import type { OptionsData } from '../contracts/options.js'
 import type { FetchFailureReason } from '../http/fetch.js'
-import { InvalidOptionError, OAuthError } from '../errors.js'
-import { supportedAlgorithms } from '../algorithms.js'
-import { validateClientMetadata } from '../registration/metadata.js'
-import { nowSeconds } from '../crypto.js'
-import { isLoopbackHostname } from '../urls.js'
+import { InvalidOptionError, OAuthError } from '../contracts/errors.js'
+import { supportedAlgorithms } from '../tokens/algorithms.js'
+import { validateClientMetadata } from './registration/metadata.js'
+import { nowSeconds } from '../tokens/crypto.js'
+import { isLoopbackHostname } from '../contracts/urls.js'
 
 /*
  * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-00, the revision

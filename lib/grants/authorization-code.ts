@@ -1,16 +1,16 @@
 import Type from 'typebox'
-import type { ClientRecord, RefreshFamilyRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { OAuthError } from '../errors.js'
-import { nowSeconds, sha256 } from '../crypto.js'
-import { verifyPkce } from '../pkce.js'
-import { scopeSet } from '../tokens.js'
+import type { ClientRecord, RefreshFamilyRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
+import { nowSeconds, sha256 } from '../tokens/crypto.js'
+import { verifyPkce } from '../tokens/pkce.js'
+import { scopeSet } from '../tokens/issue.js'
 import { familyIdForCode, narrowToClient, newFamilyRefreshToken } from './refresh-family.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse, type UserTokenInput } from './issue.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
-import { checkKeyBinding, dpopJktOf } from '../dpop/provider.js'
+import { checkKeyBinding, dpopJktOf } from '../tokens/dpop.js'
 
 const body = Type.Object({
   code: Type.String({ minLength: 1 }),

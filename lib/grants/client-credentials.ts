@@ -1,11 +1,11 @@
 import Type from 'typebox'
-import { OAuthError } from '../errors.js'
-import { clientScopes, issueAccessToken, scopeSet, type TokenResponse } from '../tokens.js'
+import { OAuthError } from '../contracts/errors.js'
+import { clientScopes, issueAccessToken, scopeSet, type TokenResponse } from '../tokens/issue.js'
 import { tokenClaims } from '../tokens/claims-hook.js'
 import type { GrantHandler } from './types.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
-import { dpopJktOf } from '../dpop/provider.js'
+import { dpopJktOf } from '../tokens/dpop.js'
 
 const body = Type.Object({
   scope: Type.Optional(Type.String()),

@@ -1,7 +1,7 @@
-import type { ClientRecord, GrantType } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
+import type { ClientRecord, GrantType } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
 import type { TokenResource } from '../resources/resolve.js'
-import { issueAccessToken, issueIdToken, scopeSet, type AccessTokenInput, type IdTokenInput, type TokenResponse } from '../tokens.js'
+import { issueAccessToken, issueIdToken, scopeSet, type AccessTokenInput, type IdTokenInput, type TokenResponse } from '../tokens/issue.js'
 import { tokenClaims, type TokenClaimsInput } from '../tokens/claims-hook.js'
 
 export interface UserTokenInput {

@@ -1,8 +1,8 @@
-import type { ClientRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { OAuthError } from '../errors.js'
-import { nowSeconds, randomToken, sha256 } from '../crypto.js'
-import { scopeSet, type TokenResponse } from '../tokens.js'
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
+import { nowSeconds, randomToken, sha256 } from '../tokens/crypto.js'
+import { scopeSet, type TokenResponse } from '../tokens/issue.js'
 import { userTokenResponse } from './issue.js'
 import { narrowToClient, newFamilyRefreshToken } from './refresh-family.js'
 

@@ -1,8 +1,8 @@
 import Type from 'typebox'
-import type { ClientRecord, RefreshFamilyRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { OAuthError } from '../errors.js'
-import { scopeSet, type TokenResponse } from '../tokens.js'
+import type { ClientRecord, RefreshFamilyRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
+import { scopeSet, type TokenResponse } from '../tokens/issue.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse } from './issue.js'
 import { ResourceParameter } from './types.js'
@@ -16,7 +16,7 @@ import {
   parseRefreshToken,
   sealSuccessor,
 } from './refresh-family.js'
-import { checkKeyBinding, dpopJktOf } from '../dpop/provider.js'
+import { checkKeyBinding, dpopJktOf } from '../tokens/dpop.js'
 
 const body = Type.Object({
   refresh_token: Type.String({ minLength: 1 }),

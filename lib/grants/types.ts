@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import Type, { type Static, type TObject } from 'typebox'
-import type { ClientRecord, GrantType } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import type { TokenResponse } from '../tokens.js'
+import type { ClientRecord, GrantType } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import type { TokenResponse } from '../tokens/issue.js'
 
 /**
  * One grant type of the token endpoint (RFC 6749 §4, §6). `routes/token.ts` dispatches on

@@ -1,6 +1,6 @@
 import type { FastifyRequest, preValidationAsyncHookHandler } from 'fastify'
-import type { ProviderContext } from '../context.js'
-import { OAuthError } from '../errors.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
 
 /**
  * Why a browser form post was refused, or undefined when it may go on.

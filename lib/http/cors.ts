@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
-import type { ClientRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { findClient } from '../clients.js'
-import { routes } from '../urls.js'
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { findClient } from '../clients/lookup.js'
+import { routes } from '../contracts/urls.js'
 
 /**
  * CORS (Fetch standard §3.2) for browser apps, on the endpoints a single-page app calls and on

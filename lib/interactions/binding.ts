@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
-import type { InteractionRecord } from '../adapters/store/types.js'
-import { OAuthError } from '../errors.js'
-import { nowSeconds, safeEqual } from '../crypto.js'
+import type { InteractionRecord } from '../contracts/store.js'
+import { OAuthError } from '../contracts/errors.js'
+import { nowSeconds, safeEqual } from '../tokens/crypto.js'
 import type { RawParams } from './request.js'
 import type { FlowDeps } from './engine.js'
 

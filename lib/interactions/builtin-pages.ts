@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { InteractionRecord } from '../adapters/store/types.js'
-import { formTargetOf, renderPage } from '../pages.js'
-import { routes } from '../urls.js'
+import type { InteractionRecord } from '../contracts/store.js'
+import { formTargetOf, renderPage } from '../http/pages/render.js'
+import { routes } from '../contracts/urls.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import { unconsentedClaims, type FlowDeps } from './engine.js'
 import { toInteraction } from './view.js'
 import type { AuthorizationRequest } from './request.js'
-import type { LogoutInteraction } from './types.js'
-import { pagesOf } from '../pages/install.js'
+import type { LogoutInteraction } from '../contracts/interactions.js'
+import { pagesOf } from '../http/pages/install.js'
 import { renderLogoutConfirmation } from '../sessions/pages.js'
 
 /*

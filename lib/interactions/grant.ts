@@ -1,6 +1,6 @@
-import type { GrantRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { nowSeconds, randomToken } from '../crypto.js'
+import type { GrantRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { nowSeconds, randomToken } from '../tokens/crypto.js'
 import type { AuthorizationRequest } from './request.js'
 
 /** Whether the user's existing consent covers every requested scope. */

@@ -1,5 +1,5 @@
-import type { ProviderContext } from '../context.js'
-import { nowSeconds, sha256 } from '../crypto.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { nowSeconds, sha256 } from '../tokens/crypto.js'
 
 /**
  * Brute-force protection for the login form (RFC 6749 §10.10, §2.3.1): failed attempts are

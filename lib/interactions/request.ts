@@ -1,9 +1,9 @@
-import type { ClientRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { OAuthError, type OAuthErrorCode } from '../errors.js'
-import { findClient, lookupClient } from '../clients.js'
-import { isWellFormedChallenge, mayOmitCodeChallenge } from '../pkce.js'
-import { clientScopes } from '../tokens.js'
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError, type OAuthErrorCode } from '../contracts/errors.js'
+import { findClient, lookupClient } from '../clients/lookup.js'
+import { isWellFormedChallenge, mayOmitCodeChallenge } from '../tokens/pkce.js'
+import { clientScopes } from '../tokens/issue.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
 
 /** A validated authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1). */

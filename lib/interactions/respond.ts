@@ -1,5 +1,5 @@
-import type { OAuthError } from '../errors.js'
-import type { ProviderContext } from '../context.js'
+import type { OAuthError } from '../contracts/errors.js'
+import type { ProviderContext } from '../contracts/context.js'
 import type { AuthorizationRequest } from './request.js'
 
 /**

@@ -1,12 +1,12 @@
 import type { FastifyRequest } from 'fastify'
-import type { InteractionRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import type { Catalogs } from '../pages/i18n.js'
+import type { InteractionRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import type { Catalogs } from '../http/pages/i18n.js'
 import { publicClient } from '../tokens/claims-hook.js'
-import { pagesOf } from '../pages/install.js'
+import { pagesOf } from '../http/pages/install.js'
 import { promptOf } from './binding.js'
 import type { AuthorizationRequest } from './request.js'
-import type { Interaction, InteractionScope } from './types.js'
+import type { Interaction, InteractionScope } from '../contracts/interactions.js'
 
 /**
  * The consent text of a scope: the host's own, else the catalog's, else the words of the

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { DpopProofError, readDpopHeader, verifyDpopProof, type VerifiedDpopProof } from '../dpop/proof.js'
+import { DpopProofError, readDpopHeader, verifyDpopProof, type VerifiedDpopProof } from '../tokens/dpop-proof.js'
 
 /** Records a proof key once; false when it was already recorded (RFC 9449 §11.1). */
 export type MarkUsed = (key: string, expiresAt: number) => Promise<boolean>

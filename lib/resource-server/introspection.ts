@@ -1,4 +1,4 @@
-import { sha256 } from '../crypto.js'
+import { sha256 } from '../tokens/crypto.js'
 import { fetchJson, type IssuerDiscovery, UpstreamUnavailableError } from './upstream.js'
 
 /** The part of an RFC 7662 §2.2 answer the guard reads. */

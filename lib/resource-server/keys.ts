@@ -1,5 +1,5 @@
 import { createLocalJWKSet, createRemoteJWKSet, type JWTVerifyGetKey } from 'jose'
-import type { PublicJwk } from '../adapters/keys/types.js'
+import type { PublicJwk } from '../contracts/keys.js'
 import type { LocalKeys, ResourceServerOptionsData } from './options.js'
 import type { IssuerDiscovery } from './upstream.js'
 

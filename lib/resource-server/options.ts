@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
-import type { PublicJwk } from '../adapters/keys/types.js'
+import type { PublicJwk } from '../contracts/keys.js'
 
 /** Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037): HS* and `none` are never accepted. */
 export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const

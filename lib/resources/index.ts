@@ -1,4 +1,4 @@
-export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from './types.js'
+export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from '../contracts/resources.js'
 export { ResourceRegistry, type KnownResource } from './registry.js'
 export { normalizeResource } from './uri.js'
 export { resolveAuthorizationResources, resolveTokenResource, resourceScopeDescriptions, isProviderAudience, type TokenResource } from './resolve.js'

@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify'
-import type { ProviderContext } from '../context.js'
-import { OAuthError } from '../errors.js'
-import { safeEqualDigests, sha256 } from '../crypto.js'
-import { onClientAuthFailure, parseBasic, type ClientAuthBody } from '../client-auth.js'
-import { ClientAuthLimits } from '../client-auth-limits.js'
-import { verifyAccessTokenPayload, type VerifiedAccessToken } from '../bearer.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
+import { safeEqualDigests, sha256 } from '../tokens/crypto.js'
+import { onClientAuthFailure, parseBasic, type ClientAuthBody } from '../clients/authenticate.js'
+import { ClientAuthLimits } from '../http/failure-counters.js'
+import { verifyAccessTokenPayload, type VerifiedAccessToken } from '../tokens/verify.js'
 import type { KnownResource } from './registry.js'
 
 /**

@@ -1,7 +1,7 @@
-import { InvalidOptionError, StoreUnavailableError } from '../errors.js'
-import { sha256 } from '../crypto.js'
+import { InvalidOptionError, StoreUnavailableError } from '../contracts/errors.js'
+import { sha256 } from '../tokens/crypto.js'
 import { normalizeResource } from './uri.js'
-import type { FindResourceServer, ResourceServer, ResourceServerQuery } from './types.js'
+import type { FindResourceServer, ResourceServer, ResourceServerQuery } from '../contracts/resources.js'
 
 /** A resource server as the provider uses it: identifier normalised, secret only as a hash. */
 export interface KnownResource {

@@ -1,6 +1,6 @@
-import type { ClientRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { OAuthError } from '../errors.js'
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
 import { normalizeResource } from './uri.js'
 import type { KnownResource } from './registry.js'
 

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ProviderContext } from '../context.js'
-import { OAuthError } from '../errors.js'
-import { routes } from '../urls.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
+import { routes } from '../contracts/urls.js'
 import { handleAuthorizationRequest } from '../interactions/engine.js'
 import { BuiltInPages, interactionsOf } from '../interactions/service.js'
 import type { RawParams } from '../interactions/request.js'
-import { resolvePushedRequest } from '../par/resolve.js'
+import { resolvePushedRequest } from '../interactions/par.js'
 
 /**
  * `/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST take the authorization request;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import type { ProviderContext } from '../context.js'
-import { routes } from '../urls.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { routes } from '../contracts/urls.js'
 import { BuiltInPages, interactionsOf } from '../interactions/service.js'
 import { formBody } from './authorize.js'
 import { browserFormGuard } from '../http/browser-form.js'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import type { ProviderContext } from '../context.js'
-import { routes } from '../urls.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { routes } from '../contracts/urls.js'
 import { handleLogoutRequest } from '../sessions/logout.js'
 import type { LogoutParams } from '../sessions/logout-request.js'
 import { BuiltInPages, interactionsOf } from '../interactions/service.js'

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { ProviderContext } from '../context.js'
+import type { ProviderContext } from '../contracts/context.js'
 import { discoveryRoutes } from './discovery.js'
 import { jwksRoutes } from './jwks.js'
 import { registerRoutes } from './register.js'
@@ -11,7 +11,7 @@ import { introspectRoutes } from './introspect.js'
 import { revokeRoutes } from './revoke.js'
 import { endSessionRoutes } from './end-session.js'
 import { corsRoutes } from '../http/cors.js'
-import { parRoutes } from '../par/route.js'
+import { parRoutes } from './par.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import type { ProviderContext } from '../context.js'
-import { routes } from '../urls.js'
-import { authenticateClient } from '../client-auth.js'
-import { findClientToken, type FoundToken } from '../token-lookup.js'
-import { noStore, requireFormBody } from '../form-body.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { routes } from '../contracts/urls.js'
+import { authenticateClient } from '../clients/authenticate.js'
+import { findClientToken, type FoundToken } from '../tokens/lookup.js'
+import { noStore, requireFormBody } from '../http/forms.js'
 import { authenticateResourceServer, findResourceServerToken } from '../resources/introspection.js'
 import { allowCorsFor } from '../http/cors.js'
 import type { JWTPayload } from 'jose'
-import { registeredClaims } from '../claims.js'
+import { registeredClaims } from '../tokens/scopes.js'
 
 const IntrospectBody = Type.Object({
   token: Type.String({ minLength: 1 }),

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import type { ProviderContext } from '../context.js'
-import { routes } from '../urls.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { routes } from '../contracts/urls.js'
 import { documentHeaders } from './discovery.js'
 
 /** The public keys (RFC 7517 §5): current signer and keys kept for rotation, never private members. */

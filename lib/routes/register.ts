@@ -1,16 +1,16 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { ClientRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { OAuthError, StoreUnavailableError } from '../errors.js'
-import { errorHandler } from '../error-handler.js'
-import { nowSeconds } from '../crypto.js'
-import { routes } from '../urls.js'
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError, StoreUnavailableError } from '../contracts/errors.js'
+import { errorHandler } from '../http/error-handler.js'
+import { nowSeconds } from '../tokens/crypto.js'
+import { routes } from '../contracts/urls.js'
 // RFC 7591 §3.2.1, RFC 7592 §3: responses carry credentials, so nothing may cache them.
-import { noStore } from '../form-body.js'
-import { acceptMetadata } from '../registration/accept.js'
-import { invalidToken } from '../registration/bearer.js'
+import { noStore } from '../http/forms.js'
+import { acceptMetadata } from '../clients/registration/accept.js'
+import { invalidToken } from '../clients/registration/bearer.js'
 import { usesSecret } from '../clients/key-metadata.js'
-import { clientInformation } from '../registration/information.js'
+import { clientInformation } from '../clients/registration/information.js'
 import {
   authenticateManagement,
   checkInitialAccessToken,
@@ -18,7 +18,7 @@ import {
   newClientId,
   newClientSecret,
   newRegistrationAccessToken,
-} from '../registration/credentials.js'
+} from '../clients/registration/credentials.js'
 
 interface ManagementRoute {
   Params: { clientId: string }

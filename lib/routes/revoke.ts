@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import type { ProviderContext } from '../context.js'
-import { routes } from '../urls.js'
-import { authenticateClient } from '../client-auth.js'
-import { findClientToken } from '../token-lookup.js'
-import { noStore, requireFormBody } from '../form-body.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { routes } from '../contracts/urls.js'
+import { authenticateClient } from '../clients/authenticate.js'
+import { findClientToken } from '../tokens/lookup.js'
+import { noStore, requireFormBody } from '../http/forms.js'
 import { allowCorsFor } from '../http/cors.js'
 
 const RevokeBody = Type.Object({

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import type { ProviderContext } from '../context.js'
-import { routes } from '../urls.js'
-import { OAuthError } from '../errors.js'
-import { authenticateClient } from '../client-auth.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { routes } from '../contracts/urls.js'
+import { OAuthError } from '../contracts/errors.js'
+import { authenticateClient } from '../clients/authenticate.js'
 import { grantRegistry } from '../grants/index.js'
-import { noStore, requireFormBody } from '../form-body.js'
+import { noStore, requireFormBody } from '../http/forms.js'
 import { allowCorsFor } from '../http/cors.js'
-import { verifyRequestProof } from '../dpop/provider.js'
+import { verifyRequestProof } from '../tokens/dpop.js'
 
 /** What every token request carries; each grant validates its own parameters on top. */
 const TokenBody = Type.Object({

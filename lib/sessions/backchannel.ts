@@ -1,6 +1,6 @@
-import type { ProviderContext } from '../context.js'
-import type { SessionRecord } from '../adapters/store/types.js'
-import { findClient } from '../clients.js'
+import type { ProviderContext } from '../contracts/context.js'
+import type { SessionRecord } from '../contracts/store.js'
+import { findClient } from '../clients/lookup.js'
 import { signLogoutToken } from './logout-token.js'
 
 /** Deliveries still running, per provider, so `app.close()` can let them finish. */

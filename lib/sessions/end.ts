@@ -1,5 +1,5 @@
-import type { ProviderContext } from '../context.js'
-import type { SessionRecord } from '../adapters/store/types.js'
+import type { ProviderContext } from '../contracts/context.js'
+import type { SessionRecord } from '../contracts/store.js'
 import { notifyClients } from './backchannel.js'
 
 /**

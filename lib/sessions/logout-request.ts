@@ -1,7 +1,7 @@
-import type { ClientRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import { OAuthError } from '../errors.js'
-import { findClient } from '../clients.js'
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
+import { findClient } from '../clients/lookup.js'
 
 /** A validated RP-Initiated Logout 1.0 §2 request. */
 export interface LogoutRequest {

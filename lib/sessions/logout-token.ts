@@ -1,7 +1,7 @@
-import type { ProviderContext } from '../context.js'
-import type { SessionRecord } from '../adapters/store/types.js'
-import { signJwt } from '../jwt.js'
-import { nowSeconds, randomToken } from '../crypto.js'
+import type { ProviderContext } from '../contracts/context.js'
+import type { SessionRecord } from '../contracts/store.js'
+import { signJwt } from '../tokens/jwt.js'
+import { nowSeconds, randomToken } from '../tokens/crypto.js'
 
 /** OIDC Back-Channel Logout 1.0 §2.4: the `typ` of a Logout Token (explicit typing, RFC 8725 §3.11). */
 export const logoutTokenType = 'logout+jwt'

@@ -1,12 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { InteractionRecord, SessionRecord } from '../adapters/store/types.js'
-import type { ProviderContext } from '../context.js'
-import type { ProviderCookies } from '../cookies.js'
-import { pagesOf } from '../pages/install.js'
+import type { InteractionRecord, SessionRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import type { ProviderCookies } from '../http/cookies.js'
+import { pagesOf } from '../http/pages/install.js'
 import { endSession } from './end.js'
 import { logoutLocale, renderLoggedOut } from './pages.js'
 import { parseLogoutRequest, type LogoutParams, type LogoutRequest } from './logout-request.js'
-import { nowSeconds, randomToken } from '../crypto.js'
+import { nowSeconds, randomToken } from '../tokens/crypto.js'
 
 export interface LogoutDeps {
   ctx: ProviderContext

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { formTargetOf } from '../pages.js'
-import type { PageRenderer } from '../pages/renderer.js'
+import { formTargetOf } from '../http/pages/render.js'
+import type { PageRenderer } from '../http/pages/renderer.js'
 
 /*
  * The two logout pages, rendered by the page system like login and consent: the host's brand,

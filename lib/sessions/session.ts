@@ -1,5 +1,5 @@
-import type { ProviderContext } from '../context.js'
-import { randomToken } from '../crypto.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { randomToken } from '../tokens/crypto.js'
 
 /**
  * A new session's `sid` (OIDC Back-Channel Logout 1.0 §2.1, Front-Channel Logout §3): 128

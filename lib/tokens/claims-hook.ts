@@ -1,10 +1,10 @@
-import type { ClientRecord } from '../adapters/store/types.js'
-import type { UserClaims } from '../adapters/users/types.js'
-import type { ProviderContext } from '../context.js'
-import { filterClaims, registeredClaims } from '../claims.js'
+import type { ClientRecord } from '../contracts/store.js'
+import type { UserClaims } from '../contracts/users.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { filterClaims, registeredClaims } from './scopes.js'
 import type { ClaimsRequest } from '../interactions/request.js'
-import type { InteractionClient } from '../interactions/types.js'
-import { scopeSet } from '../tokens.js'
+import type { InteractionClient } from '../contracts/interactions.js'
+import { scopeSet } from './issue.js'
 import { isClientIdUrl } from '../clients/metadata-document.js'
 
 /** The two kinds of token a claims hook can add to. */

@@ -3,8 +3,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MemoryStore, type OidcProviderOptions, type StaticClient, type Store } from '../../lib/index.js'
 import { buildApp } from './app.js'
 import { testUsers } from './users.js'
-import { nowSeconds, randomToken, sha256 } from '../../lib/crypto.js'
-import { s256Challenge } from '../../lib/pkce.js'
+import { nowSeconds, randomToken, sha256 } from '../../lib/tokens/crypto.js'
+import { s256Challenge } from '../../lib/tokens/pkce.js'
 
 export const REDIRECT_URI = 'https://rp.example.com/cb'
 export const CONFIDENTIAL = { client_id: 'web-app', client_secret: 'web-app-secret-0123456789' }

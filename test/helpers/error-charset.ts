@@ -1,5 +1,5 @@
 import type { LightMyRequestResponse } from 'fastify'
-import { errorDescriptionCharset } from '../../lib/errors.js'
+import { errorDescriptionCharset } from '../../lib/contracts/errors.js'
 
 /**
  * RFC 7235 §4.1 with RFC 6750 §3's value rule: `Scheme` alone, or `Scheme name="value", ...`

@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { randomBytes } from 'node:crypto'
-import { s256Challenge } from '../../lib/pkce.js'
+import { s256Challenge } from '../../lib/tokens/pkce.js'
 
 /** A minimal cookie jar for driving the browser pages through app.inject. */
 export class CookieJar {

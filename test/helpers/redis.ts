@@ -15,7 +15,7 @@ import { promisify } from 'node:util'
 import type { Test } from 'tap'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { RedisStore } from '../../lib/adapters/store/redis.js'
-import { randomToken } from '../../lib/crypto.js'
+import { randomToken } from '../../lib/tokens/crypto.js'
 import type { StoreFactory } from '../store-contract.js'
 import { freePort } from './server.js'
 

@@ -2,9 +2,9 @@ import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type K
 import { mkdir, readdir, readFile, stat, writeFile, link, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { signingAlgorithms, type KeySet, type KeySource, type KeySourceContext, type PublicJwk, type SigningAlgorithm, type SigningKey } from './types.js'
+import { signingAlgorithms, type KeySet, type KeySource, type KeySourceContext, type PublicJwk, type SigningAlgorithm, type SigningKey } from '../../contracts/keys.js'
 import { defaultAlgorithm, localKey, publicJwkOf } from './local.js'
-import { KeySourceError } from '../../errors.js'
+import { KeySourceError } from '../../contracts/errors.js'
 
 const generate = promisify(generateKeyPair)
 

@@ -1,8 +1,8 @@
 import { generateKeyPair, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import { signingAlgorithms, type KeySet, type KeySource, type KeySourceContext, type SigningAlgorithm } from './types.js'
+import { signingAlgorithms, type KeySet, type KeySource, type KeySourceContext, type SigningAlgorithm } from '../../contracts/keys.js'
 import { localKey } from './local.js'
-import { KeySourceError } from '../../errors.js'
+import { KeySourceError } from '../../contracts/errors.js'
 
 const generate = promisify(generateKeyPair)
 

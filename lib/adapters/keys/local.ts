@@ -1,7 +1,7 @@
 import { createPublicKey, sign as cryptoSign, constants, type KeyObject } from 'node:crypto'
 import { calculateJwkThumbprint } from 'jose'
-import type { PublicJwk, SigningAlgorithm, SigningKey } from './types.js'
-import { KeySourceError } from '../../errors.js'
+import type { PublicJwk, SigningAlgorithm, SigningKey } from '../../contracts/keys.js'
+import { KeySourceError } from '../../contracts/errors.js'
 
 /** A private key held in this process, with its published public JWK. */
 export interface LocalKey {

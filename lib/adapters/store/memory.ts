@@ -13,7 +13,7 @@ import type {
   RotationResult,
   SessionRecord,
   Store,
-} from './types.js'
+} from '../../contracts/store.js'
 
 export interface MemoryStoreOptions {
   /** How often expired records are swept, in milliseconds. Default 10 000. */

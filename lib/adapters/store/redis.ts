@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
-import { StoreUnavailableError } from '../../errors.js'
+import { StoreUnavailableError } from '../../contracts/errors.js'
 import { scripts, type ScriptCommands } from './redis-scripts.js'
 import type {
   AuthorizationCodeRecord,
@@ -16,7 +16,7 @@ import type {
   RotationResult,
   SessionRecord,
   Store,
-} from './types.js'
+} from '../../contracts/store.js'
 
 export interface RedisStoreOptions {
   /**

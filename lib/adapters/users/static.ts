@@ -1,4 +1,4 @@
-import type { UserAdapter, UserClaims } from './types.js'
+import type { UserAdapter, UserClaims } from '../../contracts/users.js'
 import { hashPassword, verifyPassword } from './password.js'
 
 export interface StaticUser {

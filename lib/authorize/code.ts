@@ -1,2 +1,0 @@
-/** Moved to lib/interactions/ (issue 14); kept so imports of the old path still work. */
-export * from '../interactions/code.js'

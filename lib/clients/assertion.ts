@@ -1,0 +1,123 @@
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose'
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { nowSeconds, sha256 } from '../tokens/crypto.js'
+import { assertionAlgorithms } from './assertion-algorithms.js'
+import { JwksUriCache } from './jwks-uri.js'
+
+/** RFC 7523 §2.2: the only `client_assertion_type` this provider knows. */
+export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+
+/** Longest accepted assertion lifetime (`exp` from now), and the clock skew allowed. */
+export const maxAssertionLifetime = 300
+const clockSkew = 30
+
+/** Why an assertion failed: logged and audited, never detailed to the client beyond one line. */
+export class AssertionError extends Error {
+  constructor (readonly description: string) {
+    super(description)
+    this.name = 'AssertionError'
+  }
+}
+
+/** The `client_id` an assertion claims to be from (its `sub`), read without trusting it. */
+export function assertionSubject (assertion: string): string | undefined {
+  try {
+    const { sub, iss } = decodeJwt(assertion)
+    return typeof sub === 'string' && sub !== '' ? sub : typeof iss === 'string' && iss !== '' ? iss : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** One jwks_uri cache per provider, over its SSRF-safe fetcher (`ctx.fetcher`), made on first use. */
+const caches = new WeakMap<ProviderContext, JwksUriCache>()
+
+function jwksUriCache (ctx: ProviderContext): JwksUriCache {
+  let cache = caches.get(ctx)
+  if (cache === undefined) {
+    cache = new JwksUriCache(async (url, options) => await ctx.fetcher.getJson(url, options), {
+      // The host only (a URL's path or query could be anything the client chose); a URL that
+      // does not parse was refused by the fetcher and never reaches here.
+      onFetched: (url, outcome) => { ctx.audit('jwks_uri.fetched', { host: hostOf(url), outcome }) },
+    })
+    caches.set(ctx, cache)
+  }
+  return cache
+}
+
+function hostOf (url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return ''
+  }
+}
+
+async function clientKeys (ctx: ProviderContext, client: ClientRecord, kid: string | undefined): Promise<JWK[]> {
+  if (client.jwks !== undefined) return client.jwks.keys as JWK[]
+  if (client.jwks_uri === undefined) throw new AssertionError('the client has no registered keys (jwks or jwks_uri)')
+  try {
+    return await jwksUriCache(ctx).keys(client.jwks_uri, kid) as JWK[]
+  } catch (error) {
+    throw new AssertionError((error as Error).message)
+  }
+}
+
+/**
+ * Verifies a `private_key_jwt` client assertion (RFC 7523 §2.2 and §3, OpenID Connect Core §9):
+ * signed by one of the client's registered keys with an asymmetric algorithm (the client's
+ * `token_endpoint_auth_signing_alg` when it registered one); `iss` and `sub` both the
+ * client_id; `aud` the issuer or the URL of the endpoint it was sent to (OIDC Core §9 says the
+ * token endpoint URL; RFC 7523 §3 allows the issuer); `exp` present and at most five minutes
+ * away; `jti` present and single use until `exp`, recorded in the store so a replay fails on
+ * every instance (RFC 7523 §3 item 7).
+ *
+ * @example
+ * await verifyClientAssertion(ctx, client, body.client_assertion, ctx.urls.token)
+ */
+export async function verifyClientAssertion (
+  ctx: ProviderContext,
+  client: ClientRecord,
+  assertion: string,
+  endpointUrl: string
+): Promise<void> {
+  let kid: string | undefined
+  let alg: string | undefined
+  try {
+    const header = decodeProtectedHeader(assertion)
+    kid = typeof header.kid === 'string' ? header.kid : undefined
+    alg = header.alg
+  } catch {
+    throw new AssertionError('client_assertion is not a JWT')
+  }
+  const allowed = client.token_endpoint_auth_signing_alg === undefined ? assertionAlgorithms : [client.token_endpoint_auth_signing_alg]
+  if (alg === undefined || !allowed.includes(alg)) {
+    throw new AssertionError(`client_assertion alg must be one of ${allowed.join(', ')} (no symmetric algorithms)`)
+  }
+  const keys = await clientKeys(ctx, client, kid)
+  const audiences = [...new Set([ctx.issuer, endpointUrl, ctx.urls.token])]
+  let payload
+  try {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet({ keys }), {
+      algorithms: [...allowed],
+      issuer: client.client_id,
+      subject: client.client_id,
+      audience: audiences,
+      requiredClaims: ['exp', 'jti'],
+      clockTolerance: clockSkew,
+    }))
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'invalid'
+    throw new AssertionError(`client_assertion was refused (${code.replace(/^ERR_/, '').toLowerCase()})`)
+  }
+  const now = nowSeconds()
+  const exp = payload.exp as number
+  if (exp > now + maxAssertionLifetime + clockSkew) {
+    throw new AssertionError(`client_assertion exp must be at most ${maxAssertionLifetime} seconds away`)
+  }
+  if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) throw new AssertionError('client_assertion jti must be a string')
+  // Kept until the assertion could no longer be accepted anyway (exp plus the skew).
+  const fresh = await ctx.store.markUsed(`client-assertion:${sha256(`${client.client_id}:${payload.jti}`)}`, Math.max(exp, now) + clockSkew)
+  if (!fresh) throw new AssertionError('client_assertion was already used (jti replay)')
+}

@@ -1,0 +1,225 @@
+import { OAuthError } from '../../contracts/errors.js'
+import { isLoopbackHostname } from '../../contracts/urls.js'
+import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } from '../../tokens/algorithms.js'
+import { checkPkcePolicy, type PkcePolicy } from '../../tokens/pkce.js'
+import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../../contracts/store.js'
+import { validateLogoutMetadata, type LogoutMetadata } from '../logout-metadata.js'
+import { validateKeyMetadata, type KeyClientMetadata } from '../key-metadata.js'
+
+/** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
+export interface ClientMetadata extends LogoutMetadata, KeyClientMetadata {
+  redirect_uris: string[]
+  token_endpoint_auth_method: TokenEndpointAuthMethod
+  grant_types: GrantType[]
+  response_types: string[]
+  scope: string
+  application_type: ApplicationType
+  client_name?: string
+  client_uri?: string
+  logo_uri?: string
+  policy_uri?: string
+  tos_uri?: string
+  contacts?: string[]
+  first_party?: boolean
+  /** OIDC Registration §2: the ID token `alg` the client expects; one the provider supports. */
+  id_token_signed_response_alg?: string
+  /** The host's PKCE decision for this client (never the client's wish); absent: required. */
+  pkce?: PkcePolicy
+}
+
+export interface MetadataRules {
+  supportedScopes: readonly string[]
+  /** Only the host's static clients may skip consent. */
+  allowFirstParty: boolean
+  /**
+   * What the provider can honour (`supportedAlgorithms(ctx.keys)`, as discovery publishes).
+   * Default: an RS256 signing key only.
+   */
+  algorithms?: SupportedAlgorithms
+  /**
+   * Whether `pkce` is read (static clients, the registration hook's result). A client's own
+   * registration request never sets it: there it is an unknown member, ignored (RFC 7591 §2).
+   */
+  allowPkcePolicy?: boolean
+  /** The issuer: an http issuer (development) allows http back-channel logout URIs on loopback. */
+  issuer?: string
+}
+
+const defaultAlgorithms = supportedAlgorithms({ algorithms: () => ['RS256'] })
+
+const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
+const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']
+const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
+const maxUriLength = 2000
+const maxRedirectUris = 20
+
+/**
+ * Error descriptions go on the wire, where RFC 7591 §3.2.2 wants ASCII (and RFC 6749 §5.2 no
+ * `"` or `\`): echoed input is quoted with single quotes, made printable ASCII and shortened.
+ */
+function show (value: string): string {
+  const printable = value.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?')
+  return `'${printable.length > 80 ? `${printable.slice(0, 80)}...` : printable}'`
+}
+
+const invalid = (description: string): OAuthError => new OAuthError('invalid_client_metadata', description)
+const invalidRedirect = (description: string): OAuthError => new OAuthError('invalid_redirect_uri', description)
+
+/**
+ * Validates client metadata and fills in defaults (RFC 7591 §2). Unknown members are dropped,
+ * not stored. Throws `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2).
+ *
+ * Where `application_type` is absent it is `native` when a redirect URI uses a private-use
+ * scheme (`com.example.app:/callback`, RFC 8252 §7.1), else `web`, so the seed's mobile-app
+ * body registers as the native client it is.
+ */
+export function validateClientMetadata (input: unknown, rules: MetadataRules): ClientMetadata {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalid('the request body must be a JSON object of client metadata')
+  }
+  const body = input as Record<string, unknown>
+
+  // RFC 7591 §2: grant_types defaults to authorization_code and response_types to code.
+  const grant_types = optionalStringArray(body, 'grant_types') ?? ['authorization_code']
+  if (grant_types.length === 0) throw invalid('grant_types must name at least one grant type')
+  for (const grant of grant_types) {
+    if (!grantTypes.includes(grant as GrantType)) throw invalid(`grant_types: ${show(grant)} is not supported`)
+  }
+  const usesCode = grant_types.includes('authorization_code')
+  if (grant_types.includes('refresh_token') && !usesCode) {
+    throw invalid('grant_types: refresh_token requires authorization_code')
+  }
+
+  const response_types = optionalStringArray(body, 'response_types') ?? (usesCode ? ['code'] : [])
+  for (const responseType of response_types) {
+    if (responseType !== 'code') throw invalid(`response_types: ${show(responseType)} is not supported (only 'code')`)
+  }
+  if (usesCode !== response_types.includes('code')) {
+    throw invalid("grant_types and response_types are inconsistent: authorization_code goes with the 'code' response type (RFC 7591 section 2.1)")
+  }
+
+  const token_endpoint_auth_method = (optionalString(body, 'token_endpoint_auth_method') ?? 'client_secret_basic') as TokenEndpointAuthMethod
+  if (!authMethods.includes(token_endpoint_auth_method)) {
+    throw invalid(`token_endpoint_auth_method: ${show(token_endpoint_auth_method)} is not supported`)
+  }
+  if (token_endpoint_auth_method === 'none' && grant_types.includes('client_credentials')) {
+    throw invalid("a public client (token_endpoint_auth_method 'none') cannot use client_credentials")
+  }
+
+  // A missing or mistyped redirect_uris is a metadata problem (invalid_client_metadata); a
+  // present but unacceptable URI is invalid_redirect_uri (RFC 7591 §3.2.2).
+  const redirect_uris = optionalStringArray(body, 'redirect_uris') ?? []
+  if (usesCode && redirect_uris.length === 0) throw invalid('redirect_uris is required for the authorization_code grant')
+  if (redirect_uris.length > maxRedirectUris) throw invalidRedirect(`at most ${maxRedirectUris} redirect_uris`)
+  const parsed = redirect_uris.map(parseRedirectUri)
+
+  const declaredType = optionalString(body, 'application_type')
+  if (declaredType !== undefined && declaredType !== 'web' && declaredType !== 'native') {
+    throw invalid("application_type must be 'web' or 'native'")
+  }
+  const application_type: ApplicationType = declaredType ??
+    (parsed.some((uri) => isPrivateUseScheme(uri)) ? 'native' : 'web')
+  for (const uri of parsed) checkRedirectUriForType(uri, application_type)
+
+  // RFC 7591 §2: the server may narrow the requested scope; the response tells the client what
+  // it got. Narrowing to nothing would register a client that can ask for nothing, so refuse.
+  const requestedScope = optionalString(body, 'scope')
+  const scope = requestedScope === undefined
+    ? rules.supportedScopes.join(' ')
+    : [...new Set(requestedScope.split(' ').filter((value) => rules.supportedScopes.includes(value)))].join(' ')
+  if (requestedScope !== undefined && scope === '') throw invalid(`scope: none of the requested scopes is supported (supported: ${rules.supportedScopes.join(' ')})`)
+
+  const metadata: ClientMetadata = { redirect_uris, token_endpoint_auth_method, grant_types: grant_types as GrantType[], response_types, scope, application_type }
+
+  const client_name = optionalString(body, 'client_name')
+  if (client_name !== undefined) {
+    if (client_name.length > 200) throw invalid('client_name is longer than 200 characters')
+    metadata.client_name = client_name
+  }
+  for (const member of ['client_uri', 'logo_uri', 'policy_uri', 'tos_uri'] as const) {
+    const value = optionalString(body, member)
+    if (value !== undefined) metadata[member] = webUri(member, value)
+  }
+  const contacts = optionalStringArray(body, 'contacts')
+  if (contacts !== undefined) {
+    if (contacts.length > 10 || contacts.some((contact) => contact.length > 320)) throw invalid('contacts: at most 10, each at most 320 characters')
+    metadata.contacts = contacts
+  }
+  // RFC 7591 §2, OIDC Registration §2: algorithms the provider cannot honour are refused.
+  Object.assign(metadata, checkAlgorithmMembers(body, rules.algorithms ?? defaultAlgorithms))
+  if (body.first_party !== undefined) {
+    if (!rules.allowFirstParty) throw invalid('first_party cannot be set through dynamic registration')
+    if (typeof body.first_party !== 'boolean') throw invalid('first_party must be a boolean')
+    metadata.first_party = body.first_party
+  }
+  if (rules.allowPkcePolicy === true) Object.assign(metadata, checkPkcePolicy(body.pkce, metadata))
+  // RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2 members.
+  Object.assign(metadata, validateLogoutMetadata(body, {
+    applicationType: application_type,
+    issuerIsHttp: rules.issuer?.startsWith('http:') ?? false,
+    checkRedirectUri: (uri, type) => { checkRedirectUriForType(parseRedirectUri(uri), type) },
+  }))
+  Object.assign(metadata, validateKeyMetadata(body, token_endpoint_auth_method))
+  return metadata
+}
+
+function optionalString (body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name]
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'string') throw invalid(`${name} must be a string`)
+  return value
+}
+
+function optionalStringArray (body: Record<string, unknown>, name: string): string[] | undefined {
+  const value = body[name]
+  if (value === undefined || value === null) return undefined
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) throw invalid(`${name} must be an array of strings`)
+  return [...new Set(value as string[])]
+}
+
+function parseRedirectUri (uri: string): URL {
+  if (uri.length > maxUriLength) throw invalidRedirect(`a redirect_uri is longer than ${maxUriLength} characters`)
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0020\u007f]/.test(uri)) throw invalidRedirect('a redirect_uri contains whitespace or control characters')
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    throw invalidRedirect(`redirect_uri ${show(uri)} is not an absolute URI`)
+  }
+  if (uri.includes('#')) throw invalidRedirect('a redirect_uri must not contain a fragment (RFC 6749 section 3.1.2)')
+  if (forbiddenSchemes.has(url.protocol)) throw invalidRedirect(`redirect_uri scheme ${show(url.protocol)} is not allowed`)
+  if (url.username !== '' || url.password !== '') throw invalidRedirect('a redirect_uri must not contain credentials')
+  return url
+}
+
+/** RFC 8252 §7.1: a private-use scheme, such as a reversed domain name (`com.example.app:`). */
+function isPrivateUseScheme (url: URL): boolean {
+  return url.protocol !== 'http:' && url.protocol !== 'https:'
+}
+
+function checkRedirectUriForType (url: URL, type: ApplicationType): void {
+  if (url.protocol === 'https:') return
+  if (url.protocol === 'http:') {
+    if (isLoopbackHostname(url.hostname)) return
+    throw invalidRedirect(`redirect_uri ${show(url.href)}: http is only allowed for loopback hosts (localhost, 127.0.0.1, [::1])`)
+  }
+  if (type === 'web') throw invalidRedirect(`redirect_uri ${show(url.href)}: web clients must use https (or http on loopback)`)
+  if (!url.protocol.slice(0, -1).includes('.')) {
+    throw invalidRedirect(`redirect_uri ${show(url.href)}: a private-use scheme must be a reversed domain name such as com.example.app (RFC 8252 section 7.1)`)
+  }
+}
+
+/** URIs shown to users (consent page links) must be http(s): no `javascript:` links. */
+function webUri (name: string, value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw invalid(`${name} must be an absolute URL`)
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || value.length > maxUriLength) {
+    throw invalid(`${name} must be an http(s) URL`)
+  }
+  return value
+}

@@ -1,0 +1,350 @@
+import Type, { type Static } from 'typebox'
+import Value from 'typebox/value'
+import type { Store } from './store.js'
+import type { KeySource } from './keys.js'
+import type { UserAdapter } from './users.js'
+import type { RegistrationPolicy } from './registration.js'
+import type { CorsOptions } from '../http/cors.js'
+import type { ClientDocumentPolicy } from '../clients/metadata-document.js'
+import { InvalidOptionError } from './errors.js'
+import { ResourceServerSchema } from './resources-schema.js'
+import type { FindResourceServer, ResourceServer } from './resources.js'
+import type { ScopesOption, ScopeRegistry } from '../tokens/scopes.js'
+import type { ClaimsHooks } from '../tokens/claims-hook.js'
+import type { InteractionOptions } from './interactions.js'
+import type { PagesOptions } from './pages.js'
+import type { MetricsOptions, ResolvedMetricsOptions } from './metrics.js'
+
+const Seconds = (description: string, defaultValue: number) =>
+  Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
+
+/** Lifetimes in seconds. */
+export const TtlSchema = Type.Object({
+  accessToken: Seconds('Access token lifetime.', 3600),
+  idToken: Seconds('ID token lifetime.', 3600),
+  refreshToken: Seconds('Refresh token lifetime (each rotation issues a fresh one).', 14 * 86400),
+  refreshTokenAbsolute: Seconds('Absolute lifetime of a refresh token family; rotation never extends past it.', 90 * 86400),
+  code: Seconds('Authorization code lifetime (RFC 6749 §4.1.2 recommends at most 10 minutes).', 60),
+  interaction: Seconds('How long a pending login/consent page stays valid.', 600),
+  session: Seconds('Login session lifetime (the SSO cookie).', 14 * 86400),
+  grant: Seconds('How long a user\'s consent to a client is remembered.', 90 * 86400),
+}, { additionalProperties: false, default: {} })
+
+/** A client the host configures in code (its own apps). */
+export const StaticClientSchema = Type.Object({
+  client_id: Type.String({ minLength: 1, maxLength: 200 }),
+  client_secret: Type.Optional(Type.String({ minLength: 16, description: 'Plain secret; hashed at startup and never kept.' })),
+  redirect_uris: Type.Optional(Type.Array(Type.String(), { default: [] })),
+  grant_types: Type.Optional(Type.Array(Type.Union([
+    Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials'),
+  ]))),
+  response_types: Type.Optional(Type.Array(Type.String())),
+  token_endpoint_auth_method: Type.Optional(Type.Union([
+    Type.Literal('client_secret_basic'), Type.Literal('client_secret_post'), Type.Literal('none'),
+    Type.Literal('private_key_jwt'),
+  ])),
+  scope: Type.Optional(Type.String()),
+  client_name: Type.Optional(Type.String({ maxLength: 200 })),
+  application_type: Type.Optional(Type.Union([Type.Literal('web'), Type.Literal('native')])),
+  client_uri: Type.Optional(Type.String()),
+  logo_uri: Type.Optional(Type.String()),
+  policy_uri: Type.Optional(Type.String()),
+  tos_uri: Type.Optional(Type.String()),
+  contacts: Type.Optional(Type.Array(Type.String())),
+  first_party: Type.Optional(Type.Boolean({ description: 'Skip the consent page for this client.' })),
+  // Algorithm wishes (OIDC Registration §2), checked against lib/algorithms.ts like registration's.
+  id_token_signed_response_alg: Type.Optional(Type.String({ description: 'The ID token signing alg; one the keys support.' })),
+  userinfo_signed_response_alg: Type.Optional(Type.String()),
+  token_endpoint_auth_signing_alg: Type.Optional(Type.String()),
+  request_object_signing_alg: Type.Optional(Type.String()),
+  id_token_encrypted_response_alg: Type.Optional(Type.String()),
+  id_token_encrypted_response_enc: Type.Optional(Type.String()),
+  userinfo_encrypted_response_alg: Type.Optional(Type.String()),
+  userinfo_encrypted_response_enc: Type.Optional(Type.String()),
+  request_object_encryption_alg: Type.Optional(Type.String()),
+  request_object_encryption_enc: Type.Optional(Type.String()),
+  pkce: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('nonce-allowed')], {
+    description: "'nonce-allowed': a confidential client that sends a nonce (scope openid) may skip PKCE (RFC 9700 §2.1.1). Default 'required'.",
+  })),
+  post_logout_redirect_uris: Type.Optional(Type.Array(Type.String(), { description: 'Where RP-initiated logout may send the user back (exact match).' })),
+  backchannel_logout_uri: Type.Optional(Type.String({ description: 'Where Logout Tokens are POSTed when a session ends.' })),
+  backchannel_logout_session_required: Type.Optional(Type.Boolean({ description: 'Logout Tokens must carry sid (they always do).' })),
+  // Issue 18: keys (private_key_jwt), ID token algorithm, DPoP, PAR.
+  jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) })),
+  jwks_uri: Type.Optional(Type.String()),
+  dpop_bound_access_tokens: Type.Optional(Type.Boolean()),
+  require_pushed_authorization_requests: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false })
+
+export type StaticClient = Static<typeof StaticClientSchema>
+
+export const RateLimitSchema = Type.Object({
+  loginFailures: Type.Integer({ minimum: 1, default: 10, description: 'Failed logins per username, and per IP, before lockout.' }),
+  loginWindow: Seconds('Window for counting failed logins (and the lockout length).', 900),
+  clientAuthFailures: Type.Integer({ minimum: 1, default: 20, description: 'Failed client authentications per client_id, and per IP, before 429.' }),
+  clientAuthWindow: Seconds('Window for counting failed client authentications.', 900),
+}, { additionalProperties: false, default: {} })
+
+/** Outbound requests (client metadata documents, jwks_uri, back-channel logout). */
+export const OutboundSchema = Type.Object({
+  allowLoopback: Type.Boolean({ default: false, description: 'Development only: let https requests reach loopback addresses.' }),
+  allowHttpLoopback: Type.Boolean({ default: false, description: 'Development only: let plain http requests reach loopback hosts (an http issuer and its local receivers).' }),
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'Timeout of one outbound request (client metadata document, back-channel logout), in milliseconds.' }),
+  ca: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description: 'Extra trusted certificate authorities (PEM) for outbound https, besides Node\'s roots (a self-signed development certificate).' })),
+}, { additionalProperties: false, default: {} })
+
+/** The part of the options that is plain data, validated by one schema with its defaults. */
+export const OptionsSchema = Type.Object({
+  issuer: Type.String({
+    format: 'uri',
+    pattern: '^https?://[^?#]+$',
+    description: 'The issuer URL; every URL in discovery derives from it, never from request headers.',
+  }),
+  cookieSecret: Type.Optional(Type.Union([
+    Type.String({ minLength: 32 }),
+    Type.Array(Type.String({ minLength: 32 }), { minItems: 1 }),
+  ], { description: 'Signs the login-session cookie; an array rotates (first signs, all verify).' })),
+  ttl: TtlSchema,
+  // Checked in code by resolveScopes (lib/claims.ts): a list of names, or scope definitions.
+  scopes: Type.Optional(Type.Unsafe<ScopesOption>({
+    description: 'Scopes the provider supports (others are ignored at /authorize), or custom scope definitions.',
+  })),
+  clients: Type.Array(StaticClientSchema, { default: [] }),
+  accessTokenAudience: Type.Optional(Type.String({ minLength: 1, description: 'RFC 9068 `aud` of access tokens. Default: the issuer.' })),
+  nonceReplayProtection: Type.Boolean({ default: true, description: 'Refuse a nonce a client already used within the ID token lifetime.' }),
+  rateLimit: RateLimitSchema,
+  cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
+  pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
+  resourceServers: Type.Array(ResourceServerSchema, { default: [], description: 'Resource servers (APIs) tokens can be requested for (RFC 8707).' }),
+  outbound: OutboundSchema,
+  refreshTokenGrace: Type.Integer({
+    minimum: 0,
+    maximum: 300,
+    default: 10,
+    description: 'Seconds during which a rotated refresh token, presented again by its client before its successor was used, gets the same successor (0 = off).',
+  }),
+  idTokenScopeClaims: Type.Boolean({ default: true, description: 'Put the granted scopes\' claims in the ID token too (false: OIDC Core §5.4 minimal ID tokens).' }),
+  dpop: Type.Object({
+    requireNonce: Type.Boolean({ default: false, description: 'RFC 9449 §8: require a server-provided nonce in DPoP proofs at the token and PAR endpoints.' }),
+    proofMaxAge: Type.Integer({ minimum: 5, maximum: 3600, default: 300, description: 'How old (seconds) a DPoP proof\'s iat may be.' }),
+  }, { additionalProperties: false, default: {} }),
+  par: Type.Object({
+    required: Type.Boolean({ default: false, description: 'RFC 9126 §5: every authorization request must be pushed (require_pushed_authorization_requests).' }),
+    ttl: Type.Integer({ minimum: 5, maximum: 600, default: 30, description: 'Lifetime (seconds) of a pushed request\'s request_uri.' }),
+  }, { additionalProperties: false, default: {} }),
+  // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document); bounds checked
+  // in code (lib/clients/metadata-document.ts: minCacheSeconds <= maxCacheSeconds).
+  clientIdMetadataDocuments: Type.Union([
+    Type.Boolean(),
+    Type.Object({
+      maxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 65_536, description: 'Largest accepted document, in bytes. Default 5120.' })),
+      maxCacheSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86400, description: 'Longest a document is cached, whatever its Cache-Control says. Default 86400.' })),
+      minCacheSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400, description: 'Shortest a document is cached, even with no-store or max-age=0. Default 60.' })),
+    }, { additionalProperties: false }),
+  ], { default: false, description: 'Resolve https URL client_ids by fetching their Client ID Metadata Document.' }),
+  accessTokenSigningAlg: Type.Optional(Type.Union([
+    Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
+  ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
+  // Issue 19: liveness and readiness (lib/health.ts).
+  health: Type.Object({
+    route: Type.Optional(Type.String({ pattern: '^/[^?#]*$', description: 'Mounts GET {route}/live and {route}/ready (under `prefix`). Default: no routes (app.oidc.health only).' })),
+    timeoutMs: Type.Integer({ minimum: 50, maximum: 30_000, default: 1000, description: 'How long readiness waits for the store\'s ping, in milliseconds.' }),
+  }, { additionalProperties: false, default: {} }),
+}, { additionalProperties: true })
+
+export type OptionsData = Static<typeof OptionsSchema>
+
+/**
+ * Options of the `oidcProvider` plugin.
+ *
+ * @example
+ * await app.register(oidcProvider, {
+ *   issuer: 'https://id.example.com',
+ *   store: new RedisStore({ client: new Redis() }),
+ *   keys: fileKeys({ dir: 'keys' }),
+ *   users: staticUsers([{ username: 'demo', password: 'demo', sub: 'user-1' }]),
+ *   cookieSecret: process.env.SECRET_KEY,
+ * })
+ */
+export interface OidcProviderOptions {
+  /** Required. The issuer URL (`https://id.example.com` or `https://example.com/oidc`). */
+  issuer: string
+  /** Where codes, tokens, sessions and clients live. Default: a new `MemoryStore`. */
+  store?: Store
+  /** Signing keys. Default: an RSA-2048 key generated in memory (with a warning). */
+  keys?: KeySource
+  /** Authenticates users and returns their claims. Default: no users (every login fails). */
+  users?: UserAdapter
+  /** Signs the session cookie. Default: random per process (with a warning; sessions do not survive restarts or span instances). */
+  cookieSecret?: string | string[]
+  /** Static clients (the host's own apps). */
+  clients?: StaticClient[]
+  /** Lifetimes in seconds. */
+  ttl?: Partial<OptionsData['ttl']>
+  /**
+   * Supported scopes: a list (as before), or custom scope definitions beside the standard ones,
+   * each with the claims it releases and its consent text.
+   *
+   * @example
+   * scopes: { roles: { claims: ['roles'], description: 'Your roles' } }
+   */
+  scopes?: ScopesOption
+  /** Dynamic client registration (RFC 7591). Default: disabled. */
+  registration?: RegistrationPolicy | false
+  /** RFC 9068 `aud` of access tokens. Default: the issuer. */
+  accessTokenAudience?: string
+  /** Refuse a nonce already used by the same client. Default: true. */
+  nonceReplayProtection?: boolean
+  /** Brute-force limits. */
+  rateLimit?: Partial<OptionsData['rateLimit']>
+  /** Session cookie name. Default: `oidc_session`. */
+  cookieName?: string
+  /** Title of the login page. */
+  pageTitle?: string
+  /**
+   * Grace window of refresh-token rotation, in seconds (default 10, 0 = off): a rotated token
+   * presented again by its client within it, before its successor was used, gets the SAME
+   * successor and fresh access (and ID) tokens instead of counting as reuse.
+   */
+  refreshTokenGrace?: number
+  /** Fastify route prefix; the plugin honours it for its routes. */
+  prefix?: string
+  /**
+   * Resource servers (APIs) clients can ask tokens for with RFC 8707 `resource`. Their scopes
+   * become supported scopes. Default: none (every token has `aud` = `accessTokenAudience`).
+   */
+  resourceServers?: ResourceServer[]
+  /** Looks up resource servers the static list does not know (kept in a database). */
+  findResourceServer?: FindResourceServer
+  /**
+   * The SSRF-safe outbound fetcher's policy. Both flags are for development on one machine only
+   * (a test receiver or metadata document on loopback); production leaves them off.
+   */
+  outbound?: Partial<OptionsData['outbound']>
+  /** CORS for browser apps: who may read token, revoke, introspect, userinfo and register answers. */
+  cors?: CorsOptions
+  /** The host's own login and consent pages (issue 14). Default: the built-in pages. */
+  interactions?: InteractionOptions
+  /** Claims the host adds to access tokens and ID tokens; registered claims are never changed. */
+  tokenClaims?: ClaimsHooks
+  /** Put the granted scopes' claims in the ID token too (default true; false: OIDC Core §5.4 minimal ID tokens). */
+  idTokenScopeClaims?: boolean
+  /** Brand, templates and message catalogs of the built-in pages. */
+  pages?: PagesOptions
+  /**
+   * The `alg` of access tokens (RS256, PS256, ES256, EdDSA); the key source must hold a key for
+   * it. Default: the key source's default signer. ID tokens follow each client's
+   * `id_token_signed_response_alg` (default RS256).
+   */
+  accessTokenSigningAlg?: 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
+  /**
+   * DPoP (RFC 9449). Proofs are always accepted; `requireNonce` makes the token and PAR
+   * endpoints demand a server nonce (`use_dpop_nonce`, `DPoP-Nonce`); `proofMaxAge` bounds `iat`.
+   */
+  dpop?: Partial<OptionsData['dpop']>
+  /**
+   * Pushed authorization requests (RFC 9126): `required` makes every client push (each client
+   * can also be registered with `require_pushed_authorization_requests`); `ttl` is the request
+   * URI's lifetime in seconds (default 30).
+   */
+  par?: Partial<OptionsData['par']>
+  /**
+   * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP): a
+   * `client_id` that is an https URL is resolved by fetching the JSON document at that URL
+   * (through the SSRF-safe fetcher, `outbound`). Only public and `private_key_jwt` clients.
+   * Default: off. `true` uses the defaults; an object sets the bounds.
+   *
+   * @example
+   * clientIdMetadataDocuments: { maxBytes: 5120, minCacheSeconds: 60, maxCacheSeconds: 86400 }
+   */
+  clientIdMetadataDocuments?: boolean | {
+    /** Largest accepted document, in bytes. Default 5120. */
+    maxBytes?: number
+    /** Upper bound on caching (Cache-Control max-age is honoured within the bounds). Default 86400. */
+    maxCacheSeconds?: number
+    /** Lower bound on caching: `no-store`, `no-cache`, `max-age=0` or no header still cache this long (0 = honour them). Default 60. */
+    minCacheSeconds?: number
+    /**
+     * The host's trust policy, asked before anything is fetched: false refuses the client_id
+     * URL (an error page at /authorize, `invalid_client` elsewhere; reason `not_allowed`).
+     * @example allow: (url) => url.hostname === 'apps.example.com' || url.hostname.endsWith('.trusted.example')
+     */
+    allow?: ClientDocumentPolicy
+  }
+  /**
+   * Prometheus metrics with prom-client (issue 19). Default off: no listener, hook or store
+   * wrapper. `true`: a registry of the provider's own at `app.oidc.metrics.registry`.
+   */
+  metrics?: boolean | MetricsOptions
+  /** Health: `route` mounts `{route}/live` and `{route}/ready`; `timeoutMs` bounds readiness's store ping (default 1000). */
+  health?: Partial<OptionsData['health']>
+}
+
+/** Options after defaults, as the provider uses them. */
+export interface ResolvedOptions extends Omit<OptionsData, 'scopes'> {
+  /** The supported scope names (from the `scopes` option, whatever its form). */
+  scopes: string[]
+  /** What each scope releases and its consent text. */
+  scopeRegistry: ScopeRegistry
+  interactions?: InteractionOptions
+  tokenClaims: ClaimsHooks
+  pages?: PagesOptions
+  store: Store
+  keys: KeySource
+  users: UserAdapter
+  registration: RegistrationPolicy | false
+  findResourceServer?: FindResourceServer
+  cors: CorsOptions
+  /** `clientIdMetadataDocuments.allow`, when given. */
+  clientDocumentPolicy?: ClientDocumentPolicy
+  /** True when the plugin made the store itself (and so closes it). */
+  ownsStore: boolean
+  /** True when no cookie secret was configured and a random one was generated. */
+  generatedCookieSecret: boolean
+  /** The `metrics` option checked; undefined when metrics are off. */
+  metrics: ResolvedMetricsOptions | undefined
+}
+
+/**
+ * Validates the data options against the schema and fills in defaults. Throws
+ * `FST_OIDC_INVALID_OPTION` naming the first bad option.
+ */
+export function validateOptionsData (options: unknown): OptionsData {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'must be an object')
+  }
+  const withDefaults = Value.Default(OptionsSchema, structuredCloneData(options))
+  const errors = Value.Errors(OptionsSchema, withDefaults)
+  const first = errors.find((error) => error.keyword !== 'anyOf' && error.keyword !== 'boolean') ?? errors[0]
+  if (first !== undefined) {
+    const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]')
+    const name = path === '' ? requiredName(first) : path
+    throw new InvalidOptionError(name, first.message)
+  }
+  return withDefaults as OptionsData
+}
+
+function requiredName (error: { params: object }): string {
+  const params = error.params as { requiredProperties?: string[] }
+  return params.requiredProperties?.[0] ?? 'options'
+}
+
+/** Copies the plain-data part of the options (adapters are objects with methods: left out). */
+function structuredCloneData (options: object): Record<string, unknown> {
+  const data: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(options)) {
+    if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration' || key === 'cors') continue
+    if (key === 'findResourceServer') continue
+    // Functions and host objects, checked in code (resolveExperience).
+    if (key === 'interactions' || key === 'tokenClaims' || key === 'pages' || key === 'scopes') continue
+    if (key === 'metrics') continue // a prom-client Registry: checked by resolveMetricsOptions
+    if (key === 'clientIdMetadataDocuments' && typeof value === 'object' && value !== null) {
+      // Its `allow` policy is a function: checked in code (resolveOptions), the bounds here.
+      const { allow: _policy, ...bounds } = value as Record<string, unknown>
+      data[key] = bounds
+      continue
+    }
+    data[key] = value
+  }
+  return structuredClone(data)
+}

@@ -1,0 +1,49 @@
+import type { Messages } from '../http/pages/i18n.js'
+
+/**
+ * The host's brand on the built-in pages. Colours are CSS colours (`#rrggbb`, `#rgb` or a
+ * named colour); URLs are absolute `https:`/`http:` URLs or paths on the issuer's origin.
+ * The logo and the stylesheet's origins are added to the pages' CSP (`img-src`, `style-src`);
+ * scripts stay forbidden.
+ */
+export interface BrandOptions {
+  /** Product name, shown above each page's card and in the window title. */
+  name?: string
+  /** Logo image URL, shown above the name. */
+  logoUrl?: string
+  colors?: {
+    /** Buttons and links. */
+    accent?: string
+    /** Text on buttons. */
+    accentText?: string
+    /** Page background. */
+    background?: string
+    /** Card background. */
+    card?: string
+    /** Text colour. */
+    text?: string
+  }
+  /** An extra stylesheet linked after ours (no inline script, ever). */
+  stylesheetUrl?: string
+}
+
+/** A page the provider renders; the host may replace any with its own Eta template file. */
+export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out' | (string & {})
+
+/**
+ * The `pages` option.
+ *
+ * @example
+ * pages: {
+ *   brand: { name: 'Acme ID', logoUrl: '/assets/acme.svg', colors: { accent: '#e11d48' } },
+ *   templates: { login: './views/acme-login.eta' },
+ *   messages: { es: { 'login.title': 'Iniciar sesión' } },
+ * }
+ */
+export interface PagesOptions {
+  brand?: BrandOptions
+  /** Page name → path of an Eta template file that replaces ours (same variables). */
+  templates?: Partial<Record<PageName, string>>
+  /** Locale → messages: adds a language, or changes texts of a shipped one (English fills gaps). */
+  messages?: Record<string, Messages>
+}

@@ -1,0 +1,112 @@
+import type { ProviderContext } from '../contracts/context.js'
+import type { SecurityEventName, SecurityEvents } from '../contracts/events.js'
+import type { EndpointUrls } from '../contracts/urls.js'
+import type { PublicJwk } from '../contracts/keys.js'
+import { endAccountSessions } from '../sessions/end.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from '../contracts/interactions.js'
+import { interactionsOf } from '../interactions/service.js'
+import type { ProviderHealth } from './health.js'
+import type { ProviderMetrics } from './metrics/index.js'
+
+/**
+ * What host code can do with the provider, through `app.oidc`.
+ *
+ * @example
+ * // After a password change: log the user out of every client and every browser.
+ * await app.oidc.revokeAccountGrants(userId)
+ * await app.oidc.endAccountSessions(userId)
+ * app.oidc.on('login.failure', (event) => metrics.increment('login_failure', event))
+ */
+export interface OidcHostApi {
+  readonly issuer: string
+  readonly urls: Readonly<EndpointUrls>
+  /** The published public keys (current signer first). */
+  publicKeys (): readonly PublicJwk[]
+  /** Reloads keys from the key source (after `keys rotate`); the JWKS follows at once. */
+  reloadKeys (): Promise<void>
+  /** Revokes one grant: its codes, refresh tokens and access tokens stop working. */
+  revokeGrant (grantId: string): Promise<boolean>
+  /** Revokes every grant of a user, e.g. on password change. Returns how many. */
+  revokeAccountGrants (accountId: string): Promise<number>
+  /** Revokes every grant given to a client. Returns how many. */
+  revokeClientGrants (clientId: string): Promise<number>
+  /**
+   * Ends every login session (SSO cookie) of a user, so no browser signs them in again without
+   * a password, and the refresh-token families issued in those sessions without
+   * `offline_access` (those with it survive). On a password change call this and
+   * `revokeAccountGrants`.
+   */
+  endAccountSessions (accountId: string): Promise<number>
+  /** Subscribes to security events (logins, lockouts, replays, revocations, registrations). */
+  on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
+  off<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
+  /**
+   * The pending interaction a request belongs to (its `interaction_id` in the query, form or
+   * route params, or `interactionId`), checked to come from the browser that started it and
+   * not to have expired. Throws an `OAuthError` (`invalid_request`, or 403 `access_denied`).
+   */
+  getInteraction (request: FastifyRequest, interactionId?: string): Promise<Interaction>
+  /**
+   * The pending logout a request belongs to (`interactions.logoutUrl`), with the same checks
+   * as `getInteraction`: who asked (`client`), where the browser goes next
+   * (`postLogoutRedirectUri`), who is signed in (`account`), `logoutHint`, `uiLocales`, `locale`.
+   */
+  getLogoutInteraction (request: FastifyRequest, interactionId?: string): Promise<LogoutInteraction>
+  /**
+   * Ends the interaction with the user's login, consent or an error and answers with the
+   * redirect that resumes the flow (to the consent step, or to the client with the code or
+   * the error, `state` and `iss`); a pending logout ends with `{ logout: true | false }` and
+   * answers with the redirect to the post-logout URI (or the signed-out page). On a POST the
+   * form must carry `csrf_token` and come from the issuer's origin. Single use: a second
+   * finish fails.
+   */
+  finishInteraction (request: FastifyRequest, reply: FastifyReply, result: InteractionResult, interactionId?: string): Promise<FastifyReply>
+  /**
+   * Checks a username and password with the `users` adapter, behind the login brute-force
+   * limits (the same counters as our login page). `clientId` names the client in events.
+   */
+  checkPassword (request: FastifyRequest, username: string, password: string, clientId?: string): Promise<PasswordCheck>
+  /** Liveness and readiness (readiness pings the store): `await app.oidc.health.ready()`. */
+  readonly health: ProviderHealth
+  /** The prom-client registry with the provider's metrics; undefined unless the `metrics` option is on. */
+  readonly metrics: ProviderMetrics | undefined
+}
+
+export function createHostApi (ctx: ProviderContext, operations: { health: ProviderHealth, metrics?: ProviderMetrics }): OidcHostApi {
+  return {
+    health: operations.health,
+    metrics: operations.metrics === undefined ? undefined : { registry: operations.metrics.registry },
+    issuer: ctx.issuer,
+    urls: Object.freeze({ ...ctx.urls }),
+    publicKeys: () => ctx.keys.publicKeys,
+    reloadKeys: () => ctx.keys.reload(),
+    async revokeGrant (grantId) {
+      const revoked = await ctx.store.revokeGrant(grantId)
+      if (revoked) ctx.audit('grant.revoked', { grantId, reason: 'host' })
+      return revoked
+    },
+    async revokeAccountGrants (accountId) {
+      const count = await ctx.store.revokeAccountGrants(accountId)
+      ctx.audit('grant.revoked', { accountId, reason: 'host' })
+      return count
+    },
+    async revokeClientGrants (clientId) {
+      const count = await ctx.store.revokeClientGrants(clientId)
+      ctx.audit('grant.revoked', { clientId, reason: 'host' })
+      return count
+    },
+    async endAccountSessions (accountId) {
+      // Through the sessions module: each ended session also notifies its clients (back-channel logout).
+      const count = await endAccountSessions(ctx, accountId)
+      ctx.audit('sessions.ended', { accountId, count })
+      return count
+    },
+    getInteraction: async (request, interactionId) => await interactionsOf(ctx).get(request, interactionId),
+    getLogoutInteraction: async (request, interactionId) => await interactionsOf(ctx).getLogout(request, interactionId),
+    finishInteraction: async (request, reply, result, interactionId) => await interactionsOf(ctx).finish(request, reply, result, interactionId),
+    checkPassword: async (request, username, password, clientId) => await interactionsOf(ctx).checkPassword(request, username, password, clientId),
+    on (name, listener) { ctx.events.on(name, listener) },
+    off (name, listener) { ctx.events.off(name, listener) },
+  }
+}

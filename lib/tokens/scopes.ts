@@ -1,0 +1,150 @@
+import type { UserClaims } from '../contracts/users.js'
+
+/** Which claims each standard scope releases (OpenID Connect Core §5.4). */
+export const scopeClaims: Readonly<Record<string, readonly string[]>> = {
+  profile: ['name', 'family_name', 'given_name', 'middle_name', 'nickname', 'preferred_username',
+    'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'updated_at'],
+  email: ['email', 'email_verified'],
+  address: ['address'],
+  phone: ['phone_number', 'phone_number_verified'],
+}
+
+/** The scopes supported when the `scopes` option is not given. */
+export const defaultScopes: readonly string[] = ['openid', 'profile', 'email', 'address', 'phone', 'offline_access']
+
+/**
+ * Claims the provider itself sets in its tokens (RFC 7519 §4.1, RFC 9068 §2.2, OIDC Core §2,
+ * RFC 7800 `cnf`). Neither the claims hook nor a user adapter can set or change them.
+ */
+export const registeredClaims: ReadonlySet<string> = new Set([
+  'iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'nonce', 'at_hash', 'c_hash',
+  'auth_time', 'acr', 'amr', 'azp', 'cnf', 'sid', 'grant_id', 'family_id', 'userinfo_claims',
+])
+
+/** What a scope means: the claims it releases and the consent text for it. */
+export interface ScopeDefinition {
+  /** Claims released at userinfo (and in the ID token) when the scope is granted. */
+  claims?: string[]
+  /** The consent page's text for the scope (English; catalogs translate the standard ones). */
+  description?: string
+}
+
+/**
+ * The `scopes` option. The array form lists the supported scopes (strings, or objects that
+ * define a custom scope); the object form adds scopes to the standard ones (`false` removes one).
+ *
+ * @example
+ * scopes: { roles: { claims: ['roles'], description: 'Your roles' } }
+ * scopes: ['openid', 'email', { name: 'roles', claims: ['roles'], description: 'Your roles' }]
+ */
+export type ScopesOption =
+  | Array<string | ({ name: string } & ScopeDefinition)>
+  | Record<string, ScopeDefinition | boolean>
+
+/** The supported scopes with what each releases: one place that userinfo, consent and discovery read. */
+export class ScopeRegistry {
+  readonly names: string[]
+  readonly #claims = new Map<string, readonly string[]>()
+  readonly #descriptions = new Map<string, string>()
+
+  constructor (definitions: ReadonlyArray<[string, ScopeDefinition]>) {
+    this.names = definitions.map(([name]) => name)
+    for (const [name, definition] of definitions) {
+      this.#claims.set(name, definition.claims ?? scopeClaims[name] ?? [])
+      if (definition.description !== undefined) this.#descriptions.set(name, definition.description)
+    }
+  }
+
+  has (scope: string): boolean { return this.#claims.has(scope) }
+
+  claimsOf (scope: string): readonly string[] { return this.#claims.get(scope) ?? [] }
+
+  /** The host's own consent text for the scope, if it gave one. */
+  description (scope: string): string | undefined { return this.#descriptions.get(scope) }
+
+  /** Every claim the granted scopes release. */
+  released (scopes: Iterable<string>): Set<string> {
+    const claims = new Set<string>()
+    for (const scope of scopes) for (const claim of this.claimsOf(scope)) claims.add(claim)
+    return claims
+  }
+
+  #supported: string[] | undefined
+
+  /** Discovery `claims_supported`: the registered claims plus what the scopes release (computed once). */
+  supportedClaims (): string[] {
+    if (this.#supported === undefined) {
+      const claims = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'azp', 'acr', 'amr']
+      for (const scope of this.names) claims.push(...this.claimsOf(scope))
+      this.#supported = [...new Set(claims)]
+    }
+    return [...this.#supported]
+  }
+}
+
+const scopeName = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+const claimName = /^[A-Za-z0-9_.:-]{1,100}$/
+
+/** Checks and normalizes the `scopes` option; a message names what is wrong. */
+export function resolveScopes (option: ScopesOption | undefined): ScopeRegistry {
+  const definitions = new Map<string, ScopeDefinition>()
+  if (option === undefined) {
+    for (const name of defaultScopes) definitions.set(name, {})
+  } else if (Array.isArray(option)) {
+    for (const entry of option) {
+      if (typeof entry === 'string') definitions.set(entry, {})
+      else if (typeof entry === 'object' && entry !== null && typeof entry.name === 'string') definitions.set(entry.name, entry)
+      else throw new TypeError('each entry must be a scope name or { name, claims?, description? }')
+    }
+  } else if (typeof option === 'object' && option !== null) {
+    for (const name of defaultScopes) definitions.set(name, {})
+    for (const [name, definition] of Object.entries(option)) {
+      if (definition === false) definitions.delete(name)
+      else if (definition === true) definitions.set(name, {})
+      else if (typeof definition === 'object' && definition !== null) definitions.set(name, definition)
+      else throw new TypeError(`"${name}" must be true, false or { claims?, description? }`)
+    }
+  } else {
+    throw new TypeError('must be an array of scopes or an object of scope definitions')
+  }
+  for (const [name, definition] of definitions) {
+    if (!scopeName.test(name)) throw new TypeError(`"${name}" is not a valid scope name (RFC 6749 §3.3)`)
+    if (definition.claims !== undefined) {
+      if (!Array.isArray(definition.claims) || !definition.claims.every((claim) => typeof claim === 'string' && claimName.test(claim))) {
+        throw new TypeError(`"${name}".claims must be an array of claim names`)
+      }
+      const reserved = definition.claims.find((claim) => registeredClaims.has(claim))
+      if (reserved !== undefined) throw new TypeError(`"${name}".claims cannot release the registered claim "${reserved}"`)
+    }
+    if (definition.description !== undefined && (typeof definition.description !== 'string' || definition.description.length > 200)) {
+      throw new TypeError(`"${name}".description must be a string of at most 200 characters`)
+    }
+  }
+  return new ScopeRegistry([...definitions])
+}
+
+/** Claims the provider can return with the given scopes (discovery `claims_supported`). */
+export function supportedClaims (scopes: readonly string[]): string[] {
+  return new ScopeRegistry(scopes.map((scope) => [scope, {}])).supportedClaims()
+}
+
+/**
+ * Keeps `sub` and only the claims the granted scopes release (plus `extra`, individual
+ * claims asked for with OIDC Core §5.5), whatever the adapter returned.
+ */
+export function filterClaims (
+  claims: UserClaims,
+  scopes: ReadonlySet<string>,
+  registry: ScopeRegistry = new ScopeRegistry([...scopes].map((scope) => [scope, {}])),
+  extra: Iterable<string> = []
+): Record<string, unknown> {
+  const released: Record<string, unknown> = { sub: claims.sub }
+  const names = registry.released(scopes)
+  for (const name of extra) names.add(name)
+  for (const name of names) {
+    if (registeredClaims.has(name)) continue
+    const value = (claims as Record<string, unknown>)[name]
+    if (value !== undefined) released[name] = value
+  }
+  return released
+}
