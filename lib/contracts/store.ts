@@ -4,7 +4,7 @@
  * It is split by concern (as fosite's storage interfaces are) so each method is one intention
  * that a Redis implementation can make one atomic operation. `Store` is their intersection.
  *
- * Rules every implementation follows (the contract suite in `test/store-contract.ts` checks them):
+ * Rules every implementation follows (the contract suite in `test/adapters/store/contract.ts` checks them):
  * - Secrets are never handed to the store: codes, refresh tokens, client secrets and
  *   registration tokens arrive as SHA-256 hashes (base64url) computed by the provider.
  * - Every record carries `expiresAt` (seconds since the epoch) and is gone after it; only

@@ -1,6 +1,6 @@
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
-import { pushedRequest, type RawParams } from '../interactions/request.js'
+import { pushedRequest, type RawParams } from './request.js'
 import { consumePushedRequest, requestUriPrefix } from './par-store.js'
 
 /** RFC 9126 §4: what may accompany `request_uri` at /authorize. Anything else is refused. */

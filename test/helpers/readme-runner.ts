@@ -1,5 +1,5 @@
 /**
- * Runs README samples in one process for test/readme.test.ts (started with `node --import tsx`,
+ * Runs README samples in one process for test/docs/readme.test.ts (started with `node --import tsx`,
  * the list of `[index, file]` sent over IPC): each sample is imported in turn and must finish
  * without an error. Reports `{ start }` before a sample and `{ index, ok, error? }` after it.
  * An error, an uncaught exception or an unhandled rejection fails the current sample and ends

@@ -16,7 +16,7 @@ import type { Test } from 'tap'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { RedisStore } from '../../lib/adapters/store/redis.js'
 import { randomToken } from '../../lib/tokens/crypto.js'
-import type { StoreFactory } from '../store-contract.js'
+import type { StoreFactory } from '../adapters/store/contract.js'
 import { freePort } from './server.js'
 
 const run = promisify(execFile)
