@@ -36,7 +36,7 @@ export type {
   InteractionOptions, LoginResult, ConsentResult, PasswordCheck,
   AuthorizationResult, LogoutResult, LogoutInteraction, SignedOutView,
 } from './contracts/interactions.js'
-export type { ClaimsRequest, ClaimRequest } from './interactions/request.js'
+export type { ClaimsRequest, ClaimRequest } from './contracts/interactions.js'
 export type { ClaimsHook, ClaimsHooks, ClaimsHookInput, ClaimsContext, TokenKind } from './tokens/claims-hook.js'
 export { registeredClaims, type ScopesOption, type ScopeDefinition } from './tokens/scopes.js'
 export type { PagesOptions, BrandOptions, PageName } from './contracts/pages.js'

@@ -1,5 +1,10 @@
 import { EventEmitter } from 'node:events'
-import type { SessionEndReason } from '../sessions/end.js'
+
+/**
+ * Why a session ended: the user logged out, host code ended it (`app.oidc.endAccountSessions`),
+ * or a new login in the same browser replaced it (every login starts a new session).
+ */
+export type SessionEndReason = 'logout' | 'host' | 'replaced'
 
 /**
  * Security-relevant events, with the ids needed to act on them and never a secret, token,

@@ -1,4 +1,15 @@
-import type { ClaimsRequest } from '../interactions/request.js'
+/** One requested claim (OIDC Core §5.5.1): `null` or an object with `essential`, `value`, `values`. */
+export interface ClaimRequest {
+  essential?: boolean
+  value?: unknown
+  values?: unknown[]
+}
+
+/** The `claims` request parameter (OIDC Core §5.5). */
+export interface ClaimsRequest {
+  id_token?: Record<string, ClaimRequest | null>
+  userinfo?: Record<string, ClaimRequest | null>
+}
 
 /** What an interaction asks of the user: to sign in, or to consent to what the client asks. */
 export type InteractionPrompt = 'login' | 'consent'

@@ -1,6 +1,7 @@
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError, type OAuthErrorCode } from '../contracts/errors.js'
+import type { ClaimRequest, ClaimsRequest } from '../contracts/interactions.js'
 import { findClient, lookupClient } from '../clients/lookup.js'
 import { isWellFormedChallenge, mayOmitCodeChallenge } from '../tokens/pkce.js'
 import { clientScopes } from '../tokens/issue.js'
@@ -31,19 +32,6 @@ export interface AuthorizationRequest {
   acrValues?: string[]
   /** OIDC Core §5.5: individual claims requested for the ID token and the UserInfo response. */
   claims?: ClaimsRequest
-}
-
-/** One requested claim (OIDC Core §5.5.1): `null` or an object with `essential`, `value`, `values`. */
-export interface ClaimRequest {
-  essential?: boolean
-  value?: unknown
-  values?: unknown[]
-}
-
-/** The `claims` request parameter (OIDC Core §5.5). */
-export interface ClaimsRequest {
-  id_token?: Record<string, ClaimRequest | null>
-  userinfo?: Record<string, ClaimRequest | null>
 }
 
 /** Parses and checks the `claims` parameter: a JSON object of `id_token` and `userinfo` members. */

@@ -1,12 +1,7 @@
 import type { ProviderContext } from '../contracts/context.js'
 import type { SessionRecord } from '../contracts/store.js'
 import { notifyClients } from './backchannel.js'
-
-/**
- * Why a session ended: the user logged out, host code ended it (`app.oidc.endAccountSessions`),
- * or a new login in the same browser replaced it (every login starts a new session).
- */
-export type SessionEndReason = 'logout' | 'host' | 'replaced'
+import type { SessionEndReason } from '../contracts/events.js'
 
 /**
  * Ends one login session (RP-Initiated Logout 1.0 §2, the user's choice). The store hands the
