@@ -3,7 +3,6 @@ import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
 import { assertionAlgorithms } from './assertion-algorithms.js'
-import { JwksUriCache } from './jwks-uri.js'
 
 /** RFC 7523 §2.2: the only `client_assertion_type` this provider knows. */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -30,35 +29,11 @@ export function assertionSubject (assertion: string): string | undefined {
   }
 }
 
-/** One jwks_uri cache per provider, over its SSRF-safe fetcher (`ctx.fetcher`), made on first use. */
-const caches = new WeakMap<ProviderContext, JwksUriCache>()
-
-function jwksUriCache (ctx: ProviderContext): JwksUriCache {
-  let cache = caches.get(ctx)
-  if (cache === undefined) {
-    cache = new JwksUriCache(async (url, options) => await ctx.fetcher.getJson(url, options), {
-      // The host only (a URL's path or query could be anything the client chose); a URL that
-      // does not parse was refused by the fetcher and never reaches here.
-      onFetched: (url, outcome) => { ctx.audit('jwks_uri.fetched', { host: hostOf(url), outcome }) },
-    })
-    caches.set(ctx, cache)
-  }
-  return cache
-}
-
-function hostOf (url: string): string {
-  try {
-    return new URL(url).host
-  } catch {
-    return ''
-  }
-}
-
 async function clientKeys (ctx: ProviderContext, client: ClientRecord, kid: string | undefined): Promise<JWK[]> {
   if (client.jwks !== undefined) return client.jwks.keys as JWK[]
   if (client.jwks_uri === undefined) throw new AssertionError('the client has no registered keys (jwks or jwks_uri)')
   try {
-    return await jwksUriCache(ctx).keys(client.jwks_uri, kid) as JWK[]
+    return await ctx.clientKeySets.keys(client.jwks_uri, kid) as JWK[]
   } catch (error) {
     throw new AssertionError((error as Error).message)
   }

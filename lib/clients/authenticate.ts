@@ -2,7 +2,6 @@ import type { FastifyRequest } from 'fastify'
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
-import { findClient } from './lookup.js'
 import { safeEqualDigests, sha256 } from '../tokens/crypto.js'
 import { ClientAuthLimits } from '../http/failure-counters.js'
 import { AssertionError, assertionSubject, jwtBearerAssertionType, verifyClientAssertion } from './assertion.js'
@@ -97,7 +96,7 @@ export async function authenticateClient (
   const hasFailures = await limits.check(presented?.clientId, request.ip)
   if (presented === undefined) return await fail('client authentication is required', undefined)
 
-  const client = await findClient(ctx, presented.clientId)
+  const client = await ctx.clients.find(presented.clientId)
   const storedHash = client?.client_secret_hash
   if (presented.secret !== undefined) {
     // Always compare, even for an unknown or public client, so every failure costs the same.
@@ -155,7 +154,7 @@ async function authenticateWithAssertion (
   const hasFailures = await limits.check(clientId, request.ip)
   if (type !== jwtBearerAssertionType) return await fail(`client_assertion_type must be ${jwtBearerAssertionType}`)
   if (clientId === undefined) return await fail('client_assertion has no sub (the client_id)')
-  const client = await findClient(ctx, clientId)
+  const client = await ctx.clients.find(clientId)
   if (client === undefined || client.token_endpoint_auth_method !== 'private_key_jwt') {
     return await fail('client authentication failed')
   }

@@ -1,4 +1,5 @@
-import type { FetchResult } from '../http/fetch.js'
+import type { FetchResult } from '../contracts/outbound.js'
+import type { ClientKeySets, ProviderCore } from '../contracts/context.js'
 
 /** The SSRF-safe fetcher's `getJson` (`lib/http/fetch.ts`, on `ctx.fetcher`); tests may pass a stand-in. */
 export type GetJson = (url: string, options?: { timeoutMs?: number, maxBytes?: number }) => Promise<FetchResult<unknown>>
@@ -45,7 +46,7 @@ export class JwksUnavailableError extends Error {
  * const cache = new JwksUriCache(ctx.fetcher.getJson)
  * const keys = await cache.keys('https://client.example.com/jwks.json', header.kid)
  */
-export class JwksUriCache {
+export class JwksUriCache implements ClientKeySets {
   readonly #getJson: GetJson
   readonly #ttlMs: number
   readonly #cooldownMs: number
@@ -124,5 +125,22 @@ export class JwksUriCache {
     this.#entries.set(url, entry)
     if (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
     return entry
+  }
+}
+
+/** The provider's jwks_uri cache (`ctx.clientKeySets`) over its SSRF-safe fetcher, made once at register. */
+export function createClientKeySets (core: ProviderCore): ClientKeySets {
+  return new JwksUriCache(async (url, options) => await core.fetcher.getJson(url, options), {
+    // The host only (a URL's path or query could be anything the client chose); a URL that
+    // does not parse was refused by the fetcher and never reaches here.
+    onFetched: (url, outcome) => { core.audit('jwks_uri.fetched', { host: hostOf(url), outcome }) },
+  })
+}
+
+function hostOf (url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return ''
   }
 }

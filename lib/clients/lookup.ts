@@ -1,11 +1,12 @@
 import type { ClientRecord } from '../contracts/store.js'
-import type { ProviderContext } from '../contracts/context.js'
+import type { ProviderCore } from '../contracts/context.js'
+import type { ClientDirectory, ClientLookup } from '../contracts/client-directory.js'
 import type { StaticClient } from '../contracts/options.js'
 import { InvalidOptionError, OAuthError } from '../contracts/errors.js'
 import { validateClientMetadata } from './registration/metadata.js'
 import type { SupportedAlgorithms } from '../tokens/algorithms.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
-import { clientDocumentsOf, isClientIdUrl } from './metadata-document.js'
+import { ClientMetadataDocuments, clientDocumentSettings, isClientIdUrl } from './metadata-document.js'
 
 /**
  * Turns the host's static clients into client records, with the same metadata rules as dynamic
@@ -46,26 +47,27 @@ export function loadStaticClients (
   return records
 }
 
-/** A client found, or not: with `problem` when a client_id URL's metadata document was refused. */
-export type ClientLookup = { client: ClientRecord, problem?: undefined } | { client: undefined, problem?: string }
-
 /**
- * The one place clients are looked up: static clients first (no store round trip); then, when
- * Client ID Metadata Documents are on, a client_id URL is resolved by its document (cached per
- * instance, never stored: lib/clients/metadata-document.ts); else the registered ones.
+ * The provider's client directory (`ctx.clients`), made once at register: static clients first
+ * (no store round trip); then, when Client ID Metadata Documents are on, a client_id URL is
+ * resolved by its document (cached per instance, never stored: clients/metadata-document.ts);
+ * else the registered ones. Bad `clientIdMetadataDocuments` bounds fail register here.
  */
-export async function lookupClient (ctx: ProviderContext, clientId: string): Promise<ClientLookup> {
-  const known = ctx.staticClients.get(clientId)
-  if (known !== undefined) return { client: known }
-  const documents = isClientIdUrl(clientId) ? clientDocumentsOf(ctx) : undefined
-  if (documents !== undefined) {
-    const resolved = await documents.resolve(clientId)
-    return resolved.ok ? { client: resolved.client } : { client: undefined, problem: resolved.description }
+export function createClientDirectory (core: ProviderCore): ClientDirectory {
+  const settings = clientDocumentSettings(core.options)
+  const documents = settings === undefined ? undefined : new ClientMetadataDocuments(core, settings)
+  const lookup = async (clientId: string): Promise<ClientLookup> => {
+    const known = core.staticClients.get(clientId)
+    if (known !== undefined) return { client: known }
+    if (documents !== undefined && isClientIdUrl(clientId)) {
+      const resolved = await documents.resolve(clientId)
+      return resolved.ok ? { client: resolved.client } : { client: undefined, problem: resolved.description }
+    }
+    return { client: await core.store.getClient(clientId) }
   }
-  return { client: await ctx.store.getClient(clientId) }
-}
-
-/** The client, or undefined when unknown (or its metadata document was refused). */
-export async function findClient (ctx: ProviderContext, clientId: string): Promise<ClientRecord | undefined> {
-  return (await lookupClient(ctx, clientId)).client
+  return {
+    lookup,
+    find: async (clientId) => (await lookup(clientId)).client,
+    resolvesMetadataDocuments: documents !== undefined,
+  }
 }

@@ -1,7 +1,7 @@
 import type { ClientRecord } from '../contracts/store.js'
-import type { ProviderContext } from '../contracts/context.js'
+import type { ProviderCore } from '../contracts/context.js'
 import type { OptionsData } from '../contracts/options.js'
-import type { FetchFailureReason } from '../http/fetch.js'
+import type { FetchFailureReason } from '../contracts/outbound.js'
 import { InvalidOptionError, OAuthError } from '../contracts/errors.js'
 import { supportedAlgorithms } from '../tokens/algorithms.js'
 import { validateClientMetadata } from './registration/metadata.js'
@@ -129,7 +129,7 @@ const sharedSecretMethods = new Set(['client_secret_basic', 'client_secret_post'
  * a public client (`none`): RFC 7591's default, `client_secret_basic`, cannot apply here.
  * Throws `OAuthError` with a description of the first broken rule.
  */
-export function clientFromDocument (ctx: ProviderContext, clientId: string, document: unknown): ClientRecord {
+export function clientFromDocument (ctx: ProviderCore, clientId: string, document: unknown): ClientRecord {
   const invalid = (description: string): OAuthError => new OAuthError('invalid_client_metadata', description)
   if (typeof document !== 'object' || document === null || Array.isArray(document)) throw invalid('the document is not a JSON object')
   const body = document as Record<string, unknown>
@@ -185,12 +185,12 @@ interface Entry {
  */
 export class ClientMetadataDocuments {
   readonly settings: ClientDocumentSettings
-  readonly #ctx: ProviderContext
+  readonly #ctx: ProviderCore
   readonly #now: () => number
   readonly #entries = new Map<string, Entry>()
   readonly #inFlight = new Map<string, Promise<ClientDocumentResolution>>()
 
-  constructor (ctx: ProviderContext, settings: ClientDocumentSettings, now: () => number = Date.now) {
+  constructor (ctx: ProviderCore, settings: ClientDocumentSettings, now: () => number = Date.now) {
     this.#ctx = ctx
     this.settings = settings
     this.#now = now
@@ -288,17 +288,4 @@ export function clientDocumentSettings (
     throw new InvalidOptionError('clientIdMetadataDocuments.minCacheSeconds', `must not exceed maxCacheSeconds (${settings.maxCacheSeconds})`)
   }
   return settings
-}
-
-/** One document cache per provider, made on first use (the plugin calls it at register). */
-const documents = new WeakMap<ProviderContext, ClientMetadataDocuments | null>()
-
-export function clientDocumentsOf (ctx: ProviderContext): ClientMetadataDocuments | undefined {
-  let found = documents.get(ctx)
-  if (found === undefined) {
-    const settings = clientDocumentSettings(ctx.options)
-    found = settings === undefined ? null : new ClientMetadataDocuments(ctx, settings)
-    documents.set(ctx, found)
-  }
-  return found ?? undefined
 }

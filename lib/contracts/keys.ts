@@ -1,3 +1,5 @@
+import type { JWTPayload } from 'jose'
+
 /**
  * JWS algorithms a signing key may use (RFC 7518 §3, RFC 8037 §3.1 for EdDSA with Ed25519).
  * RS256 is what OpenID Connect requires every provider to support.
@@ -68,4 +70,27 @@ export interface KeySourceContext {
  */
 export interface KeySource {
   load (context: KeySourceContext): Promise<KeySet>
+}
+
+/** Verifies a JWT this provider issued, with its own keys: its payload, or undefined for anything else. */
+export interface IssuedTokenVerifier {
+  verify (token: string, options: { typ: string, audience?: string, ignoreExpiry?: boolean }): Promise<JWTPayload | undefined>
+}
+
+/**
+ * The provider's keys as every concern uses them (`ctx.keys`, tokens/keyring.ts): imported once,
+ * swapped together by `reload()` when keys rotate.
+ */
+export interface ProviderKeys {
+  /** The key source's current signer. */
+  signingKey (): SigningKey
+  /** The current signer for `alg` (the default one when undefined), or undefined when none is held. */
+  signingKey (alg: SigningAlgorithm | undefined): SigningKey | undefined
+  /** The algorithms with a current signing key (discovery, registration rules). */
+  algorithms (): SigningAlgorithm[]
+  readonly publicKeys: readonly PublicJwk[]
+  /** The JWKS document, serialised once. */
+  readonly jwksBody: string
+  readonly verifier: IssuedTokenVerifier
+  reload (): Promise<void>
 }

@@ -57,3 +57,31 @@ export type ResourceServerQuery =
  *   : await db.apis.byIntrospectionClient(query.introspectionClientId)
  */
 export type FindResourceServer = (query: ResourceServerQuery) => Promise<ResourceServer | undefined | null>
+
+/** A resource server as the provider uses it: identifier normalised, secret only as a hash. */
+export interface KnownResource {
+  /** The normalised identifier: what tokens carry as `aud`. */
+  resource: string
+  name?: string
+  /** Accepted scopes → consent descriptions. */
+  scopes: ReadonlyMap<string, string>
+  accessTokenTtl?: number
+  introspection?: { clientId: string, clientSecretHash: string }
+  /**
+   * True for the provider itself (its issuer as a resource indicator): its tokens keep every
+   * scope and are the ones `/userinfo` accepts.
+   */
+  self: boolean
+}
+
+/** The resource servers the provider knows (`ctx.resources`, built once by resources/registry.ts). */
+export interface ResourceCatalog {
+  /** The consent-page description of a resource server's scope. */
+  describeScope (scope: string): string | undefined
+  /** True when any resource server may introspect (declared with credentials, or a lookup). */
+  readonly hasIntrospectionClients: boolean
+  /** The resource server an RFC 8707 `resource` names, from the list or the host's lookup. */
+  find (resource: string): Promise<KnownResource | undefined>
+  /** The resource server that introspects with this client id. */
+  findByIntrospectionClient (clientId: string): Promise<KnownResource | undefined>
+}

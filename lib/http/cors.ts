@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import { findClient } from '../clients/lookup.js'
 import { routes } from '../contracts/urls.js'
 
 /**
@@ -175,7 +174,7 @@ async function originAllowed (ctx: ProviderContext, request: FastifyRequest, end
     allowedByDefault = policy !== false && policy.initialAccessToken === undefined
   } else {
     const known = (request as FastifyRequest & CorsRequest)[kCorsClient]
-    client = typeof known === 'string' ? await findClient(ctx, known) : known
+    client = typeof known === 'string' ? await ctx.clients.find(known) : known
     allowedByDefault = client !== undefined && clientOrigins(client).has(origin)
   }
   const policy = ctx.options.cors.allowOrigin

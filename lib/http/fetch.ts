@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import ipaddr from 'ipaddr.js'
 import sjson from 'secure-json-parse'
 import { Agent, request, type Dispatcher } from 'undici'
+import type { FetchFailureReason, FetchResult, OutboundFetcher } from '../contracts/outbound.js'
 
 /**
  * The provider's one way out to the network: client metadata documents, `jwks_uri`, back-channel
@@ -14,22 +15,6 @@ import { Agent, request, type Dispatcher } from 'undici'
  * check and the connection (DNS rebinding) cannot slip through —, no redirects, bounded size and
  * time, and a typed refusal instead of an exception.
  */
-
-/** Why a request was refused or failed; `message` says more, for logs (never for end users). */
-export type FetchFailureReason =
-  | 'invalid_url'
-  | 'refused_address'
-  | 'not_https'
-  | 'redirect'
-  | 'timeout'
-  | 'too_large'
-  | 'bad_status'
-  | 'not_json'
-  | 'network'
-
-export type FetchResult<T> =
-  | { ok: true, value: T, status: number, headers: Headers }
-  | { ok: false, reason: FetchFailureReason, message: string }
 
 export interface FetcherOptions {
   /**
@@ -50,35 +35,6 @@ export interface FetcherOptions {
   ca?: string | string[]
   /** Where refusals and failures are logged (debug level: the caller decides what matters). */
   log?: FastifyBaseLogger
-}
-
-export interface GetJsonOptions {
-  /** Whole request, connection to last byte. Default 5000 ms. */
-  timeoutMs?: number
-  /** Largest accepted body. Default 5 KiB (a client metadata document or a small JWKS). */
-  maxBytes?: number
-}
-
-export interface PostFormOptions {
-  /** Whole request, connection to last byte. Default 5000 ms. */
-  timeoutMs?: number
-}
-
-/**
- * The SSRF-safe outbound HTTP client (`ctx.fetcher`).
- *
- * @example
- * const fetcher = createFetcher({ log: app.log })
- * const result = await fetcher.getJson('https://app.example/client.json', { maxBytes: 5120 })
- * if (!result.ok) throw new OAuthError('invalid_client', `client metadata: ${result.reason}`)
- */
-export interface OutboundFetcher {
-  /** GET with `Accept: application/json`; the body must be JSON (`application/json` or `+json`). */
-  getJson (url: string, opts?: GetJsonOptions): Promise<FetchResult<unknown>>
-  /** POST an `application/x-www-form-urlencoded` body; any 2xx is success, the body is discarded. */
-  postForm (url: string, body: URLSearchParams, opts?: PostFormOptions): Promise<FetchResult<undefined>>
-  /** Closes the pooled connections (the provider calls it on `app.close()`). */
-  close (): Promise<void>
 }
 
 export const defaultTimeoutMs = 5000

@@ -2,7 +2,6 @@ import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError, type OAuthErrorCode } from '../contracts/errors.js'
 import type { ClaimRequest, ClaimsRequest } from '../contracts/interactions.js'
-import { findClient, lookupClient } from '../clients/lookup.js'
 import { isWellFormedChallenge, mayOmitCodeChallenge } from '../tokens/pkce.js'
 import { clientScopes } from '../tokens/issue.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
@@ -102,7 +101,7 @@ function single (params: RawParams, name: string, fail: (description: string) =>
 export async function resolveClientAndRedirect (ctx: ProviderContext, params: RawParams): Promise<{ client: ClientRecord, redirectUri: string }> {
   const clientId = single(params, 'client_id', pageError)
   if (clientId === undefined) throw pageError('the request has no client_id')
-  const { client, problem } = await lookupClient(ctx, clientId)
+  const { client, problem } = await ctx.clients.lookup(clientId)
   // A refused metadata document (draft-ietf-oauth-client-id-metadata-document, "Metadata Discovery Errors") says why.
   if (client === undefined) throw pageError(problem ?? 'the application (client_id) is not registered with this provider')
   const redirectUri = single(params, 'redirect_uri', pageError)
@@ -243,7 +242,7 @@ export function serializeRequest (request: AuthorizationRequest): Record<string,
 
 /** Rebuilds a request saved in an interaction; the client is looked up again (it may be gone). */
 export async function restoreRequest (ctx: ProviderContext, params: Record<string, string>): Promise<AuthorizationRequest> {
-  const client = await findClient(ctx, params.client_id ?? '')
+  const client = await ctx.clients.find(params.client_id ?? '')
   if (client === undefined || !client.redirect_uris.includes(params.redirect_uri ?? '')) {
     throw pageError('the application is no longer registered')
   }

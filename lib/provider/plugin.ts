@@ -9,27 +9,23 @@ import type { TSchema } from 'typebox'
 import type { OidcProviderOptions, ResolvedOptions } from '../contracts/options.js'
 import { validateOptionsData } from '../contracts/options.js'
 import type { Store } from '../contracts/store.js'
-import type { ProviderContext } from '../contracts/context.js'
 import { MemoryStore } from '../adapters/store/memory.js'
 import { generatedKeys } from '../adapters/keys/generated.js'
 import { InvalidOptionError } from '../contracts/errors.js'
 import { KeyRing } from '../tokens/keyring.js'
-import { endpointUrls, externalBasePath } from '../contracts/urls.js'
+import { externalBasePath } from '../contracts/urls.js'
 import { loadStaticClients } from '../clients/lookup.js'
 import { supportedAlgorithms } from '../tokens/algorithms.js'
-import { SecurityEventEmitter } from '../contracts/events.js'
 import { errorHandler } from '../http/error-handler.js'
 import { createHostApi, type OidcHostApi } from './host-api.js'
 import { browserRouteModules, routeModules } from '../routes/index.js'
 import { pathInsertedDiscoveryRoutes } from '../routes/discovery.js'
 import { ResourceRegistry } from '../resources/registry.js'
-import { createFetcher } from '../http/fetch.js'
-import { settleDeliveries } from '../sessions/backchannel.js'
 import { installPages, pagesOf } from '../http/pages/install.js'
-import { clientDocumentsOf } from '../clients/metadata-document.js'
 import { resolveExperienceOptions } from './experience-options.js'
 import { resolveMetricsOptions } from '../contracts/metrics.js'
 import { createHealth, registerHealthRoutes } from './health.js'
+import { buildContext } from './context.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -139,7 +135,6 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   if (options.accessTokenSigningAlg !== undefined && !keys.algorithms().includes(options.accessTokenSigningAlg)) {
     throw new InvalidOptionError('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
   }
-  const events = new SecurityEventEmitter()
   const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer)
   // Issue 19: only with metrics on is prom-client loaded, the store wrapped, a hook added.
   const metrics = options.metrics === undefined
@@ -147,40 +142,27 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     : (await import('./metrics/index.js')).createMetrics(options.metrics, staticClients)
   // At once: a host registry gets its names back even when a later option fails register.
   if (metrics !== undefined) app.addHook('onClose', async () => { metrics.close() })
-  const ctx: ProviderContext = {
+  const ctx = buildContext({
     issuer,
-    urls: endpointUrls(issuer),
-    basePath,
     options,
     store: metrics?.instrumentStore(options.store) ?? options.store,
-    users: options.users,
     keys,
     staticClients,
-    events,
     resources,
     log,
-    fetcher: createFetcher({ allowLoopback: options.outbound.allowLoopback, allowHttpLoopback: options.outbound.allowHttpLoopback, ...(options.outbound.ca === undefined ? {} : { ca: options.outbound.ca }), log }),
-    audit (name, event) {
-      const attack = name === 'code.replayed' || name === 'refresh_token.reused' || name === 'login.locked' ||
-        name === 'form.cross_site'
-      const fields: object = { event: name, ...event }
-      log[attack ? 'warn' : 'info'](fields, `oidc ${String(name)}`)
-      events.emit(name, event, log)
-    },
-  }
+  })
 
-  const clash = resources.staticIntrospectionClientIds.find((clientId) => ctx.staticClients.has(clientId))
+  const clash = resources.staticIntrospectionClientIds.find((clientId) => staticClients.has(clientId))
   if (clash !== undefined) throw new InvalidOptionError('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
 
   pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
-  clientDocumentsOf(ctx) // bad clientIdMetadataDocuments bounds fail register here
-  metrics?.listen(events)
+  metrics?.listen(ctx.events)
   const health = createHealth(ctx, app)
   app.decorate('oidc', createHostApi(ctx, { health, ...(metrics === undefined ? {} : { metrics }) }))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
   app.addHook('onClose', async () => {
     // Back-channel logouts already started finish (each is bounded by its timeout) first.
-    await settleDeliveries(ctx)
+    await ctx.deliveries.settle()
     await ctx.fetcher.close()
   })
 

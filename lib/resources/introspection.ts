@@ -5,7 +5,7 @@ import { safeEqualDigests, sha256 } from '../tokens/crypto.js'
 import { onClientAuthFailure, parseBasic, type ClientAuthBody } from '../clients/authenticate.js'
 import { ClientAuthLimits } from '../http/failure-counters.js'
 import { verifyAccessTokenPayload, type VerifiedAccessToken } from '../tokens/verify.js'
-import type { KnownResource } from './registry.js'
+import type { KnownResource } from '../contracts/resources.js'
 
 /**
  * RFC 7662 §2.1: "the protected resource" calls introspection with its own credentials. When the

@@ -1,29 +1,13 @@
 import { InvalidOptionError, StoreUnavailableError } from '../contracts/errors.js'
 import { sha256 } from '../tokens/crypto.js'
 import { normalizeResource } from './uri.js'
-import type { FindResourceServer, ResourceServer, ResourceServerQuery } from '../contracts/resources.js'
-
-/** A resource server as the provider uses it: identifier normalised, secret only as a hash. */
-export interface KnownResource {
-  /** The normalised identifier: what tokens carry as `aud`. */
-  resource: string
-  name?: string
-  /** Accepted scopes → consent descriptions. */
-  scopes: ReadonlyMap<string, string>
-  accessTokenTtl?: number
-  introspection?: { clientId: string, clientSecretHash: string }
-  /**
-   * True for the provider itself (its issuer as a resource indicator): its tokens keep every
-   * scope and are the ones `/userinfo` accepts.
-   */
-  self: boolean
-}
+import type { FindResourceServer, KnownResource, ResourceCatalog, ResourceServer, ResourceServerQuery } from '../contracts/resources.js'
 
 /**
  * The resource servers the host declared: a static list (checked and hashed at startup) and an
  * optional lookup function, asked when the list does not know an identifier.
  */
-export class ResourceRegistry {
+export class ResourceRegistry implements ResourceCatalog {
   readonly #byResource = new Map<string, KnownResource>()
   readonly #byClientId = new Map<string, KnownResource>()
   readonly #find: FindResourceServer | undefined

@@ -5,7 +5,6 @@ import { pagesOf } from '../http/pages/install.js'
 import { grantHandlers } from '../grants/index.js'
 import { algorithmMetadata, supportedAlgorithms } from '../tokens/algorithms.js'
 import { keyMetadata } from '../clients/discovery.js'
-import { clientDocumentsOf } from '../clients/metadata-document.js'
 import { corsAllowedHeaders, corsMaxAge, publicCorsHeaders } from '../http/cors.js'
 
 /**
@@ -53,7 +52,7 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     // OIDC Discovery §3: the languages the pages have a catalog for (ui_locales picks one).
     ui_locales_supported: pagesOf(ctx).catalogs.locales,
     // draft-ietf-oauth-client-id-metadata-document, "Authorization Server Metadata": URL client_ids are resolved.
-    ...(clientDocumentsOf(ctx) === undefined ? {} : { client_id_metadata_document_supported: true }),
+    ...(ctx.clients.resolvesMetadataDocuments ? { client_id_metadata_document_supported: true } : {}),
   }
 }
 
@@ -64,15 +63,11 @@ export function documentHeaders (contentType: string): Record<string, string> {
 }
 
 /**
- * The serialized metadata, one per provider: the issuer-relative routes and the root
- * path-inserted ones send the same bytes. Serialized once, as bytes; again only when the keys
- * (and so the algorithms) change.
+ * The serialized metadata, made once per registration (the issuer-relative routes and the root
+ * path-inserted ones each hold one, built from the same context, so they send the same bytes).
+ * Serialized once, as bytes; again only when the keys (and so the algorithms) change.
  */
-const documents = new WeakMap<ProviderContext, () => Buffer>()
-
 function metadataDocument (ctx: ProviderContext): () => Buffer {
-  const known = documents.get(ctx)
-  if (known !== undefined) return known
   let body = Buffer.from(JSON.stringify(providerMetadata(ctx)))
   const algorithmsNow = (): string => supportedAlgorithms(ctx.keys).idTokenSigning.join()
   let algorithms = algorithmsNow()
@@ -84,7 +79,6 @@ function metadataDocument (ctx: ProviderContext): () => Buffer {
     }
     return body
   }
-  documents.set(ctx, send)
   return send
 }
 

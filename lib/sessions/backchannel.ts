@@ -1,11 +1,8 @@
-import type { ProviderContext } from '../contracts/context.js'
+import type { BackgroundWork, ProviderContext } from '../contracts/context.js'
 import type { SessionRecord } from '../contracts/store.js'
-import { findClient } from '../clients/lookup.js'
 import { signLogoutToken } from './logout-token.js'
 
 /** Deliveries still running, per provider, so `app.close()` can let them finish. */
-const inFlight = new WeakMap<ProviderContext, Set<Promise<void>>>()
-
 /**
  * OIDC Back-Channel Logout 1.0 §2.5: tells every client the ended session signed into, and that
  * registered a `backchannel_logout_uri`, with a POSTed Logout Token. Started after the user's
@@ -16,20 +13,15 @@ const inFlight = new WeakMap<ProviderContext, Set<Promise<void>>>()
 export function notifyClients (ctx: ProviderContext, session: SessionRecord): void {
   const clientIds = session.clients ?? []
   if (clientIds.length === 0) return
-  const pending = inFlight.get(ctx) ?? new Set<Promise<void>>()
-  inFlight.set(ctx, pending)
   for (const clientId of clientIds) {
-    const delivery: Promise<void> = deliver(ctx, session, clientId)
-      .catch((error: unknown) => {
-        ctx.log.error({ err: error, clientId }, 'fastify-oidc-provider: back-channel logout delivery threw')
-      })
-      .finally(() => { pending.delete(delivery) })
-    pending.add(delivery)
+    ctx.deliveries.track(deliver(ctx, session, clientId).catch((error: unknown) => {
+      ctx.log.error({ err: error, clientId }, 'fastify-oidc-provider: back-channel logout delivery threw')
+    }))
   }
 }
 
 async function deliver (ctx: ProviderContext, session: SessionRecord, clientId: string): Promise<void> {
-  const client = await findClient(ctx, clientId)
+  const client = await ctx.clients.find(clientId)
   const uri = client?.backchannel_logout_uri
   if (client === undefined || uri === undefined) return
   const logoutToken = await signLogoutToken(ctx, session, clientId)
@@ -43,10 +35,20 @@ async function deliver (ctx: ProviderContext, session: SessionRecord, clientId: 
   ctx.audit('backchannel_logout.failed', { clientId, accountId: session.accountId, reason: result.reason, detail: result.message })
 }
 
-/** Waits for the deliveries started so far (on `app.close()`, and in tests). */
-export async function settleDeliveries (ctx: ProviderContext): Promise<void> {
-  const pending = inFlight.get(ctx)
-  if (pending === undefined) return
-  // Deliveries started while waiting are waited for too.
-  for (let batch = [...pending]; batch.length > 0; batch = [...pending]) await Promise.all(batch)
+/**
+ * The deliveries in flight (`ctx.deliveries`): `app.close()` (and tests) wait for those started
+ * so far, each bounded by its own timeout.
+ */
+export function createDeliveries (): BackgroundWork {
+  const pending = new Set<Promise<void>>()
+  return {
+    track (work) {
+      const tracked: Promise<void> = work.finally(() => { pending.delete(tracked) })
+      pending.add(tracked)
+    },
+    async settle () {
+      // Deliveries started while waiting are waited for too.
+      for (let batch = [...pending]; batch.length > 0; batch = [...pending]) await Promise.allSettled(batch)
+    },
+  }
 }

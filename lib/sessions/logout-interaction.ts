@@ -3,7 +3,6 @@ import type { ClientRecord, InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { hostMistake } from '../interactions/binding.js'
-import { findClient } from '../clients/lookup.js'
 import { pagesOf } from '../http/pages/install.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import type { LogoutInteraction, LogoutResult } from '../contracts/interactions.js'
@@ -26,7 +25,7 @@ async function restoreTarget (ctx: ProviderContext, record: InteractionRecord): 
   const uiLocales = locales === undefined || locales === '' ? [] : locales.split(' ')
   // The signed-out page speaks the confirmation page's language, whatever the POST's headers say.
   const language = locale === undefined ? {} : { locale }
-  const client = record.clientId === '' ? undefined : await findClient(ctx, record.clientId)
+  const client = record.clientId === '' ? undefined : await ctx.clients.find(record.clientId)
   if (client === undefined) return { target: { uiLocales, ...language } }
   const named = { clientId: client.client_id, uiLocales, ...language }
   if (uri === undefined || !(client.post_logout_redirect_uris ?? []).includes(uri)) return { target: named, client }

@@ -1,7 +1,6 @@
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
-import { findClient } from '../clients/lookup.js'
 
 /** A validated RP-Initiated Logout 1.0 §2 request. */
 export interface LogoutRequest {
@@ -62,7 +61,7 @@ export async function parseLogoutRequest (ctx: ProviderContext, params: LogoutPa
   }
   const namedClient = clientId ?? (hintAudience.length === 1 ? hintAudience[0] : undefined)
   if (namedClient !== undefined) {
-    const client = await findClient(ctx, namedClient)
+    const client = await ctx.clients.find(namedClient)
     if (client === undefined) throw refuse('the application (client_id) is not registered with this provider')
     request.client = client
   }

@@ -60,8 +60,6 @@ export function publicClient (client: ClientRecord): InteractionClient {
   return view
 }
 
-const warned = new WeakMap<ProviderContext, Set<string>>()
-
 /** Keeps the hook's own claims; a registered one is dropped, with one warning per claim name. */
 function withoutRegistered (ctx: ProviderContext, kind: TokenKind, claims: Record<string, unknown> | undefined): Record<string, unknown> {
   const kept: Record<string, unknown> = {}
@@ -69,12 +67,7 @@ function withoutRegistered (ctx: ProviderContext, kind: TokenKind, claims: Recor
   for (const [name, value] of Object.entries(claims)) {
     if (value === undefined) continue
     if (registeredClaims.has(name)) {
-      const seen = warned.get(ctx) ?? new Set<string>()
-      warned.set(ctx, seen)
-      if (!seen.has(`${kind}:${name}`)) {
-        seen.add(`${kind}:${name}`)
-        ctx.log.warn({ claim: name, token: kind }, 'fastify-oidc-provider: a tokenClaims hook returned a registered claim; it is dropped (the provider sets it)')
-      }
+      ctx.warnOnce(`registered-claim:${kind}:${name}`, { claim: name, token: kind }, 'fastify-oidc-provider: a tokenClaims hook returned a registered claim; it is dropped (the provider sets it)')
       continue
     }
     kept[name] = value

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { safeEqual } from './crypto.js'
+import type { DpopNonceSource } from '../contracts/context.js'
 
 /**
  * Server-provided DPoP nonces (RFC 9449 §8), stateless: a nonce is a time slot and its HMAC
@@ -11,7 +12,7 @@ import { safeEqual } from './crypto.js'
  * reply.header('dpop-nonce', nonces.current())
  * nonces.isValid(proofNonce) // true for this slot's and the previous slot's nonces
  */
-export class DpopNonces {
+export class DpopNonces implements DpopNonceSource {
   readonly #secret: string
   readonly #slotSeconds: number
   readonly #now: () => number

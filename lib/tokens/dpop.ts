@@ -3,7 +3,6 @@ import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import type { AccessTokenClaims } from './issue.js'
 import { OAuthError } from '../contracts/errors.js'
-import { DpopNonces } from './dpop-nonce.js'
 import { dpopAlgorithms, DpopProofError, readDpopHeader, verifyDpopProof, type VerifiedDpopProof } from './dpop-proof.js'
 
 /**
@@ -12,18 +11,6 @@ import { dpopAlgorithms, DpopProofError, readDpopHeader, verifyDpopProof, type V
  */
 
 const proofs = new WeakMap<FastifyRequest, VerifiedDpopProof>()
-const noncesByContext = new WeakMap<ProviderContext, DpopNonces>()
-
-function nonces (ctx: ProviderContext): DpopNonces {
-  let found = noncesByContext.get(ctx)
-  if (found === undefined) {
-    // The cookie secret is shared by every instance, so a nonce from one is good on all.
-    const secret = [ctx.options.cookieSecret ?? ''].flat()[0] ?? ''
-    found = new DpopNonces(`${secret}:dpop`)
-    noncesByContext.set(ctx, found)
-  }
-  return found
-}
 
 /** The verified proof's key thumbprint for this request, once `verifyRequestProof` ran. */
 export function dpopJktOf (request: FastifyRequest): string | undefined {
@@ -47,7 +34,7 @@ export async function verifyRequestProof (
   client?: ClientRecord
 ): Promise<string | undefined> {
   const requireNonce = ctx.options.dpop.requireNonce
-  const nonceHeader = (): Record<string, string> => requireNonce ? { 'dpop-nonce': nonces(ctx).current() } : {}
+  const nonceHeader = (): Record<string, string> => requireNonce ? { 'dpop-nonce': ctx.dpopNonces.current() } : {}
   try {
     const header = readDpopHeader(request.headers)
     if (header === undefined) {
@@ -61,10 +48,10 @@ export async function verifyRequestProof (
       url,
       markUsed: async (key, expiresAt) => await ctx.store.markUsed(key, expiresAt),
       maxAgeSeconds: ctx.options.dpop.proofMaxAge,
-      ...(requireNonce ? { checkNonce: (nonce: string | undefined) => nonces(ctx).isValid(nonce) } : {}),
+      ...(requireNonce ? { checkNonce: (nonce: string | undefined) => ctx.dpopNonces.isValid(nonce) } : {}),
     })
     proofs.set(request, proof)
-    if (requireNonce) reply.header('dpop-nonce', nonces(ctx).current())
+    if (requireNonce) reply.header('dpop-nonce', ctx.dpopNonces.current())
     return proof.jkt
   } catch (error) {
     if (error instanceof DpopProofError) {

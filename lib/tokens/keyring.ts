@@ -1,4 +1,4 @@
-import { signingAlgorithms, type KeySet, type KeySource, type KeySourceContext, type PublicJwk, type SigningAlgorithm, type SigningKey } from '../contracts/keys.js'
+import { signingAlgorithms, type ProviderKeys, type KeySet, type KeySource, type KeySourceContext, type PublicJwk, type SigningAlgorithm, type SigningKey } from '../contracts/keys.js'
 import { KeySourceError } from '../contracts/errors.js'
 import { JwtVerifier } from './jwt.js'
 
@@ -8,7 +8,7 @@ const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
  * The loaded keys, imported once: the signer, the JWKS as ready-to-send bytes, and a verifier
  * for tokens we issued. `reload()` swaps all three at once when keys rotate.
  */
-export class KeyRing {
+export class KeyRing implements ProviderKeys {
   #signingKey!: SigningKey
   #signers!: ReadonlyMap<SigningAlgorithm, SigningKey>
   #algorithms!: SigningAlgorithm[]

@@ -4,9 +4,9 @@ import * as client from 'openid-client'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose'
 import type { FastifyInstance } from 'fastify'
 import { MemoryStore, type StaticClient } from '../../lib/index.js'
-import { JwksUriCache, type GetJson } from '../../lib/clients/jwks-uri.js'
+import { JwksUriCache, createClientKeySets, type GetJson } from '../../lib/clients/jwks-uri.js'
 import { AssertionError, verifyClientAssertion } from '../../lib/clients/assertion.js'
-import type { ProviderContext } from '../../lib/contracts/context.js'
+import type { ProviderContext, ProviderCore } from '../../lib/contracts/context.js'
 import type { ClientRecord } from '../../lib/contracts/store.js'
 import { endpointUrls } from '../../lib/contracts/urls.js'
 import { startServer } from '../helpers/server.js'
@@ -231,7 +231,8 @@ t.test('jwks_uri clients: verifyClientAssertion fetches the keys through ctx.fet
   // Issue 19: each fetch (not each cache answer) raises `jwks_uri.fetched` with the host alone.
   const fetched: unknown[] = []
   const audit = (name: string, event: unknown): void => { fetched.push({ name, event }) }
-  const ctx = { issuer, urls: endpointUrls(issuer), store, fetcher, audit } as unknown as ProviderContext
+  const core = { issuer, urls: endpointUrls(issuer), store, fetcher, audit } as unknown as ProviderCore
+  const ctx = { ...core, clientKeySets: createClientKeySets(core) } as unknown as ProviderContext
   const record: ClientRecord = {
     client_id: 'pk-svc',
     token_endpoint_auth_method: 'private_key_jwt',
@@ -254,7 +255,7 @@ t.test('jwks_uri clients: verifyClientAssertion fetches the keys through ctx.fet
   // The production policy (no loopback): the same jwks_uri is refused by address, never fetched.
   const strict = createFetcher({})
   t.teardown(async () => { await strict.close() })
-  await t.rejects(verifyClientAssertion({ ...ctx, fetcher: strict } as unknown as ProviderContext, record, await assertion(es, { aud: issuer }), ctx.urls.token), /could not be fetched/)
+  await t.rejects(verifyClientAssertion({ ...ctx, clientKeySets: createClientKeySets({ ...core, fetcher: strict }) }, record, await assertion(es, { aud: issuer }), ctx.urls.token), /could not be fetched/)
   t.same(fetched.at(-1), { name: 'jwks_uri.fetched', event: { host: new URL(jwksUri).host, outcome: 'error' } }, 'a refused fetch: outcome error')
 })
 

@@ -2,8 +2,8 @@ import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, ISSUER } from '../../helpers/app.js'
 import { MemoryStore } from '../../../lib/index.js'
-import type { ProviderContext } from '../../../lib/contracts/context.js'
-import { findClient } from '../../../lib/clients/lookup.js'
+import type { ProviderCore } from '../../../lib/contracts/context.js'
+import { createClientDirectory } from '../../../lib/clients/lookup.js'
 import { nowSeconds, sha256 } from '../../../lib/tokens/crypto.js'
 
 interface Registered {
@@ -221,8 +221,8 @@ t.test('DELETE removes the client and revokes its grants (RFC 7592 §2.3)', asyn
   t.equal(res.statusCode, 204)
   t.equal(res.body, '')
   t.equal(await store.getClient(client.client_id), undefined)
-  const ctx = { staticClients: new Map(), store } as unknown as ProviderContext
-  t.equal(await findClient(ctx, client.client_id), undefined, 'findClient no longer finds it')
+  const clients = createClientDirectory({ staticClients: new Map(), store, options: {} } as unknown as ProviderCore)
+  t.equal(await clients.find(client.client_id), undefined, 'the client directory no longer finds it')
   t.equal(await store.findGrant('user-1', client.client_id), undefined, 'its grant is revoked')
   t.equal(await store.getGrant('grant-1'), undefined)
   t.equal(await store.isAccessTokenRevoked('jti-1', 'grant-1'), true, 'its access tokens stop working')

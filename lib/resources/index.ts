@@ -1,5 +1,0 @@
-export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from '../contracts/resources.js'
-export { ResourceRegistry, type KnownResource } from './registry.js'
-export { normalizeResource } from './uri.js'
-export { resolveAuthorizationResources, resolveTokenResource, resourceScopeDescriptions, isProviderAudience, type TokenResource } from './resolve.js'
-export { authenticateResourceServer, findResourceServerToken } from './introspection.js'
