@@ -84,29 +84,6 @@ export async function resolveTokenResource (
 }
 
 /**
- * The consent page's descriptions of the scopes the requested resources accept (their own
- * sentences, not the scope names), for scopes not described by the provider itself.
- *
- * @example
- * const described = await resourceScopeDescriptions(ctx, authorization.resources ?? [], authorization.scopes)
- * description: described[scope] ?? scope
- */
-export async function resourceScopeDescriptions (ctx: ProviderContext, resources: readonly string[], scopes: readonly string[]): Promise<Record<string, string>> {
-  const descriptions: Record<string, string> = {}
-  for (const resource of resources) {
-    const known = await ctx.resources.find(resource)
-    if (known === undefined || known.self) continue
-    for (const [scope, description] of known.scopes) descriptions[scope] ??= description
-  }
-  // A resource scope requested without its resource is still described by its API's words.
-  for (const scope of scopes) {
-    const description = ctx.resources.describeScope(scope)
-    if (description !== undefined) descriptions[scope] ??= description
-  }
-  return descriptions
-}
-
-/**
  * Whether `/userinfo` accepts a token with this `aud`: only tokens meant for the provider
  * itself (OpenID Connect Core §5.3 is the provider's own resource); a token bound to an API
  * must not be replayed at userinfo by whoever that API is.

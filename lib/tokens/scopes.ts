@@ -123,11 +123,6 @@ export function resolveScopes (option: ScopesOption | undefined): ScopeRegistry 
   return new ScopeRegistry([...definitions])
 }
 
-/** Claims the provider can return with the given scopes (discovery `claims_supported`). */
-export function supportedClaims (scopes: readonly string[]): string[] {
-  return new ScopeRegistry(scopes.map((scope) => [scope, {}])).supportedClaims()
-}
-
 /**
  * Keeps `sub` and only the claims the granted scopes release (plus `extra`, individual
  * claims asked for with OIDC Core §5.5), whatever the adapter returned.

@@ -294,5 +294,3 @@ export interface ScriptCommands {
   oidcTokenAlive (numberOfKeys: number, ...keys: string[]): Promise<number>
   oidcSessionGet (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>
 }
-
-export type ScriptName = keyof typeof scripts
