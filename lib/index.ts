@@ -20,7 +20,7 @@ export type { RegistrationPolicy } from './contracts/registration.js'
 export type { ClientMetadata } from './clients/registration/metadata.js'
 
 export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from './contracts/resources.js'
-export { normalizeResource } from './resources/uri.js'
+export { normalizeResource } from './contracts/resource-uri.js'
 export {
   oidcResourceServer,
   BearerChallengeError,

@@ -2,7 +2,7 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JW
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
-import { assertionAlgorithms } from './assertion-algorithms.js'
+import { assertionAlgorithms } from '../tokens/assertion-algorithms.js'
 
 /** RFC 7523 §2.2: the only `client_assertion_type` this provider knows. */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'

@@ -1,5 +1,5 @@
 import type { ProviderContext } from '../contracts/context.js'
-import { assertionAlgorithms } from './assertion-algorithms.js'
+import { assertionAlgorithms } from '../tokens/assertion-algorithms.js'
 import { dpopAlgorithms } from '../tokens/dpop-proof.js'
 
 /**

@@ -6,7 +6,8 @@ import { InvalidOptionError, OAuthError } from '../contracts/errors.js'
 import { validateClientMetadata } from './registration/metadata.js'
 import type { SupportedAlgorithms } from '../tokens/algorithms.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
-import { ClientMetadataDocuments, clientDocumentSettings, isClientIdUrl } from './metadata-document.js'
+import { ClientMetadataDocuments, clientDocumentSettings } from './metadata-document.js'
+import { isClientIdUrl } from '../contracts/urls.js'
 
 /**
  * Turns the host's static clients into client records, with the same metadata rules as dynamic

@@ -54,15 +54,6 @@ export type ClientDocumentResolution =
   | { ok: false, reason: ClientDocumentFailureReason, detail: string, description: string }
 
 /**
- * Whether a client_id is meant as a metadata document URL: it starts with `https://` (or
- * `http://`, refused unless the development option allows it). Other ids are looked up in the
- * store as before.
- */
-export function isClientIdUrl (clientId: string): boolean {
-  return clientId.startsWith('https://') || clientId.startsWith('http://')
-}
-
-/**
  * Draft, "Client Identifier": https, a path, no `.`/`..` segments, no fragment, no user info. A query
  * is allowed (the draft says SHOULD NOT, not MUST NOT). The raw string is checked, not the
  * parsed URL, because the URL parser silently removes dot segments.

@@ -47,3 +47,12 @@ const loopbackHostnames = new Set(['localhost', '127.0.0.1', '[::1]'])
 export function isLoopbackHostname (hostname: string): boolean {
   return loopbackHostnames.has(hostname)
 }
+
+/**
+ * Whether a client_id is meant as a metadata document URL: it starts with `https://` (or
+ * `http://`, refused unless the development option allows it). Other ids are looked up in the
+ * store as before.
+ */
+export function isClientIdUrl (clientId: string): boolean {
+  return clientId.startsWith('https://') || clientId.startsWith('http://')
+}

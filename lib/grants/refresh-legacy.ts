@@ -4,7 +4,7 @@ import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, randomToken, sha256 } from '../tokens/crypto.js'
 import { scopeSet, type TokenResponse } from '../tokens/issue.js'
 import { userTokenResponse } from './issue.js'
-import { narrowToClient, newFamilyRefreshToken } from './refresh-family.js'
+import { narrowToClient, newFamilyRefreshToken } from '../tokens/refresh-token.js'
 
 const invalidRefreshToken = (): OAuthError => new OAuthError('invalid_grant', 'the refresh token is invalid, expired, revoked, or was issued to another client')
 

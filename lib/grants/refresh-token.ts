@@ -15,7 +15,7 @@ import {
   openSuccessor,
   parseRefreshToken,
   sealSuccessor,
-} from './refresh-family.js'
+} from '../tokens/refresh-token.js'
 import { checkKeyBinding, dpopJktOf } from '../tokens/dpop.js'
 
 const body = Type.Object({

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { normalizeResource } from '../resources/uri.js'
+import { normalizeResource } from '../contracts/resource-uri.js'
 import { validateResourceServerOptions, ResourceServerOptionError, type OidcResourceServerOptions } from './options.js'
 import { BearerChallengeError, bearerChallenge, dpopChallenge, presentedToken, type BearerErrorCode, type TokenScheme } from './challenge.js'
 import { dpopAlgorithms, DpopProofError } from '../tokens/dpop-proof.js'

@@ -1,6 +1,6 @@
 import { InvalidOptionError, StoreUnavailableError } from '../contracts/errors.js'
 import { sha256 } from '../tokens/crypto.js'
-import { normalizeResource } from './uri.js'
+import { normalizeResource } from '../contracts/resource-uri.js'
 import type { FindResourceServer, KnownResource, ResourceCatalog, ResourceServer, ResourceServerQuery } from '../contracts/resources.js'
 
 /**

@@ -1,7 +1,7 @@
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
-import { normalizeResource } from './uri.js'
+import { normalizeResource } from '../contracts/resource-uri.js'
 import type { KnownResource } from '../contracts/resources.js'
 
 /** What an access token for one resource looks like: passed on to `issueAccessToken`. */

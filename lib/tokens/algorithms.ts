@@ -1,5 +1,5 @@
 import { OAuthError } from '../contracts/errors.js'
-import { assertionAlgorithms } from '../clients/assertion-algorithms.js'
+import { assertionAlgorithms } from './assertion-algorithms.js'
 
 /**
  * The one list of JOSE algorithms the provider can honour. Client registration checks a

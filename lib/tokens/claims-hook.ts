@@ -5,7 +5,7 @@ import { filterClaims, registeredClaims } from './scopes.js'
 import type { ClaimsRequest } from '../contracts/interactions.js'
 import type { InteractionClient } from '../contracts/interactions.js'
 import { scopeSet } from './issue.js'
-import { isClientIdUrl } from '../clients/metadata-document.js'
+import { isClientIdUrl } from '../contracts/urls.js'
 
 /** The two kinds of token a claims hook can add to. */
 export type TokenKind = 'access_token' | 'id_token'

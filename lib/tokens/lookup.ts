@@ -4,7 +4,7 @@ import { nowSeconds, sha256 } from './crypto.js'
 import type { JWTPayload } from 'jose'
 import { verifyAccessTokenPayload } from './verify.js'
 import type { AccessTokenClaims } from './issue.js'
-import { parseRefreshToken } from '../grants/refresh-family.js'
+import { parseRefreshToken } from './refresh-token.js'
 
 /**
  * Token lookups shared by introspection (RFC 7662) and revocation (RFC 7009): only tokens that

@@ -2,7 +2,7 @@ import t from 'tap'
 import { sha256 } from '../../lib/tokens/crypto.js'
 import {
   familyIdForCode, narrowToClient, newFamilyRefreshToken, normalizeScope, openSuccessor, parseRefreshToken, sealSuccessor,
-} from '../../lib/grants/refresh-family.js'
+} from '../../lib/tokens/refresh-token.js'
 import type { ClientRecord } from '../../lib/contracts/store.js'
 
 t.test('family refresh tokens: grant id, family id and 256 random bits; anything else does not parse', async (t) => {

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto'
 import type { ClientRecord } from '../contracts/store.js'
-import { randomBuffer, randomToken, sha256 } from '../tokens/crypto.js'
-import { clientScopes, scopeSet } from '../tokens/issue.js'
+import { randomBuffer, randomToken, sha256 } from './crypto.js'
+import { clientScopes, scopeSet } from './issue.js'
 
 /**
  * Refresh-token families (RFC 9700 §4.14.2): everything descending from one authorization code.
