@@ -13,8 +13,10 @@ const layers = [
   { folder: 'tokens', layer: 1 },
   { folder: 'http', layer: 2 },
   { folder: 'adapters', layer: 3 },
-  { folder: 'resources', layer: 4 },
-  { folder: 'clients', layer: 5 },
+  // Resource servers authenticate with the clients' credential rules (RFC 7662 §2.1), so
+  // resources/ sits above clients/; clients/ never needs a resource.
+  { folder: 'clients', layer: 4 },
+  { folder: 'resources', layer: 5 },
   { folder: 'sessions', layer: 6 },
   { folder: 'interactions', layer: 7 },
   { folder: 'grants', layer: 8 },
