@@ -1,7 +1,7 @@
 import type { OidcProviderOptions } from '../contracts/options.js'
 import { InvalidOptionError } from '../contracts/errors.js'
-import { resolveScopes, type ScopeRegistry } from '../tokens/scopes.js'
-import type { ClaimsHooks } from '../tokens/claims-hook.js'
+import { resolveScopes } from '../tokens/scopes.js'
+import type { ClaimsHooks, ScopeRegistry } from '../contracts/claims.js'
 import type { InteractionOptions } from '../contracts/interactions.js'
 import type { PagesOptions } from '../contracts/pages.js'
 
