@@ -8,7 +8,7 @@ import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
 import type { OidcProviderOptions, ResolvedOptions } from '../contracts/options.js'
 import { validateOptionsData } from '../contracts/options.js'
-import type { Store } from '../contracts/store.js'
+import { storeMethods, type Store } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { MemoryStore } from '../adapters/store/memory.js'
 import { generatedKeys } from '../adapters/keys/generated.js'
@@ -38,18 +38,6 @@ declare module 'fastify' {
   }
 }
 
-const storeMethods: ReadonlyArray<keyof Store> = [
-  'getClient', 'saveClient', 'deleteClient', 'saveCode', 'consumeCode', 'saveRefreshToken',
-  'findRefreshToken', 'consumeRefreshToken', 'saveGrant', 'getGrant', 'findGrant', 'revokeGrant',
-  'revokeAccountGrants', 'revokeClientGrants', 'revokeAccessToken', 'isAccessTokenRevoked',
-  'saveSession', 'getSession', 'deleteSession', 'deleteAccountSessions', 'saveInteraction', 'getInteraction',
-  'consumeInteraction', 'markUsed', 'incrementCounter', 'getCounter', 'resetCounter',
-  'addSessionClient', 'takeSession', 'takeAccountSessions',
-  // Issues 12 and 13: client updates, grant extension, refresh families.
-  'updateClientIfExists', 'extendGrant', 'startRefreshFamily', 'rotateRefreshToken', 'findFamilyRefreshToken',
-  'revokeRefreshFamily', 'revokeSessionFamilies',
-]
-
 /** Bodies are small: a form or a client registration. Anything larger is refused with 413. */
 const bodyLimit = 64 * 1024
 
@@ -62,8 +50,12 @@ const noUsers = {
 function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): ResolvedOptions {
   const data = validateOptionsData(options)
   if (options.store !== undefined) {
-    const missing = storeMethods.find((method) => typeof options.store?.[method] !== 'function')
-    if (missing !== undefined) throw new InvalidOptionError('store', `must implement the Store contract (missing ${missing}())`)
+    for (const [method, presence] of Object.entries(storeMethods)) {
+      const value: unknown = options.store[method as keyof Store]
+      if (presence === 'required' && typeof value !== 'function') throw new InvalidOptionError('store', `must implement the Store contract (missing ${method}())`)
+      // An optional method may be absent (stores written before it), but not something else.
+      if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError('store', `must implement the Store contract (${method} is not a function)`)
+    }
   }
   if (options.keys !== undefined && typeof options.keys?.load !== 'function') {
     throw new InvalidOptionError('keys', 'must be a KeySource with a load() method (e.g. fileKeys({ dir }))')
