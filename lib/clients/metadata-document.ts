@@ -3,7 +3,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import type { OptionsData } from '../contracts/options.js'
 import type { ClientDocumentPolicy } from '../contracts/clients.js'
 import type { FetchFailureReason } from '../http/fetch.js'
-import { InvalidOptionError, OAuthError } from '../contracts/errors.js'
+import { invalidOption, OAuthError } from '../contracts/errors.js'
 import { supportedAlgorithms } from '../tokens/algorithms.js'
 import { validateClientMetadata } from './registration/metadata.js'
 import { nowSeconds } from '../tokens/crypto.js'
@@ -279,7 +279,7 @@ export function clientDocumentSettings (
     ...(options.clientDocumentPolicy === undefined ? {} : { allow: options.clientDocumentPolicy }),
   }
   if (settings.minCacheSeconds > settings.maxCacheSeconds) {
-    throw new InvalidOptionError('clientIdMetadataDocuments.minCacheSeconds', `must not exceed maxCacheSeconds (${settings.maxCacheSeconds})`)
+    throw invalidOption('clientIdMetadataDocuments.minCacheSeconds', `must not exceed maxCacheSeconds (${settings.maxCacheSeconds})`)
   }
   return settings
 }
