@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { randomBytes } from 'node:crypto'
-import { OptionsSchema, type OidcProviderOptions, type OptionsData, type ResolvedOptions } from '../contracts/options.js'
+import { OptionsSchema, type OidcProviderOptions, type ResolvedOptions } from '../contracts/options.js'
 import { validateOptions } from '../contracts/option-schema.js'
-import { InvalidOptionError, invalidOption, optionMessage } from '../contracts/errors.js'
+import { invalidOption } from '../contracts/errors.js'
 import { storeMethods, type Store } from '../contracts/store.js'
 import type { ClaimsHooks, ScopeRegistry } from '../contracts/claims.js'
 import type { InteractionOptions } from '../contracts/interactions.js'
@@ -26,14 +26,10 @@ const noUsers = {
   async claims (): Promise<null> { return null },
 }
 
-/** Validates the plain-data options against the schema and fills in defaults; refuses unknown names. */
-export function validateOptionsData (options: unknown): OptionsData {
-  return validateOptions(OptionsSchema, options, (problem) => new InvalidOptionError(optionMessage(problem)))
-}
-
 /** Checks every option, the adapters in code, and applies the defaults: what `ctx.options` holds. */
 export function resolveOptions (options: OidcProviderOptions, log: FastifyBaseLogger): ResolvedOptions {
-  const data = validateOptionsData(options)
+  // Unknown names refused, plain data validated, copied and defaulted; adapters are checked below.
+  const data = validateOptions(OptionsSchema, options, invalidOption)
   if (options.store !== undefined) checkStore(options.store)
   if (options.keys !== undefined && typeof options.keys?.load !== 'function') {
     throw invalidOption('keys', 'must be a KeySource with a load() method (e.g. fileKeys({ dir }))')
@@ -159,7 +155,7 @@ function resolveExperienceOptions (options: OidcProviderOptions): {
 const metricPrefix = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 
 /** The `metrics` option checked in code (a registry is a prom-client object) with its defaults. */
-export function resolveMetricsOptions (option: boolean | MetricsOptions | undefined): ResolvedMetricsOptions | undefined {
+function resolveMetricsOptions (option: boolean | MetricsOptions | undefined): ResolvedMetricsOptions | undefined {
   if (option === undefined || option === false) return undefined
   if (option === true) return { registry: undefined, prefix: 'oidc_', route: false }
   if (typeof option !== 'object' || option === null) throw invalidOption('metrics', 'must be a boolean or an object')
