@@ -49,6 +49,12 @@ t.test('a function-valued unknown option gets the same message, never a DataClon
   // A function where plain data belongs is named too, rather than failing a copy.
   await expectRefused(t, { pageTitle: () => 'Sign in' }, 'option "pageTitle" must be string')
   await expectRefused(t, { ttl: { code: () => 60 } }, 'option "ttl.code" must be integer')
+  // Where the schema allows any JSON (a JWK's members), a function or a cycle is still named.
+  const keyClient = (key: object): Record<string, unknown> => ({ clients: [{ client_id: 'k', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key] } }] })
+  await expectRefused(t, keyClient({ kty: 'EC', toJSON: () => ({}) }), 'option "clients[0].jwks.keys[0].toJSON" must be plain data')
+  const looped: Record<string, unknown> = { kty: 'EC' }
+  looped.self = looped
+  await expectRefused(t, keyClient(looped), 'option "clients[0].jwks.keys[0].self" must be plain data (it contains itself)')
 })
 
 t.test('a name far from every known one gets no suggestion', async (t) => {
