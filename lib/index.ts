@@ -14,10 +14,10 @@ export type { KeySource, KeySet, SigningKey, PublicJwk, SigningAlgorithm, KeySou
 
 export { staticUsers, type StaticUser } from './adapters/users/static.js'
 export { hashPassword, verifyPassword } from './adapters/users/password.js'
-export type { UserAdapter, UserClaims } from './contracts/users.js'
+export type { UserAdapter } from './contracts/users.js'
+export type { UserClaims } from './contracts/claims.js'
 
-export type { RegistrationPolicy } from './contracts/registration.js'
-export type { ClientMetadata } from './clients/registration/metadata.js'
+export type { RegistrationPolicy, ClientMetadata } from './contracts/clients.js'
 
 export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from './contracts/resources.js'
 export { normalizeResource } from './contracts/resource-uri.js'
@@ -37,10 +37,9 @@ export type {
   AuthorizationResult, LogoutResult, LogoutInteraction, SignedOutView,
 } from './contracts/interactions.js'
 export type { ClaimsRequest, ClaimRequest } from './contracts/interactions.js'
-export type { ClaimsHook, ClaimsHooks, ClaimsHookInput, ClaimsContext, TokenKind } from './tokens/claims-hook.js'
-export { registeredClaims, type ScopesOption, type ScopeDefinition } from './tokens/scopes.js'
-export type { PagesOptions, BrandOptions, PageName } from './contracts/pages.js'
-export type { Messages } from './http/pages/i18n.js'
+export type { ClaimsHook, ClaimsHooks, ClaimsHookInput, ClaimsContext, TokenKind, ScopesOption, ScopeDefinition } from './contracts/claims.js'
+export { registeredClaims } from './tokens/scopes.js'
+export type { PagesOptions, BrandOptions, PageName, Messages } from './contracts/pages.js'
 export { builtInCatalogs } from './http/pages/i18n.js'
 export type { MetricsOptions } from './contracts/metrics.js'
 export type { ProviderMetrics } from './provider/metrics/index.js'

@@ -1,17 +1,6 @@
 import { OAuthError } from '../contracts/errors.js'
 import type { ClientJwks } from '../contracts/store.js'
-
-/**
- * The client metadata of issue 18: keys for `private_key_jwt` (RFC 7591 §2, OIDC Registration
- * §2), the ID token's algorithm, DPoP (RFC 9449 §5.2) and PAR (RFC 9126 §6).
- */
-export interface KeyClientMetadata {
-  jwks?: ClientJwks
-  jwks_uri?: string
-  token_endpoint_auth_signing_alg?: string
-  dpop_bound_access_tokens?: boolean
-  require_pushed_authorization_requests?: boolean
-}
+import type { KeyClientMetadata } from '../contracts/clients.js'
 
 const invalid = (description: string): OAuthError => new OAuthError('invalid_client_metadata', description)
 

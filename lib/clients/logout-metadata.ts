@@ -1,13 +1,7 @@
 import { OAuthError } from '../contracts/errors.js'
 import { isLoopbackHostname } from '../contracts/urls.js'
 import type { ApplicationType } from '../contracts/store.js'
-
-/** The logout members of client metadata (RP-Initiated Logout 1.0 §3.1, Back-Channel Logout 1.0 §2.2). */
-export interface LogoutMetadata {
-  post_logout_redirect_uris?: string[]
-  backchannel_logout_uri?: string
-  backchannel_logout_session_required?: boolean
-}
+import type { LogoutMetadata } from '../contracts/clients.js'
 
 export interface LogoutMetadataRules {
   applicationType: ApplicationType

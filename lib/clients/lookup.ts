@@ -2,7 +2,7 @@ import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderCore } from '../contracts/context.js'
 import type { ClientDirectory, ClientLookup } from '../contracts/client-directory.js'
 import type { StaticClient } from '../contracts/options.js'
-import { InvalidOptionError, OAuthError } from '../contracts/errors.js'
+import { invalidOption, OAuthError } from '../contracts/errors.js'
 import { validateClientMetadata } from './registration/metadata.js'
 import type { SupportedAlgorithms } from '../tokens/algorithms.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
@@ -22,21 +22,21 @@ export function loadStaticClients (
   const records = new Map<string, ClientRecord>()
   clients.forEach((client, index) => {
     const name = `clients[${index}]`
-    if (records.has(client.client_id)) throw new InvalidOptionError(`${name}.client_id`, `duplicates "${client.client_id}"`)
+    if (records.has(client.client_id)) throw invalidOption(`${name}.client_id`, `duplicates "${client.client_id}"`)
     let metadata
     try {
       metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, allowPkcePolicy: true, ...(algorithms === undefined ? {} : { algorithms }), ...(issuer === undefined ? {} : { issuer }) })
     } catch (error) {
-      if (error instanceof OAuthError) throw new InvalidOptionError(name, `is invalid: ${error.error_description}`)
+      if (error instanceof OAuthError) throw invalidOption(name, `is invalid: ${error.error_description}`)
       throw error
     }
     // Public clients and private_key_jwt clients (they prove a key) have no secret.
     const isPublic = metadata.token_endpoint_auth_method === 'none' || metadata.token_endpoint_auth_method === 'private_key_jwt'
     if (isPublic && client.client_secret !== undefined) {
-      throw new InvalidOptionError(`${name}.client_secret`, `must not be set for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)
+      throw invalidOption(`${name}.client_secret`, `must not be set for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)
     }
     if (!isPublic && client.client_secret === undefined) {
-      throw new InvalidOptionError(`${name}.client_secret`, `is required for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)
+      throw invalidOption(`${name}.client_secret`, `is required for token_endpoint_auth_method "${metadata.token_endpoint_auth_method}"`)
     }
     records.set(client.client_id, {
       ...metadata,

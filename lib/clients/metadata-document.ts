@@ -1,8 +1,9 @@
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderCore } from '../contracts/context.js'
 import type { OptionsData } from '../contracts/options.js'
+import type { ClientDocumentPolicy } from '../contracts/clients.js'
 import type { FetchFailureReason } from '../contracts/outbound.js'
-import { InvalidOptionError, OAuthError } from '../contracts/errors.js'
+import { invalidOption, OAuthError } from '../contracts/errors.js'
 import { supportedAlgorithms } from '../tokens/algorithms.js'
 import { validateClientMetadata } from './registration/metadata.js'
 import { nowSeconds } from '../tokens/crypto.js'
@@ -28,13 +29,6 @@ export interface ClientDocumentSettings {
   /** The host's trust policy (`clientIdMetadataDocuments.allow`): asked before anything is fetched. */
   allow?: ClientDocumentPolicy
 }
-
-/**
- * Which client_id URLs the host accepts at all, asked before anything is fetched (the draft's
- * security considerations leave trust to the server: an allow-list of domains, a registry of
- * approved clients). Return false to refuse; the URL is the parsed client_id.
- */
-export type ClientDocumentPolicy = (clientIdUrl: URL) => boolean | Promise<boolean>
 
 export const clientDocumentDefaults = { maxBytes: 5120, maxCacheSeconds: 86400, minCacheSeconds: 60 } as const
 /** Most documents kept per provider instance (least recently used dropped first). */
@@ -276,7 +270,7 @@ export function clientDocumentSettings (
     ...(options.clientDocumentPolicy === undefined ? {} : { allow: options.clientDocumentPolicy }),
   }
   if (settings.minCacheSeconds > settings.maxCacheSeconds) {
-    throw new InvalidOptionError('clientIdMetadataDocuments.minCacheSeconds', `must not exceed maxCacheSeconds (${settings.maxCacheSeconds})`)
+    throw invalidOption('clientIdMetadataDocuments.minCacheSeconds', `must not exceed maxCacheSeconds (${settings.maxCacheSeconds})`)
   }
   return settings
 }

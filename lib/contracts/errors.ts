@@ -1,4 +1,4 @@
-import createError from '@fastify/error'
+import createError, { type FastifyError } from '@fastify/error'
 
 /**
  * Every `error` code this provider puts on the wire, spelled exactly as the RFCs spell them
@@ -190,13 +190,46 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/** A bad plugin option: fails `register` with a message naming the option. */
-export const InvalidOptionError = createError<[string, string]>(
+/**
+ * What is wrong with an option, before it is worded: a bad value (`message` says what it must
+ * be), or a name no schema knows (with the nearest known name, when one is close). `path` is the
+ * option's full path, `ttl.code` or `clients[0].redirect_uris`.
+ */
+export type OptionProblem =
+  | { path: string, message: string }
+  | { path: string, unknown: true, suggestion?: string | undefined }
+
+/**
+ * The one wording of option errors, for both plugins: `option "ttl.code" must be integer`,
+ * `unknown option 'cookiesecret' (did you mean 'cookieSecret'?)`.
+ */
+export function optionMessage (problem: OptionProblem): string {
+  if ('unknown' in problem) {
+    return `unknown option '${problem.path}'${problem.suggestion === undefined ? '' : ` (did you mean '${problem.suggestion}'?)`}`
+  }
+  return `option "${problem.path}" ${problem.message}`
+}
+
+/** A bad plugin option: fails `register` with a message naming the option (see `invalidOption`). */
+export const InvalidOptionError = createError<[string]>(
   'FST_OIDC_INVALID_OPTION',
-  'fastify-oidc-provider: option "%s" %s',
+  'fastify-oidc-provider: %s',
   500,
   TypeError
 )
+
+/**
+ * Refuses an option of the provider, worded by `optionMessage`: schema errors, unknown names and
+ * the checks that need code (adapters, static clients, resources, pages, metrics) all go through it.
+ *
+ * @example
+ * throw invalidOption('keys', 'must be a KeySource with a load() method')
+ */
+export function invalidOption (path: string, message: string): FastifyError
+export function invalidOption (problem: OptionProblem): FastifyError
+export function invalidOption (problem: OptionProblem | string, message = ''): FastifyError {
+  return new InvalidOptionError(optionMessage(typeof problem === 'string' ? { path: problem, message } : problem))
+}
 
 /** A key source produced no usable key. */
 export const KeySourceError = createError<[string]>(

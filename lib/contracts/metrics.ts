@@ -1,5 +1,4 @@
 import type { Registry } from 'prom-client'
-import { InvalidOptionError } from './errors.js'
 
 /**
  * The `metrics` option (issue 19). `true` is `{}`: a registry of the provider's own, no route.
@@ -28,24 +27,4 @@ export interface ResolvedMetricsOptions {
   registry: Registry | undefined
   prefix: string
   route: string | false
-}
-
-const metricPrefix = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
-
-/** Checks the option in code (a registry is an object with methods, outside the data schema). */
-export function resolveMetricsOptions (option: boolean | MetricsOptions | undefined): ResolvedMetricsOptions | undefined {
-  if (option === undefined || option === false) return undefined
-  if (option === true) return { registry: undefined, prefix: 'oidc_', route: false }
-  if (typeof option !== 'object' || option === null) throw new InvalidOptionError('metrics', 'must be a boolean or an object')
-  const { registry, prefix = 'oidc_', route = false } = option
-  if (registry !== undefined && typeof (registry as { registerMetric?: unknown }).registerMetric !== 'function') {
-    throw new InvalidOptionError('metrics.registry', 'must be a prom-client Registry')
-  }
-  if (typeof prefix !== 'string' || (prefix !== '' && !metricPrefix.test(prefix))) {
-    throw new InvalidOptionError('metrics.prefix', 'must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)')
-  }
-  if (route !== false && (typeof route !== 'string' || !/^\/[^?#]*$/.test(route))) {
-    throw new InvalidOptionError('metrics.route', 'must be false or a path starting with /')
-  }
-  return { registry, prefix, route }
 }

@@ -1,19 +1,16 @@
 import Type, { type Static } from 'typebox'
-import Value from 'typebox/value'
 import type { Store } from './store.js'
 import type { KeySource } from './keys.js'
 import type { UserAdapter } from './users.js'
-import type { RegistrationPolicy } from './registration.js'
-import type { CorsOptions } from '../http/cors.js'
-import type { ClientDocumentPolicy } from '../clients/metadata-document.js'
-import { InvalidOptionError } from './errors.js'
+import type { ClientDocumentPolicy, ClientMetadata, RegistrationPolicy } from './clients.js'
+import type { CorsOptions } from './http.js'
 import { ResourceServerSchema } from './resources-schema.js'
 import type { FindResourceServer, ResourceServer } from './resources.js'
-import type { ScopesOption, ScopeRegistry } from '../tokens/scopes.js'
-import type { ClaimsHooks } from '../tokens/claims-hook.js'
+import type { ClaimsHook, ClaimsHooks, ScopeRegistry, ScopesOption } from './claims.js'
 import type { InteractionOptions } from './interactions.js'
 import type { PagesOptions } from './pages.js'
 import type { MetricsOptions, ResolvedMetricsOptions } from './metrics.js'
+import { ByReference, fastifyRegisterOptions } from './option-schema.js'
 
 const Seconds = (description: string, defaultValue: number) =>
   Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
@@ -70,7 +67,7 @@ export const StaticClientSchema = Type.Object({
   backchannel_logout_uri: Type.Optional(Type.String({ description: 'Where Logout Tokens are POSTed when a session ends.' })),
   backchannel_logout_session_required: Type.Optional(Type.Boolean({ description: 'Logout Tokens must carry sid (they always do).' })),
   // Issue 18: keys (private_key_jwt), ID token algorithm, DPoP, PAR.
-  jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) })),
+  jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }, { additionalProperties: false })),
   jwks_uri: Type.Optional(Type.String()),
   dpop_bound_access_tokens: Type.Optional(Type.Boolean()),
   require_pushed_authorization_requests: Type.Optional(Type.Boolean()),
@@ -93,30 +90,105 @@ export const OutboundSchema = Type.Object({
   ca: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description: 'Extra trusted certificate authorities (PEM) for outbound https, besides Node\'s roots (a self-signed development certificate).' })),
 }, { additionalProperties: false, default: {} })
 
-/** The part of the options that is plain data, validated by one schema with its defaults. */
+const hostFunction = <F>(description: string) => Type.Optional(ByReference<F>(description))
+
+/** `registration`: false, or a policy ({} is open registration); checked in code (initial access tokens, the hook). */
+const RegistrationMembers = Type.Union([
+  Type.Literal(false),
+  Type.Object({
+    initialAccessToken: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description: 'One or several accepted initial access tokens (at least 16 characters each). Unset: open registration.' })),
+    validate: hostFunction<(metadata: ClientMetadata) => ClientMetadata>('(metadata, request) => metadata: changes or refuses (throws an OAuthError) a registration before it is stored.'),
+  }, { additionalProperties: false }),
+])
+
+/** `scopes`: a list of names and definitions, or definitions beside the standard scopes; checked in code (resolveScopes). */
+const ScopeDefinitionMembers = {
+  claims: Type.Optional(Type.Array(Type.String(), { description: 'Claims released at userinfo (and in the ID token) when the scope is granted.' })),
+  description: Type.Optional(Type.String({ description: 'The consent page\'s text for the scope.' })),
+}
+const ScopesMembers = Type.Union([
+  Type.Array(Type.Union([Type.String(), Type.Object({ name: Type.String(), ...ScopeDefinitionMembers }, { additionalProperties: false })])),
+  Type.Record(Type.String(), Type.Union([Type.Boolean(), Type.Object(ScopeDefinitionMembers, { additionalProperties: false })])),
+])
+
+/** `pages`: the built-in pages' brand, templates and catalogs; checked in code by the page renderer. */
+const PagesMembers = Type.Object({
+  brand: Type.Optional(Type.Object({
+    name: Type.Optional(Type.String({ description: 'Product name, above each page\'s card and in the window title.' })),
+    logoUrl: Type.Optional(Type.String({ description: 'Logo image URL (absolute http(s), or a path on the issuer\'s origin).' })),
+    colors: Type.Optional(Type.Object({
+      accent: Type.Optional(Type.String({ description: 'Buttons and links.' })),
+      accentText: Type.Optional(Type.String({ description: 'Text on buttons.' })),
+      background: Type.Optional(Type.String({ description: 'Page background.' })),
+      card: Type.Optional(Type.String({ description: 'Card background.' })),
+      text: Type.Optional(Type.String({ description: 'Text colour.' })),
+    }, { additionalProperties: false })),
+    stylesheetUrl: Type.Optional(Type.String({ description: 'An extra stylesheet linked after ours.' })),
+  }, { additionalProperties: false })),
+  templates: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Page name → path of an Eta template file that replaces ours.' })),
+  messages: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.String()), { description: 'Locale → messages (adds a language, or changes texts of a shipped one).' })),
+}, { additionalProperties: false })
+
+/** `metrics`: true, or where and how to publish them; checked in code (a registry is a prom-client object). */
+const MetricsMembers = Type.Union([
+  Type.Boolean(),
+  Type.Object({
+    registry: Type.Optional(ByReference<MetricsOptions['registry']>('A prom-client Registry of the host\'s. Default: one of the provider\'s own.')),
+    prefix: Type.Optional(Type.String({ description: 'Prepended to every metric name. Default `oidc_`.' })),
+    route: Type.Optional(Type.Union([Type.Literal(false), Type.String()], { description: 'Serves the registry at this path (under `prefix`). Default false.' })),
+  }, { additionalProperties: false }),
+])
+
+/**
+ * Every option of the `oidcProvider` plugin, and the home of their defaults: the one list of
+ * known names (an unknown one fails `register`, with the nearest known name). Plain data is
+ * validated, defaulted and copied through it; `ByReference` entries (adapters, functions, host
+ * objects) are named and described here, checked in code (lib/provider/options.ts) and passed
+ * through untouched.
+ */
 export const OptionsSchema = Type.Object({
+  ...fastifyRegisterOptions,
+  prefix: Type.Optional(ByReference<string>('Fastify route prefix; the plugin registers its routes under it.')),
   issuer: Type.String({
     format: 'uri',
     pattern: '^https?://[^?#]+$',
     description: 'The issuer URL; every URL in discovery derives from it, never from request headers.',
   }),
+  store: Type.Optional(ByReference<Store>('Where codes, tokens, sessions and clients live (MemoryStore, RedisStore or your own Store). Default: a new MemoryStore.')),
+  keys: Type.Optional(ByReference<KeySource>('Signing keys (a KeySource: fileKeys({ dir }), or your own). Default: a key generated in memory, with a warning.')),
+  users: Type.Optional(ByReference<UserAdapter>('Authenticates users and returns their claims (a UserAdapter). Default: no users (every login fails).')),
   cookieSecret: Type.Optional(Type.Union([
     Type.String({ minLength: 32 }),
     Type.Array(Type.String({ minLength: 32 }), { minItems: 1 }),
   ], { description: 'Signs the login-session cookie; an array rotates (first signs, all verify).' })),
   ttl: TtlSchema,
-  // Checked in code by resolveScopes (lib/claims.ts): a list of names, or scope definitions.
-  scopes: Type.Optional(Type.Unsafe<ScopesOption>({
-    description: 'Scopes the provider supports (others are ignored at /authorize), or custom scope definitions.',
-  })),
+  scopes: Type.Optional(ByReference<ScopesOption>(
+    'Scopes the provider supports (others are ignored at /authorize), or custom scope definitions. Default: the standard scopes.',
+    ScopesMembers
+  )),
   clients: Type.Array(StaticClientSchema, { default: [] }),
+  registration: Type.Optional(ByReference<RegistrationPolicy | false>('Dynamic client registration (RFC 7591): false, or a policy ({} is open). Default: false.', RegistrationMembers)),
   accessTokenAudience: Type.Optional(Type.String({ minLength: 1, description: 'RFC 9068 `aud` of access tokens. Default: the issuer.' })),
   nonceReplayProtection: Type.Boolean({ default: true, description: 'Refuse a nonce a client already used within the ID token lifetime.' }),
   rateLimit: RateLimitSchema,
   cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
   pageTitle: Type.String({ maxLength: 100, default: 'Sign in', description: 'Title shown on the login page.' }),
   resourceServers: Type.Array(ResourceServerSchema, { default: [], description: 'Resource servers (APIs) tokens can be requested for (RFC 8707).' }),
+  findResourceServer: hostFunction<FindResourceServer>('(query) => Promise<ResourceServer | undefined>: looks up resource servers the static list does not know.'),
   outbound: OutboundSchema,
+  cors: Type.Optional(ByReference<CorsOptions>('CORS for browser apps: who may read token, revoke, introspect, userinfo and register answers.', Type.Object({
+    allowOrigin: hostFunction<CorsOptions['allowOrigin']>('(origin, { endpoint, client?, allowedByDefault }) => boolean. Default: the client\'s redirect URI origins.'),
+  }, { additionalProperties: false }))),
+  interactions: Type.Optional(ByReference<InteractionOptions>('The host\'s own login, consent and logout pages. Default: the built-in pages.', Type.Object({
+    url: hostFunction<InteractionOptions['url']>('(interaction) => the URL of your login/consent page.'),
+    logoutUrl: hostFunction<InteractionOptions['logoutUrl']>('(interaction) => the URL of your logout confirmation page.'),
+    signedOutUrl: hostFunction<InteractionOptions['signedOutUrl']>('(view) => the URL of your signed-out page.'),
+  }, { additionalProperties: false }))),
+  tokenClaims: Type.Optional(ByReference<ClaimsHooks>('Claims the host adds to access tokens and ID tokens; registered claims are never changed.', Type.Object({
+    accessToken: hostFunction<ClaimsHook>('(input) => extra access token claims.'),
+    idToken: hostFunction<ClaimsHook>('(input) => extra ID token claims.'),
+  }, { additionalProperties: false }))),
+  pages: Type.Optional(ByReference<PagesOptions>('Brand, templates and message catalogs of the built-in pages.', PagesMembers)),
   refreshTokenGrace: Type.Integer({
     minimum: 0,
     maximum: 300,
@@ -140,17 +212,19 @@ export const OptionsSchema = Type.Object({
       maxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 65_536, description: 'Largest accepted document, in bytes. Default 5120.' })),
       maxCacheSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86400, description: 'Longest a document is cached, whatever its Cache-Control says. Default 86400.' })),
       minCacheSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400, description: 'Shortest a document is cached, even with no-store or max-age=0. Default 60.' })),
+      allow: hostFunction<ClientDocumentPolicy>('(url) => boolean: the host\'s trust policy, asked before anything is fetched.'),
     }, { additionalProperties: false }),
   ], { default: false, description: 'Resolve https URL client_ids by fetching their Client ID Metadata Document.' }),
   accessTokenSigningAlg: Type.Optional(Type.Union([
     Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
   ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
-  // Issue 19: liveness and readiness (lib/health.ts).
+  metrics: Type.Optional(ByReference<boolean | MetricsOptions>('Prometheus metrics with prom-client. Default: off.', MetricsMembers)),
+  // Issue 19: liveness and readiness (lib/provider/health.ts).
   health: Type.Object({
     route: Type.Optional(Type.String({ pattern: '^/[^?#]*$', description: 'Mounts GET {route}/live and {route}/ready (under `prefix`). Default: no routes (app.oidc.health only).' })),
     timeoutMs: Type.Integer({ minimum: 50, maximum: 30_000, default: 1000, description: 'How long readiness waits for the store\'s ping, in milliseconds.' }),
   }, { additionalProperties: false, default: {} }),
-}, { additionalProperties: true })
+}, { additionalProperties: false })
 
 export type OptionsData = Static<typeof OptionsSchema>
 
@@ -280,8 +354,17 @@ export interface OidcProviderOptions {
   health?: Partial<OptionsData['health']>
 }
 
+type SameNames<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false
+type Assert<Condition extends true> = Condition
+
+/**
+ * The documented interface and the schema (what `register` accepts at run time) name the same
+ * options: an option added to one and not the other fails to compile here.
+ */
+export type OptionNamesAgree = Assert<SameNames<OidcProviderOptions & { [Name in keyof typeof fastifyRegisterOptions]?: unknown }, OptionsData>>
+
 /** Options after defaults, as the provider uses them. */
-export interface ResolvedOptions extends Omit<OptionsData, 'scopes'> {
+export interface ResolvedOptions extends Omit<OptionsData, 'scopes' | 'metrics'> {
   /** The supported scope names (from the `scopes` option, whatever its form). */
   scopes: string[]
   /** What each scope releases and its consent text. */
@@ -303,48 +386,4 @@ export interface ResolvedOptions extends Omit<OptionsData, 'scopes'> {
   generatedCookieSecret: boolean
   /** The `metrics` option checked; undefined when metrics are off. */
   metrics: ResolvedMetricsOptions | undefined
-}
-
-/**
- * Validates the data options against the schema and fills in defaults. Throws
- * `FST_OIDC_INVALID_OPTION` naming the first bad option.
- */
-export function validateOptionsData (options: unknown): OptionsData {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'must be an object')
-  }
-  const withDefaults = Value.Default(OptionsSchema, structuredCloneData(options))
-  const errors = Value.Errors(OptionsSchema, withDefaults)
-  const first = errors.find((error) => error.keyword !== 'anyOf' && error.keyword !== 'boolean') ?? errors[0]
-  if (first !== undefined) {
-    const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]')
-    const name = path === '' ? requiredName(first) : path
-    throw new InvalidOptionError(name, first.message)
-  }
-  return withDefaults as OptionsData
-}
-
-function requiredName (error: { params: object }): string {
-  const params = error.params as { requiredProperties?: string[] }
-  return params.requiredProperties?.[0] ?? 'options'
-}
-
-/** Copies the plain-data part of the options (adapters are objects with methods: left out). */
-function structuredCloneData (options: object): Record<string, unknown> {
-  const data: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(options)) {
-    if (key === 'store' || key === 'keys' || key === 'users' || key === 'registration' || key === 'cors') continue
-    if (key === 'findResourceServer') continue
-    // Functions and host objects, checked in code (resolveExperience).
-    if (key === 'interactions' || key === 'tokenClaims' || key === 'pages' || key === 'scopes') continue
-    if (key === 'metrics') continue // a prom-client Registry: checked by resolveMetricsOptions
-    if (key === 'clientIdMetadataDocuments' && typeof value === 'object' && value !== null) {
-      // Its `allow` policy is a function: checked in code (resolveOptions), the bounds here.
-      const { allow: _policy, ...bounds } = value as Record<string, unknown>
-      data[key] = bounds
-      continue
-    }
-    data[key] = value
-  }
-  return structuredClone(data)
 }

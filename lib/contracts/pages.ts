@@ -1,4 +1,5 @@
-import type { Messages } from '../http/pages/i18n.js'
+/** A message catalog: key → text with `{name}` placeholders. */
+export type Messages = Record<string, string>
 
 /**
  * The host's brand on the built-in pages. Colours are CSS colours (`#rrggbb`, `#rgb` or a

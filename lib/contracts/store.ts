@@ -475,3 +475,52 @@ export interface Store extends
    */
   ping? (): Promise<void>
 }
+
+/**
+ * Every method of `Store`, marked as the interface declares it. A runtime list cannot be read off
+ * an interface (types are erased), so this one is checked by the compiler both ways: the
+ * `satisfies` clause refuses a list that misses a method, names one `Store` lacks, or gets its
+ * optionality wrong. The plugin checks a host's store against it.
+ */
+export const storeMethods = {
+  getClient: 'required',
+  saveClient: 'required',
+  deleteClient: 'required',
+  updateClientIfExists: 'required',
+  saveCode: 'required',
+  consumeCode: 'required',
+  saveRefreshToken: 'required',
+  findRefreshToken: 'required',
+  consumeRefreshToken: 'required',
+  saveGrant: 'required',
+  getGrant: 'required',
+  findGrant: 'required',
+  revokeGrant: 'required',
+  revokeAccountGrants: 'required',
+  revokeClientGrants: 'required',
+  extendGrant: 'required',
+  revokeAccessToken: 'required',
+  isAccessTokenRevoked: 'required',
+  saveSession: 'required',
+  getSession: 'required',
+  deleteSession: 'required',
+  deleteAccountSessions: 'required',
+  addSessionClient: 'required',
+  takeSession: 'required',
+  takeAccountSessions: 'required',
+  saveInteraction: 'required',
+  getInteraction: 'required',
+  consumeInteraction: 'required',
+  markUsed: 'required',
+  incrementCounter: 'required',
+  getCounter: 'required',
+  getCounters: 'optional',
+  resetCounter: 'required',
+  startRefreshFamily: 'required',
+  rotateRefreshToken: 'required',
+  findFamilyRefreshToken: 'required',
+  revokeRefreshFamily: 'required',
+  revokeSessionFamilies: 'required',
+  close: 'optional',
+  ping: 'optional',
+} as const satisfies { readonly [Method in keyof Store]-?: undefined extends Store[Method] ? 'optional' : 'required' }

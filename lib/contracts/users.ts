@@ -1,30 +1,4 @@
-import type { ClaimsContext } from '../tokens/claims-hook.js'
-
-/** Standard claims (OpenID Connect Core §5.1) a user adapter may return. */
-export interface UserClaims {
-  sub: string
-  name?: string
-  given_name?: string
-  family_name?: string
-  middle_name?: string
-  nickname?: string
-  preferred_username?: string
-  profile?: string
-  picture?: string
-  website?: string
-  email?: string
-  email_verified?: boolean
-  gender?: string
-  birthdate?: string
-  zoneinfo?: string
-  locale?: string
-  phone_number?: string
-  phone_number_verified?: boolean
-  address?: Record<string, string>
-  updated_at?: number
-  /** Custom claims, released by the custom scopes that declare them (the `scopes` option). */
-  [claim: string]: unknown
-}
+import type { ClaimsContext, UserClaims } from './claims.js'
 
 /**
  * How the provider checks passwords and reads user claims. Implement it over your user

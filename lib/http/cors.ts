@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import type { ClientRecord } from '../contracts/store.js'
+import type { CorsEndpoint } from '../contracts/http.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { routes } from '../contracts/urls.js'
 
@@ -15,31 +16,6 @@ import { routes } from '../contracts/urls.js'
  * response gets its headers in an onSend hook of those routes only, from the client the handler recorded with
  * `allowCorsFor`.
  */
-
-/** The endpoints whose actual responses are decided per client (or by the registration policy). */
-export type CorsEndpoint = 'token' | 'revoke' | 'introspect' | 'userinfo' | 'register'
-
-export interface CorsOriginContext {
-  endpoint: CorsEndpoint
-  /** The authenticated client (token, revoke, introspect) or the token's client (userinfo). */
-  client?: ClientRecord
-  /** What the provider would decide alone: the client's redirect URI origins, or open registration. */
-  allowedByDefault: boolean
-}
-
-/**
- * The host's CORS policy.
- *
- * @example
- * cors: {
- *   // Also let the company's admin console call the token endpoint for any client.
- *   allowOrigin: (origin, { allowedByDefault }) => allowedByDefault || origin === 'https://admin.example.com',
- * }
- */
-export interface CorsOptions {
-  /** Widens or narrows who may read an actual response. Default: `allowedByDefault`. */
-  allowOrigin? (origin: string, context: CorsOriginContext): boolean | Promise<boolean>
-}
 
 /**
  * The actual response of a public document (discovery, JWKS): read without credentials by anyone

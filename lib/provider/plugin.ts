@@ -1,17 +1,12 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { randomBytes } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import fastifyCookie from '@fastify/cookie'
 import sjson from 'secure-json-parse'
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
-import type { OidcProviderOptions, ResolvedOptions } from '../contracts/options.js'
-import { validateOptionsData } from '../contracts/options.js'
-import type { Store } from '../contracts/store.js'
-import { MemoryStore } from '../adapters/store/memory.js'
-import { generatedKeys } from '../adapters/keys/generated.js'
-import { InvalidOptionError } from '../contracts/errors.js'
+import type { OidcProviderOptions } from '../contracts/options.js'
+import { invalidOption } from '../contracts/errors.js'
 import { KeyRing } from '../tokens/keyring.js'
 import { externalBasePath } from '../contracts/urls.js'
 import { loadStaticClients } from '../clients/lookup.js'
@@ -22,8 +17,7 @@ import { browserRouteModules, routeModules } from '../routes/index.js'
 import { pathInsertedDiscoveryRoutes } from '../routes/discovery.js'
 import { ResourceRegistry } from '../resources/registry.js'
 import { installPages, pagesOf } from '../http/pages/install.js'
-import { resolveExperienceOptions } from './experience-options.js'
-import { resolveMetricsOptions } from '../contracts/metrics.js'
+import { resolveOptions } from './options.js'
 import { createHealth, registerHealthRoutes } from './health.js'
 import { buildContext } from './context.js'
 
@@ -34,93 +28,11 @@ declare module 'fastify' {
   }
 }
 
-const storeMethods: ReadonlyArray<keyof Store> = [
-  'getClient', 'saveClient', 'deleteClient', 'saveCode', 'consumeCode', 'saveRefreshToken',
-  'findRefreshToken', 'consumeRefreshToken', 'saveGrant', 'getGrant', 'findGrant', 'revokeGrant',
-  'revokeAccountGrants', 'revokeClientGrants', 'revokeAccessToken', 'isAccessTokenRevoked',
-  'saveSession', 'getSession', 'deleteSession', 'deleteAccountSessions', 'saveInteraction', 'getInteraction',
-  'consumeInteraction', 'markUsed', 'incrementCounter', 'getCounter', 'resetCounter',
-  'addSessionClient', 'takeSession', 'takeAccountSessions',
-  // Issues 12 and 13: client updates, grant extension, refresh families.
-  'updateClientIfExists', 'extendGrant', 'startRefreshFamily', 'rotateRefreshToken', 'findFamilyRefreshToken',
-  'revokeRefreshFamily', 'revokeSessionFamilies',
-]
-
 /** Bodies are small: a form or a client registration. Anything larger is refused with 413. */
 const bodyLimit = 64 * 1024
 
-const noUsers = {
-  async authenticate (): Promise<string | null> { return null },
-  async claims (): Promise<null> { return null },
-}
-
-/** Checks the adapters in code (the schema only covers plain data) and applies defaults. */
-function resolveOptions (options: OidcProviderOptions, app: FastifyInstance): ResolvedOptions {
-  const data = validateOptionsData(options)
-  if (options.store !== undefined) {
-    const missing = storeMethods.find((method) => typeof options.store?.[method] !== 'function')
-    if (missing !== undefined) throw new InvalidOptionError('store', `must implement the Store contract (missing ${missing}())`)
-  }
-  if (options.keys !== undefined && typeof options.keys?.load !== 'function') {
-    throw new InvalidOptionError('keys', 'must be a KeySource with a load() method (e.g. fileKeys({ dir }))')
-  }
-  if (options.users !== undefined &&
-    (typeof options.users?.authenticate !== 'function' || typeof options.users.claims !== 'function')) {
-    throw new InvalidOptionError('users', 'must implement authenticate(username, password) and claims(sub, scopes)')
-  }
-  const registration = options.registration ?? false
-  if (registration !== false) {
-    if (typeof registration !== 'object' || registration === null) {
-      throw new InvalidOptionError('registration', 'must be false or an object ({} for open registration)')
-    }
-    const tokens = registration.initialAccessToken
-    if (tokens !== undefined && ![tokens].flat().every((token) => typeof token === 'string' && token.length >= 16)) {
-      throw new InvalidOptionError('registration.initialAccessToken', 'must be a string (or strings) of at least 16 characters')
-    }
-    if (registration.validate !== undefined && typeof registration.validate !== 'function') {
-      throw new InvalidOptionError('registration.validate', 'must be a function')
-    }
-  }
-  if (options.findResourceServer !== undefined && typeof options.findResourceServer !== 'function') {
-    throw new InvalidOptionError('findResourceServer', 'must be a function')
-  }
-  const cors = options.cors ?? {}
-  if (typeof cors !== 'object' || cors === null || (cors.allowOrigin !== undefined && typeof cors.allowOrigin !== 'function')) {
-    throw new InvalidOptionError('cors.allowOrigin', 'must be a function (origin, context) => boolean')
-  }
-  const documents = options.clientIdMetadataDocuments
-  const clientDocumentPolicy = typeof documents === 'object' && documents !== null ? documents.allow : undefined
-  if (clientDocumentPolicy !== undefined && typeof clientDocumentPolicy !== 'function') {
-    throw new InvalidOptionError('clientIdMetadataDocuments.allow', 'must be a function (url) => boolean')
-  }
-  if (options.users === undefined) {
-    app.log.warn('fastify-oidc-provider: no `users` adapter configured; every login will fail')
-  }
-  let cookieSecret = data.cookieSecret
-  const generatedCookieSecret = cookieSecret === undefined
-  if (generatedCookieSecret) {
-    app.log.warn('fastify-oidc-provider: no `cookieSecret`; using a random one, so login sessions end on restart and are not shared between instances')
-    cookieSecret = randomBytes(32).toString('base64url')
-  }
-  return {
-    ...data,
-    ...resolveExperienceOptions(options),
-    cookieSecret,
-    store: options.store ?? new MemoryStore(),
-    ownsStore: options.store === undefined,
-    keys: options.keys ?? generatedKeys(),
-    users: options.users ?? noUsers,
-    registration,
-    ...(options.findResourceServer === undefined ? {} : { findResourceServer: options.findResourceServer }),
-    cors,
-    ...(clientDocumentPolicy === undefined ? {} : { clientDocumentPolicy }),
-    generatedCookieSecret,
-    metrics: resolveMetricsOptions(options.metrics),
-  }
-}
-
 const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, rawOptions) => {
-  const options = resolveOptions(rawOptions, app)
+  const options = resolveOptions(rawOptions, app.log)
   const issuer = options.issuer.replace(/\/+$/, '')
   const resources = new ResourceRegistry(options.resourceServers, options.findResourceServer, { issuer, scopes: options.scopes })
   // A declared resource's scopes are scopes of the provider (authorize, registration, discovery).
@@ -133,7 +45,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   const log = app.log.child({ plugin: 'fastify-oidc-provider' })
   const keys = await KeyRing.load(options.keys, { log }, issuer)
   if (options.accessTokenSigningAlg !== undefined && !keys.algorithms().includes(options.accessTokenSigningAlg)) {
-    throw new InvalidOptionError('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
+    throw invalidOption('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
   }
   const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer)
   // Issue 19: only with metrics on is prom-client loaded, the store wrapped, a hook added.
@@ -153,7 +65,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   })
 
   const clash = resources.staticIntrospectionClientIds.find((clientId) => staticClients.has(clientId))
-  if (clash !== undefined) throw new InvalidOptionError('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
+  if (clash !== undefined) throw invalidOption('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
 
   pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
   metrics?.listen(ctx.events)

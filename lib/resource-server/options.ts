@@ -1,14 +1,20 @@
 import Type, { type Static } from 'typebox'
-import Value from 'typebox/value'
 import type { PublicJwk } from '../contracts/keys.js'
+import { optionMessage, type OptionProblem } from '../contracts/errors.js'
+import { ByReference, fastifyRegisterOptions, validateOptions } from '../contracts/option-schema.js'
 
 /** Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037): HS* and `none` are never accepted. */
 export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
 
-/** The plain-data options of `oidcResourceServer`, with their defaults. */
+/**
+ * Every option of `oidcResourceServer`, with the defaults of its plain data: an unknown name fails
+ * `register` (with the nearest known name); `keys` and `dpop.markUsed` are checked in code.
+ */
 export const ResourceServerOptionsSchema = Type.Object({
+  ...fastifyRegisterOptions,
   resource: Type.String({ minLength: 1, description: 'This API\'s resource identifier (RFC 8707): the `aud` its tokens must carry.' }),
   issuer: Type.String({ pattern: '^https?://[^?#]+$', description: 'The authorization server\'s issuer: the `iss` its tokens must carry.' }),
+  keys: Type.Optional(ByReference<LocalKeys>('Keys from a provider in the same app (`app.oidc`). Default: the issuer\'s JWKS over HTTP.')),
   jwksUri: Type.Optional(Type.String({ pattern: '^https?://', description: 'The issuer\'s JWKS URL. Default: `jwks_uri` from its discovery document.' })),
   jwks: Type.Object({
     cacheMaxAge: Type.Integer({ minimum: 0, default: 600_000, description: 'How long (ms) fetched keys are used before they are fetched again.' }),
@@ -34,8 +40,9 @@ export const ResourceServerOptionsSchema = Type.Object({
     required: Type.Boolean({ default: false, description: 'Refuse Bearer tokens: only DPoP-bound tokens with a proof (RFC 9449 §7).' }),
     baseUrl: Type.Optional(Type.String({ pattern: '^https?://[^?#]+$', description: 'This API\'s public base URL, for `htu` behind a proxy. Default: from `request.protocol` and `request.host`.' })),
     proofMaxAge: Type.Integer({ minimum: 1, maximum: 3600, default: 300, description: 'How old a proof\'s `iat` may be, in seconds.' }),
+    markUsed: Type.Optional(ByReference<(key: string, expiresAt: number) => Promise<boolean>>('A shared, atomic replay store for proofs (several API instances). Default: in memory.')),
   }, { additionalProperties: false, default: {} }),
-}, { additionalProperties: true })
+}, { additionalProperties: false })
 
 export type ResourceServerOptionsData = Static<typeof ResourceServerOptionsSchema>
 
@@ -87,35 +94,27 @@ export interface OidcResourceServerOptions {
   dpop?: Partial<ResourceServerOptionsData['dpop']> & { markUsed?: (key: string, expiresAt: number) => Promise<boolean> }
 }
 
-/** A bad option: fails `register` with a message naming it. */
+type SameNames<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false
+type Assert<Condition extends true> = Condition
+
+/** The documented interface and the schema name the same options, or this fails to compile. */
+export type ResourceServerOptionNamesAgree = Assert<SameNames<OidcResourceServerOptions & { [Name in keyof typeof fastifyRegisterOptions]?: unknown }, ResourceServerOptionsData>>
+
+/** A bad option: fails `register` with a message naming it (worded as the provider's are). */
 export class ResourceServerOptionError extends TypeError {
   readonly code = 'FST_OIDC_RS_INVALID_OPTION'
-  constructor (option: string, message: string) {
-    super(`fastify-oidc-provider/resource-server: option "${option}" ${message}`)
+  constructor (option: string | OptionProblem, message = '') {
+    super(`fastify-oidc-provider/resource-server: ${optionMessage(typeof option === 'string' ? { path: option, message } : option)}`)
     this.name = 'ResourceServerOptionError'
   }
 }
 
 export function validateResourceServerOptions (options: unknown): ResourceServerOptionsData {
-  if (typeof options !== 'object' || options === null) throw new ResourceServerOptionError('options', 'must be an object')
-  const data: Record<string, unknown> = { ...options }
-  delete data.keys
-  if (typeof data.dpop === 'object' && data.dpop !== null) {
-    const { markUsed, ...dpop } = data.dpop as Record<string, unknown>
-    if (markUsed !== undefined && typeof markUsed !== 'function') throw new ResourceServerOptionError('dpop.markUsed', 'must be a function (key, expiresAt) => Promise<boolean>')
-    data.dpop = dpop
-  }
-  const withDefaults = Value.Default(ResourceServerOptionsSchema, structuredClone(data))
-  const errors = Value.Errors(ResourceServerOptionsSchema, withDefaults)
-  const first = errors.find((error) => error.keyword !== 'anyOf') ?? errors[0]
-  if (first !== undefined) {
-    const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
-    const params = first.params as { requiredProperties?: string[] }
-    throw new ResourceServerOptionError(path === '' ? params.requiredProperties?.[0] ?? 'options' : path, first.message)
-  }
-  const keys = (options as { keys?: unknown }).keys
+  const data = validateOptions(ResourceServerOptionsSchema, options, (problem) => new ResourceServerOptionError(problem))
+  const { keys, dpop } = options as OidcResourceServerOptions
+  if (dpop?.markUsed !== undefined && typeof dpop.markUsed !== 'function') throw new ResourceServerOptionError('dpop.markUsed', 'must be a function (key, expiresAt) => Promise<boolean>')
   if (keys !== undefined && typeof (keys as LocalKeys | null)?.publicKeys !== 'function') {
     throw new ResourceServerOptionError('keys', 'must have a publicKeys() method (pass app.oidc)')
   }
-  return withDefaults as ResourceServerOptionsData
+  return data
 }

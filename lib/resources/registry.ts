@@ -1,4 +1,4 @@
-import { InvalidOptionError, StoreUnavailableError } from '../contracts/errors.js'
+import { invalidOption, StoreUnavailableError } from '../contracts/errors.js'
 import { sha256 } from '../tokens/crypto.js'
 import { normalizeResource } from '../contracts/resource-uri.js'
 import type { FindResourceServer, KnownResource, ResourceCatalog, ResourceServer, ResourceServerQuery } from '../contracts/resources.js'
@@ -23,12 +23,12 @@ export class ResourceRegistry implements ResourceCatalog {
     }
     list.forEach((server, index) => {
       const name = `resourceServers[${index}]`
-      const known = toKnownResource(server, (member, message) => { throw new InvalidOptionError(`${name}${member}`, message) })
-      if (known.resource === this.#self.resource) throw new InvalidOptionError(`${name}.resource`, 'is the issuer itself, which is always a resource of its own')
-      if (this.#byResource.has(known.resource)) throw new InvalidOptionError(`${name}.resource`, `duplicates "${known.resource}"`)
+      const known = toKnownResource(server, (member, message) => { throw invalidOption(`${name}${member}`, message) })
+      if (known.resource === this.#self.resource) throw invalidOption(`${name}.resource`, 'is the issuer itself, which is always a resource of its own')
+      if (this.#byResource.has(known.resource)) throw invalidOption(`${name}.resource`, `duplicates "${known.resource}"`)
       this.#byResource.set(known.resource, known)
       if (known.introspection !== undefined) {
-        if (this.#byClientId.has(known.introspection.clientId)) throw new InvalidOptionError(`${name}.introspection.clientId`, `duplicates "${known.introspection.clientId}"`)
+        if (this.#byClientId.has(known.introspection.clientId)) throw invalidOption(`${name}.introspection.clientId`, `duplicates "${known.introspection.clientId}"`)
         this.#byClientId.set(known.introspection.clientId, known)
       }
     })

@@ -1,52 +1,10 @@
 import type { ClientRecord } from '../contracts/store.js'
-import type { UserClaims } from '../contracts/users.js'
+import type { ClaimsContext, TokenKind } from '../contracts/claims.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { filterClaims, registeredClaims } from './scopes.js'
-import type { ClaimsRequest } from '../contracts/interactions.js'
-import type { InteractionClient } from '../contracts/interactions.js'
+import type { ClaimsRequest, InteractionClient } from '../contracts/interactions.js'
 import { scopeSet } from './issue.js'
 import { isClientIdUrl } from '../contracts/urls.js'
-
-/** The two kinds of token a claims hook can add to. */
-export type TokenKind = 'access_token' | 'id_token'
-
-/** What a claims hook (and the user adapter's `claims`) is told about the token being issued. */
-export interface ClaimsContext {
-  kind: TokenKind | 'userinfo' | 'consent'
-  client: InteractionClient
-  /** The user (`sub`); undefined for client_credentials tokens. */
-  accountId?: string
-  /** The granted scopes of this token. */
-  scopes: ReadonlySet<string>
-  grantType?: string
-  /** RFC 8707: the resource the access token is for, when the request named one. */
-  resource?: string
-  /** OIDC Core §5.5: individual claims asked for with the `claims` parameter. */
-  claimsRequest?: ClaimsRequest
-}
-
-/** The claims hook's input: the context plus the user's claims as the adapter returned them. */
-export interface ClaimsHookInput extends ClaimsContext {
-  kind: TokenKind
-  /** All the user's claims from the adapter (unfiltered), or null (unknown user, or no user). */
-  account: UserClaims | null
-}
-
-/** Returns extra claims for one token; registered claims (`sub`, `aud`, ...) are dropped with a warning. */
-export type ClaimsHook = (input: ClaimsHookInput) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>
-
-/**
- * The `tokenClaims` option: one hook per token kind.
- *
- * @example
- * tokenClaims: {
- *   accessToken: ({ account, scopes }) => scopes.has('roles') ? { roles: account?.roles } : undefined,
- * }
- */
-export interface ClaimsHooks {
-  accessToken?: ClaimsHook
-  idToken?: ClaimsHook
-}
 
 /** The client's public metadata, as hooks and pages see it (never its secret). */
 export function publicClient (client: ClientRecord): InteractionClient {

@@ -1,5 +1,6 @@
 import { digest, safeEqualDigests } from './crypto.js'
 import { OAuthError } from '../contracts/errors.js'
+import type { PkcePolicy } from '../contracts/clients.js'
 
 /** RFC 7636 §4.1: 43–128 characters of the unreserved set. */
 const verifierPattern = /^[A-Za-z0-9\-._~]{43,128}$/
@@ -25,14 +26,6 @@ export function verifyPkce (verifier: string, challenge: string, method: 'S256')
   if (method !== 'S256' || !isWellFormedVerifier(verifier)) return false
   return safeEqualDigests(s256Challenge(verifier), challenge)
 }
-
-/**
- * Per client: PKCE on every authorization request (`required`, the default), or, for a
- * confidential OpenID Connect client that cannot send it, a `nonce` instead (`nonce-allowed`).
- * Set by the host (a static client's `pkce`, or the `registration.validate` hook), never by
- * the client's own metadata.
- */
-export type PkcePolicy = 'required' | 'nonce-allowed'
 
 export const pkcePolicies: readonly PkcePolicy[] = ['required', 'nonce-allowed']
 

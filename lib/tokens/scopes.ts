@@ -1,4 +1,4 @@
-import type { UserClaims } from '../contracts/users.js'
+import type { ScopeDefinition, ScopeRegistry, ScopesOption, UserClaims } from '../contracts/claims.js'
 
 /** Which claims each standard scope releases (OpenID Connect Core §5.4). */
 export const scopeClaims: Readonly<Record<string, readonly string[]>> = {
@@ -21,28 +21,8 @@ export const registeredClaims: ReadonlySet<string> = new Set([
   'auth_time', 'acr', 'amr', 'azp', 'cnf', 'sid', 'grant_id', 'family_id', 'userinfo_claims',
 ])
 
-/** What a scope means: the claims it releases and the consent text for it. */
-export interface ScopeDefinition {
-  /** Claims released at userinfo (and in the ID token) when the scope is granted. */
-  claims?: string[]
-  /** The consent page's text for the scope (English; catalogs translate the standard ones). */
-  description?: string
-}
-
-/**
- * The `scopes` option. The array form lists the supported scopes (strings, or objects that
- * define a custom scope); the object form adds scopes to the standard ones (`false` removes one).
- *
- * @example
- * scopes: { roles: { claims: ['roles'], description: 'Your roles' } }
- * scopes: ['openid', 'email', { name: 'roles', claims: ['roles'], description: 'Your roles' }]
- */
-export type ScopesOption =
-  | Array<string | ({ name: string } & ScopeDefinition)>
-  | Record<string, ScopeDefinition | boolean>
-
-/** The supported scopes with what each releases: one place that userinfo, consent and discovery read. */
-export class ScopeRegistry {
+/** The `ScopeRegistry` the provider builds from the `scopes` option (resolveScopes). */
+export class ScopeTable implements ScopeRegistry {
   readonly names: string[]
   readonly #claims = new Map<string, readonly string[]>()
   readonly #descriptions = new Map<string, string>()
@@ -120,7 +100,7 @@ export function resolveScopes (option: ScopesOption | undefined): ScopeRegistry 
       throw new TypeError(`"${name}".description must be a string of at most 200 characters`)
     }
   }
-  return new ScopeRegistry([...definitions])
+  return new ScopeTable([...definitions])
 }
 
 /**
@@ -130,7 +110,7 @@ export function resolveScopes (option: ScopesOption | undefined): ScopeRegistry 
 export function filterClaims (
   claims: UserClaims,
   scopes: ReadonlySet<string>,
-  registry: ScopeRegistry = new ScopeRegistry([...scopes].map((scope) => [scope, {}])),
+  registry: ScopeRegistry = new ScopeTable([...scopes].map((scope) => [scope, {}])),
   extra: Iterable<string> = []
 ): Record<string, unknown> {
   const released: Record<string, unknown> = { sub: claims.sub }

@@ -1,4 +1,5 @@
-import type { UserAdapter, UserClaims } from '../../contracts/users.js'
+import type { UserAdapter } from '../../contracts/users.js'
+import type { UserClaims } from '../../contracts/claims.js'
 import { hashPassword, verifyPassword } from './password.js'
 
 export interface StaticUser {

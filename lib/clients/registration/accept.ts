@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { ProviderContext } from '../../contracts/context.js'
-import { type ClientMetadata, validateClientMetadata } from './metadata.js'
+import type { ClientMetadata } from '../../contracts/clients.js'
+import { validateClientMetadata } from './metadata.js'
 import { supportedAlgorithms } from '../../tokens/algorithms.js'
 
 /**

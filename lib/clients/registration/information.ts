@@ -1,6 +1,6 @@
 import type { ClientRecord, EpochSeconds } from '../../contracts/store.js'
 import type { ProviderContext } from '../../contracts/context.js'
-import type { ClientMetadata } from './metadata.js'
+import type { ClientMetadata } from '../../contracts/clients.js'
 import { keyMetadataOf, usesSecret } from '../key-metadata.js'
 
 /** The client information response (RFC 7591 §3.2.1, extended by RFC 7592 §3). */

@@ -1,31 +1,11 @@
 import { OAuthError } from '../../contracts/errors.js'
 import { isLoopbackHostname } from '../../contracts/urls.js'
 import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } from '../../tokens/algorithms.js'
-import { checkPkcePolicy, type PkcePolicy } from '../../tokens/pkce.js'
+import { checkPkcePolicy } from '../../tokens/pkce.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../../contracts/store.js'
-import { validateLogoutMetadata, type LogoutMetadata } from '../logout-metadata.js'
-import { validateKeyMetadata, type KeyClientMetadata } from '../key-metadata.js'
-
-/** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
-export interface ClientMetadata extends LogoutMetadata, KeyClientMetadata {
-  redirect_uris: string[]
-  token_endpoint_auth_method: TokenEndpointAuthMethod
-  grant_types: GrantType[]
-  response_types: string[]
-  scope: string
-  application_type: ApplicationType
-  client_name?: string
-  client_uri?: string
-  logo_uri?: string
-  policy_uri?: string
-  tos_uri?: string
-  contacts?: string[]
-  first_party?: boolean
-  /** OIDC Registration §2: the ID token `alg` the client expects; one the provider supports. */
-  id_token_signed_response_alg?: string
-  /** The host's PKCE decision for this client (never the client's wish); absent: required. */
-  pkce?: PkcePolicy
-}
+import type { ClientMetadata } from '../../contracts/clients.js'
+import { validateLogoutMetadata } from '../logout-metadata.js'
+import { validateKeyMetadata } from '../key-metadata.js'
 
 export interface MetadataRules {
   supportedScopes: readonly string[]

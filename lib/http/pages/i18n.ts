@@ -2,9 +2,7 @@ import Negotiator from 'negotiator'
 import { en } from './messages-en.js'
 import { de } from './messages-de.js'
 import { fr } from './messages-fr.js'
-
-/** A message catalog: key → text with `{name}` placeholders. */
-export type Messages = Record<string, string>
+import type { Messages } from '../../contracts/pages.js'
 
 /** The catalogs shipped with the provider. */
 export const builtInCatalogs: Readonly<Record<string, Messages>> = { en, de, fr }

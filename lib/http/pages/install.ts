@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
 import type { ProviderContext } from '../../contracts/context.js'
-import { InvalidOptionError } from '../../contracts/errors.js'
+import { invalidOption } from '../../contracts/errors.js'
 import { PageRenderer } from './renderer.js'
 
 const viewsDir = fileURLToPath(new URL('./views/', import.meta.url))
@@ -14,7 +14,7 @@ export function pagesOf (ctx: ProviderContext): PageRenderer {
     try {
       renderer = new PageRenderer(viewsDir, ctx.options.pages)
     } catch (error) {
-      throw new InvalidOptionError('pages', (error as Error).message)
+      throw invalidOption('pages', (error as Error).message)
     }
     renderers.set(ctx, renderer)
   }

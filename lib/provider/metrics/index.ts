@@ -13,7 +13,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import { Counter, Histogram, Registry } from 'prom-client'
 import type { ClientRecord, Store } from '../../contracts/store.js'
 import type { SecurityEventEmitter } from '../../contracts/events.js'
-import { InvalidOptionError } from '../../contracts/errors.js'
+import { invalidOption } from '../../contracts/errors.js'
 import { clientLabeller } from './labels.js'
 import type { ResolvedMetricsOptions } from '../../contracts/metrics.js'
 import { instrumentStore } from './store-instrumentation.js'
@@ -53,7 +53,7 @@ export function createMetrics (options: ResolvedMetricsOptions, staticClients: R
     const full = `${p}${name}`
     if (registry.getSingleMetric(full) !== undefined) {
       for (const added of names) registry.removeSingleMetric(added)
-      throw new InvalidOptionError('metrics.registry', `already holds ${full}; give each provider its own metrics.prefix`)
+      throw invalidOption('metrics.registry', `already holds ${full}; give each provider its own metrics.prefix`)
     }
     names.push(full)
     return full

@@ -1,0 +1,85 @@
+import type { FastifyRequest } from 'fastify'
+import type { ApplicationType, ClientJwks, GrantType, TokenEndpointAuthMethod } from './store.js'
+
+/**
+ * Per client: PKCE on every authorization request (`required`, the default), or, for a
+ * confidential OpenID Connect client that cannot send it, a `nonce` instead (`nonce-allowed`).
+ * Set by the host (a static client's `pkce`, or the `registration.validate` hook), never by
+ * the client's own metadata.
+ */
+export type PkcePolicy = 'required' | 'nonce-allowed'
+
+/** The logout members of client metadata (RP-Initiated Logout 1.0 §3.1, Back-Channel Logout 1.0 §2.2). */
+export interface LogoutMetadata {
+  post_logout_redirect_uris?: string[]
+  backchannel_logout_uri?: string
+  backchannel_logout_session_required?: boolean
+}
+
+/**
+ * The client metadata of issue 18: keys for `private_key_jwt` (RFC 7591 §2, OIDC Registration
+ * §2), the ID token's algorithm, DPoP (RFC 9449 §5.2) and PAR (RFC 9126 §6).
+ */
+export interface KeyClientMetadata {
+  jwks?: ClientJwks
+  jwks_uri?: string
+  token_endpoint_auth_signing_alg?: string
+  dpop_bound_access_tokens?: boolean
+  require_pushed_authorization_requests?: boolean
+}
+
+/** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
+export interface ClientMetadata extends LogoutMetadata, KeyClientMetadata {
+  redirect_uris: string[]
+  token_endpoint_auth_method: TokenEndpointAuthMethod
+  grant_types: GrantType[]
+  response_types: string[]
+  scope: string
+  application_type: ApplicationType
+  client_name?: string
+  client_uri?: string
+  logo_uri?: string
+  policy_uri?: string
+  tos_uri?: string
+  contacts?: string[]
+  first_party?: boolean
+  /** OIDC Registration §2: the ID token `alg` the client expects; one the provider supports. */
+  id_token_signed_response_alg?: string
+  /** The host's PKCE decision for this client (never the client's wish); absent: required. */
+  pkce?: PkcePolicy
+}
+
+/**
+ * Dynamic client registration policy (RFC 7591 §3). `{}` is open registration, as in the
+ * example server; `initialAccessToken` requires `Authorization: Bearer <token>` on
+ * `POST /register` (RFC 7591 §3, "initial access token").
+ *
+ * @example
+ * registration: {
+ *   initialAccessToken: process.env.REGISTRATION_TOKEN,
+ *   async validate (metadata) {
+ *     if (!metadata.client_name) throw new OAuthError('invalid_client_metadata', 'client_name is required')
+ *     return metadata
+ *   },
+ * }
+ */
+export interface RegistrationPolicy {
+  /** One or several accepted initial access tokens. Unset: open registration. */
+  initialAccessToken?: string | string[]
+  /**
+   * Called with validated metadata before a client is created or updated; return the metadata
+   * to store (possibly changed), or throw an `OAuthError` (e.g. `invalid_client_metadata`) to
+   * refuse. The result is validated again, so a hook cannot store invalid metadata.
+   * The hook alone may set `pkce: 'nonce-allowed'` (a confidential client that cannot send
+   * PKCE relies on a nonce, RFC 9700 §2.1.1); the client's own request never can.
+   */
+  validate? (metadata: ClientMetadata, request: FastifyRequest): ClientMetadata | Promise<ClientMetadata>
+}
+
+/**
+ * Which client_id URLs the host accepts at all (`clientIdMetadataDocuments.allow`), asked
+ * before anything is fetched (the Client ID Metadata Document draft's security considerations
+ * leave trust to the server: an allow-list of domains, a registry of approved clients). Return
+ * false to refuse; the URL is the parsed client_id.
+ */
+export type ClientDocumentPolicy = (clientIdUrl: URL) => boolean | Promise<boolean>
