@@ -4,6 +4,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import { ProviderCookies } from '../http/cookies.js'
 import { OAuthError } from '../contracts/errors.js'
 import { refuseCrossSiteForm } from '../http/browser-form.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { routes } from '../contracts/urls.js'
 import { hostMistake, interactionIdOf, loadInteraction, promptOf, requireInteractionUser, type InteractionNoun } from './binding.js'
 import { describeInteraction, finishInteraction, type FlowDeps } from './engine.js'
@@ -165,8 +166,8 @@ export class BuiltInPages {
     const password = field(body, 'password').slice(0, 1024)
     const check = await this.service.checkPassword(request, username, password, authorization.client.client_id)
     if (!check.ok) {
-      const locale = toInteraction(deps.ctx, record, authorization, request).locale
       const catalogs = reply.oidcPages.catalogs
+      const locale = pageLocale(catalogs, request, authorization.uiLocales)
       if (check.reason === 'locked') {
         reply.header('retry-after', String(check.retryAfter))
         return await renderLogin(deps, reply, record, authorization, request, {

@@ -4,6 +4,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import type { Catalogs } from '../http/pages/i18n.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import { pagesOf } from '../http/pages/install.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { promptOf } from './binding.js'
 import type { AuthorizationRequest } from './request.js'
 import type { Interaction, InteractionScope } from '../contracts/interactions.js'
@@ -23,8 +24,7 @@ export function scopeDescription (ctx: ProviderContext, catalogs: Catalogs, loca
 /** The public view of a pending interaction (what `app.oidc.getInteraction` returns). */
 export function toInteraction (ctx: ProviderContext, record: InteractionRecord, authorization: AuthorizationRequest, request: FastifyRequest): Interaction {
   const catalogs = pagesOf(ctx).catalogs
-  const accept = request.headers['accept-language']
-  const locale = catalogs.pick(authorization.uiLocales, typeof accept === 'string' ? accept.slice(0, 500) : undefined)
+  const locale = pageLocale(catalogs, request, authorization.uiLocales)
   const scopes: InteractionScope[] = authorization.scopes.map((name) => ({
     name,
     description: scopeDescription(ctx, catalogs, locale, name),

@@ -5,10 +5,10 @@ import { OAuthError } from '../contracts/errors.js'
 import { hostMistake } from '../interactions/binding.js'
 import { findClient } from '../clients/lookup.js'
 import { pagesOf } from '../http/pages/install.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import type { LogoutInteraction, LogoutResult } from '../contracts/interactions.js'
 import { endSession } from './end.js'
-import { logoutLocale } from './pages.js'
 import { browserSession, leave, type LogoutDeps, type LogoutTarget } from './logout.js'
 
 /*
@@ -41,7 +41,7 @@ export async function describeLogoutInteraction (deps: Pick<LogoutDeps, 'ctx' | 
     id: record.interactionId,
     prompt: 'logout',
     uiLocales: target.uiLocales,
-    locale: target.locale ?? logoutLocale(pagesOf(deps.ctx), request, target.uiLocales),
+    locale: target.locale ?? pageLocale(pagesOf(deps.ctx).catalogs, request, target.uiLocales),
     csrfToken: record.csrfToken,
     expiresAt: record.expiresAt,
   }

@@ -3,8 +3,9 @@ import type { InteractionRecord, SessionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import type { ProviderCookies } from '../http/cookies.js'
 import { pagesOf } from '../http/pages/install.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { endSession } from './end.js'
-import { logoutLocale, renderLoggedOut } from './pages.js'
+import { renderLoggedOut } from './pages.js'
 import { parseLogoutRequest, type LogoutParams, type LogoutRequest } from './logout-request.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
 
@@ -71,7 +72,7 @@ async function startLogoutInteraction (deps: LogoutDeps, request: FastifyRequest
     browserId = randomToken(16)
     cookies.setBrowserId(reply, browserId)
   }
-  const locale = logoutLocale(pagesOf(ctx), request, target.uiLocales)
+  const locale = pageLocale(pagesOf(ctx).catalogs, request, target.uiLocales)
   const params: Record<string, string> = { kind: pendingLogoutKind, ui_locales: target.uiLocales.join(' '), locale }
   if (target.postLogoutRedirectUri !== undefined) params.post_logout_redirect_uri = target.postLogoutRedirectUri
   if (target.state !== undefined) params.state = target.state
@@ -125,7 +126,7 @@ export async function leave (ctx: ProviderContext, reply: FastifyReply, target: 
     return reply.redirect(url.href, status)
   }
   const pages = pagesOf(ctx)
-  const locale = target.locale ?? logoutLocale(pages, reply.request, target.uiLocales)
+  const locale = target.locale ?? pageLocale(pages.catalogs, reply.request, target.uiLocales)
   const hostPage = ctx.options.interactions?.signedOutUrl
   if (hostPage !== undefined) {
     return reply.redirect(hostPage({ outcome, locale, ...(target.clientId === undefined ? {} : { clientId: target.clientId }) }), status)
