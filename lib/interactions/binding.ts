@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../contracts/store.js'
 import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, safeEqual } from '../tokens/crypto.js'
+import { browserSession } from '../sessions/browser.js'
 import type { RawParams } from './request.js'
 import type { FlowDeps } from './engine.js'
 
@@ -20,9 +21,6 @@ export function promptOf (record: InteractionRecord): 'login' | 'consent' | 'log
 export type InteractionNoun = 'sign-in' | 'sign-out'
 
 export const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
-
-/** A host's programming mistake with the interaction API: a 500 whose cause is logged, never sent. */
-export const hostMistake = (description: string): OAuthError => new OAuthError('server_error', description, { cause: new TypeError(description) })
 
 /** The interaction id a request names: `interaction_id` in the query, the form or the route params. */
 export function interactionIdOf (request: FastifyRequest): unknown {
@@ -68,8 +66,7 @@ export async function loadInteraction (
 
 /** A consent belongs to a signed-in user: the browser's session must still be theirs. */
 export async function requireInteractionUser (deps: FlowDeps, request: FastifyRequest, interaction: InteractionRecord): Promise<string> {
-  const sessionId = deps.cookies.sessionId(request)
-  const session = sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
+  const session = await browserSession(deps, request)
   if (interaction.accountId === undefined || session === undefined || session.accountId !== interaction.accountId) {
     throw forbidden('this consent request belongs to another sign-in session')
   }

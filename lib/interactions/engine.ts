@@ -4,13 +4,14 @@ import type { ProviderContext } from '../contracts/context.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
 import { newSid } from '../sessions/session.js'
 import { endSession } from '../sessions/end.js'
-import { OAuthError } from '../contracts/errors.js'
+import { hostMistake, OAuthError } from '../contracts/errors.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
+import { browserSession, startBrowserInteraction } from '../sessions/browser.js'
 import type { ProviderCookies } from '../http/cookies.js'
 import { issueCode, type Authentication } from './code.js'
 import { grantCovers, needsConsent, recordGrant } from './grant.js'
 import { errorUrl, successUrl } from './respond.js'
-import { hostMistake, promptOf, requireInteractionUser } from './binding.js'
+import { promptOf, requireInteractionUser } from './binding.js'
 import { toInteraction } from './view.js'
 import type { AuthorizationResult, ConsentResult, LoginResult } from '../contracts/interactions.js'
 import type { LoginLimits } from './login-limits.js'
@@ -70,12 +71,6 @@ export function redirectOnError (
   throw error
 }
 
-async function currentSession (deps: FlowDeps, request: FastifyRequest): Promise<SessionRecord | undefined> {
-  const sessionId = deps.cookies.sessionId(request)
-  if (sessionId === undefined) return undefined
-  return await deps.ctx.store.getSession(sessionId)
-}
-
 /** The `sub` of a valid id_token_hint we issued to this client; a forged hint is refused. */
 async function hintedSubject (ctx: ProviderContext, authorization: AuthorizationRequest): Promise<string | undefined> {
   if (authorization.idTokenHint === undefined) return undefined
@@ -118,7 +113,7 @@ function consentNeeded (ctx: ProviderContext, authorization: AuthorizationReques
 async function decide (deps: FlowDeps, authorization: AuthorizationRequest, request: FastifyRequest, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
   const { ctx } = deps
   const hintSub = await hintedSubject(ctx, authorization)
-  const session = await currentSession(deps, request)
+  const session = await browserSession(deps, request)
   // OIDC Core §3.1.2.1: prompt=none never shows anything, whoever would have shown it.
   if (loginNeeded(authorization, session, hintSub)) {
     if (authorization.prompt.has('none')) throw redirectError('login_required', 'the user is not logged in')
@@ -172,7 +167,7 @@ async function issueAndRedirect (
   return reply.redirect(successUrl(ctx, authorization, code), status)
 }
 
-/** Saves a pending interaction bound to this browser (a browser cookie is set if missing). */
+/** Saves the login or consent step as an interaction bound to this browser, holding the request it belongs to. */
 async function startInteraction (
   deps: FlowDeps,
   prompt: 'login' | 'consent',
@@ -181,30 +176,18 @@ async function startInteraction (
   reply: FastifyReply,
   authentication?: Authentication
 ): Promise<InteractionRecord> {
-  let browserId = deps.cookies.browserId(request)
-  if (browserId === undefined) {
-    browserId = randomToken(16)
-    deps.cookies.setBrowserId(reply, browserId)
-  }
-  const record: InteractionRecord = {
-    interactionId: randomToken(16),
+  // Members left undefined are not written (startBrowserInteraction): a login step has no account yet.
+  return await startBrowserInteraction(deps, request, reply, {
     clientId: authorization.client.client_id,
     params: serializeRequest(authorization),
-    csrfToken: randomToken(24),
-    browserId,
-    expiresAt: nowSeconds() + deps.ctx.options.ttl.interaction,
     prompt,
-  }
-  if (authentication !== undefined) {
-    record.accountId = authentication.accountId
-    record.authTime = authentication.authTime
-    if (authentication.sessionId !== undefined) record.sessionId = authentication.sessionId
-    if (authentication.sid !== undefined) record.sid = authentication.sid
-    if (authentication.acr !== undefined) record.acr = authentication.acr
-    if (authentication.amr !== undefined) record.amr = authentication.amr
-  }
-  await deps.ctx.store.saveInteraction(record)
-  return record
+    accountId: authentication?.accountId,
+    authTime: authentication?.authTime,
+    sessionId: authentication?.sessionId,
+    sid: authentication?.sid,
+    acr: authentication?.acr,
+    amr: authentication?.amr,
+  })
 }
 
 function checkLogin (login: LoginResult): void {

@@ -1,15 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ClientRecord, InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import { OAuthError } from '../contracts/errors.js'
-import { hostMistake } from '../interactions/binding.js'
+import { hostMistake, OAuthError } from '../contracts/errors.js'
 import { findClient } from '../clients/lookup.js'
 import { pagesOf } from '../http/pages/install.js'
 import { pageLocale } from '../http/pages/locale.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import type { LogoutInteraction, LogoutResult } from '../contracts/interactions.js'
 import { endSession } from './end.js'
-import { browserSession, leave, type LogoutDeps, type LogoutTarget } from './logout.js'
+import { leave, type LogoutTarget } from './logout.js'
+import { browserSession, type BrowserDeps } from './browser.js'
 
 /*
  * A pending logout as an interaction: what the interaction API (lib/interactions/service.ts)
@@ -34,7 +34,7 @@ async function restoreTarget (ctx: ProviderContext, record: InteractionRecord): 
 }
 
 /** The public view of a pending logout (`app.oidc.getLogoutInteraction`, and our confirmation page). */
-export async function describeLogoutInteraction (deps: Pick<LogoutDeps, 'ctx' | 'cookies'>, record: InteractionRecord, request: FastifyRequest): Promise<LogoutInteraction> {
+export async function describeLogoutInteraction (deps: BrowserDeps, record: InteractionRecord, request: FastifyRequest): Promise<LogoutInteraction> {
   const { target, client } = await restoreTarget(deps.ctx, record)
   const session = await browserSession(deps, request)
   const interaction: LogoutInteraction = {
@@ -64,7 +64,7 @@ export async function describeLogoutInteraction (deps: Pick<LogoutDeps, 'ctx' | 
  * agreed a validated post_logout_redirect_uri is always honoured.
  */
 export async function finishLogout (
-  deps: Pick<LogoutDeps, 'ctx' | 'cookies'>,
+  deps: BrowserDeps,
   record: InteractionRecord,
   result: LogoutResult,
   request: FastifyRequest,
