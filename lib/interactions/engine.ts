@@ -14,7 +14,7 @@ import { errorUrl, successUrl } from './respond.js'
 import { promptOf, requireInteractionUser } from './binding.js'
 import { toInteraction } from './view.js'
 import type { AuthorizationResult, ConsentResult, LoginResult } from '../contracts/interactions.js'
-import type { LoginLimits } from './login-limits.js'
+import type { FailureCounter } from '../http/failure-counters.js'
 import {
   controlCharacters,
   redirectError,
@@ -27,13 +27,13 @@ import {
 } from './request.js'
 
 /**
- * What the interaction engine needs: the context, the cookies, the login limits and how a
+ * What the interaction engine needs: the context, the cookies, the login failure counter and how a
  * pending interaction is shown (the host's `interactions.url`, or our built-in pages).
  */
 export interface FlowDeps {
   ctx: ProviderContext
   cookies: ProviderCookies
-  limits: LoginLimits
+  loginFailures: FailureCounter
   /** Shows a pending interaction: our page, or a redirect to the host's. */
   present: (record: InteractionRecord, authorization: AuthorizationRequest, request: FastifyRequest, reply: FastifyReply, status: 302 | 303) => Promise<FastifyReply>
 }

@@ -5,10 +5,10 @@ import { ProviderCookies } from '../http/cookies.js'
 import { hostMistake, OAuthError } from '../contracts/errors.js'
 import { refuseCrossSiteForm } from '../http/browser-form.js'
 import { pageLocale } from '../http/pages/locale.js'
+import { FailureCounter, loginFailureKind } from '../http/failure-counters.js'
 import { routes } from '../contracts/urls.js'
 import { interactionIdOf, loadInteraction, promptOf, requireInteractionUser, type InteractionNoun } from './binding.js'
 import { describeInteraction, finishInteraction, type FlowDeps } from './engine.js'
-import { LoginLimits } from './login-limits.js'
 import { renderConsent, renderLogin, renderLogout } from './builtin-pages.js'
 import { toInteraction } from './view.js'
 import { restoreRequest, type AuthorizationRequest, type RawParams } from './request.js'
@@ -33,7 +33,7 @@ export class InteractionService {
     this.deps = {
       ctx,
       cookies,
-      limits: new LoginLimits(ctx),
+      loginFailures: new FailureCounter(ctx, loginFailureKind),
       present: async (record, authorization, request, reply, status) => await this.#present(record, authorization, request, reply, status),
     }
     this.logoutDeps = {
@@ -125,23 +125,23 @@ export class InteractionService {
    * security events. One answer for an unknown user and a wrong password.
    */
   async checkPassword (request: FastifyRequest, username: string, password: string, clientId = ''): Promise<PasswordCheck> {
-    const { ctx, limits } = this.deps
+    const { ctx, loginFailures } = this.deps
     const name = String(username).slice(0, 256)
     const secret = String(password).slice(0, 1024)
     const ip = request.ip
-    const lockedFor = await limits.lockedFor(name, ip)
+    const { lockedFor } = await loginFailures.check(name, ip)
     if (lockedFor > 0) {
       ctx.audit('login.locked', { username: name, clientId, ip, retryAfter: lockedFor })
       return { ok: false, reason: 'locked', retryAfter: lockedFor }
     }
     const accountId = name === '' || secret === '' ? null : await ctx.users.authenticate(name, secret)
     if (accountId === null) {
-      const lockout = await limits.recordFailure(name, ip)
+      const lockout = await loginFailures.recordFailure(name, ip)
       ctx.audit('login.failure', { username: name, clientId, ip })
       if (lockout > 0) ctx.audit('login.locked', { username: name, clientId, ip, retryAfter: lockout })
       return { ok: false, reason: 'invalid' }
     }
-    await limits.recordSuccess(name, ip)
+    await loginFailures.recordSuccess(name)
     return { ok: true, accountId }
   }
 }
