@@ -3,7 +3,8 @@ import type { InteractionRecord } from '../contracts/store.js'
 import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, safeEqual } from '../tokens/crypto.js'
 import { browserSession } from '../sessions/browser.js'
-import type { RawParams } from './request.js'
+import { forbidden } from './errors.js'
+import type { RawParams } from './types.js'
 import type { FlowDeps } from './engine.js'
 
 /**
@@ -19,8 +20,6 @@ export function promptOf (record: InteractionRecord): 'login' | 'consent' | 'log
 
 /** What the user is told an interaction is, in error messages. */
 export type InteractionNoun = 'sign-in' | 'sign-out'
-
-export const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
 
 /** The interaction id a request names: `interaction_id` in the query, the form or the route params. */
 export function interactionIdOf (request: FastifyRequest): unknown {

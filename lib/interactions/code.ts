@@ -1,8 +1,8 @@
 import type { AuthorizationCodeRecord, GrantRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, randomToken, sha256 } from '../tokens/crypto.js'
-import type { AuthorizationRequest } from './request.js'
-import { redirectError } from './request.js'
+import type { AuthorizationRequest } from './types.js'
+import { redirectError } from './errors.js'
 import { recordSessionClient } from '../sessions/session.js'
 
 export interface Authentication {
@@ -49,7 +49,7 @@ export async function issueCode (
   }
   if (request.nonce !== undefined) record.nonce = request.nonce
   if (authentication.sessionId !== undefined) record.sessionId = authentication.sessionId
-  if (request.resources !== undefined && request.resources.length > 0) record.resources = request.resources
+  if (request.resources.length > 0) record.resources = request.resources
   if (authentication.sid !== undefined) record.sid = authentication.sid
   if (authentication.acr !== undefined) record.acr = authentication.acr
   if (authentication.amr !== undefined) record.amr = authentication.amr

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { GrantRecord, InteractionRecord, SessionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import { resolveAuthorizationResources } from '../resources/resolve.js'
 import { newSid } from '../sessions/session.js'
 import { endSession } from '../sessions/end.js'
 import { hostMistake, OAuthError } from '../contracts/errors.js'
@@ -15,16 +14,11 @@ import { promptOf, requireInteractionUser } from './binding.js'
 import { toInteraction } from './view.js'
 import type { AuthorizationResult, ConsentResult, LoginResult } from '../contracts/interactions.js'
 import type { FailureCounter } from '../http/failure-counters.js'
-import {
-  controlCharacters,
-  redirectError,
-  resolveClientAndRedirect,
-  restoreRequest,
-  serializeRequest,
-  validateAuthorizationRequest,
-  type AuthorizationRequest,
-  type RawParams,
-} from './request.js'
+import { parseAuthorizationRequest } from './authorization-request.js'
+import { restoreRequest, serializeRequest } from './stored-request.js'
+import { resolvePushedRequest } from './par.js'
+import { redirectError } from './errors.js'
+import type { AuthorizationRequest, RawParams } from './types.js'
 
 /**
  * What the interaction engine needs: the context, the cookies, the login failure counter and how a
@@ -39,20 +33,31 @@ export interface FlowDeps {
 }
 
 /**
- * Handles an authorization request (GET, or POST per OIDC Core §3.1.2.1): validate, then decide
- * whether the user must log in, consent, or neither (SSO), as the session, the grant, `prompt`,
- * `max_age` and `id_token_hint` require. Errors before the redirect_uri is trusted render a
- * page; after, they redirect.
+ * Handles an authorization request (GET, or POST per OIDC Core §3.1.2.1, or by reference to a
+ * pushed one, RFC 9126 §4): parsed by the one parser, then decide whether the user must log in,
+ * consent, or neither (SSO), as the session, the grant, `prompt`, `max_age` and
+ * `id_token_hint` require. Errors before the redirect_uri is trusted render a page; after,
+ * they redirect.
  */
-export async function handleAuthorizationRequest (deps: FlowDeps, params: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const { client, redirectUri } = await resolveClientAndRedirect(deps.ctx, params)
-  const state = typeof params.state === 'string' && params.state !== '' && !controlCharacters.test(params.state) ? params.state : undefined
+export async function handleAuthorizationRequest (
+  deps: FlowDeps,
+  raw: RawParams,
+  via: 'query' | 'form',
+  request: FastifyRequest,
+  reply: FastifyReply
+): Promise<FastifyReply> {
+  const { ctx } = deps
+  const { params, via: source } = await resolvePushedRequest(ctx, raw, via)
+  const parsed = await parseAuthorizationRequest(ctx, params, { via: source })
+  if (!parsed.ok) {
+    if (parsed.redirect === undefined) throw parsed.error
+    return redirectOnError(ctx, reply, parsed.error, parsed.redirect.redirectUri, parsed.redirect.state, 302)
+  }
+  const authorization = parsed.request
   try {
-    const authorization = validateAuthorizationRequest(deps.ctx, params, client, redirectUri)
-    authorization.resources = await resolveAuthorizationResources(deps.ctx, params.resource)
     return await decide(deps, authorization, request, reply, 302)
   } catch (error) {
-    return redirectOnError(deps.ctx, reply, error, redirectUri, state, 302)
+    return redirectOnError(ctx, reply, error, authorization.redirectUri, authorization.state, 302)
   }
 }
 
@@ -71,25 +76,15 @@ export function redirectOnError (
   throw error
 }
 
-/** The `sub` of a valid id_token_hint we issued to this client; a forged hint is refused. */
-async function hintedSubject (ctx: ProviderContext, authorization: AuthorizationRequest): Promise<string | undefined> {
-  if (authorization.idTokenHint === undefined) return undefined
-  // OIDC Core §3.1.2.1: an expired hint is still a hint; signature, issuer and audience are not optional.
-  const payload = await ctx.keys.verifier.verify(authorization.idTokenHint, { typ: 'JWT', audience: authorization.client.client_id, ignoreExpiry: true })
-  if (payload === undefined || typeof payload.sub !== 'string') {
-    throw redirectError('invalid_request', 'id_token_hint is not a valid ID token issued to this client')
-  }
-  return payload.sub
-}
-
-function loginNeeded (authorization: AuthorizationRequest, session: SessionRecord | undefined, hintSub: string | undefined): boolean {
+function loginNeeded (authorization: AuthorizationRequest, session: SessionRecord | undefined): boolean {
   if (session === undefined) return true
   if (authorization.prompt.has('login')) return true
   if (authorization.maxAge !== undefined) {
     // OIDC Core §3.1.2.1: max_age=0 is prompt=login.
     if (authorization.maxAge === 0 || nowSeconds() - session.authTime > authorization.maxAge) return true
   }
-  return hintSub !== undefined && hintSub !== session.accountId
+  // OIDC Core §3.1.2.1: the client named another user than the session's.
+  return authorization.hintSubject !== undefined && authorization.hintSubject !== session.accountId
 }
 
 /**
@@ -112,10 +107,9 @@ function consentNeeded (ctx: ProviderContext, authorization: AuthorizationReques
 
 async function decide (deps: FlowDeps, authorization: AuthorizationRequest, request: FastifyRequest, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
   const { ctx } = deps
-  const hintSub = await hintedSubject(ctx, authorization)
   const session = await browserSession(deps, request)
   // OIDC Core §3.1.2.1: prompt=none never shows anything, whoever would have shown it.
-  if (loginNeeded(authorization, session, hintSub)) {
+  if (loginNeeded(authorization, session)) {
     if (authorization.prompt.has('none')) throw redirectError('login_required', 'the user is not logged in')
     const record = await startInteraction(deps, 'login', authorization, request, reply)
     return await deps.present(record, authorization, request, reply, status)
@@ -261,9 +255,9 @@ export async function finishInteraction (
     let authentication: Authentication
     if ('login' in result) {
       authentication = await startSession(deps, result.login, clientId, request, reply)
-      if (authorization.idTokenHint !== undefined) {
-        const hint = await ctx.keys.verifier.verify(authorization.idTokenHint, { typ: 'JWT', audience: clientId, ignoreExpiry: true })
-        if (hint?.sub !== authentication.accountId) throw redirectError('login_required', 'the signed-in user is not the one the application asked for')
+      // OIDC Core §3.1.2.1: the user the client named with id_token_hint, or no one.
+      if (authorization.hintSubject !== undefined && authorization.hintSubject !== authentication.accountId) {
+        throw redirectError('login_required', 'the signed-in user is not the one the application asked for')
       }
     } else {
       authentication = {

@@ -6,7 +6,7 @@ import { publicClient } from '../tokens/claims-hook.js'
 import { pagesOf } from '../http/pages/install.js'
 import { pageLocale } from '../http/pages/locale.js'
 import { promptOf } from './binding.js'
-import type { AuthorizationRequest } from './request.js'
+import type { AuthorizationRequest } from './types.js'
 import type { Interaction, InteractionScope } from '../contracts/interactions.js'
 
 /**

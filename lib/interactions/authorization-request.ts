@@ -1,0 +1,247 @@
+import type { ClientRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
+import { lookupClient } from '../clients/lookup.js'
+import { isWellFormedChallenge, mayOmitCodeChallenge } from '../tokens/pkce.js'
+import { clientScopes } from '../tokens/issue.js'
+import { resolveAuthorizationResources } from '../resources/resolve.js'
+import { parseClaimsRequest } from './claims-request.js'
+import { pageError, redirectError } from './errors.js'
+import type { AuthorizationRequest, RawParams } from './types.js'
+
+/**
+ * Where an authorization request came from. The rules are the same whatever the source; the
+ * source only says whether the request counts as pushed (RFC 9126 §5, §6) and whether its
+ * errors may go back to the redirect_uri (never at the PAR endpoint, §2.3).
+ * - `query`: GET /authorize (RFC 6749 §4.1.1);
+ * - `form`: POST /authorize (OIDC Core §3.1.2.1);
+ * - `par`: POST /par, the pushed request itself (RFC 9126 §2.1);
+ * - `pushed`: /authorize with a request_uri we issued, standing for what was pushed (§4);
+ * - `restore`: a pending interaction's request, read back after a login or consent page.
+ */
+export type RequestSource = 'query' | 'form' | 'par' | 'pushed' | 'restore'
+
+/** Where an error may be sent: the registered redirect_uri, with the request's `state`. */
+export interface ErrorRedirect {
+  redirectUri: string
+  state: string | undefined
+}
+
+/**
+ * The parser's answer: the validated request, or the error with, when the error may go to the
+ * client (RFC 6749 §4.1.2.1: only once client and redirect_uri are trusted), where to send it.
+ */
+export type ParsedAuthorizationRequest =
+  | { ok: true, request: AuthorizationRequest }
+  | { ok: false, error: OAuthError, redirect?: ErrorRedirect }
+
+export interface ParseOptions {
+  via: RequestSource
+  /** The client `client_id` names, when the caller already authenticated it (PAR): not looked up again. */
+  client?: ClientRecord
+}
+
+const maxValueLength = 2048
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\u0000-\u001f\u007f]/
+const promptValues = new Set(['none', 'login', 'consent', 'select_account'])
+const pushedSources: ReadonlySet<RequestSource> = new Set(['par', 'pushed', 'restore'])
+
+/**
+ * The one authorization-request parser, used by GET and POST /authorize, /par, a pushed
+ * request's use at /authorize and the restore of a pending interaction, so that each of them
+ * accepts and refuses exactly the same requests (RFC 9126 §2.1: a pushed request is validated
+ * as an authorization request would be). Three steps: the client and redirect_uri (errors are
+ * pages), the parameters (errors go to the redirect_uri), then what needs a look-up: the
+ * resources (RFC 8707 §2) and the `id_token_hint`'s signature (OIDC Core §3.1.2.1).
+ * Protocol errors are returned, not thrown; a store outage still throws.
+ *
+ * @example
+ * const parsed = await parseAuthorizationRequest(ctx, request.query as RawParams, { via: 'query' })
+ * if (!parsed.ok) return parsed.redirect === undefined ? showErrorPage(parsed.error) : redirectWithError(parsed)
+ */
+export async function parseAuthorizationRequest (ctx: ProviderContext, params: RawParams, options: ParseOptions): Promise<ParsedAuthorizationRequest> {
+  let trusted: { client: ClientRecord, redirectUri: string }
+  try {
+    trusted = await trustedClientAndRedirect(ctx, params, options.client)
+  } catch (error) {
+    if (error instanceof OAuthError) return { ok: false, error }
+    throw error
+  }
+  try {
+    const request = validateRequest(ctx, params, trusted.client, trusted.redirectUri, options.via)
+    // RFC 8707 §2: each resource an absolute URI the provider knows; `invalid_target` otherwise.
+    request.resources = await resolveAuthorizationResources(ctx, params.resource)
+    if (request.idTokenHint !== undefined) request.hintSubject = await hintedSubject(ctx, request.client, request.idTokenHint)
+    return { ok: true, request }
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error
+    // RFC 9126 §2.3: the PAR endpoint answers errors itself, as JSON; it never redirects.
+    if (!error.allowRedirect || options.via === 'par') return { ok: false, error }
+    return { ok: false, error, redirect: { redirectUri: trusted.redirectUri, state: echoedState(params) } }
+  }
+}
+
+/**
+ * OIDC Core §3.1.2.1: the `sub` of an `id_token_hint` that is an ID token we issued to this
+ * client; anything else is `invalid_request`. An expired hint is still a hint; signature,
+ * issuer and audience are not optional.
+ */
+async function hintedSubject (ctx: ProviderContext, client: ClientRecord, idTokenHint: string): Promise<string> {
+  const payload = await ctx.keys.verifier.verify(idTokenHint, { typ: 'JWT', audience: client.client_id, ignoreExpiry: true })
+  if (typeof payload?.sub !== 'string') throw redirectError('invalid_request', 'id_token_hint is not a valid ID token issued to this client')
+  return payload.sub
+}
+
+/**
+ * The `state` an error response carries (RFC 6749 §4.1.2.1: "if present in the request"),
+ * even when the request was refused for another parameter; never one with control characters.
+ */
+function echoedState (params: RawParams): string | undefined {
+  const state = params.state
+  return typeof state === 'string' && state !== '' && !controlCharacters.test(state) ? state : undefined
+}
+
+/**
+ * Reads one parameter: absent and empty are the same (OIDC Core §3.1.2.1 implementers treat
+ * empty values as omitted), a repeated one is an error (RFC 6749 §3.1).
+ */
+function single (params: RawParams, name: string, fail: (description: string) => OAuthError): string | undefined {
+  const value = params[name]
+  if (value === undefined || value === '') return undefined
+  if (typeof value !== 'string') throw fail(`parameter "${name}" must appear once`)
+  if (value.length > maxValueLength) throw fail(`parameter "${name}" is too long`)
+  return value
+}
+
+/**
+ * Step 1 (RFC 6749 §4.1.2.1): the client and redirect_uri. Until both check out, nothing
+ * redirects; the user sees an error page.
+ */
+async function trustedClientAndRedirect (ctx: ProviderContext, params: RawParams, known: ClientRecord | undefined): Promise<{ client: ClientRecord, redirectUri: string }> {
+  const clientId = single(params, 'client_id', pageError)
+  if (clientId === undefined) throw pageError('the request has no client_id')
+  let client = known
+  if (client === undefined) {
+    const found = await lookupClient(ctx, clientId)
+    // A refused metadata document (draft-ietf-oauth-client-id-metadata-document, "Metadata Discovery Errors") says why.
+    if (found.client === undefined) throw pageError(found.problem ?? 'the application (client_id) is not registered with this provider')
+    client = found.client
+  }
+  const redirectUri = single(params, 'redirect_uri', pageError)
+  if (redirectUri === undefined) throw pageError('the request has no redirect_uri')
+  // Exact string comparison (RFC 9700 §2.1), never a prefix or pattern match.
+  if (!client.redirect_uris.includes(redirectUri)) {
+    throw pageError('the redirect_uri is not registered for this application')
+  }
+  return { client, redirectUri }
+}
+
+/** Step 2: everything else but the resources. Errors from here on may go back to the redirect_uri. */
+function validateRequest (
+  ctx: ProviderContext,
+  params: RawParams,
+  client: ClientRecord,
+  redirectUri: string,
+  via: RequestSource
+): AuthorizationRequest {
+  for (const [name, value] of Object.entries(params)) {
+    // RFC 8707 §2: `resource` may be repeated; every other parameter appears once (RFC 6749 §3.1).
+    if (Array.isArray(value) && name !== 'resource') throw redirectError('invalid_request', `parameter "${name}" must appear once`)
+  }
+  const get = (name: string): string | undefined => single(params, name, (description) => redirectError('invalid_request', description))
+
+  // RFC 9126 §2.1: "request_uri ... MUST NOT be provided" in a pushed request.
+  if (via === 'par' && get('request_uri') !== undefined) throw redirectError('invalid_request', 'request_uri must not be pushed (RFC 9126 section 2.1)')
+  // OIDC Core §6: request objects are not supported (and never fetched: no outbound calls).
+  if (get('request') !== undefined) throw redirectError('request_not_supported', 'the request parameter is not supported')
+  if (get('request_uri') !== undefined) throw redirectError('request_uri_not_supported', 'the request_uri parameter is not supported')
+
+  // RFC 9126 §5, §6: this provider or this client accepts only pushed requests.
+  if ((ctx.options.par.required || client.require_pushed_authorization_requests === true) && !pushedSources.has(via)) {
+    throw redirectError('invalid_request', 'this client must push its authorization requests (PAR, RFC 9126)')
+  }
+  // RFC 6749 §3.1.1, §4.1.1: the code flow only.
+  const responseType = get('response_type')
+  if (responseType === undefined) throw redirectError('invalid_request', 'response_type is required')
+  if (responseType !== 'code') throw redirectError('unsupported_response_type', 'only response_type=code is supported')
+  if (!client.response_types.includes('code') || !client.grant_types.includes('authorization_code')) {
+    throw redirectError('unauthorized_client', 'this client may not use the authorization code flow')
+  }
+  // OAuth 2.0 Multiple Response Type Encoding Practices §2.1: query is the code flow's default.
+  const responseMode = get('response_mode')
+  if (responseMode !== undefined && responseMode !== 'query') {
+    throw redirectError('invalid_request', 'only response_mode=query is supported')
+  }
+
+  const state = get('state')
+  if (state !== undefined && controlCharacters.test(state)) {
+    throw redirectError('invalid_request', 'state must not contain control characters')
+  }
+  const nonce = get('nonce')
+  if (nonce !== undefined && controlCharacters.test(nonce)) {
+    throw redirectError('invalid_request', 'nonce must not contain control characters')
+  }
+
+  // RFC 6749 §3.3: unknown scopes are ignored; the client's registered scopes bound the rest.
+  const allowed = clientScopes(client)
+  const requested = (get('scope') ?? '').split(' ').filter((scope) => scope !== '')
+  const scopes = [...new Set(requested)].filter((scope) => ctx.options.scopes.includes(scope) && allowed.has(scope))
+
+  // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client, S256 only (absent method means plain).
+  const codeChallenge = get('code_challenge')
+  // Except a confidential client the host allowed to send a nonce instead (lib/tokens/pkce.ts).
+  if (codeChallenge === undefined) {
+    if (!mayOmitCodeChallenge(client, { nonce, scopes })) throw redirectError('invalid_request', 'code_challenge is required (PKCE, S256)')
+  } else {
+    if (get('code_challenge_method') !== 'S256') throw redirectError('invalid_request', 'code_challenge_method must be S256')
+    if (!isWellFormedChallenge(codeChallenge)) throw redirectError('invalid_request', 'code_challenge is malformed (43 base64url characters expected)')
+  }
+
+  // OIDC Core §3.1.2.1: prompt is a space-separated list; `none` stands alone.
+  const prompt = new Set((get('prompt') ?? '').split(' ').filter((value) => value !== ''))
+  for (const value of prompt) {
+    if (!promptValues.has(value)) throw redirectError('invalid_request', `unsupported prompt value "${value}"`)
+  }
+  if (prompt.has('none') && prompt.size > 1) {
+    throw redirectError('invalid_request', 'prompt=none cannot be combined with other values')
+  }
+
+  let maxAge: number | undefined
+  const rawMaxAge = get('max_age')
+  if (rawMaxAge !== undefined) {
+    if (!/^\d{1,10}$/.test(rawMaxAge)) throw redirectError('invalid_request', 'max_age must be a non-negative integer')
+    maxAge = Number(rawMaxAge)
+  }
+
+  const request: AuthorizationRequest = {
+    client,
+    redirectUri,
+    responseType,
+    scopes,
+    ...(codeChallenge === undefined ? {} : { codeChallenge, codeChallengeMethod: 'S256' as const }),
+    resources: [],
+    prompt,
+  }
+  if (state !== undefined) request.state = state
+  if (nonce !== undefined) request.nonce = nonce
+  if (maxAge !== undefined) request.maxAge = maxAge
+  const loginHint = get('login_hint')
+  if (loginHint !== undefined) request.loginHint = loginHint.slice(0, 256)
+  const idTokenHint = get('id_token_hint')
+  if (idTokenHint !== undefined) request.idTokenHint = idTokenHint
+  const dpopJkt = get('dpop_jkt')
+  if (dpopJkt !== undefined) {
+    // RFC 9449 §10: a SHA-256 JWK thumbprint (RFC 7638), base64url: 43 characters.
+    if (!/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) throw redirectError('invalid_request', 'dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (RFC 9449 section 10)')
+    request.dpopJkt = dpopJkt
+  }
+  const spaceList = (value: string | undefined): string[] => (value ?? '').split(' ').filter((item) => item !== '').slice(0, 20)
+  const uiLocales = spaceList(get('ui_locales'))
+  if (uiLocales.length > 0) request.uiLocales = uiLocales
+  const acrValues = spaceList(get('acr_values'))
+  if (acrValues.length > 0) request.acrValues = acrValues
+  const claims = get('claims')
+  if (claims !== undefined) request.claims = parseClaimsRequest(claims)
+  return request
+}
