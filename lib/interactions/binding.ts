@@ -2,10 +2,9 @@ import type { FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../contracts/store.js'
 import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, safeEqual } from '../tokens/crypto.js'
-import { browserSession } from '../sessions/browser.js'
+import { browserSession, type BrowserDeps } from '../sessions/browser.js'
 import { forbidden } from './errors.js'
 import type { RawParams } from './types.js'
-import type { FlowDeps } from './engine.js'
 
 /**
  * What an interaction asks for. Records saved before prompts were recorded (a rolling upgrade)
@@ -36,7 +35,7 @@ export function interactionIdOf (request: FastifyRequest): unknown {
  * for a form post, the form carries the CSRF token issued for it.
  */
 export async function loadInteraction (
-  deps: Pick<FlowDeps, 'ctx' | 'cookies'>,
+  deps: BrowserDeps,
   request: FastifyRequest,
   interactionId: unknown,
   options: { csrfToken?: unknown, checkCsrf: boolean, noun?: InteractionNoun }
@@ -64,7 +63,7 @@ export async function loadInteraction (
 }
 
 /** A consent belongs to a signed-in user: the browser's session must still be theirs. */
-export async function requireInteractionUser (deps: FlowDeps, request: FastifyRequest, interaction: InteractionRecord): Promise<string> {
+export async function requireInteractionUser (deps: BrowserDeps, request: FastifyRequest, interaction: InteractionRecord): Promise<string> {
   const session = await browserSession(deps, request)
   if (interaction.accountId === undefined || session === undefined || session.accountId !== interaction.accountId) {
     throw forbidden('this consent request belongs to another sign-in session')

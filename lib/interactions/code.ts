@@ -1,22 +1,9 @@
 import type { AuthorizationCodeRecord, GrantRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, randomToken, sha256 } from '../tokens/crypto.js'
-import type { AuthorizationRequest } from './types.js'
+import type { Authentication, AuthorizationRequest } from './types.js'
 import { redirectError } from './errors.js'
 import { recordSessionClient } from '../sessions/session.js'
-
-export interface Authentication {
-  accountId: string
-  authTime: number
-  sessionId?: string
-  /** The session's public `sid` (for the ID token and back-channel logout). */
-  sid?: string
-  /** OIDC Core §2: the Authentication Context Class Reference and methods of the login. */
-  acr?: string
-  amr?: string[]
-  /** The clients the session had signed into when it was read (`SessionRecord.clients`). */
-  sessionClients?: readonly string[]
-}
 
 /**
  * Issues the authorization code (RFC 6749 §4.1.2): 256 random bits, stored only as its hash,

@@ -4,15 +4,15 @@ import type { ProviderContext } from '../contracts/context.js'
 import { ProviderCookies } from '../http/cookies.js'
 import { hostMistake, OAuthError } from '../contracts/errors.js'
 import { refuseCrossSiteForm } from '../http/browser-form.js'
-import { pageLocale } from '../http/pages/locale.js'
 import { FailureCounter, loginFailureKind } from '../http/failure-counters.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { routes } from '../contracts/urls.js'
 import { interactionIdOf, loadInteraction, promptOf, requireInteractionUser, type InteractionNoun } from './binding.js'
-import { describeInteraction, finishInteraction, type FlowDeps } from './engine.js'
+import { finishInteraction } from './finish.js'
 import { renderConsent, renderLogin, renderLogout } from './builtin-pages.js'
-import { toInteraction } from './view.js'
+import { describeInteraction, toInteraction } from './view.js'
 import { restoreRequest } from './stored-request.js'
-import type { AuthorizationRequest, RawParams } from './types.js'
+import type { AuthorizationRequest, FlowDeps, RawParams } from './types.js'
 import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from '../contracts/interactions.js'
 import type { LogoutDeps } from '../sessions/logout.js'
 import { describeLogoutInteraction, finishLogout } from '../sessions/logout-interaction.js'
@@ -21,7 +21,7 @@ import { describeLogoutInteraction, finishLogout } from '../sessions/logout-inte
  * The interaction API, one per provider: what `app.oidc.getInteraction`,
  * `getLogoutInteraction`, `finishInteraction` and `checkPassword` call, and what our own login,
  * consent and logout pages call. The rules (browser binding, expiry, single use, CSRF,
- * cross-site refusal, brute-force limits) live here, in the engine and in
+ * cross-site refusal, brute-force limits) live here, in finish.ts and in
  * lib/sessions/logout-interaction.ts, so a host's page and ours obey the same ones.
  */
 export class InteractionService {
@@ -90,7 +90,7 @@ export class InteractionService {
     if (prompt === 'logout') throw new OAuthError('invalid_request', 'this is a sign-out request, not a sign-in (read it with getLogoutInteraction)')
     // A consent is shown only to the signed-in user it was asked of.
     if (prompt === 'consent') await requireInteractionUser(this.deps, request, record)
-    return (await describeInteraction(this.deps, record, request)).interaction
+    return (await describeInteraction(this.ctx, record, request)).interaction
   }
 
   /** `app.oidc.getLogoutInteraction`: the same rules as `get`, for a pending logout. */

@@ -6,6 +6,7 @@ import { publicClient } from '../tokens/claims-hook.js'
 import { pagesOf } from '../http/pages/install.js'
 import { pageLocale } from '../http/pages/locale.js'
 import { promptOf } from './binding.js'
+import { restoreRequest } from './stored-request.js'
 import type { AuthorizationRequest } from './types.js'
 import type { Interaction, InteractionScope } from '../contracts/interactions.js'
 
@@ -55,4 +56,10 @@ export function toInteraction (ctx: ProviderContext, record: InteractionRecord, 
     }
   }
   return interaction
+}
+
+/** The public view of a record, for `getInteraction` and our own pages, with the request it holds. */
+export async function describeInteraction (ctx: ProviderContext, record: InteractionRecord, request: FastifyRequest): Promise<{ interaction: Interaction, authorization: AuthorizationRequest }> {
+  const authorization = await restoreRequest(ctx, record.params)
+  return { interaction: toInteraction(ctx, record, authorization, request), authorization }
 }

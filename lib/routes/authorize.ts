@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { routes } from '../contracts/urls.js'
-import { handleAuthorizationRequest } from '../interactions/engine.js'
+import { handleAuthorizationRequest } from '../interactions/authorize.js'
 import { BuiltInPages, interactionsOf } from '../interactions/service.js'
 import type { RawParams } from '../interactions/types.js'
 
