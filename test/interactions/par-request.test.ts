@@ -117,6 +117,18 @@ t.test('every defect /authorize refuses is refused at push time, with the same e
   }
 })
 
+t.test('credentials are read once: a repeated one is refused before the client authenticates', async (t) => {
+  const { issuer } = await setup(t)
+  const fields = requestFields()
+  fields.append('client_id', RS_CLIENT.client_id)
+  const repeated = await fetch(`${issuer}/par`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `${fields}&client_secret=a&client_secret=b` })
+  t.equal(repeated.status, 400)
+  t.same(await repeated.json(), { error: 'invalid_request', error_description: "parameter 'client_id' must appear once" })
+  const empty = await fetch(`${issuer}/par`, { method: 'POST' })
+  t.equal(empty.status, 401, 'no body, no credentials')
+  t.equal((await empty.json() as { error: string }).error, 'invalid_client')
+})
+
 t.test('a pushed resource reaches the code and the access token\'s aud (openid-client, first-party)', async (t) => {
   const { discover } = await setup(t)
   const config = await discover(RS_CLIENT.client_id, RS_CLIENT.client_secret)
