@@ -3,7 +3,7 @@ import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { safeEqualDigests, sha256 } from '../tokens/crypto.js'
-import { ClientAuthLimits } from '../http/failure-counters.js'
+import { clientAuthFailureKind, FailureCounter } from '../http/failure-counters.js'
 import { AssertionError, assertionSubject, jwtBearerAssertionType, verifyClientAssertion } from './assertion.js'
 
 /** Which endpoint is authenticating the client (for audit events and, later, rate limits). */
@@ -49,12 +49,36 @@ export async function onClientAuthFailure (
   ctx: ProviderContext,
   failure: { clientId: string | undefined, ip: string, endpoint: ClientAuthEndpoint }
 ): Promise<void> {
-  await new ClientAuthLimits(ctx).recordFailure(failure.clientId, failure.ip)
+  await new FailureCounter(ctx, clientAuthFailureKind).recordFailure(failure.clientId, failure.ip)
   ctx.audit('client_auth.failure', {
     ...(failure.clientId === undefined ? {} : { clientId: failure.clientId }),
     ip: failure.ip,
     endpoint: failure.endpoint,
   })
+}
+
+/**
+ * RFC 6749 §2.3.1, §10.10: a 429 while this client_id or IP is over the failure limit, checked
+ * before any secret is compared. Returns whether the client has failures on record, so a
+ * success writes to the store (`onClientAuthSuccess`) only when there is something to clear.
+ *
+ * @example
+ * const hasFailures = await refuseLockedClient(ctx, clientId, request.ip)
+ */
+export async function refuseLockedClient (ctx: ProviderContext, clientId: string | undefined, ip: string): Promise<boolean> {
+  const { lockedFor, nameHasFailures } = await new FailureCounter(ctx, clientAuthFailureKind).check(clientId, ip)
+  if (lockedFor > 0) {
+    throw new OAuthError('invalid_client', 'too many failed client authentications; retry later', {
+      statusCode: 429,
+      headers: { 'retry-after': String(Math.max(1, lockedFor)) },
+    })
+  }
+  return nameHasFailures
+}
+
+/** A client that authenticates clears its own counter, so a flood of bad guesses cannot keep it locked out for long. */
+export async function onClientAuthSuccess (ctx: ProviderContext, clientId: string): Promise<void> {
+  await new FailureCounter(ctx, clientAuthFailureKind).recordSuccess(clientId)
 }
 
 /**
@@ -92,8 +116,7 @@ export async function authenticateClient (
     await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: options.endpoint })
     throw invalidClient(ctx, description, basic)
   }
-  const limits = new ClientAuthLimits(ctx)
-  const hasFailures = await limits.check(presented?.clientId, request.ip)
+  const hasFailures = await refuseLockedClient(ctx, presented?.clientId, request.ip)
   if (presented === undefined) return await fail('client authentication is required', undefined)
 
   const client = await ctx.clients.find(presented.clientId)
@@ -105,7 +128,7 @@ export async function authenticateClient (
       return await fail('client authentication failed', presented.clientId)
     }
     if (!matches) return await fail('client authentication failed', presented.clientId)
-    if (hasFailures) await limits.recordSuccess(client.client_id)
+    if (hasFailures) await onClientAuthSuccess(ctx, client.client_id)
     return client
   }
   // No secret: only a public client, and only where the caller allows it. A private_key_jwt
@@ -150,8 +173,7 @@ async function authenticateWithAssertion (
     await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: options.endpoint })
     throw invalidClient(ctx, description, false)
   }
-  const limits = new ClientAuthLimits(ctx)
-  const hasFailures = await limits.check(clientId, request.ip)
+  const hasFailures = await refuseLockedClient(ctx, clientId, request.ip)
   if (type !== jwtBearerAssertionType) return await fail(`client_assertion_type must be ${jwtBearerAssertionType}`)
   if (clientId === undefined) return await fail('client_assertion has no sub (the client_id)')
   const client = await ctx.clients.find(clientId)
@@ -164,7 +186,7 @@ async function authenticateWithAssertion (
     if (error instanceof AssertionError) return await fail(error.description)
     throw error
   }
-  if (hasFailures) await limits.recordSuccess(client.client_id)
+  if (hasFailures) await onClientAuthSuccess(ctx, client.client_id)
   return client
 }
 

@@ -166,7 +166,8 @@ interface Entry {
  * Concurrent lookups of one URL share one fetch.
  *
  * @example
- * const result = await clientDocumentsOf(ctx)?.resolve('https://app.example/client.json')
+ * const documents = new ClientMetadataDocuments(core, clientDocumentSettings(core.options)!)
+ * const result = await documents.resolve('https://app.example/client.json')
  */
 export class ClientMetadataDocuments {
   readonly settings: ClientDocumentSettings

@@ -237,3 +237,14 @@ export const KeySourceError = createError<[string]>(
   'fastify-oidc-provider: %s',
   500
 )
+
+/**
+ * A host's programming mistake with the interaction API (a malformed result passed to
+ * `finishInteraction`, say): a 500 whose cause is logged, never sent.
+ *
+ * @example
+ * throw hostMistake('finishInteraction: login.accountId must be a non-empty string')
+ */
+export function hostMistake (description: string): OAuthError {
+  return new OAuthError('server_error', description, { cause: new TypeError(description) })
+}

@@ -1,53 +1,88 @@
 import type { ProviderContext } from '../contracts/context.js'
-import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
 
+/** What one counter counts: its store keys, and its limit and window in the options. */
+export interface FailureCounterKind {
+  /** Store key of the name's counter, e.g. `login-fail:user:<hash>`. */
+  nameKey: (name: string) => string
+  /** Store key of the IP's counter, e.g. `login-fail:ip:<ip>`. */
+  ipKey: (ip: string) => string
+  /** Failures within the window that lock the name or the IP out, and the window in seconds. */
+  limit: (ctx: ProviderContext) => { max: number, window: number }
+}
+
+/** What a check found: how long the name or the IP stays locked, and whether the name has failures on record. */
+export interface FailureCheck {
+  /** Seconds until the lockout ends; 0 when an attempt may be made. */
+  lockedFor: number
+  /** Whether the name's counter exists, so a success writes to the store only when there is something to clear. */
+  nameHasFailures: boolean
+}
+
 /**
- * Brute-force limit on client authentication (RFC 6749 §2.3.1, §10.10): failures are counted
- * per client_id and per IP in the store, so the limit holds across instances sharing it.
+ * Brute-force limits (RFC 6749 §10.10; §2.3.1 for client credentials): failures counted per
+ * name (a username, a client_id) and per IP in the store, so a limit holds across every
+ * instance sharing it. Past the threshold, attempts for that name or from that IP are refused
+ * (even with the right password or secret) until the window ends. A success clears the name's
+ * counter, not the IP's: one IP may try many names.
  *
  * Written on the Store rather than with @fastify/rate-limit: that plugin counts requests, not
  * failures, and would need a second Redis wiring beside the Store the provider already has.
  */
-export class ClientAuthLimits {
-  constructor (private readonly ctx: ProviderContext) {}
+export class FailureCounter {
+  constructor (private readonly ctx: ProviderContext, private readonly kind: FailureCounterKind) {}
 
-  #keys (clientId: string | undefined, ip: string): string[] {
-    const keys = [`client-auth-fail:ip:${ip}`]
-    if (clientId !== undefined) keys.push(`client-auth-fail:client:${sha256(clientId)}`)
-    return keys
+  #keys (name: string | undefined, ip: string): string[] {
+    return name === undefined ? [this.kind.ipKey(ip)] : [this.kind.nameKey(name), this.kind.ipKey(ip)]
   }
 
-  /**
-   * Throws 429 while this client_id or IP is over the limit (checked before any secret is
-   * compared). Returns whether the client has failures on record, so a success only writes
-   * to the store when there is something to clear.
-   */
-  async check (clientId: string | undefined, ip: string): Promise<boolean> {
-    const max = this.ctx.options.rateLimit.clientAuthFailures
-    const keys = this.#keys(clientId, ip)
+  /** How long `name` (when known) or `ip` is locked out, read in one store step where the store offers it. */
+  async check (name: string | undefined, ip: string): Promise<FailureCheck> {
+    const { max } = this.kind.limit(this.ctx)
+    const keys = this.#keys(name, ip)
     // One store step where the store offers it (one Redis command instead of two).
     const counters = this.ctx.store.getCounters !== undefined
       ? await this.ctx.store.getCounters(keys)
       : await Promise.all(keys.map(async (key) => await this.ctx.store.getCounter(key)))
     const now = nowSeconds()
-    const wait = Math.max(0, ...counters.map((counter) => counter !== undefined && counter.count >= max ? counter.resetAt - now : 0))
-    if (wait > 0) {
-      throw new OAuthError('invalid_client', 'too many failed client authentications; retry later', {
-        statusCode: 429,
-        headers: { 'retry-after': String(Math.max(1, wait)) },
-      })
+    let lockedFor = 0
+    for (const counter of counters) {
+      if (counter !== undefined && counter.count >= max) lockedFor = Math.max(lockedFor, counter.resetAt - now)
     }
-    return counters[1] !== undefined
+    return { lockedFor, nameHasFailures: name !== undefined && counters[0] !== undefined }
   }
 
-  async recordFailure (clientId: string | undefined, ip: string): Promise<void> {
-    const window = this.ctx.options.rateLimit.clientAuthWindow
-    await Promise.all(this.#keys(clientId, ip).map((key) => this.ctx.store.incrementCounter(key, window)))
+  /** Counts a failure; returns the lockout length when this failure reached the threshold (else 0). */
+  async recordFailure (name: string | undefined, ip: string): Promise<number> {
+    const { max, window } = this.kind.limit(this.ctx)
+    const counters = await Promise.all(this.#keys(name, ip).map((key) => this.ctx.store.incrementCounter(key, window)))
+    const now = nowSeconds()
+    let lockedFor = 0
+    for (const counter of counters) {
+      if (counter.count >= max) lockedFor = Math.max(lockedFor, counter.resetAt - now)
+    }
+    return lockedFor
   }
 
-  /** A client that authenticates clears its own counter, so a flood of bad guesses cannot keep it locked out for long. */
-  async recordSuccess (clientId: string): Promise<void> {
-    await this.ctx.store.resetCounter(`client-auth-fail:client:${sha256(clientId)}`)
+  /** A success clears the name's counter, so a flood of bad guesses cannot keep it locked out for long. */
+  async recordSuccess (name: string): Promise<void> {
+    await this.ctx.store.resetCounter(this.kind.nameKey(name))
   }
+}
+
+/**
+ * Failed logins, per username and per IP. Usernames are hashed (the store never holds what
+ * users typed), after NFKC and lower case so that look-alike spellings share one counter.
+ */
+export const loginFailureKind: FailureCounterKind = {
+  nameKey: (username) => `login-fail:user:${sha256(username.normalize('NFKC').toLowerCase())}`,
+  ipKey: (ip) => `login-fail:ip:${ip}`,
+  limit: (ctx) => ({ max: ctx.options.rateLimit.loginFailures, window: ctx.options.rateLimit.loginWindow }),
+}
+
+/** Failed client authentications, per client_id (hashed) and per IP. */
+export const clientAuthFailureKind: FailureCounterKind = {
+  nameKey: (clientId) => `client-auth-fail:client:${sha256(clientId)}`,
+  ipKey: (ip) => `client-auth-fail:ip:${ip}`,
+  limit: (ctx) => ({ max: ctx.options.rateLimit.clientAuthFailures, window: ctx.options.rateLimit.clientAuthWindow }),
 }

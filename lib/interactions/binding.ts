@@ -2,8 +2,9 @@ import type { FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../contracts/store.js'
 import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, safeEqual } from '../tokens/crypto.js'
-import type { RawParams } from './request.js'
-import type { FlowDeps } from './engine.js'
+import { browserSession, type BrowserDeps } from '../sessions/browser.js'
+import { forbidden } from './errors.js'
+import type { RawParams } from './types.js'
 
 /**
  * What an interaction asks for. Records saved before prompts were recorded (a rolling upgrade)
@@ -18,11 +19,6 @@ export function promptOf (record: InteractionRecord): 'login' | 'consent' | 'log
 
 /** What the user is told an interaction is, in error messages. */
 export type InteractionNoun = 'sign-in' | 'sign-out'
-
-export const forbidden = (description: string): OAuthError => new OAuthError('access_denied', description, { statusCode: 403 })
-
-/** A host's programming mistake with the interaction API: a 500 whose cause is logged, never sent. */
-export const hostMistake = (description: string): OAuthError => new OAuthError('server_error', description, { cause: new TypeError(description) })
 
 /** The interaction id a request names: `interaction_id` in the query, the form or the route params. */
 export function interactionIdOf (request: FastifyRequest): unknown {
@@ -39,7 +35,7 @@ export function interactionIdOf (request: FastifyRequest): unknown {
  * for a form post, the form carries the CSRF token issued for it.
  */
 export async function loadInteraction (
-  deps: Pick<FlowDeps, 'ctx' | 'cookies'>,
+  deps: BrowserDeps,
   request: FastifyRequest,
   interactionId: unknown,
   options: { csrfToken?: unknown, checkCsrf: boolean, noun?: InteractionNoun }
@@ -67,9 +63,8 @@ export async function loadInteraction (
 }
 
 /** A consent belongs to a signed-in user: the browser's session must still be theirs. */
-export async function requireInteractionUser (deps: FlowDeps, request: FastifyRequest, interaction: InteractionRecord): Promise<string> {
-  const sessionId = deps.cookies.sessionId(request)
-  const session = sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
+export async function requireInteractionUser (deps: BrowserDeps, request: FastifyRequest, interaction: InteractionRecord): Promise<string> {
+  const session = await browserSession(deps, request)
   if (interaction.accountId === undefined || session === undefined || session.accountId !== interaction.accountId) {
     throw forbidden('this consent request belongs to another sign-in session')
   }

@@ -1,22 +1,9 @@
 import type { AuthorizationCodeRecord, GrantRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, randomToken, sha256 } from '../tokens/crypto.js'
-import type { AuthorizationRequest } from './request.js'
-import { redirectError } from './request.js'
+import type { Authentication, AuthorizationRequest } from './types.js'
+import { redirectError } from './errors.js'
 import { recordSessionClient } from '../sessions/session.js'
-
-export interface Authentication {
-  accountId: string
-  authTime: number
-  sessionId?: string
-  /** The session's public `sid` (for the ID token and back-channel logout). */
-  sid?: string
-  /** OIDC Core §2: the Authentication Context Class Reference and methods of the login. */
-  acr?: string
-  amr?: string[]
-  /** The clients the session had signed into when it was read (`SessionRecord.clients`). */
-  sessionClients?: readonly string[]
-}
 
 /**
  * Issues the authorization code (RFC 6749 §4.1.2): 256 random bits, stored only as its hash,
@@ -49,7 +36,7 @@ export async function issueCode (
   }
   if (request.nonce !== undefined) record.nonce = request.nonce
   if (authentication.sessionId !== undefined) record.sessionId = authentication.sessionId
-  if (request.resources !== undefined && request.resources.length > 0) record.resources = request.resources
+  if (request.resources.length > 0) record.resources = request.resources
   if (authentication.sid !== undefined) record.sid = authentication.sid
   if (authentication.acr !== undefined) record.acr = authentication.acr
   if (authentication.amr !== undefined) record.amr = authentication.amr

@@ -1,7 +1,7 @@
 import type { GrantRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
-import type { AuthorizationRequest } from './request.js'
+import type { AuthorizationRequest } from './types.js'
 
 /** Whether the user's existing consent covers every requested scope. */
 export function grantCovers (grant: GrantRecord | undefined, scopes: readonly string[]): boolean {

@@ -1,6 +1,6 @@
 import type { OAuthError } from '../contracts/errors.js'
 import type { ProviderContext } from '../contracts/context.js'
-import type { AuthorizationRequest } from './request.js'
+import type { AuthorizationRequest } from './types.js'
 
 /**
  * The authorization response URL (RFC 6749 §4.1.2): parameters appended to the registered

@@ -2,15 +2,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { ProviderCookies } from '../http/cookies.js'
-import { OAuthError } from '../contracts/errors.js'
+import { hostMistake, OAuthError } from '../contracts/errors.js'
 import { refuseCrossSiteForm } from '../http/browser-form.js'
+import { FailureCounter, loginFailureKind } from '../http/failure-counters.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { routes } from '../contracts/urls.js'
-import { hostMistake, interactionIdOf, loadInteraction, promptOf, requireInteractionUser, type InteractionNoun } from './binding.js'
-import { describeInteraction, finishInteraction, type FlowDeps } from './engine.js'
-import { LoginLimits } from './login-limits.js'
+import { interactionIdOf, loadInteraction, promptOf, requireInteractionUser, type InteractionNoun } from './binding.js'
+import { finishInteraction } from './finish.js'
 import { renderConsent, renderLogin, renderLogout } from './builtin-pages.js'
-import { toInteraction } from './view.js'
-import { restoreRequest, type AuthorizationRequest, type RawParams } from './request.js'
+import { describeInteraction, toInteraction } from './view.js'
+import { restoreRequest } from './stored-request.js'
+import type { AuthorizationRequest, FlowDeps, RawParams } from './types.js'
 import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from '../contracts/interactions.js'
 import type { LogoutDeps } from '../sessions/logout.js'
 import { describeLogoutInteraction, finishLogout } from '../sessions/logout-interaction.js'
@@ -19,7 +21,7 @@ import { describeLogoutInteraction, finishLogout } from '../sessions/logout-inte
  * The interaction API, one per provider: what `app.oidc.getInteraction`,
  * `getLogoutInteraction`, `finishInteraction` and `checkPassword` call, and what our own login,
  * consent and logout pages call. The rules (browser binding, expiry, single use, CSRF,
- * cross-site refusal, brute-force limits) live here, in the engine and in
+ * cross-site refusal, brute-force limits) live here, in finish.ts and in
  * lib/sessions/logout-interaction.ts, so a host's page and ours obey the same ones.
  */
 export class InteractionService {
@@ -32,7 +34,7 @@ export class InteractionService {
     this.deps = {
       ctx,
       cookies,
-      limits: new LoginLimits(ctx),
+      loginFailures: new FailureCounter(ctx, loginFailureKind),
       present: async (record, authorization, request, reply, status) => await this.#present(record, authorization, request, reply, status),
     }
     this.logoutDeps = {
@@ -88,7 +90,7 @@ export class InteractionService {
     if (prompt === 'logout') throw new OAuthError('invalid_request', 'this is a sign-out request, not a sign-in (read it with getLogoutInteraction)')
     // A consent is shown only to the signed-in user it was asked of.
     if (prompt === 'consent') await requireInteractionUser(this.deps, request, record)
-    return (await describeInteraction(this.deps, record, request)).interaction
+    return (await describeInteraction(this.ctx, record, request)).interaction
   }
 
   /** `app.oidc.getLogoutInteraction`: the same rules as `get`, for a pending logout. */
@@ -124,23 +126,23 @@ export class InteractionService {
    * security events. One answer for an unknown user and a wrong password.
    */
   async checkPassword (request: FastifyRequest, username: string, password: string, clientId = ''): Promise<PasswordCheck> {
-    const { ctx, limits } = this.deps
+    const { ctx, loginFailures } = this.deps
     const name = String(username).slice(0, 256)
     const secret = String(password).slice(0, 1024)
     const ip = request.ip
-    const lockedFor = await limits.lockedFor(name, ip)
+    const { lockedFor } = await loginFailures.check(name, ip)
     if (lockedFor > 0) {
       ctx.audit('login.locked', { username: name, clientId, ip, retryAfter: lockedFor })
       return { ok: false, reason: 'locked', retryAfter: lockedFor }
     }
     const accountId = name === '' || secret === '' ? null : await ctx.users.authenticate(name, secret)
     if (accountId === null) {
-      const lockout = await limits.recordFailure(name, ip)
+      const lockout = await loginFailures.recordFailure(name, ip)
       ctx.audit('login.failure', { username: name, clientId, ip })
       if (lockout > 0) ctx.audit('login.locked', { username: name, clientId, ip, retryAfter: lockout })
       return { ok: false, reason: 'invalid' }
     }
-    await limits.recordSuccess(name, ip)
+    await loginFailures.recordSuccess(name)
     return { ok: true, accountId }
   }
 }
@@ -165,8 +167,8 @@ export class BuiltInPages {
     const password = field(body, 'password').slice(0, 1024)
     const check = await this.service.checkPassword(request, username, password, authorization.client.client_id)
     if (!check.ok) {
-      const locale = toInteraction(deps.ctx, record, authorization, request).locale
       const catalogs = reply.oidcPages.catalogs
+      const locale = pageLocale(catalogs, request, authorization.uiLocales)
       if (check.reason === 'locked') {
         reply.header('retry-after', String(check.retryAfter))
         return await renderLogin(deps, reply, record, authorization, request, {

@@ -4,8 +4,10 @@ import type { ProviderContext } from '../contracts/context.js'
 import type { Catalogs } from '../http/pages/i18n.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import { pagesOf } from '../http/pages/install.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { promptOf } from './binding.js'
-import type { AuthorizationRequest } from './request.js'
+import { restoreRequest } from './stored-request.js'
+import type { AuthorizationRequest } from './types.js'
 import type { Interaction, InteractionScope } from '../contracts/interactions.js'
 
 /**
@@ -23,8 +25,7 @@ export function scopeDescription (ctx: ProviderContext, catalogs: Catalogs, loca
 /** The public view of a pending interaction (what `app.oidc.getInteraction` returns). */
 export function toInteraction (ctx: ProviderContext, record: InteractionRecord, authorization: AuthorizationRequest, request: FastifyRequest): Interaction {
   const catalogs = pagesOf(ctx).catalogs
-  const accept = request.headers['accept-language']
-  const locale = catalogs.pick(authorization.uiLocales, typeof accept === 'string' ? accept.slice(0, 500) : undefined)
+  const locale = pageLocale(catalogs, request, authorization.uiLocales)
   const scopes: InteractionScope[] = authorization.scopes.map((name) => ({
     name,
     description: scopeDescription(ctx, catalogs, locale, name),
@@ -55,4 +56,10 @@ export function toInteraction (ctx: ProviderContext, record: InteractionRecord, 
     }
   }
   return interaction
+}
+
+/** The public view of a record, for `getInteraction` and our own pages, with the request it holds. */
+export async function describeInteraction (ctx: ProviderContext, record: InteractionRecord, request: FastifyRequest): Promise<{ interaction: Interaction, authorization: AuthorizationRequest }> {
+  const authorization = await restoreRequest(ctx, record.params)
+  return { interaction: toInteraction(ctx, record, authorization, request), authorization }
 }

@@ -2,8 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { safeEqualDigests, sha256 } from '../tokens/crypto.js'
-import { onClientAuthFailure, parseBasic, type ClientAuthBody } from '../clients/authenticate.js'
-import { ClientAuthLimits } from '../http/failure-counters.js'
+import { onClientAuthFailure, onClientAuthSuccess, parseBasic, refuseLockedClient, type ClientAuthBody } from '../clients/authenticate.js'
 import { verifyAccessTokenPayload, type VerifiedAccessToken } from '../tokens/verify.js'
 import type { KnownResource } from '../contracts/resources.js'
 
@@ -34,8 +33,7 @@ export async function authenticateResourceServer (
   const server = await ctx.resources.findByIntrospectionClient(clientId)
   if (server?.introspection === undefined) return undefined
 
-  const limits = new ClientAuthLimits(ctx)
-  const hasFailures = await limits.check(clientId, request.ip)
+  const hasFailures = await refuseLockedClient(ctx, clientId, request.ip)
   // Compared even without a secret, so every failure costs the same.
   const matches = safeEqualDigests(sha256(secret ?? ''), server.introspection.clientSecretHash)
   if (secret === undefined || !matches) {
@@ -45,7 +43,7 @@ export async function authenticateResourceServer (
       ...(basic === undefined ? {} : { headers: { 'www-authenticate': `Basic realm="${ctx.issuer}"` } }),
     })
   }
-  if (hasFailures) await limits.recordSuccess(clientId)
+  if (hasFailures) await onClientAuthSuccess(ctx, clientId)
   return server
 }
 

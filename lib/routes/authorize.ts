@@ -2,14 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { routes } from '../contracts/urls.js'
-import { handleAuthorizationRequest } from '../interactions/engine.js'
+import { handleAuthorizationRequest } from '../interactions/authorize.js'
 import { BuiltInPages, interactionsOf } from '../interactions/service.js'
-import type { RawParams } from '../interactions/request.js'
-import { resolvePushedRequest } from '../interactions/par.js'
+import type { RawParams } from '../interactions/types.js'
 
 /**
- * `/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST take the authorization request;
- * a POST carrying `interaction_id` is our login form's submission.
+ * `/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST take the authorization request
+ * (or a pushed one's `request_uri`, RFC 9126 §4); a POST carrying `interaction_id` is our login
+ * form's submission.
  */
 export async function authorizeRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
   const service = interactionsOf(ctx)
@@ -17,9 +17,7 @@ export async function authorizeRoutes (app: FastifyInstance, ctx: ProviderContex
   const config = { html: true }
 
   app.get(routes.authorize, { config }, async (request, reply) => {
-    // RFC 9126 §4: a pushed request's request_uri stands for its parameters.
-    const params = await resolvePushedRequest(ctx, request.query as RawParams)
-    return await handleAuthorizationRequest(service.deps, params, request, reply)
+    return await handleAuthorizationRequest(service.deps, request.query as RawParams, 'query', request, reply)
   })
 
   app.post(routes.authorize, { config }, async (request, reply) => {
@@ -28,7 +26,7 @@ export async function authorizeRoutes (app: FastifyInstance, ctx: ProviderContex
     // service.load); an authorization request POSTed by a relying party's own page
     // (OIDC Core §3.1.2.1) is cross-site by nature and stays allowed.
     if (body.interaction_id !== undefined) return await pages.submitLogin(body, request, reply)
-    return await handleAuthorizationRequest(service.deps, await resolvePushedRequest(ctx, body), request, reply)
+    return await handleAuthorizationRequest(service.deps, body, 'form', request, reply)
   })
 }
 

@@ -1,14 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ClientRecord, InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import { OAuthError } from '../contracts/errors.js'
-import { hostMistake } from '../interactions/binding.js'
+import { hostMistake, OAuthError } from '../contracts/errors.js'
 import { pagesOf } from '../http/pages/install.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import type { LogoutInteraction, LogoutResult } from '../contracts/interactions.js'
 import { endSession } from './end.js'
-import { logoutLocale } from './pages.js'
-import { browserSession, leave, type LogoutDeps, type LogoutTarget } from './logout.js'
+import { leave, type LogoutTarget } from './logout.js'
+import { browserSession, type BrowserDeps } from './browser.js'
 
 /*
  * A pending logout as an interaction: what the interaction API (lib/interactions/service.ts)
@@ -33,14 +33,14 @@ async function restoreTarget (ctx: ProviderContext, record: InteractionRecord): 
 }
 
 /** The public view of a pending logout (`app.oidc.getLogoutInteraction`, and our confirmation page). */
-export async function describeLogoutInteraction (deps: Pick<LogoutDeps, 'ctx' | 'cookies'>, record: InteractionRecord, request: FastifyRequest): Promise<LogoutInteraction> {
+export async function describeLogoutInteraction (deps: BrowserDeps, record: InteractionRecord, request: FastifyRequest): Promise<LogoutInteraction> {
   const { target, client } = await restoreTarget(deps.ctx, record)
   const session = await browserSession(deps, request)
   const interaction: LogoutInteraction = {
     id: record.interactionId,
     prompt: 'logout',
     uiLocales: target.uiLocales,
-    locale: target.locale ?? logoutLocale(pagesOf(deps.ctx), request, target.uiLocales),
+    locale: target.locale ?? pageLocale(pagesOf(deps.ctx).catalogs, request, target.uiLocales),
     csrfToken: record.csrfToken,
     expiresAt: record.expiresAt,
   }
@@ -63,7 +63,7 @@ export async function describeLogoutInteraction (deps: Pick<LogoutDeps, 'ctx' | 
  * agreed a validated post_logout_redirect_uri is always honoured.
  */
 export async function finishLogout (
-  deps: Pick<LogoutDeps, 'ctx' | 'cookies'>,
+  deps: BrowserDeps,
   record: InteractionRecord,
   result: LogoutResult,
   request: FastifyRequest,

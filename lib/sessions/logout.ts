@@ -1,16 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { InteractionRecord, SessionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import type { ProviderCookies } from '../http/cookies.js'
 import { pagesOf } from '../http/pages/install.js'
+import { pageLocale } from '../http/pages/locale.js'
 import { endSession } from './end.js'
-import { logoutLocale, renderLoggedOut } from './pages.js'
+import { renderLoggedOut } from './pages.js'
 import { parseLogoutRequest, type LogoutParams, type LogoutRequest } from './logout-request.js'
-import { nowSeconds, randomToken } from '../tokens/crypto.js'
+import { browserSession, startBrowserInteraction, type BrowserDeps } from './browser.js'
 
-export interface LogoutDeps {
-  ctx: ProviderContext
-  cookies: ProviderCookies
+export interface LogoutDeps extends BrowserDeps {
   /**
    * Shows a pending logout: a redirect to the host's page (`interactions.logoutUrl`), or our
    * own confirmation page; the interaction API decides (lib/interactions/service.ts).
@@ -65,28 +63,12 @@ export const pendingLogoutKind = 'logout'
  * missing), with the validated target and the language of its pages.
  */
 async function startLogoutInteraction (deps: LogoutDeps, request: FastifyRequest, reply: FastifyReply, logout: LogoutRequest, target: LogoutTarget): Promise<InteractionRecord> {
-  const { ctx, cookies } = deps
-  let browserId = cookies.browserId(request)
-  if (browserId === undefined) {
-    browserId = randomToken(16)
-    cookies.setBrowserId(reply, browserId)
-  }
-  const locale = logoutLocale(pagesOf(ctx), request, target.uiLocales)
+  const locale = pageLocale(pagesOf(deps.ctx).catalogs, request, target.uiLocales)
   const params: Record<string, string> = { kind: pendingLogoutKind, ui_locales: target.uiLocales.join(' '), locale }
   if (target.postLogoutRedirectUri !== undefined) params.post_logout_redirect_uri = target.postLogoutRedirectUri
   if (target.state !== undefined) params.state = target.state
   if (logout.logoutHint !== undefined) params.logout_hint = logout.logoutHint
-  const record: InteractionRecord = {
-    interactionId: randomToken(16),
-    clientId: target.clientId ?? '',
-    params,
-    csrfToken: randomToken(24),
-    browserId,
-    expiresAt: nowSeconds() + ctx.options.ttl.interaction,
-    prompt: 'logout',
-  }
-  await ctx.store.saveInteraction(record)
-  return record
+  return await startBrowserInteraction(deps, request, reply, { clientId: target.clientId ?? '', params, prompt: 'logout' })
 }
 
 /** §2: "the OP MUST ask the End-User ... if an id_token_hint was not provided or if the supplied ID Token does not belong to the current OP session". */
@@ -105,12 +87,6 @@ function targetOf (logout: LogoutRequest): LogoutTarget {
   }
 }
 
-/** The browser's login session, if any. */
-export async function browserSession (deps: Pick<LogoutDeps, 'ctx' | 'cookies'>, request: FastifyRequest): Promise<SessionRecord | undefined> {
-  const sessionId = deps.cookies.sessionId(request)
-  return sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
-}
-
 /**
  * RP-Initiated Logout 1.0 §3: to the verified post_logout_redirect_uri with `state`; else the
  * host's signed-out page (`interactions.signedOutUrl`), else ours. The reply may be a host
@@ -125,7 +101,7 @@ export async function leave (ctx: ProviderContext, reply: FastifyReply, target: 
     return reply.redirect(url.href, status)
   }
   const pages = pagesOf(ctx)
-  const locale = target.locale ?? logoutLocale(pages, reply.request, target.uiLocales)
+  const locale = target.locale ?? pageLocale(pages.catalogs, reply.request, target.uiLocales)
   const hostPage = ctx.options.interactions?.signedOutUrl
   if (hostPage !== undefined) {
     return reply.redirect(hostPage({ outcome, locale, ...(target.clientId === undefined ? {} : { clientId: target.clientId }) }), status)

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import { formTargetOf } from '../http/pages/render.js'
 import type { PageRenderer } from '../http/pages/renderer.js'
 
@@ -9,16 +9,6 @@ import type { PageRenderer } from '../http/pages/renderer.js'
  * They take the provider's renderer rather than `reply.oidcPages`: the signed-out page may be
  * the answer to a host's route (a logout finished on the host's own page), outside our context.
  */
-
-/**
- * The language of the logout pages: the request's `ui_locales` (RP-Initiated Logout 1.0 §2,
- * "End-User's preferred languages and scripts for the user interface"), then `Accept-Language`,
- * then English; the same choice as the login page (Catalogs.pick).
- */
-export function logoutLocale (pages: PageRenderer, request: FastifyRequest, uiLocales: readonly string[]): string {
-  const accept = request.headers['accept-language']
-  return pages.catalogs.pick(uiLocales, typeof accept === 'string' ? accept.slice(0, 500) : undefined)
-}
 
 export interface LogoutConfirmationView {
   locale: string

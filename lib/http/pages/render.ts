@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify'
 import type { PageRenderer } from './renderer.js'
 import type { PageName } from '../../contracts/pages.js'
+import { pageLocale } from './locale.js'
 
 export type { PageName } from '../../contracts/pages.js'
 
@@ -34,8 +35,7 @@ export async function renderPage (
 export function requestLocale (reply: FastifyReply): string {
   const query = reply.request.query as Record<string, unknown> | undefined
   const uiLocales = typeof query?.ui_locales === 'string' ? query.ui_locales.split(' ').slice(0, 20) : []
-  const accept = reply.request.headers['accept-language']
-  return reply.oidcPages.catalogs.pick(uiLocales, typeof accept === 'string' ? accept.slice(0, 500) : undefined)
+  return pageLocale(reply.oidcPages.catalogs, reply.request, uiLocales)
 }
 
 /** The CSP source for a redirect URI: its origin, or its scheme for private-use schemes. */

@@ -1,85 +1,104 @@
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import { OAuthError, type OAuthErrorCode } from '../contracts/errors.js'
-import type { ClaimRequest, ClaimsRequest } from '../contracts/interactions.js'
+import { OAuthError } from '../contracts/errors.js'
 import { isWellFormedChallenge, mayOmitCodeChallenge } from '../tokens/pkce.js'
 import { clientScopes } from '../tokens/issue.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
+import { parseClaimsRequest } from './claims-request.js'
+import { pageError, redirectError } from './errors.js'
+import type { AuthorizationRequest, RawParams } from './types.js'
 
-/** A validated authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1). */
-export interface AuthorizationRequest {
-  client: ClientRecord
+/**
+ * Where an authorization request came from. The rules are the same whatever the source; the
+ * source only says whether the request counts as pushed (RFC 9126 §5, §6) and whether its
+ * errors may go back to the redirect_uri (never at the PAR endpoint, §2.3).
+ * - `query`: GET /authorize (RFC 6749 §4.1.1);
+ * - `form`: POST /authorize (OIDC Core §3.1.2.1);
+ * - `par`: POST /par, the pushed request itself (RFC 9126 §2.1);
+ * - `pushed`: /authorize with a request_uri we issued, standing for what was pushed (§4);
+ * - `restore`: a pending interaction's request, read back after a login or consent page.
+ */
+export type RequestSource = 'query' | 'form' | 'par' | 'pushed' | 'restore'
+
+/** Where an error may be sent: the registered redirect_uri, with the request's `state`. */
+export interface ErrorRedirect {
   redirectUri: string
-  /** Requested scopes that are supported and allowed for the client, in request order. */
-  scopes: string[]
-  state?: string
-  nonce?: string
-  /** Absent only when the client may rely on a nonce instead (`mayOmitCodeChallenge`). */
-  codeChallenge?: string
-  codeChallengeMethod?: 'S256'
-  /** RFC 9449 §10: the DPoP key thumbprint the code is to be bound to. */
-  dpopJkt?: string
-  /** RFC 8707: the normalised resources requested (set by `resolveAuthorizationResources`). */
-  resources?: string[]
-  prompt: ReadonlySet<string>
-  maxAge?: number
-  loginHint?: string
-  idTokenHint?: string
-  /** OIDC Core §3.1.2.1: the user's preferred languages, in order (BCP 47 tags). */
-  uiLocales?: string[]
-  /** OIDC Core §3.1.2.1: requested Authentication Context Class References, in order. */
-  acrValues?: string[]
-  /** OIDC Core §5.5: individual claims requested for the ID token and the UserInfo response. */
-  claims?: ClaimsRequest
+  state: string | undefined
 }
 
-/** Parses and checks the `claims` parameter: a JSON object of `id_token` and `userinfo` members. */
-export function parseClaimsRequest (raw: string): ClaimsRequest {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(raw)
-  } catch {
-    throw redirectError('invalid_request', 'the claims parameter is not valid JSON')
-  }
-  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
-  if (!isObject(parsed)) throw redirectError('invalid_request', 'the claims parameter must be a JSON object')
-  const request: ClaimsRequest = {}
-  for (const member of ['id_token', 'userinfo'] as const) {
-    const value = parsed[member]
-    if (value === undefined) continue
-    if (!isObject(value)) throw redirectError('invalid_request', `claims.${member} must be an object`)
-    const claims: Record<string, ClaimRequest | null> = Object.create(null) as Record<string, ClaimRequest | null>
-    for (const [name, spec] of Object.entries(value)) {
-      if (spec !== null && !isObject(spec)) throw redirectError('invalid_request', `claims.${member}.${name} must be null or an object`)
-      claims[name] = spec === null ? null : spec as ClaimRequest
-    }
-    request[member] = claims
-  }
-  return request
-}
+/**
+ * The parser's answer: the validated request, or the error with, when the error may go to the
+ * client (RFC 6749 §4.1.2.1: only once client and redirect_uri are trusted), where to send it.
+ */
+export type ParsedAuthorizationRequest =
+  | { ok: true, request: AuthorizationRequest }
+  | { ok: false, error: OAuthError, redirect?: ErrorRedirect }
 
-/** Raw parameters as the query string or form parser hands them over. */
-export type RawParams = Record<string, unknown>
+export interface ParseOptions {
+  via: RequestSource
+  /** The client `client_id` names, when the caller already authenticated it (PAR): not looked up again. */
+  client?: ClientRecord
+}
 
 const maxValueLength = 2048
 // eslint-disable-next-line no-control-regex
-export const controlCharacters = /[\u0000-\u001f\u007f]/
+const controlCharacters = /[\u0000-\u001f\u007f]/
 const promptValues = new Set(['none', 'login', 'consent', 'select_account'])
+const pushedSources: ReadonlySet<RequestSource> = new Set(['par', 'pushed', 'restore'])
 
 /**
- * Set (as a symbol key, never a parameter) on the parameters of a request that came through
- * PAR (RFC 9126) or was validated before: `require_pushed_authorization_requests` is met.
+ * The one authorization-request parser, used by GET and POST /authorize, /par, a pushed
+ * request's use at /authorize and the restore of a pending interaction, so that each of them
+ * accepts and refuses exactly the same requests (RFC 9126 §2.1: a pushed request is validated
+ * as an authorization request would be). Three steps: the client and redirect_uri (errors are
+ * pages), the parameters (errors go to the redirect_uri), then what needs a look-up: the
+ * resources (RFC 8707 §2) and the `id_token_hint`'s signature (OIDC Core §3.1.2.1).
+ * Protocol errors are returned, not thrown; a store outage still throws.
+ *
+ * @example
+ * const parsed = await parseAuthorizationRequest(ctx, request.query as RawParams, { via: 'query' })
+ * if (!parsed.ok) return parsed.redirect === undefined ? showErrorPage(parsed.error) : redirectWithError(parsed)
  */
-export const pushedRequest: unique symbol = Symbol('fastify-oidc-provider.pushedRequest')
-
-/** An error shown as a page: the client or redirect_uri cannot be trusted (RFC 6749 §4.1.2.1). */
-function pageError (description: string): OAuthError {
-  return new OAuthError('invalid_request', description)
+export async function parseAuthorizationRequest (ctx: ProviderContext, params: RawParams, options: ParseOptions): Promise<ParsedAuthorizationRequest> {
+  let trusted: { client: ClientRecord, redirectUri: string }
+  try {
+    trusted = await trustedClientAndRedirect(ctx, params, options.client)
+  } catch (error) {
+    if (error instanceof OAuthError) return { ok: false, error }
+    throw error
+  }
+  try {
+    const request = validateRequest(ctx, params, trusted.client, trusted.redirectUri, options.via)
+    // RFC 8707 §2: each resource an absolute URI the provider knows; `invalid_target` otherwise.
+    request.resources = await resolveAuthorizationResources(ctx, params.resource)
+    if (request.idTokenHint !== undefined) request.hintSubject = await hintedSubject(ctx, request.client, request.idTokenHint)
+    return { ok: true, request }
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error
+    // RFC 9126 §2.3: the PAR endpoint answers errors itself, as JSON; it never redirects.
+    if (!error.allowRedirect || options.via === 'par') return { ok: false, error }
+    return { ok: false, error, redirect: { redirectUri: trusted.redirectUri, state: echoedState(params) } }
+  }
 }
 
-/** An error sent back to the (validated) redirect_uri. */
-export function redirectError (error: OAuthErrorCode, description: string): OAuthError {
-  return new OAuthError(error, description, { allowRedirect: true, statusCode: 400 })
+/**
+ * OIDC Core §3.1.2.1: the `sub` of an `id_token_hint` that is an ID token we issued to this
+ * client; anything else is `invalid_request`. An expired hint is still a hint; signature,
+ * issuer and audience are not optional.
+ */
+async function hintedSubject (ctx: ProviderContext, client: ClientRecord, idTokenHint: string): Promise<string> {
+  const payload = await ctx.keys.verifier.verify(idTokenHint, { typ: 'JWT', audience: client.client_id, ignoreExpiry: true })
+  if (typeof payload?.sub !== 'string') throw redirectError('invalid_request', 'id_token_hint is not a valid ID token issued to this client')
+  return payload.sub
+}
+
+/**
+ * The `state` an error response carries (RFC 6749 §4.1.2.1: "if present in the request"),
+ * even when the request was refused for another parameter; never one with control characters.
+ */
+function echoedState (params: RawParams): string | undefined {
+  const state = params.state
+  return typeof state === 'string' && state !== '' && !controlCharacters.test(state) ? state : undefined
 }
 
 /**
@@ -98,12 +117,16 @@ function single (params: RawParams, name: string, fail: (description: string) =>
  * Step 1 (RFC 6749 §4.1.2.1): the client and redirect_uri. Until both check out, nothing
  * redirects; the user sees an error page.
  */
-export async function resolveClientAndRedirect (ctx: ProviderContext, params: RawParams): Promise<{ client: ClientRecord, redirectUri: string }> {
+async function trustedClientAndRedirect (ctx: ProviderContext, params: RawParams, known: ClientRecord | undefined): Promise<{ client: ClientRecord, redirectUri: string }> {
   const clientId = single(params, 'client_id', pageError)
   if (clientId === undefined) throw pageError('the request has no client_id')
-  const { client, problem } = await ctx.clients.lookup(clientId)
-  // A refused metadata document (draft-ietf-oauth-client-id-metadata-document, "Metadata Discovery Errors") says why.
-  if (client === undefined) throw pageError(problem ?? 'the application (client_id) is not registered with this provider')
+  let client = known
+  if (client === undefined) {
+    const found = await ctx.clients.lookup(clientId)
+    // A refused metadata document (draft-ietf-oauth-client-id-metadata-document, "Metadata Discovery Errors") says why.
+    if (found.client === undefined) throw pageError(found.problem ?? 'the application (client_id) is not registered with this provider')
+    client = found.client
+  }
   const redirectUri = single(params, 'redirect_uri', pageError)
   if (redirectUri === undefined) throw pageError('the request has no redirect_uri')
   // Exact string comparison (RFC 9700 §2.1), never a prefix or pattern match.
@@ -113,33 +136,38 @@ export async function resolveClientAndRedirect (ctx: ProviderContext, params: Ra
   return { client, redirectUri }
 }
 
-/** Step 2: everything else. Errors from here on go back to the redirect_uri. */
-export function validateAuthorizationRequest (
+/** Step 2: everything else but the resources. Errors from here on may go back to the redirect_uri. */
+function validateRequest (
   ctx: ProviderContext,
   params: RawParams,
   client: ClientRecord,
-  redirectUri: string
+  redirectUri: string,
+  via: RequestSource
 ): AuthorizationRequest {
   for (const [name, value] of Object.entries(params)) {
-    // RFC 8707 §2.1: `resource` may be repeated; it is read by resolveAuthorizationResources.
+    // RFC 8707 §2: `resource` may be repeated; every other parameter appears once (RFC 6749 §3.1).
     if (Array.isArray(value) && name !== 'resource') throw redirectError('invalid_request', `parameter "${name}" must appear once`)
   }
   const get = (name: string): string | undefined => single(params, name, (description) => redirectError('invalid_request', description))
 
+  // RFC 9126 §2.1: "request_uri ... MUST NOT be provided" in a pushed request.
+  if (via === 'par' && get('request_uri') !== undefined) throw redirectError('invalid_request', 'request_uri must not be pushed (RFC 9126 section 2.1)')
   // OIDC Core §6: request objects are not supported (and never fetched: no outbound calls).
   if (get('request') !== undefined) throw redirectError('request_not_supported', 'the request parameter is not supported')
   if (get('request_uri') !== undefined) throw redirectError('request_uri_not_supported', 'the request_uri parameter is not supported')
 
   // RFC 9126 §5, §6: this provider or this client accepts only pushed requests.
-  if ((ctx.options.par.required || client.require_pushed_authorization_requests === true) && (params as Record<symbol, unknown>)[pushedRequest] !== true) {
+  if ((ctx.options.par.required || client.require_pushed_authorization_requests === true) && !pushedSources.has(via)) {
     throw redirectError('invalid_request', 'this client must push its authorization requests (PAR, RFC 9126)')
   }
+  // RFC 6749 §3.1.1, §4.1.1: the code flow only.
   const responseType = get('response_type')
   if (responseType === undefined) throw redirectError('invalid_request', 'response_type is required')
   if (responseType !== 'code') throw redirectError('unsupported_response_type', 'only response_type=code is supported')
   if (!client.response_types.includes('code') || !client.grant_types.includes('authorization_code')) {
     throw redirectError('unauthorized_client', 'this client may not use the authorization code flow')
   }
+  // OAuth 2.0 Multiple Response Type Encoding Practices §2.1: query is the code flow's default.
   const responseMode = get('response_mode')
   if (responseMode !== undefined && responseMode !== 'query') {
     throw redirectError('invalid_request', 'only response_mode=query is supported')
@@ -161,7 +189,7 @@ export function validateAuthorizationRequest (
 
   // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client, S256 only (absent method means plain).
   const codeChallenge = get('code_challenge')
-  // Except a confidential client the host allowed to send a nonce instead (lib/pkce.ts).
+  // Except a confidential client the host allowed to send a nonce instead (lib/tokens/pkce.ts).
   if (codeChallenge === undefined) {
     if (!mayOmitCodeChallenge(client, { nonce, scopes })) throw redirectError('invalid_request', 'code_challenge is required (PKCE, S256)')
   } else {
@@ -169,6 +197,7 @@ export function validateAuthorizationRequest (
     if (!isWellFormedChallenge(codeChallenge)) throw redirectError('invalid_request', 'code_challenge is malformed (43 base64url characters expected)')
   }
 
+  // OIDC Core §3.1.2.1: prompt is a space-separated list; `none` stands alone.
   const prompt = new Set((get('prompt') ?? '').split(' ').filter((value) => value !== ''))
   for (const value of prompt) {
     if (!promptValues.has(value)) throw redirectError('invalid_request', `unsupported prompt value "${value}"`)
@@ -187,8 +216,10 @@ export function validateAuthorizationRequest (
   const request: AuthorizationRequest = {
     client,
     redirectUri,
+    responseType,
     scopes,
     ...(codeChallenge === undefined ? {} : { codeChallenge, codeChallengeMethod: 'S256' as const }),
+    resources: [],
     prompt,
   }
   if (state !== undefined) request.state = state
@@ -200,7 +231,7 @@ export function validateAuthorizationRequest (
   if (idTokenHint !== undefined) request.idTokenHint = idTokenHint
   const dpopJkt = get('dpop_jkt')
   if (dpopJkt !== undefined) {
-    // A SHA-256 JWK thumbprint (RFC 7638), base64url: 43 characters.
+    // RFC 9449 §10: a SHA-256 JWK thumbprint (RFC 7638), base64url: 43 characters.
     if (!/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) throw redirectError('invalid_request', 'dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (RFC 9449 section 10)')
     request.dpopJkt = dpopJkt
   }
@@ -211,42 +242,5 @@ export function validateAuthorizationRequest (
   if (acrValues.length > 0) request.acrValues = acrValues
   const claims = get('claims')
   if (claims !== undefined) request.claims = parseClaimsRequest(claims)
-  return request
-}
-
-/** What an interaction keeps of the request, as plain strings (it goes through the store). */
-export function serializeRequest (request: AuthorizationRequest): Record<string, string> {
-  const params: Record<string, string> = {
-    client_id: request.client.client_id,
-    redirect_uri: request.redirectUri,
-    scope: request.scopes.join(' '),
-    prompt: [...request.prompt].join(' '),
-  }
-  if (request.state !== undefined) params.state = request.state
-  if (request.nonce !== undefined) params.nonce = request.nonce
-  if (request.maxAge !== undefined) params.max_age = String(request.maxAge)
-  if (request.loginHint !== undefined) params.login_hint = request.loginHint
-  if (request.idTokenHint !== undefined) params.id_token_hint = request.idTokenHint
-  if (request.dpopJkt !== undefined) params.dpop_jkt = request.dpopJkt
-  if (request.uiLocales !== undefined) params.ui_locales = request.uiLocales.join(' ')
-  if (request.acrValues !== undefined) params.acr_values = request.acrValues.join(' ')
-  if (request.claims !== undefined) params.claims = JSON.stringify(request.claims)
-  if (request.codeChallenge !== undefined) {
-    params.code_challenge = request.codeChallenge
-    params.code_challenge_method = request.codeChallengeMethod ?? 'S256'
-  }
-  // Normalised URIs have no spaces, so one space-joined string keeps them.
-  if (request.resources !== undefined && request.resources.length > 0) params.resource = request.resources.join(' ')
-  return params
-}
-
-/** Rebuilds a request saved in an interaction; the client is looked up again (it may be gone). */
-export async function restoreRequest (ctx: ProviderContext, params: Record<string, string>): Promise<AuthorizationRequest> {
-  const client = await ctx.clients.find(params.client_id ?? '')
-  if (client === undefined || !client.redirect_uris.includes(params.redirect_uri ?? '')) {
-    throw pageError('the application is no longer registered')
-  }
-  const request = validateAuthorizationRequest(ctx, { ...params, response_type: 'code', [pushedRequest]: true }, client, params.redirect_uri!)
-  request.resources = await resolveAuthorizationResources(ctx, params.resource?.split(' '))
   return request
 }

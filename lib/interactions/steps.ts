@@ -1,0 +1,102 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { InteractionRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import { OAuthError } from '../contracts/errors.js'
+import { startBrowserInteraction } from '../sessions/browser.js'
+import { issueCode } from './code.js'
+import { grantCovers, recordGrant } from './grant.js'
+import { errorUrl, successUrl } from './respond.js'
+import { serializeRequest } from './stored-request.js'
+import type { Authentication, AuthorizationRequest, Decision, FlowDeps, IssueCode } from './types.js'
+
+/*
+ * The steps every way through an authorization shares (the request at /authorize, and the end
+ * of a login or consent page): acting on a decision, which shows a page, issues the code or
+ * sends an error to the client.
+ */
+
+/**
+ * Carries out a decision: a new browser-bound interaction shown as the login or consent page
+ * (`present`), the code, or the error, sent to the client's redirect_uri with `state` and `iss`.
+ * `status` is 302 after a GET and 303 after a form post (Post/Redirect/Get).
+ */
+export async function act (
+  deps: FlowDeps,
+  decision: Decision,
+  authorization: AuthorizationRequest,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: 302 | 303
+): Promise<FastifyReply> {
+  switch (decision.kind) {
+    case 'login':
+    case 'consent': {
+      const authentication = decision.kind === 'consent' ? decision.authentication : undefined
+      const record = await startInteraction(deps, decision.kind, authorization, request, reply, authentication)
+      return await deps.present(record, authorization, request, reply, status)
+    }
+    case 'issue-code':
+      return await issueAndRedirect(deps.ctx, authorization, decision, reply, status)
+    case 'error':
+      return redirectOnError(deps.ctx, reply, decision.error, authorization.redirectUri, authorization.state, status)
+  }
+}
+
+/**
+ * Sends a protocol error that may be redirected to the client (RFC 6749 §4.1.2.1);
+ * anything else is thrown, to be shown as an error page.
+ */
+export function redirectOnError (
+  ctx: ProviderContext,
+  reply: FastifyReply,
+  error: unknown,
+  redirectUri: string,
+  state: string | undefined,
+  status: 302 | 303
+): FastifyReply {
+  if (error instanceof OAuthError && error.allowRedirect) {
+    return reply.code(status).header('cache-control', 'no-store').redirect(errorUrl(ctx, redirectUri, state, error), status)
+  }
+  throw error
+}
+
+/**
+ * Issues the code (RFC 6749 §4.1.2) for the decision's scopes under the user's grant, recorded
+ * or widened when the consent is new or the grant falls short, and redirects to the client.
+ */
+async function issueAndRedirect (ctx: ProviderContext, authorization: AuthorizationRequest, decision: IssueCode, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
+  const { authentication, scopes } = decision
+  const existing = decision.grant.consented ? undefined : decision.grant.existing
+  const grant = decision.grant.consented || existing === undefined || !grantCovers(existing, scopes)
+    ? await recordGrant(ctx, authentication.accountId, authorization, scopes)
+    : existing
+  if (decision.grant.consented) {
+    ctx.audit('consent.granted', { accountId: authentication.accountId, clientId: authorization.client.client_id, scope: scopes.join(' ') })
+  }
+  const code = await issueCode(ctx, authorization, authentication, grant, scopes)
+  reply.header('cache-control', 'no-store')
+  return reply.redirect(successUrl(ctx, authorization, code), status)
+}
+
+/** Saves the login or consent step as an interaction bound to this browser, holding the request it belongs to. */
+async function startInteraction (
+  deps: FlowDeps,
+  prompt: 'login' | 'consent',
+  authorization: AuthorizationRequest,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  authentication?: Authentication
+): Promise<InteractionRecord> {
+  // Members left undefined are not written (startBrowserInteraction): a login step has no account yet.
+  return await startBrowserInteraction(deps, request, reply, {
+    clientId: authorization.client.client_id,
+    params: serializeRequest(authorization),
+    prompt,
+    accountId: authentication?.accountId,
+    authTime: authentication?.authTime,
+    sessionId: authentication?.sessionId,
+    sid: authentication?.sid,
+    acr: authentication?.acr,
+    amr: authentication?.amr,
+  })
+}

@@ -1,0 +1,61 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { InteractionRecord, SessionRecord } from '../contracts/store.js'
+import type { ProviderContext } from '../contracts/context.js'
+import type { ProviderCookies } from '../http/cookies.js'
+import { nowSeconds, randomToken } from '../tokens/crypto.js'
+
+/** What reading and binding the browser takes: the provider and its two cookies. */
+export interface BrowserDeps {
+  ctx: ProviderContext
+  cookies: ProviderCookies
+}
+
+/**
+ * The browser's login session: the one its signed session cookie names, while the store still
+ * has it (expired, ended or never there: undefined). Every reader (the authorization request,
+ * the consent check, the logout request and its confirmation) goes through here.
+ *
+ * @example
+ * const session = await browserSession(deps, request)
+ */
+export async function browserSession (deps: BrowserDeps, request: FastifyRequest): Promise<SessionRecord | undefined> {
+  const sessionId = deps.cookies.sessionId(request)
+  return sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
+}
+
+/** What a pending interaction holds besides its id, binding, CSRF token and expiry. */
+export type InteractionFields = Omit<InteractionRecord, 'interactionId' | 'csrfToken' | 'browserId' | 'expiresAt'>
+
+/**
+ * Saves a pending interaction (login, consent or logout confirmation) bound to this browser: the
+ * browser id cookie (set here when missing) must come back with every step, and each form
+ * carries the CSRF token issued here. It lives `ttl.interaction` seconds.
+ *
+ * @example
+ * const record = await startBrowserInteraction(deps, request, reply, { clientId, params, prompt: 'login' })
+ */
+export async function startBrowserInteraction (deps: BrowserDeps, request: FastifyRequest, reply: FastifyReply, fields: InteractionFields): Promise<InteractionRecord> {
+  let browserId = deps.cookies.browserId(request)
+  if (browserId === undefined) {
+    browserId = randomToken(16)
+    deps.cookies.setBrowserId(reply, browserId)
+  }
+  const record: InteractionRecord = {
+    interactionId: randomToken(16),
+    clientId: fields.clientId,
+    params: fields.params,
+    csrfToken: randomToken(24),
+    browserId,
+    expiresAt: nowSeconds() + deps.ctx.options.ttl.interaction,
+  }
+  // Optional members assigned only when present (the record's shape stays what it was).
+  if (fields.prompt !== undefined) record.prompt = fields.prompt
+  if (fields.accountId !== undefined) record.accountId = fields.accountId
+  if (fields.authTime !== undefined) record.authTime = fields.authTime
+  if (fields.sessionId !== undefined) record.sessionId = fields.sessionId
+  if (fields.sid !== undefined) record.sid = fields.sid
+  if (fields.acr !== undefined) record.acr = fields.acr
+  if (fields.amr !== undefined) record.amr = fields.amr
+  await deps.ctx.store.saveInteraction(record)
+  return record
+}
