@@ -8,6 +8,7 @@ import type { ResourceCatalog } from './resources.js'
 import type { SecurityEventEmitter, SecurityEventName, SecurityEvents } from './events.js'
 import type { OutboundFetcher } from './outbound.js'
 import type { ClientDirectory } from './client-directory.js'
+import type { ProviderPages } from './pages.js'
 
 /** RFC 9449 §8: server-provided DPoP nonces, good on every instance (tokens/dpop-nonce.ts). */
 export interface DpopNonceSource {
@@ -68,4 +69,6 @@ export interface ProviderContext extends ProviderCore {
   clientKeySets: ClientKeySets
   /** Back-channel logout deliveries in flight. */
   deliveries: BackgroundWork
+  /** The login, consent, logout and error pages, with their catalogs. */
+  pages: ProviderPages
 }

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify'
 /** A message catalog: key → text with `{name}` placeholders. */
 export type Messages = Record<string, string>
 
@@ -47,4 +48,31 @@ export interface PagesOptions {
   templates?: Partial<Record<PageName, string>>
   /** Locale → messages: adds a language, or changes texts of a shipped one (English fills gaps). */
   messages?: Record<string, Messages>
+}
+
+/** The message catalogs of the pages' languages (http/pages/i18n.ts). */
+export interface PageCatalogs {
+  /** The languages with a catalog (discovery's `ui_locales_supported`). */
+  readonly locales: string[]
+  /** The best language for `ui_locales`, then `Accept-Language`, then English. */
+  pick (uiLocales?: readonly string[], acceptLanguage?: string): string
+  /** A message in `locale` (English when the catalog lacks it), with `{name}` placeholders filled. */
+  t (locale: string, key: string, vars?: Readonly<Record<string, string | number>>): string
+  has (locale: string, key: string): boolean
+}
+
+/** How one page is rendered: its language and where its form may post or redirect to. */
+export interface PageRenderOptions {
+  locale: string
+  /** Origins a form may post or redirect to (CSP `form-action`), besides 'self'. */
+  formTargets?: readonly string[]
+}
+
+/**
+ * The provider's pages (`ctx.pages`, http/pages/renderer.ts, made once at register): our
+ * templates or the host's, with the brand and catalogs, sent with the headers every page gets.
+ */
+export interface ProviderPages {
+  readonly catalogs: PageCatalogs
+  send (reply: FastifyReply, page: PageName, data: Record<string, unknown>, options: PageRenderOptions): Promise<FastifyReply>
 }

@@ -7,7 +7,6 @@ import { unconsentedClaims } from './decide.js'
 import { toInteraction } from './view.js'
 import type { AuthorizationRequest, FlowDeps } from './types.js'
 import type { LogoutInteraction } from '../contracts/interactions.js'
-import { pagesOf } from '../http/pages/install.js'
 import { renderLogoutConfirmation } from '../sessions/pages.js'
 
 /*
@@ -87,7 +86,7 @@ export async function renderConsent (
 
 /** The logout confirmation page ("Sign out?"), from the pending logout's public view. */
 export async function renderLogout (deps: FlowDeps, reply: FastifyReply, interaction: LogoutInteraction): Promise<FastifyReply> {
-  return await renderLogoutConfirmation(pagesOf(deps.ctx), reply, {
+  return await renderLogoutConfirmation(deps.ctx.pages, reply, {
     locale: interaction.locale,
     clientName: interaction.client?.clientName ?? interaction.client?.clientId,
     action: deps.ctx.basePath + routes.logout,

@@ -18,7 +18,8 @@ import type { LogoutDeps } from '../sessions/logout.js'
 import { describeLogoutInteraction, finishLogout } from '../sessions/logout-interaction.js'
 
 /**
- * The interaction API, one per provider: what `app.oidc.getInteraction`,
+ * The interaction API, one per provider (the plugin makes it once and hands it to app.oidc and
+ * to the browser routes): what `app.oidc.getInteraction`,
  * `getLogoutInteraction`, `finishInteraction` and `checkPassword` call, and what our own login,
  * consent and logout pages call. The rules (browser binding, expiry, single use, CSRF,
  * cross-site refusal, brute-force limits) live here, in finish.ts and in
@@ -213,16 +214,4 @@ export class BuiltInPages {
     if (decision !== 'logout' && decision !== 'stay') throw new OAuthError('invalid_request', 'the sign-out form has no decision')
     return await this.service.finishLoaded(record, { logout: decision === 'logout' }, request, reply)
   }
-}
-
-const services = new WeakMap<ProviderContext, InteractionService>()
-
-/** The provider's interaction service (made once per provider). */
-export function interactionsOf (ctx: ProviderContext): InteractionService {
-  let service = services.get(ctx)
-  if (service === undefined) {
-    service = new InteractionService(ctx)
-    services.set(ctx, service)
-  }
-  return service
 }

@@ -1,9 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import type { Catalogs } from '../http/pages/i18n.js'
+import type { PageCatalogs } from '../contracts/pages.js'
 import { publicClient } from '../tokens/claims-hook.js'
-import { pagesOf } from '../http/pages/install.js'
 import { pageLocale } from '../http/pages/locale.js'
 import { promptOf } from './binding.js'
 import { restoreRequest } from './stored-request.js'
@@ -14,7 +13,7 @@ import type { Interaction, InteractionScope } from '../contracts/interactions.js
  * The consent text of a scope: the host's own, else the catalog's, else the words of the
  * resource server (API) that declared it, else its name.
  */
-export function scopeDescription (ctx: ProviderContext, catalogs: Catalogs, locale: string, scope: string): string {
+export function scopeDescription (ctx: ProviderContext, catalogs: PageCatalogs, locale: string, scope: string): string {
   const own = ctx.options.scopeRegistry.description(scope)
   if (own !== undefined) return own
   const key = `scope.${scope}`
@@ -24,7 +23,7 @@ export function scopeDescription (ctx: ProviderContext, catalogs: Catalogs, loca
 
 /** The public view of a pending interaction (what `app.oidc.getInteraction` returns). */
 export function toInteraction (ctx: ProviderContext, record: InteractionRecord, authorization: AuthorizationRequest, request: FastifyRequest): Interaction {
-  const catalogs = pagesOf(ctx).catalogs
+  const catalogs = ctx.pages.catalogs
   const locale = pageLocale(catalogs, request, authorization.uiLocales)
   const scopes: InteractionScope[] = authorization.scopes.map((name) => ({
     name,

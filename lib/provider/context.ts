@@ -11,6 +11,7 @@ import { DpopNonces } from '../tokens/dpop-nonce.js'
 import { createClientDirectory } from '../clients/lookup.js'
 import { createClientKeySets } from '../clients/jwks-uri.js'
 import { createDeliveries } from '../sessions/backchannel.js'
+import { createPages } from '../http/pages/install.js'
 
 /** Events that are attacks (or their symptoms): logged at warn, the others at info. */
 const attackEvents = new Set(['code.replayed', 'refresh_token.reused', 'login.locked', 'form.cross_site'])
@@ -65,5 +66,7 @@ export function buildContext (parts: ContextParts): ProviderContext {
     dpopNonces: new DpopNonces(`${nonceSecret}:dpop`),
     clientKeySets: createClientKeySets(core),
     deliveries: createDeliveries(),
+    // A bad `pages` option (brand, template file, catalog) fails register here.
+    pages: createPages(options.pages ?? {}),
   }
 }

@@ -5,7 +5,7 @@ import type { PublicJwk } from '../contracts/keys.js'
 import { endAccountSessions } from '../sessions/end.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from '../contracts/interactions.js'
-import { interactionsOf } from '../interactions/service.js'
+import type { InteractionService } from '../interactions/service.js'
 import type { ProviderHealth } from './health.js'
 import type { ProviderMetrics } from './metrics/index.js'
 
@@ -73,7 +73,11 @@ export interface OidcHostApi {
   readonly metrics: ProviderMetrics | undefined
 }
 
-export function createHostApi (ctx: ProviderContext, operations: { health: ProviderHealth, metrics?: ProviderMetrics }): OidcHostApi {
+export function createHostApi (
+  ctx: ProviderContext,
+  interactions: InteractionService,
+  operations: { health: ProviderHealth, metrics?: ProviderMetrics }
+): OidcHostApi {
   return {
     health: operations.health,
     metrics: operations.metrics === undefined ? undefined : { registry: operations.metrics.registry },
@@ -102,10 +106,10 @@ export function createHostApi (ctx: ProviderContext, operations: { health: Provi
       ctx.audit('sessions.ended', { accountId, count })
       return count
     },
-    getInteraction: async (request, interactionId) => await interactionsOf(ctx).get(request, interactionId),
-    getLogoutInteraction: async (request, interactionId) => await interactionsOf(ctx).getLogout(request, interactionId),
-    finishInteraction: async (request, reply, result, interactionId) => await interactionsOf(ctx).finish(request, reply, result, interactionId),
-    checkPassword: async (request, username, password, clientId) => await interactionsOf(ctx).checkPassword(request, username, password, clientId),
+    getInteraction: async (request, interactionId) => await interactions.get(request, interactionId),
+    getLogoutInteraction: async (request, interactionId) => await interactions.getLogout(request, interactionId),
+    finishInteraction: async (request, reply, result, interactionId) => await interactions.finish(request, reply, result, interactionId),
+    checkPassword: async (request, username, password, clientId) => await interactions.checkPassword(request, username, password, clientId),
     on (name, listener) { ctx.events.on(name, listener) },
     off (name, listener) { ctx.events.off(name, listener) },
   }

@@ -16,10 +16,11 @@ import { createHostApi, type OidcHostApi } from './host-api.js'
 import { browserRouteModules, routeModules } from '../routes/index.js'
 import { pathInsertedDiscoveryRoutes } from '../routes/discovery.js'
 import { ResourceRegistry } from '../resources/registry.js'
-import { installPages, pagesOf } from '../http/pages/install.js'
+import { installPages } from '../http/pages/install.js'
 import { resolveOptions } from './options.js'
 import { createHealth, registerHealthRoutes } from './health.js'
 import { buildContext } from './context.js'
+import { InteractionService } from '../interactions/service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -67,10 +68,11 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   const clash = resources.staticIntrospectionClientIds.find((clientId) => staticClients.has(clientId))
   if (clash !== undefined) throw invalidOption('resourceServers', `introspection clientId "${clash}" is also the client_id of a client`)
 
-  pagesOf(ctx) // a bad `pages` option (brand, template file, catalog) fails register here
   metrics?.listen(ctx.events)
   const health = createHealth(ctx, app)
-  app.decorate('oidc', createHostApi(ctx, { health, ...(metrics === undefined ? {} : { metrics }) }))
+  // One interaction service for the host's pages (app.oidc) and ours (the browser routes).
+  const interactions = new InteractionService(ctx)
+  app.decorate('oidc', createHostApi(ctx, interactions, { health, ...(metrics === undefined ? {} : { metrics }) }))
   if (options.ownsStore) app.addHook('onClose', async () => { await options.store.close?.() })
   app.addHook('onClose', async () => {
     // Back-channel logouts already started finish (each is bounded by its timeout) first.
@@ -98,7 +100,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     })
     child.setErrorHandler(errorHandler)
     if (metrics !== undefined) child.addHook('onResponse', metrics.onResponse)
-    installPages(child, ctx)
+    installPages(child, ctx.pages)
     for (const register of routeModules) await register(child, ctx)
     // Issue 19: @fastify/cookie only where cookies are used (/authorize, consent, logout). Its
     // `onSend` hook runs on every route of the context it is registered in, even with
@@ -108,7 +110,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     await child.register(async (browser) => {
       // No parsing hook (`hook: false`): the routes parse the header on demand (lib/cookies.ts).
       if (!browser.hasRequestDecorator('cookies')) await browser.register(fastifyCookie, { hook: false })
-      for (const register of browserRouteModules) await register(browser, ctx)
+      for (const register of browserRouteModules) await register(browser, ctx, interactions)
     })
   }, { prefix })
 

@@ -3,7 +3,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { routes } from '../contracts/urls.js'
 import { handleAuthorizationRequest } from '../interactions/authorize.js'
-import { BuiltInPages, interactionsOf } from '../interactions/service.js'
+import { BuiltInPages, type InteractionService } from '../interactions/service.js'
 import type { RawParams } from '../interactions/types.js'
 
 /**
@@ -11,8 +11,7 @@ import type { RawParams } from '../interactions/types.js'
  * (or a pushed one's `request_uri`, RFC 9126 §4); a POST carrying `interaction_id` is our login
  * form's submission.
  */
-export async function authorizeRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
-  const service = interactionsOf(ctx)
+export async function authorizeRoutes (app: FastifyInstance, _ctx: ProviderContext, service: InteractionService): Promise<void> {
   const pages = new BuiltInPages(service)
   const config = { html: true }
 

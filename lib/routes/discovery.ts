@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ProviderContext } from '../contracts/context.js'
 import { routes } from '../contracts/urls.js'
-import { pagesOf } from '../http/pages/install.js'
 import { grantHandlers } from '../grants/index.js'
 import { algorithmMetadata, supportedAlgorithms } from '../tokens/algorithms.js'
 import { keyMetadata } from '../clients/discovery.js'
@@ -50,7 +49,7 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
     // OIDC Discovery §3: the languages the pages have a catalog for (ui_locales picks one).
-    ui_locales_supported: pagesOf(ctx).catalogs.locales,
+    ui_locales_supported: ctx.pages.catalogs.locales,
     // draft-ietf-oauth-client-id-metadata-document, "Authorization Server Metadata": URL client_ids are resolved.
     ...(ctx.clients.resolvesMetadataDocuments ? { client_id_metadata_document_supported: true } : {}),
   }

@@ -3,7 +3,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import { routes } from '../contracts/urls.js'
 import { handleLogoutRequest } from '../sessions/logout.js'
 import type { LogoutParams } from '../sessions/logout-request.js'
-import { BuiltInPages, interactionsOf } from '../interactions/service.js'
+import { BuiltInPages, type InteractionService } from '../interactions/service.js'
 import { formBody } from './authorize.js'
 
 /**
@@ -11,8 +11,7 @@ import { formBody } from './authorize.js'
  * relying party's logout request; a POST carrying `logout_id` is our confirmation form, one user
  * of the interaction API like a host's logout page.
  */
-export async function endSessionRoutes (app: FastifyInstance, ctx: ProviderContext): Promise<void> {
-  const service = interactionsOf(ctx)
+export async function endSessionRoutes (app: FastifyInstance, _ctx: ProviderContext, service: InteractionService): Promise<void> {
   const pages = new BuiltInPages(service)
   const config = { html: true }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ProviderContext } from '../contracts/context.js'
+import type { InteractionService } from '../interactions/service.js'
 import { discoveryRoutes } from './discovery.js'
 import { jwksRoutes } from './jwks.js'
 import { registerRoutes } from './register.js'
@@ -14,6 +15,9 @@ import { corsRoutes } from '../http/cors.js'
 import { parRoutes } from './par.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
+
+/** A browser route module: it also gets the provider's interaction service (made once, shared with app.oidc). */
+export type BrowserRouteModule = (app: FastifyInstance, ctx: ProviderContext, interactions: InteractionService) => Promise<void>
 
 /**
  * The endpoints no browser cookie reaches (back-channel and public documents), registered in this
@@ -34,11 +38,11 @@ export const routeModules: readonly RouteModule[] = [
 ]
 
 /**
- * The browser endpoints, the only ones that read or write the provider's cookies (lib/cookies.ts):
+ * The browser endpoints, the only ones that read or write the provider's cookies (lib/http/cookies.ts):
  * registered in a child context that alone holds @fastify/cookie, whose `onSend` hook (added even
  * with `hook: false`) would otherwise run on every route above too.
  */
-export const browserRouteModules: readonly RouteModule[] = [
+export const browserRouteModules: readonly BrowserRouteModule[] = [
   authorizeRoutes,
   consentRoutes,
   endSessionRoutes,

@@ -2,7 +2,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ClientRecord, InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { hostMistake, OAuthError } from '../contracts/errors.js'
-import { pagesOf } from '../http/pages/install.js'
 import { pageLocale } from '../http/pages/locale.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import type { LogoutInteraction, LogoutResult } from '../contracts/interactions.js'
@@ -40,7 +39,7 @@ export async function describeLogoutInteraction (deps: BrowserDeps, record: Inte
     id: record.interactionId,
     prompt: 'logout',
     uiLocales: target.uiLocales,
-    locale: target.locale ?? pageLocale(pagesOf(deps.ctx).catalogs, request, target.uiLocales),
+    locale: target.locale ?? pageLocale(deps.ctx.pages.catalogs, request, target.uiLocales),
     csrfToken: record.csrfToken,
     expiresAt: record.expiresAt,
   }

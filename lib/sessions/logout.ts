@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { InteractionRecord, SessionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import { pagesOf } from '../http/pages/install.js'
 import { pageLocale } from '../http/pages/locale.js'
 import { endSession } from './end.js'
 import { renderLoggedOut } from './pages.js'
@@ -63,7 +62,7 @@ export const pendingLogoutKind = 'logout'
  * missing), with the validated target and the language of its pages.
  */
 async function startLogoutInteraction (deps: LogoutDeps, request: FastifyRequest, reply: FastifyReply, logout: LogoutRequest, target: LogoutTarget): Promise<InteractionRecord> {
-  const locale = pageLocale(pagesOf(deps.ctx).catalogs, request, target.uiLocales)
+  const locale = pageLocale(deps.ctx.pages.catalogs, request, target.uiLocales)
   const params: Record<string, string> = { kind: pendingLogoutKind, ui_locales: target.uiLocales.join(' '), locale }
   if (target.postLogoutRedirectUri !== undefined) params.post_logout_redirect_uri = target.postLogoutRedirectUri
   if (target.state !== undefined) params.state = target.state
@@ -100,7 +99,7 @@ export async function leave (ctx: ProviderContext, reply: FastifyReply, target: 
     if (target.state !== undefined) url.searchParams.append('state', target.state)
     return reply.redirect(url.href, status)
   }
-  const pages = pagesOf(ctx)
+  const pages = ctx.pages
   const locale = target.locale ?? pageLocale(pages.catalogs, reply.request, target.uiLocales)
   const hostPage = ctx.options.interactions?.signedOutUrl
   if (hostPage !== undefined) {

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import { formTargetOf } from '../http/pages/render.js'
-import type { PageRenderer } from '../http/pages/renderer.js'
+import type { ProviderPages } from '../contracts/pages.js'
 
 /*
  * The two logout pages, rendered by the page system like login and consent: the host's brand,
@@ -22,14 +22,14 @@ export interface LogoutConfirmationView {
 }
 
 /** The "Sign out?" page (`logout`). */
-export async function renderLogoutConfirmation (pages: PageRenderer, reply: FastifyReply, view: LogoutConfirmationView): Promise<FastifyReply> {
+export async function renderLogoutConfirmation (pages: ProviderPages, reply: FastifyReply, view: LogoutConfirmationView): Promise<FastifyReply> {
   const { locale, postLogoutRedirectUri, ...vars } = view
   const formTargets = postLogoutRedirectUri === undefined ? [] : [formTargetOf(postLogoutRedirectUri)]
   return await pages.send(reply, 'logout', { locale, ...vars, title: pages.catalogs.t(locale, 'logout.title') }, { locale, formTargets })
 }
 
 /** The page shown when there is no post_logout_redirect_uri to go back to (`logged-out`). */
-export async function renderLoggedOut (pages: PageRenderer, reply: FastifyReply, outcome: 'signed_out' | 'stayed', locale: string): Promise<FastifyReply> {
+export async function renderLoggedOut (pages: ProviderPages, reply: FastifyReply, outcome: 'signed_out' | 'stayed', locale: string): Promise<FastifyReply> {
   return await pages.send(reply, 'logged-out', {
     locale,
     outcome,

@@ -2,7 +2,7 @@ import Negotiator from 'negotiator'
 import { en } from './messages-en.js'
 import { de } from './messages-de.js'
 import { fr } from './messages-fr.js'
-import type { Messages } from '../../contracts/pages.js'
+import type { Messages, PageCatalogs } from '../../contracts/pages.js'
 
 /** The catalogs shipped with the provider. */
 export const builtInCatalogs: Readonly<Record<string, Messages>> = { en, de, fr }
@@ -13,7 +13,7 @@ const localeTag = /^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/
  * The message catalogs of the pages: the shipped ones merged with the host's (`pages.messages`),
  * key by key, so a host can add a language or change one text. English fills any gap.
  */
-export class Catalogs {
+export class Catalogs implements PageCatalogs {
   readonly #catalogs = new Map<string, Messages>()
   /** Discovery `ui_locales_supported`: the languages with a catalog, English first. */
   readonly locales: string[]

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { Catalogs } from './i18n.js'
+import type { PageCatalogs } from '../../contracts/pages.js'
 
 /** An Accept-Language header longer than this is cut before it is negotiated (no unbounded parsing). */
 const maxAcceptLanguageLength = 500
@@ -10,9 +10,9 @@ const maxAcceptLanguageLength = 500
  * the browser's `Accept-Language` (RFC 9110 §12.5.4), then English (see `Catalogs.pick`).
  *
  * @example
- * const locale = pageLocale(pagesOf(ctx).catalogs, request, authorization.uiLocales)
+ * const locale = pageLocale(ctx.pages.catalogs, request, authorization.uiLocales)
  */
-export function pageLocale (catalogs: Catalogs, request: FastifyRequest, uiLocales: readonly string[] = []): string {
+export function pageLocale (catalogs: PageCatalogs, request: FastifyRequest, uiLocales: readonly string[] = []): string {
   const accept = request.headers['accept-language']
   return catalogs.pick(uiLocales, typeof accept === 'string' ? accept.slice(0, maxAcceptLanguageLength) : undefined)
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import type { PageRenderer } from './renderer.js'
+import type { ProviderPages } from '../../contracts/pages.js'
 import type { PageName } from '../../contracts/pages.js'
 import { pageLocale } from './locale.js'
 
@@ -8,12 +8,12 @@ export type { PageName } from '../../contracts/pages.js'
 declare module 'fastify' {
   interface FastifyReply {
     /** The provider's page renderer (brand, templates, catalogs), decorated on its own context only. */
-    readonly oidcPages: PageRenderer
+    readonly oidcPages: ProviderPages
   }
 }
 
 /**
- * Renders one of the provider's pages with the headers every page gets (see PageRenderer).
+ * Renders one of the provider's pages with the headers every page gets (see http/pages/renderer.ts).
  * `formTargets` are the origins a form may post or redirect to: Chromium applies
  * `form-action` to the redirect that follows a form post, so the client's redirect_uri origin
  * must be listed for the consent form's final redirect to go through. The language is

@@ -4,7 +4,7 @@ import { resolve } from 'node:path'
 import type { FastifyReply } from 'fastify'
 import { Eta } from 'eta'
 import { Catalogs } from './i18n.js'
-import type { BrandOptions, PageName, PagesOptions } from '../../contracts/pages.js'
+import type { BrandOptions, PageName, PageRenderOptions, PagesOptions, ProviderPages } from '../../contracts/pages.js'
 
 const cssColor = /^(#[0-9A-Fa-f]{3,8}|[a-z]{3,30})$/
 const colorVariables = { accent: '--accent', accentText: '--accent-text', background: '--bg', card: '--card', text: '--text' } as const
@@ -57,20 +57,13 @@ function checkBrand (brand: BrandOptions = {}): { view: BrandView, imgSources: s
   return { view, imgSources, styleSources }
 }
 
-/** How one page is rendered: its language and where its form may post or redirect to. */
-export interface RenderOptions {
-  locale: string
-  /** Origins a form may post or redirect to (CSP `form-action`), besides 'self'. */
-  formTargets?: readonly string[]
-}
-
 /**
  * Renders the provider's pages: our Eta templates or the host's replacements, with the brand,
  * the message catalog of the page's language, and the headers every page gets: a strict CSP
  * (inline style only by a per-response nonce, no script at all), no framing, no sniffing, no
  * caching.
  */
-export class PageRenderer {
+export class PageRenderer implements ProviderPages {
   readonly catalogs: Catalogs
   readonly brand: BrandView
   readonly #eta: Eta
@@ -94,7 +87,7 @@ export class PageRenderer {
   }
 
   /** Renders `page` into the reply. `data` are the page's variables (see the README's table). */
-  async send (reply: FastifyReply, page: PageName, data: Record<string, unknown>, options: RenderOptions): Promise<FastifyReply> {
+  async send (reply: FastifyReply, page: PageName, data: Record<string, unknown>, options: PageRenderOptions): Promise<FastifyReply> {
     const nonce = randomBytes(16).toString('base64')
     const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ')
     const styleSrc = `'nonce-${nonce}'${this.#styleSources === '' ? '' : ` ${this.#styleSources}`}`
