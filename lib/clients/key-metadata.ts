@@ -46,7 +46,7 @@ export function validateKeyMetadata (body: Record<string, unknown>, method: stri
   }
 
   // The algorithm members (token_endpoint_auth_signing_alg, id_token_signed_response_alg) were
-  // checked by lib/algorithms.ts, the one list discovery publishes; here they are only kept.
+  // checked by lib/tokens/algorithms.ts, the one list discovery publishes; here they are only kept.
   if (typeof body.token_endpoint_auth_signing_alg === 'string') accepted.token_endpoint_auth_signing_alg = body.token_endpoint_auth_signing_alg
 
   for (const member of ['dpop_bound_access_tokens', 'require_pushed_authorization_requests'] as const) {

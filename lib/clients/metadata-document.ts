@@ -14,7 +14,7 @@ import { isLoopbackHostname } from '../contracts/urls.js'
  * the MCP authorization spec 2025-11-25 cites; sections are named by title below, as their
  * numbers move between revisions):
  * a client identifies itself with an https URL as its `client_id`, and the provider fetches the
- * client's metadata from that URL instead of a registration. One module: lookup (lib/clients.ts
+ * client's metadata from that URL instead of a registration. One module: lookup (lib/clients/lookup.ts
  * calls it, so every endpoint gets it), URL rules, document rules, and the bounded cache.
  */
 
@@ -109,8 +109,8 @@ const sharedSecretMethods = new Set(['client_secret_basic', 'client_secret_post'
 /**
  * Draft, "Client Metadata Document": the document names the same `client_id` (simple string
  * comparison, RFC 3986 §6.2.1: no normalisation), carries no secret and no shared-secret
- * method, and passes the registration rules (lib/registration/metadata.ts, with the same
- * algorithms lib/algorithms.ts publishes). A document without `token_endpoint_auth_method` is
+ * method, and passes the registration rules (lib/clients/registration/metadata.ts, with the same
+ * algorithms lib/tokens/algorithms.ts publishes). A document without `token_endpoint_auth_method` is
  * a public client (`none`): RFC 7591's default, `client_secret_basic`, cannot apply here.
  * Throws `OAuthError` with a description of the first broken rule.
  */

@@ -49,7 +49,7 @@ export const StaticClientSchema = Type.Object({
   tos_uri: Type.Optional(Type.String()),
   contacts: Type.Optional(Type.Array(Type.String())),
   first_party: Type.Optional(Type.Boolean({ description: 'Skip the consent page for this client.' })),
-  // Algorithm wishes (OIDC Registration §2), checked against lib/algorithms.ts like registration's.
+  // Algorithm wishes (OIDC Registration §2), checked against lib/tokens/algorithms.ts like registration's.
   id_token_signed_response_alg: Type.Optional(Type.String({ description: 'The ID token signing alg; one the keys support.' })),
   userinfo_signed_response_alg: Type.Optional(Type.String()),
   token_endpoint_auth_signing_alg: Type.Optional(Type.String()),

@@ -108,7 +108,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
     // discovery and JWKS request a hook call. This child inherits the parsers, validator, error
     // handler, pages and the CORS onRoute hook of `child`.
     await child.register(async (browser) => {
-      // No parsing hook (`hook: false`): the routes parse the header on demand (lib/cookies.ts).
+      // No parsing hook (`hook: false`): the routes parse the header on demand (lib/http/cookies.ts).
       if (!browser.hasRequestDecorator('cookies')) await browser.register(fastifyCookie, { hook: false })
       for (const register of browserRouteModules) await register(browser, ctx, interactions)
     })

@@ -17,7 +17,7 @@ export class ResourceRegistry implements ResourceCatalog {
     this.#find = find
     this.#self = {
       resource: normalizeResource(self.issuer) ?? self.issuer,
-      // The provider's own scopes are described by the page catalogs (lib/pages), not here.
+      // The provider's own scopes are described by the page catalogs (lib/http/pages), not here.
       scopes: new Map(self.scopes.map((scope) => [scope, scope])),
       self: true,
     }

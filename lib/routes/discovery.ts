@@ -28,7 +28,7 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     response_modes_supported: ['query'],
     grant_types_supported: grantTypes,
     subject_types_supported: ['public'],
-    // One list with registration's rules (lib/algorithms.ts): what our keys can sign.
+    // One list with registration's rules (lib/tokens/algorithms.ts): what our keys can sign.
     ...algorithmMetadata(supportedAlgorithms(ctx.keys)),
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],

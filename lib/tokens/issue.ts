@@ -162,7 +162,7 @@ export function accessTokenSigner (ctx: ProviderContext): SigningKey {
 export function idTokenSigner (ctx: ProviderContext, client: ClientRecord): SigningKey {
   const registered = client.id_token_signed_response_alg
   if (registered !== undefined) {
-    // Registration accepted only algorithms the ring held (lib/algorithms.ts); a reload may drop one.
+    // Registration accepted only algorithms the ring held (lib/tokens/algorithms.ts); a reload may drop one.
     const key = ctx.keys.signingKey(registered as SigningAlgorithm)
     if (key === undefined) throw new OAuthError('unauthorized_client', `the provider holds no ${registered} key for this client's id_token_signed_response_alg`)
     return key

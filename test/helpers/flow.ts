@@ -45,7 +45,7 @@ export interface FlowOptions {
   prefix?: string
   /** RFC 8707 `resource` parameters (repeated). */
   resources?: string[]
-  /** false: no code_challenge (a legacy client allowed to rely on a nonce, lib/pkce.ts). */
+  /** false: no code_challenge (a legacy client allowed to rely on a nonce, lib/tokens/pkce.ts). */
   pkce?: boolean
 }
 

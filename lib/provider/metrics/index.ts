@@ -3,7 +3,7 @@
  * then (the plugin imports this module dynamically), so a provider without metrics neither
  * loads prom-client nor runs any of this: no listener, no hook, no store wrapper.
  *
- * Counters follow the typed security events (lib/events.ts), the one place where what happened
+ * Counters follow the typed security events (lib/contracts/events.ts), the one place where what happened
  * is already decided; the store is timed by a Proxy (store-instrumentation.ts); HTTP requests
  * by one onResponse hook on the provider's own routes. No label holds a token, a secret, a
  * username or a URL: `client` is a static client's id or `dynamic` (labels.ts), `route` is the

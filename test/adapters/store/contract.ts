@@ -1,7 +1,7 @@
 /**
  * The store contract suite: ONE set of tests that every `Store` implementation must pass
  * (MemoryStore, RedisStore on one node, RedisStore on a Cluster, and later two provider
- * instances sharing one backend). It checks the rules written in `lib/adapters/store/types.ts`.
+ * instances sharing one backend). It checks the rules written in `lib/contracts/store.ts`.
  *
  * Usage, from a `*.test.ts` file:
  *
