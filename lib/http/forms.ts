@@ -24,3 +24,12 @@ export function noStore (reply: FastifyReply): void {
   reply.header('cache-control', 'no-store')
   reply.header('pragma', 'no-cache')
 }
+
+/** The browser endpoints accept only HTML forms (the same media type rule as `requireFormBody`). */
+export function formBody (request: FastifyRequest): Record<string, unknown> {
+  if (!formType.test(request.headers['content-type'] ?? '')) {
+    throw new OAuthError('invalid_request', 'expected an HTML form (application/x-www-form-urlencoded)', { statusCode: 415 })
+  }
+  const body = request.body
+  return typeof body === 'object' && body !== null ? body as Record<string, unknown> : {}
+}

@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { ProviderContext } from '../contracts/context.js'
-import { OAuthError } from '../contracts/errors.js'
 import { routes } from '../contracts/urls.js'
+import { formBody } from '../http/forms.js'
 import { handleAuthorizationRequest } from '../interactions/authorize.js'
 import { BuiltInPages, type InteractionService } from '../interactions/service.js'
 import type { RawParams } from '../interactions/types.js'
@@ -27,14 +27,4 @@ export async function authorizeRoutes (app: FastifyInstance, _ctx: ProviderConte
     if (body.interaction_id !== undefined) return await pages.submitLogin(body, request, reply)
     return await handleAuthorizationRequest(service.deps, body, 'form', request, reply)
   })
-}
-
-/** The browser endpoints accept only HTML forms. */
-export function formBody (request: FastifyRequest): RawParams {
-  const type = request.headers['content-type'] ?? ''
-  if (!type.startsWith('application/x-www-form-urlencoded')) {
-    throw new OAuthError('invalid_request', 'expected an HTML form (application/x-www-form-urlencoded)', { statusCode: 415 })
-  }
-  const body = request.body
-  return typeof body === 'object' && body !== null ? body as RawParams : {}
 }

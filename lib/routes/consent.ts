@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ProviderContext } from '../contracts/context.js'
 import { routes } from '../contracts/urls.js'
 import { BuiltInPages, type InteractionService } from '../interactions/service.js'
-import { formBody } from './authorize.js'
+import { formBody } from '../http/forms.js'
 import { browserFormGuard } from '../http/browser-form.js'
 
 /** Our consent page (GET) and its form (POST), on the interaction API like a host's page. */

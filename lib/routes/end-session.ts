@@ -4,7 +4,7 @@ import { routes } from '../contracts/urls.js'
 import { handleLogoutRequest } from '../sessions/logout.js'
 import type { LogoutParams } from '../sessions/logout-request.js'
 import { BuiltInPages, type InteractionService } from '../interactions/service.js'
-import { formBody } from './authorize.js'
+import { formBody } from '../http/forms.js'
 
 /**
  * The end_session_endpoint (OpenID Connect RP-Initiated Logout 1.0 §2): GET and POST take the
