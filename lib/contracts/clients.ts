@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { ApplicationType, ClientJwks, GrantType, TokenEndpointAuthMethod } from './store.js'
+import type { ClientRecord } from './store.js'
 
 /**
  * Per client: PKCE on every authorization request (`required`, the default), or, for a
@@ -7,47 +7,29 @@ import type { ApplicationType, ClientJwks, GrantType, TokenEndpointAuthMethod } 
  * Set by the host (a static client's `pkce`, or the `registration.validate` hook), never by
  * the client's own metadata.
  */
-export type PkcePolicy = 'required' | 'nonce-allowed'
+export type PkcePolicy = NonNullable<ClientRecord['pkce']>
+
+/*
+ * The metadata types are views of `ClientRecord` (contracts/store.ts), where each member is
+ * declared and documented once: what registration validates is what the store keeps.
+ */
 
 /** The logout members of client metadata (RP-Initiated Logout 1.0 §3.1, Back-Channel Logout 1.0 §2.2). */
-export interface LogoutMetadata {
-  post_logout_redirect_uris?: string[]
-  backchannel_logout_uri?: string
-  backchannel_logout_session_required?: boolean
-}
+export type LogoutMetadata = Pick<ClientRecord, 'post_logout_redirect_uris' | 'backchannel_logout_uri' | 'backchannel_logout_session_required'>
 
 /**
  * The client metadata of issue 18: keys for `private_key_jwt` (RFC 7591 §2, OIDC Registration
- * §2), the ID token's algorithm, DPoP (RFC 9449 §5.2) and PAR (RFC 9126 §6).
+ * §2), DPoP (RFC 9449 §5.2) and PAR (RFC 9126 §6).
  */
-export interface KeyClientMetadata {
-  jwks?: ClientJwks
-  jwks_uri?: string
-  token_endpoint_auth_signing_alg?: string
-  dpop_bound_access_tokens?: boolean
-  require_pushed_authorization_requests?: boolean
-}
+export type KeyClientMetadata = Pick<ClientRecord,
+  'jwks' | 'jwks_uri' | 'token_endpoint_auth_signing_alg' | 'dpop_bound_access_tokens' | 'require_pushed_authorization_requests'>
 
-/** Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2). */
-export interface ClientMetadata extends LogoutMetadata, KeyClientMetadata {
-  redirect_uris: string[]
-  token_endpoint_auth_method: TokenEndpointAuthMethod
-  grant_types: GrantType[]
-  response_types: string[]
-  scope: string
-  application_type: ApplicationType
-  client_name?: string
-  client_uri?: string
-  logo_uri?: string
-  policy_uri?: string
-  tos_uri?: string
-  contacts?: string[]
-  first_party?: boolean
-  /** OIDC Registration §2: the ID token `alg` the client expects; one the provider supports. */
-  id_token_signed_response_alg?: string
-  /** The host's PKCE decision for this client (never the client's wish); absent: required. */
-  pkce?: PkcePolicy
-}
+/**
+ * Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2): a
+ * client record without what the provider adds to it (its id, the hashes of its secrets, when
+ * it was issued).
+ */
+export type ClientMetadata = Omit<ClientRecord, 'client_id' | 'client_secret_hash' | 'registration_access_token_hash' | 'client_id_issued_at'>
 
 /**
  * Dynamic client registration policy (RFC 7591 §3). `{}` is open registration, as in the
