@@ -77,7 +77,12 @@ t.test('openid-client v6: a form_post code flow, and an error by form_post', asy
     const verifier = client.randomPKCECodeVerifier()
     const state = client.randomState()
     const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK, scope: 'openid profile', response_mode: 'form_post', state, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: CALLBACK,
+      scope: 'openid profile',
+      response_mode: 'form_post',
+      state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
       // The consent was remembered by the first run: asked again, to be denied.
       ...(decision === 'deny' ? { prompt: 'consent' } : {}),
     })
