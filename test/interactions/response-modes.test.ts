@@ -124,6 +124,18 @@ t.test('response_type=id_token and code id_token: fragment by default, form_post
   t.equal(decodeJwt(token.json().id_token).sub, hybridClaims.sub, 'the same user in both ID tokens')
 })
 
+t.test('a pushed request (PAR) carries its response_mode to /authorize', async (t) => {
+  const pushed = await app.inject({
+    method: 'POST',
+    url: '/par',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${code.client_id}:${code.client_secret}`).toString('base64')}` },
+    payload: codeRequest({ response_mode: 'form_post', prompt: 'none', state: 'pushed' }),
+  })
+  t.equal(pushed.statusCode, 201, pushed.body)
+  const response = authorizationResponse(await app.inject({ url: `/authorize?${query({ client_id: code.client_id, request_uri: pushed.json().request_uri })}` }))
+  t.same(response, { mode: 'form_post', target: REDIRECT, params: { error: 'login_required', error_description: 'the user is not logged in', state: 'pushed', iss: ISSUER } })
+})
+
 t.test('discovery lists the modes and the opted-in types; registration rules follow the option', async (t) => {
   const metadata = (await app.inject({ url: '/.well-known/openid-configuration' })).json()
   t.same(metadata.response_modes_supported, ['query', 'fragment', 'form_post'])
