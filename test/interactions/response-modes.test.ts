@@ -155,6 +155,10 @@ t.test('discovery lists the modes and the opted-in types; registration rules fol
   t.equal((await reg({ response_types: ['id_token'], grant_types: ['implicit'], token_endpoint_auth_method: 'none' })).statusCode, 201)
   t.match((await reg({ response_types: ['id_token'] })).json(), { error: 'invalid_client_metadata', error_description: /inconsistent/ }, 'id_token needs implicit')
   t.match((await reg({ response_types: ['code id_token'], grant_types: ['authorization_code', 'implicit'] })).json(), { error: 'invalid_client_metadata' }, 'code id_token not opted in')
+  // OIDC Registration §2: a web client of the implicit grant uses https, not localhost (an http issuer is let off, above).
+  const secure = await buildApp(t, { issuer: 'https://id.example', registration: {}, responseTypes: ['code', 'id_token'] })
+  const local = await secure.inject({ method: 'POST', url: '/register', payload: { redirect_uris: ['http://localhost:8080/cb'], response_types: ['id_token'], grant_types: ['implicit'], token_endpoint_auth_method: 'none' } })
+  t.match(local.json(), { error: 'invalid_redirect_uri', error_description: /implicit grant must use https/ })
   await t.rejects(buildApp(t, { responseTypes: ['code', 'token' as 'code'] }), /responseTypes/)
   await t.rejects(buildApp(t, { clients: [{ ...hybrid }] }), /clients\[0\]/, 'a static client beyond the option fails register')
 })
