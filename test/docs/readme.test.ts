@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { requireRedis } from '../helpers/redis.js'
 import { childEnv } from '../helpers/child-env.js'
@@ -12,7 +12,7 @@ const runner = fromRoot('test', 'helpers', 'readme-runner.ts')
 const sampleTimeoutMs = 60_000
 
 /**
- * Every TypeScript sample in the README runs as written: the package import is pointed at lib/,
+ * Every TypeScript sample in the README and in the guides (docs/*.md) runs as written: the package import is pointed at lib/,
  * and each sample must run to its end without an error (what "exits 0" meant when each sample
  * had `process.exit(0)` appended and ran in a tsx process of its own). One tsx process costs
  * seconds on a loaded machine, so one runner process (test/helpers/readme-runner.ts) imports
@@ -77,31 +77,44 @@ function runOnce (files: Array<[number, string]>): Promise<Outcome[]> {
   })
 }
 
-t.test('README TypeScript samples run as written', async (t) => {
-  const readme = await readFile(join(root, 'README.md'), 'utf8')
-  const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!)
-  t.ok(samples.length >= 5, `found ${samples.length} samples`)
+/** README.md and every guide under docs/ (the guides other changes add are picked up by the glob). */
+async function documents (): Promise<string[]> {
+  const guides = (await readdir(join(root, 'docs'))).filter((name) => name.endsWith('.md')).sort()
+  return ['README.md', ...guides.map((name) => join('docs', name))]
+}
+
+interface Sample { file: string, ordinal: number, source: string }
+
+t.test('README and guide TypeScript samples run as written', async (t) => {
+  const samples: Sample[] = []
+  for (const file of await documents()) {
+    const text = await readFile(join(root, file), 'utf8')
+    for (const [ordinal, match] of [...text.matchAll(/```ts\n([\s\S]*?)```/g)].entries()) samples.push({ file, ordinal, source: match[1]! })
+  }
+  t.ok(samples.filter((sample) => sample.file === 'README.md').length >= 1, 'the README has a sample')
+  t.ok(samples.length >= 20, `found ${samples.length} samples`)
   const dir = join(root, '.tap', 'readme-samples')
   await mkdir(dir, { recursive: true })
   const files: Array<[number, string]> = []
   let redis: boolean | undefined
   for (const [index, sample] of samples.entries()) {
-    if (sample.includes("from 'ioredis'")) {
+    if (sample.source.includes("from 'ioredis'")) {
       redis ??= (await requireRedis(t)) !== undefined
       if (!redis) continue
     }
     const file = join(dir, `sample-${index}.ts`)
-    const source = sample.replaceAll("from 'fastify-oidc-provider'", `from '${join(root, 'lib', 'index.ts')}'`)
+    const source = sample.source.replaceAll("from 'fastify-oidc-provider'", `from '${join(root, 'lib', 'index.ts')}'`)
       .replaceAll("from 'fastify-oidc-provider/resource-server'", `from '${join(root, 'lib', 'resource-server', 'index.ts')}'`)
-    // `export {}`: a module even without imports. The first sample listens: PORT=0 picks a free port.
+    // `export {}`: a module even without imports. A sample that listens gets PORT=0: a free port.
     await writeFile(file, `${source}\nexport {}\n`)
     files.push([index, file])
   }
   const outcomes = await runSamples(files)
   t.same(outcomes.map((outcome) => outcome.index), files.map(([index]) => index), 'every sample has an outcome, in order')
   for (const outcome of outcomes) {
-    const sample = samples[outcome.index] ?? ''
-    if (outcome.ok) t.pass(`sample ${outcome.index} ran: ${outcome.output.trim().split('\n').at(-1)?.slice(0, 80) ?? ''}`)
-    else t.fail(`sample ${outcome.index} failed: ${outcome.error ?? ''}\n${outcome.output}\n${sample.slice(0, 200)}`)
+    const sample = samples[outcome.index]!
+    const name = `${sample.file} sample ${sample.ordinal + 1}`
+    if (outcome.ok) t.pass(`${name} ran: ${outcome.output.trim().split('\n').at(-1)?.slice(0, 80) ?? ''}`)
+    else t.fail(`${name} failed: ${outcome.error ?? ''}\n${outcome.output}\n${sample.source.slice(0, 200)}`)
   }
 })
