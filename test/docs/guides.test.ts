@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join, normalize } from 'node:path'
 import { oidcProvider } from '../../lib/index.js'
+import { OptionsSchema } from '../../lib/contracts/options.js'
 import { fromRoot, repoRoot } from '../helpers/paths.js'
 import { documents, runnable, runSamples, sampleName, samplesOf, type Sample } from '../helpers/doc-samples.js'
 
@@ -62,6 +63,27 @@ t.test('every relative link in the README and the guides resolves', async (t) =>
     }
   }
   t.ok(checked > 50, `${checked} relative links checked`)
+})
+
+/** The members of a TypeBox object schema (or of the object in a union), by name. */
+function membersOf (schema: unknown): Record<string, unknown> {
+  const node = schema as { properties?: Record<string, unknown>, anyOf?: Array<{ properties?: Record<string, unknown> }> }
+  return node.properties ?? node.anyOf?.find((member) => member.properties !== undefined)?.properties ?? {}
+}
+
+t.test('the configuration reference names every option', async (t) => {
+  const reference = await readFile(fromRoot('docs', 'configuration.md'), 'utf8')
+  const options = membersOf(OptionsSchema)
+  t.ok(Object.keys(options).length > 30, `${Object.keys(options).length} options`)
+  for (const [name, schema] of Object.entries(options)) {
+    t.ok(reference.includes(`\`${name}\``) || reference.includes(`\`${name}.`), `docs/configuration.md names \`${name}\``)
+    if (name === 'clients') continue // its members have their own table, checked below
+    for (const member of Object.keys(membersOf(schema))) {
+      t.ok(new RegExp(`\\b${member}\\b`).test(reference), `docs/configuration.md names ${name}.${member}`)
+    }
+  }
+  const clientMembers = membersOf((OptionsSchema.properties.clients as unknown as { items: unknown }).items)
+  for (const member of Object.keys(clientMembers)) t.ok(reference.includes(`\`${member}\``), `docs/configuration.md names the static client member \`${member}\``)
 })
 
 /** A claim that something is missing, refused by design or still to come. */
