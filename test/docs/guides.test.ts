@@ -65,6 +65,15 @@ t.test('every relative link in the README and the guides resolves', async (t) =>
   t.ok(checked > 50, `${checked} relative links checked`)
 })
 
+t.test('the README\'s map links every guide', async (t) => {
+  const readme = await readFile(fromRoot('README.md'), 'utf8')
+  const linked = new Set([...readme.matchAll(/\]\(docs\/([a-z0-9-]+\.md)(#[^)]*)?\)/g)].map((match) => match[1]!))
+  const guides = (await documents()).filter((file) => file.startsWith('docs'))
+  t.ok(guides.length >= 14, `${guides.length} guides`)
+  for (const guide of guides) t.ok(linked.has(guide.slice('docs/'.length)), `README.md links ${guide}`)
+  for (const pending of pendingGuides) t.ok(linked.has(pending), `README.md links ${pending} (written by another change)`)
+})
+
 /** The members of a TypeBox object schema (or of the object in a union), by name. */
 function membersOf (schema: unknown): Record<string, unknown> {
   const node = schema as { properties?: Record<string, unknown>, anyOf?: Array<{ properties?: Record<string, unknown> }> }
