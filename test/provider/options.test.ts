@@ -95,6 +95,8 @@ function everyOption (): Record<string, unknown> {
     clients: [{ client_id: 'web', client_secret: 's'.repeat(24), redirect_uris: ['https://app.example/cb'], first_party: true }],
     registration: new RegistrationPolicy(),
     accessTokenAudience: 'https://api.example/',
+    defaultResource: 'https://notes.example/',
+    includeUserinfoAudience: true,
     nonceReplayProtection: false,
     rateLimit: { loginFailures: 5, loginWindow: 600, clientAuthFailures: 10, clientAuthWindow: 600 },
     cookieName: 'idp_session',
