@@ -100,7 +100,8 @@ export async function resolveTokenResource (
   // `includeUserinfoAudience`: one token for the API and /userinfo (OIDC Core §5.3), as Auth0
   // does: `aud` names both, and the scope keeps the OpenID scopes userinfo releases claims for.
   if (ctx.options.includeUserinfoAudience && granted.includes('openid') && input.granted !== undefined) {
-    const providerScopes = granted.filter((value) => ctx.resources.isProviderScope(value) && !known.scopes.has(value))
+    // offline_access concerns the refresh token (OIDC Core §11), neither the API nor userinfo.
+    const providerScopes = granted.filter((value) => value !== 'offline_access' && ctx.resources.isProviderScope(value) && !known.scopes.has(value))
     return { resource: known.resource, audience: [known.resource, ctx.urls.userinfo], scope: [...own, ...providerScopes].join(' '), ttl }
   }
   return { resource: known.resource, audience: known.resource, scope: own.join(' '), ttl }
