@@ -38,13 +38,13 @@ t.test('a trailing-slash issuer with a path: discovery, iss and ID tokens carry 
 t.test('an issuer with a query or a fragment is refused with a sentence', async (t) => {
   for (const issuer of ['https://id.example.com/?tenant=a', 'https://id.example.com/#top']) {
     const app = Fastify({ logger: false })
-    await t.rejects(app.register(oidcProvider, { issuer, cookieSecret: 'x'.repeat(32) }).ready(), {
+    await t.rejects(async () => { await app.register(oidcProvider, { issuer, cookieSecret: 'x'.repeat(32) }) }, {
       code: 'FST_OIDC_INVALID_OPTION',
       message: `fastify-oidc-provider: option "issuer" must not contain a query (?) or a fragment (#): an issuer is a URL without them (OpenID Connect Discovery 1.0 §3, RFC 8414 §2), but "${issuer}" has one`,
     })
     await app.close()
   }
   const app = Fastify({ logger: false })
-  await t.rejects(app.register(oidcProvider, { issuer: 'id.example.com', cookieSecret: 'x'.repeat(32) }).ready(), { message: /option "issuer" must be an absolute URL such as https:\/\/id\.example\.com, but "id\.example\.com" is not a URL/ })
+  await t.rejects(async () => { await app.register(oidcProvider, { issuer: 'id.example.com', cookieSecret: 'x'.repeat(32) }) }, { message: /option "issuer" must be an absolute URL such as https:\/\/id\.example\.com, but "id\.example\.com" is not a URL/ })
   await app.close()
 })

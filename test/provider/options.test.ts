@@ -82,10 +82,8 @@ t.test('first-hour messages: a short secret in an array, defaultResource, regist
 
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
-  // Not awaited one by one: the second register's own promise is what rejects.
-  void app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32) })
-  void app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32) })
-  await t.rejects(app.ready(), {
+  await app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32) })
+  await t.rejects(async () => { await app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32) }) }, {
     code: 'FST_OIDC_ALREADY_REGISTERED',
     message: /^fastify-oidc-provider is already registered in this Fastify context \(app\.oidc exists\): register it once per context/,
   })

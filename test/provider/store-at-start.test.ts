@@ -37,7 +37,8 @@ t.test('a store unreachable at start: one clear warning, readiness says so, no s
   t.match(warnings()[0]?.msg, /^fastify-oidc-provider: the store did not answer at start \(the store did not answer its ping within \d+ ms\); every endpoint that needs it answers 503 temporarily_unavailable, and readiness reports store "unavailable", until it does$/)
   t.same(await app.oidc.health.ready(), { status: 'unavailable', store: 'unavailable' }, 'readiness reports it')
   // The client keeps retrying (every 50 ms): the provider adds nothing per retry.
-  while (clientErrors < 4) await new Promise((resolve) => setTimeout(resolve, 25))
+  const retries = (): number => clientErrors
+  while (retries() < 4) await new Promise((resolve) => setTimeout(resolve, 25))
   t.same(lines.map((line) => line.msg), [warnings()[0]?.msg], 'no other log line while the client retries')
 })
 
