@@ -41,6 +41,7 @@ export type { ClaimsHook, ClaimsHooks, ClaimsHookInput, ClaimsContext, TokenKind
 export { registeredClaims } from './tokens/scopes.js'
 export type { PagesOptions, BrandOptions, PageName, Messages } from './contracts/pages.js'
 export { builtInCatalogs } from './http/pages/i18n.js'
+export { escapeHtml } from './http/html.js'
 export type { MetricsOptions } from './contracts/metrics.js'
 export type { ProviderMetrics } from './provider/metrics/index.js'
 export type { ProviderHealth, HealthStatus } from './provider/health.js'

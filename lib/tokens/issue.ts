@@ -24,7 +24,8 @@ export interface TokenResponse {
 export interface AccessTokenClaims {
   iss: string
   sub: string
-  aud: string
+  /** One audience, or the resource and the userinfo endpoint (`includeUserinfoAudience`). */
+  aud: string | string[]
   exp: number
   iat: number
   jti: string
@@ -49,7 +50,7 @@ export interface AccessTokenInput {
   authTime?: number
   grantId?: string
   /** `aud`: the RFC 8707 resource the token is for. Default: `accessTokenAudience`, or the issuer. */
-  audience?: string
+  audience?: string | string[]
   /** Lifetime in seconds (a resource server's own). Default: `ttl.accessToken`. */
   ttl?: number
   familyId?: string

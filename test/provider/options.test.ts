@@ -75,6 +75,22 @@ t.test('schema errors name the option path', async (t) => {
   t.match(noIssuer?.message, /option "issuer"/)
 })
 
+// Issue 26: the messages an adopter meets first are sentences that name the cause.
+t.test('first-hour messages: a short secret in an array, defaultResource, registering twice', async (t) => {
+  const secretSentence = 'must be a random secret of at least 32 characters, or a non-empty array of such secrets (the first signs, all verify); make one with `openssl rand -base64 32`'
+  await expectRefused(t, { cookieSecret: ['short'] }, `option "cookieSecret[0]" ${secretSentence}`)
+  await expectRefused(t, { cookieSecret: 'short' }, `option "cookieSecret" ${secretSentence}`)
+  await expectRefused(t, { defaultResource: 'https://nowhere.example/' }, 'option "defaultResource" names "https://nowhere.example/", which is not the resource of any of `resourceServers` (nor found by `findResourceServer`)')
+
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  await app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32) })
+  await t.rejects(async () => { await app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32) }) }, {
+    code: 'FST_OIDC_ALREADY_REGISTERED',
+    message: /^fastify-oidc-provider is already registered in this Fastify context \(app\.oidc exists\): register it once per context/,
+  })
+})
+
 /** A value for every option the schema knows, as the README and the examples use them. */
 function everyOption (): Record<string, unknown> {
   class RegistrationPolicy {
@@ -98,6 +114,8 @@ function everyOption (): Record<string, unknown> {
     registration: new RegistrationPolicy(),
     accessTokenAudience: 'https://api.example/',
     responseTypes: ['code', 'id_token', 'code id_token'],
+    defaultResource: 'https://notes.example/',
+    includeUserinfoAudience: true,
     nonceReplayProtection: false,
     rateLimit: { loginFailures: 5, loginWindow: 600, clientAuthFailures: 10, clientAuthWindow: 600 },
     cookieName: 'idp_session',
