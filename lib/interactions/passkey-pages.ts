@@ -101,7 +101,7 @@ export class PasskeyPages {
       passkeys: passkeyUrls(ctx.basePath),
       interactionId: record.interactionId,
       csrfToken: record.csrfToken,
-      ticket: this.#signer.sign(JSON.stringify(ticket)),
+      ticket: this.#signer.sign(Buffer.from(JSON.stringify(ticket)).toString('base64url')),
       error,
     }, [formTargetOf(authorization.redirectUri)], passkeyScriptSource(ctx.issuer, ctx.basePath))
   }
@@ -137,7 +137,7 @@ export class PasskeyPages {
     const unsigned = typeof raw === 'string' && raw.length <= 1024 ? this.#signer.unsign(raw) : undefined
     let ticket: EnrolmentTicket | undefined
     try {
-      ticket = unsigned?.valid === true && unsigned.value !== null ? JSON.parse(unsigned.value) as EnrolmentTicket : undefined
+      ticket = unsigned?.valid === true && unsigned.value !== null ? JSON.parse(Buffer.from(unsigned.value, 'base64url').toString()) as EnrolmentTicket : undefined
     } catch {}
     if (ticket === undefined || ticket.i !== record.interactionId || ticket.b !== (this.service.deps.cookies.browserId(request) ?? '') || !(ticket.e > nowSeconds())) {
       throw new OAuthError('invalid_request', 'the passkey offer has expired; sign in again')
