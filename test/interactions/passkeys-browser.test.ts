@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { decodeJwt } from 'jose'
 import type { Page } from 'playwright-core'
@@ -18,7 +18,7 @@ const REDIRECT = 'https://app.example/callback'
 const client = { client_id: 'web', client_secret: 'web-secret-0123456789abcdef', redirect_uris: [REDIRECT], scope: 'openid profile', first_party: true }
 const users = staticUsers([{ username: 'alice', password: 'alice-password', sub: 'user-alice', claims: { email: 'alice@example.com' } }])
 
-async function provider (t: Parameters<Parameters<typeof t.test>[1]>[0], host: string): Promise<string> {
+async function provider (t: Test, host: string): Promise<string> {
   const port = await freePort()
   const issuer = `http://${host}:${port}`
   const app = Fastify({ logger: false })
