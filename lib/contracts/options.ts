@@ -8,6 +8,7 @@ import { ResourceServerSchema, type FindResourceServer, type ResourceServer } fr
 import type { ClaimsHook, ClaimsHooks, ScopeRegistry, ScopesOption } from './claims.js'
 import type { InteractionOptions } from './interactions.js'
 import type { PagesOptions } from './pages.js'
+import type { PasskeyOptions, PasskeyStore } from './passkeys.js'
 import type { MetricsOptions, ResolvedMetricsOptions } from './metrics.js'
 import { ByReference, fastifyRegisterOptions, optionMessageKeyword } from './option-schema.js'
 
@@ -242,6 +243,17 @@ export const OptionsSchema = Type.Object({
     Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
   ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
   metrics: Type.Optional(ByReference<boolean | MetricsOptions>('Prometheus metrics with prom-client. Default: off.', MetricsMembers)),
+  passkeys: Type.Optional(ByReference<PasskeyOptions>('Sign-in with passkeys (WebAuthn). Default: off.', Type.Object({
+    store: ByReference<PasskeyStore>('Where passkeys are kept (MemoryPasskeyStore, RedisPasskeyStore, or your own).'),
+    rpId: Type.Optional(Type.String({ description: 'The WebAuthn RP ID: the issuer\'s host (default) or a registrable parent domain of it.' })),
+    rpName: Type.Optional(Type.String({ description: 'The name authenticators show. Default: the brand name, else the issuer\'s host.' })),
+    offerEnrolment: Type.Optional(Type.Boolean({ description: 'Offer to add a passkey after a password sign-in on the built-in pages (default true).' })),
+    acr: Type.Optional(Type.Object({
+      deviceBound: Type.Optional(Type.String({ description: 'acr of a sign-in with a device-bound passkey. Default phrh.' })),
+      synced: Type.Optional(Type.String({ description: 'acr of a sign-in with a synced passkey. Default phr.' })),
+    }, { additionalProperties: false })),
+    challengeTtl: Type.Optional(Type.Integer({ minimum: 30, maximum: 900, description: 'Seconds a ceremony\'s challenge stays valid. Default 300.' })),
+  }, { additionalProperties: false }))),
   // Issue 19: liveness and readiness (lib/provider/health.ts).
   health: Type.Object({
     route: Type.Optional(Type.String({ pattern: '^/[^?#]*$', description: 'Mounts GET {route}/live and {route}/ready (under `prefix`). Default: no routes (app.oidc.health only).' })),
@@ -418,6 +430,15 @@ export interface OidcProviderOptions {
   metrics?: boolean | MetricsOptions
   /** Health: `route` mounts `{route}/live` and `{route}/ready`; `timeoutMs` bounds readiness's store ping (default 1000). */
   health?: Partial<OptionsData['health']>
+  /**
+   * Passkeys (WebAuthn): "Sign in with a passkey" and passkey autofill on the built-in login
+   * page, an offer to add one after a password sign-in, and `app.oidc.passkeys` for a host's
+   * own pages. Default: off.
+   *
+   * @example
+   * passkeys: { store: new RedisPasskeyStore({ client: redis }), rpName: 'Acme ID' }
+   */
+  passkeys?: PasskeyOptions
 }
 
 type SameNames<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false
@@ -446,6 +467,7 @@ export interface ResolvedOptions extends Omit<OptionsData, 'scopes' | 'metrics'>
   cors: CorsOptions
   /** `clientIdMetadataDocuments.allow`, when given. */
   clientDocumentPolicy?: ClientDocumentPolicy
+  passkeys?: PasskeyOptions
   /** True when the plugin made the store itself (and so closes it). */
   ownsStore: boolean
   /** True when no cookie secret was configured and a random one was generated. */

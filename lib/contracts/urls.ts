@@ -86,3 +86,15 @@ export function isLoopbackHostname (hostname: string): boolean {
 export function isClientIdUrl (clientId: string): boolean {
   return clientId.startsWith('https://') || clientId.startsWith('http://')
 }
+
+/** The passkey routes of the built-in pages (registered only with the `passkeys` option). */
+export const passkeyRoutes = {
+  /** @simplewebauthn/browser's bundle, served from here (no CDN). */
+  library: '/passkeys/webauthn.js',
+  /** The pages' own script (no inline script anywhere). */
+  script: '/passkeys/passkeys.js',
+  loginOptions: '/passkeys/login-options',
+  login: '/passkeys/login',
+  enrolOptions: '/passkeys/enrol-options',
+  enrol: '/passkeys/enrol',
+} as const

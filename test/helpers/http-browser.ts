@@ -13,6 +13,8 @@ export class HttpBrowser {
   readonly #cookies = new Map<string, string>()
   sawLogin = false
   sawConsent = false
+  /** Whether a password sign-in was followed by the offer to add a passkey (answered "Not now"). */
+  sawPasskeyOffer = false
 
   #remember (response: Response): void {
     for (const line of response.headers.getSetCookie()) {
@@ -61,6 +63,17 @@ export class HttpBrowser {
       const html = await response.text()
       if (response.status !== 200) throw new Error(`unexpected ${response.status}: ${html.slice(0, 200)}`)
       const fields = { interaction_id: hiddenField(html, 'interaction_id'), csrf_token: hiddenField(html, 'csrf_token') }
+      if (html.includes('name="ticket"')) {
+        // The offer to add a passkey after a password sign-in: "Not now".
+        this.sawPasskeyOffer = true
+        const action = new URL(/action="([^"]*\/passkeys\/enrol)"/.exec(html)![1]!, origin)
+        response = await this.#request(action.href, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ ...fields, ticket: hiddenField(html, 'ticket'), response: '' }).toString(),
+        })
+        continue
+      }
       const form = html.includes('name="password"')
         ? (this.sawLogin = true, { path: '/authorize', body: { ...fields, ...credentials } })
         : (this.sawConsent = true, { path: '/consent', body: { ...fields, decision } })

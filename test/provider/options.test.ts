@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
-import { oidcProvider, MemoryStore, type OidcProviderOptions, type Store } from '../../lib/index.js'
+import { oidcProvider, MemoryStore, MemoryPasskeyStore, type OidcProviderOptions, type Store } from '../../lib/index.js'
 import { oidcResourceServer } from '../../lib/resource-server/index.js'
 import { OptionsSchema } from '../../lib/contracts/options.js'
 import { storeMethods } from '../../lib/contracts/store.js'
@@ -135,6 +135,7 @@ function everyOption (): Record<string, unknown> {
     accessTokenSigningAlg: 'RS256',
     metrics: { registry: new Registry(), prefix: 'idp_', route: '/metrics' },
     health: { route: '/health', timeoutMs: 500 },
+    passkeys: { store: new MemoryPasskeyStore(), rpId: 'localhost', rpName: 'Acme ID', offerEnrolment: false, acr: { deviceBound: 'hw', synced: 'sw' }, challengeTtl: 120 },
   }
 }
 
