@@ -44,6 +44,12 @@ export const demoUsers = staticUsers([
   },
 ])
 
+/** Whether the issuer is plain http on a loopback host (a developer's machine). */
+function isHttpLoopback (issuer: string): boolean {
+  const { protocol, hostname } = new URL(issuer)
+  return protocol === 'http:' && (hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname))
+}
+
 /** Builds the example server from environment variables (tests call this with their own env). */
 export async function buildExampleServer (
   env: ExampleEnv = process.env,
@@ -101,6 +107,10 @@ export async function buildExampleServer (
     health: { route: '/health' },
     // METRICS=true: Prometheus text at /metrics. Behind a proxy, keep /metrics off the public side.
     ...(metrics ? { metrics: { route: '/metrics' } } : {}),
+    // Development only: an http issuer on this machine (npm start's http://localhost:3000)
+    // delivers back-channel logout tokens to relying parties on http loopback too; registration
+    // accepts exactly those URIs (one rule with the fetcher). An https issuer keeps https only.
+    ...(isHttpLoopback(issuer) ? { outbound: { allowHttpLoopback: true } } : {}),
     ...extra,
   })
   app.addHook('onClose', closeStore)

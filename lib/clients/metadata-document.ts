@@ -130,7 +130,7 @@ export function clientFromDocument (ctx: ProviderCore, clientId: string, documen
     supportedScopes: ctx.options.scopes,
     allowFirstParty: false,
     algorithms: supportedAlgorithms(ctx.keys),
-    issuer: ctx.issuer,
+    outbound: ctx.options.outbound,
   })
   // What is left is `none` or `private_key_jwt` (the registration rules know no other method).
   return { ...metadata, client_id: clientId, client_id_issued_at: nowSeconds() }

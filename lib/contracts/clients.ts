@@ -3,8 +3,10 @@ import type { ClientRecord } from './store.js'
 
 /**
  * Per client: PKCE on every authorization request (`required`, the default), or, for a
- * confidential OpenID Connect client that cannot send it, a `nonce` instead (`nonce-allowed`).
- * Set by the host (a static client's `pkce`, or the `registration.validate` hook), never by
+ * confidential OpenID Connect client that cannot send it, a `nonce` instead (`nonce-allowed`),
+ * or, for a confidential client that sends neither (a legacy client, a certification run),
+ * nothing (`optional`: weaker, see docs/certification.md). A code requested with a challenge
+ * always needs its verifier. Public clients always need PKCE. Set by the host (a static client's `pkce`, or the `registration.validate` hook), never by
  * the client's own metadata.
  */
 export type PkcePolicy = NonNullable<ClientRecord['pkce']>

@@ -59,8 +59,8 @@ export const StaticClientSchema = Type.Object({
   userinfo_encrypted_response_enc: Type.Optional(Type.String()),
   request_object_encryption_alg: Type.Optional(Type.String()),
   request_object_encryption_enc: Type.Optional(Type.String()),
-  pkce: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('nonce-allowed')], {
-    description: "'nonce-allowed': a confidential client that sends a nonce (scope openid) may skip PKCE (RFC 9700 §2.1.1). Default 'required'.",
+  pkce: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('nonce-allowed'), Type.Literal('optional')], {
+    description: "'nonce-allowed': a confidential client that sends a nonce (scope openid) may skip PKCE (RFC 9700 §2.1.1). 'optional': a confidential client may send neither (legacy and certification clients; weaker, see docs/certification.md). Refused for public clients. Default 'required'.",
   })),
   post_logout_redirect_uris: Type.Optional(Type.Array(Type.String(), { description: 'Where RP-initiated logout may send the user back (exact match).' })),
   backchannel_logout_uri: Type.Optional(Type.String({ description: 'Where Logout Tokens are POSTed when a session ends.' })),
@@ -194,6 +194,12 @@ export const OptionsSchema = Type.Object({
     default: 10,
     description: 'Seconds during which a rotated refresh token, presented again by its client before its successor was used, gets the same successor (0 = off).',
   }),
+  defaultAcr: Type.String({
+    minLength: 1,
+    maxLength: 200,
+    default: '0',
+    description: 'OIDC Core §2 `acr` put in the ID token when the client sent `acr_values` and the login stated none (LoginResult.acr). "0": no ISO/IEC 29115 level claimed.',
+  }),
   idTokenScopeClaims: Type.Boolean({ default: true, description: 'Put the granted scopes\' claims in the ID token too (false: OIDC Core §5.4 minimal ID tokens).' }),
   dpop: Type.Object({
     requireNonce: Type.Boolean({ default: false, description: 'RFC 9449 §8: require a server-provided nonce in DPoP proofs at the token and PAR endpoints.' }),
@@ -302,6 +308,12 @@ export interface OidcProviderOptions {
   tokenClaims?: ClaimsHooks
   /** Put the granted scopes' claims in the ID token too (default true; false: OIDC Core §5.4 minimal ID tokens). */
   idTokenScopeClaims?: boolean
+  /**
+   * The `acr` of the ID token when the client asked for `acr_values` and the login did not state
+   * one (`finishInteraction`'s `login.acr`). Default `"0"` (OIDC Core §2: no ISO/IEC 29115 level
+   * claimed); a host whose logins meet a level names it here.
+   */
+  defaultAcr?: string
   /** Brand, templates and message catalogs of the built-in pages. */
   pages?: PagesOptions
   /**

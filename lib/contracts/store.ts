@@ -45,8 +45,8 @@ export interface ClientRecord {
   first_party?: boolean
   /** OIDC Registration §2: the ID token signing `alg` the client registered (one we support). */
   id_token_signed_response_alg?: string
-  /** The host's PKCE policy for this client; absent means `required` (lib/tokens/pkce.ts). */
-  pkce?: 'required' | 'nonce-allowed'
+  /** The host's PKCE policy for this client (contracts/clients.ts `PkcePolicy`); absent means `required` (lib/tokens/pkce.ts). */
+  pkce?: 'required' | 'nonce-allowed' | 'optional'
   /** SHA-256 (base64url) of the RFC 7592 registration access token. */
   registration_access_token_hash?: string
   client_id_issued_at: EpochSeconds

@@ -189,7 +189,7 @@ function validateRequest (
 
   // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client, S256 only (absent method means plain).
   const codeChallenge = get('code_challenge')
-  // Except a confidential client the host allowed to send a nonce instead (lib/tokens/pkce.ts).
+  // Except a confidential client the host allowed to send a nonce, or nothing, instead (lib/tokens/pkce.ts).
   if (codeChallenge === undefined) {
     if (!mayOmitCodeChallenge(client, { nonce, scopes })) throw redirectError('invalid_request', 'code_challenge is required (PKCE, S256)')
   } else {

@@ -108,6 +108,7 @@ function everyOption (): Record<string, unknown> {
     pages: { brand: { name: 'Acme ID', colors: { accent: '#e11d48' } }, messages: { es: { 'login.title': 'Iniciar sesión' } } },
     refreshTokenGrace: 5,
     idTokenScopeClaims: false,
+    defaultAcr: 'urn:example:acr:password',
     dpop: { requireNonce: true, proofMaxAge: 60 },
     par: { required: false, ttl: 60 },
     clientIdMetadataDocuments: { maxBytes: 4096, maxCacheSeconds: 3600, minCacheSeconds: 30, allow: (url: URL) => url.hostname === 'apps.example' },

@@ -6,6 +6,7 @@ import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../../
 import type { ClientMetadata } from '../../contracts/clients.js'
 import { validateLogoutMetadata } from '../logout-metadata.js'
 import { validateKeyMetadata } from '../key-metadata.js'
+import type { OutboundPolicy } from '../../http/outbound-policy.js'
 
 export interface MetadataRules {
   supportedScopes: readonly string[]
@@ -21,8 +22,11 @@ export interface MetadataRules {
    * registration request never sets it: there it is an unknown member, ignored (RFC 7591 §2).
    */
   allowPkcePolicy?: boolean
-  /** The issuer: an http issuer (development) allows http back-channel logout URIs on loopback. */
-  issuer?: string
+  /**
+   * The outbound fetcher's policy (the `outbound` option): back-channel logout URIs are accepted
+   * exactly when the fetcher will deliver to them. Default: https to public addresses only.
+   */
+  outbound?: OutboundPolicy
 }
 
 const defaultAlgorithms = supportedAlgorithms({ algorithms: () => ['RS256'] })
@@ -136,7 +140,7 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   // RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2 members.
   Object.assign(metadata, validateLogoutMetadata(body, {
     applicationType: application_type,
-    issuerIsHttp: rules.issuer?.startsWith('http:') ?? false,
+    outbound: rules.outbound ?? { allowLoopback: false, allowHttpLoopback: false },
     checkRedirectUri: (uri, type) => { checkRedirectUriForType(parseRedirectUri(uri), type) },
   }))
   Object.assign(metadata, validateKeyMetadata(body, token_endpoint_auth_method))
