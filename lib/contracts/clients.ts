@@ -20,11 +20,12 @@ export type PkcePolicy = NonNullable<ClientRecord['pkce']>
 export type LogoutMetadata = Pick<ClientRecord, 'post_logout_redirect_uris' | 'backchannel_logout_uri' | 'backchannel_logout_session_required'>
 
 /**
- * The client metadata of issue 18: keys for `private_key_jwt` (RFC 7591 §2, OIDC Registration
- * §2), DPoP (RFC 9449 §5.2) and PAR (RFC 9126 §6).
+ * The client metadata of issue 18: keys for `private_key_jwt` and request objects (RFC 7591 §2,
+ * OIDC Registration §2, RFC 9101 §10.5), DPoP (RFC 9449 §5.2) and PAR (RFC 9126 §6).
  */
 export type KeyClientMetadata = Pick<ClientRecord,
-  'jwks' | 'jwks_uri' | 'token_endpoint_auth_signing_alg' | 'dpop_bound_access_tokens' | 'require_pushed_authorization_requests'>
+  'jwks' | 'jwks_uri' | 'token_endpoint_auth_signing_alg' | 'dpop_bound_access_tokens' | 'require_pushed_authorization_requests' |
+  'request_object_signing_alg' | 'require_signed_request_object'>
 
 /**
  * Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2): a

@@ -70,6 +70,7 @@ export const StaticClientSchema = Type.Object({
   jwks_uri: Type.Optional(Type.String()),
   dpop_bound_access_tokens: Type.Optional(Type.Boolean()),
   require_pushed_authorization_requests: Type.Optional(Type.Boolean()),
+  require_signed_request_object: Type.Optional(Type.Boolean({ description: 'RFC 9101 §10.5: this client\'s authorization requests must be signed request objects.' })),
 }, { additionalProperties: false })
 
 export type StaticClient = Static<typeof StaticClientSchema>
@@ -209,6 +210,12 @@ export const OptionsSchema = Type.Object({
     required: Type.Boolean({ default: false, description: 'RFC 9126 §5: every authorization request must be pushed (require_pushed_authorization_requests).' }),
     ttl: Type.Integer({ minimum: 5, maximum: 600, default: 30, description: 'Lifetime (seconds) of a pushed request\'s request_uri.' }),
   }, { additionalProperties: false, default: {} }),
+  // Issue 25: request objects (OIDC Core §6, RFC 9101), lib/clients/request-object.ts.
+  requestObjects: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'Accept `request` (a request object by value, OIDC Core §6.1, RFC 9101), signed with a key the client registered (jwks or jwks_uri). false: `request_not_supported`.' }),
+    allowUnsigned: Type.Boolean({ default: false, description: 'Also accept unsigned (`alg: none`) request objects: no more trusted than plain parameters; for certification runs and clients that only wrap parameters. Never for clients with require_signed_request_object.' }),
+    requireSigned: Type.Boolean({ default: false, description: 'RFC 9101 §10.5 `require_signed_request_object` for every client: every authorization request (and pushed request) must be a signed request object.' }),
+  }, { additionalProperties: false, default: {} }),
   // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document); bounds checked
   // in code (lib/clients/metadata-document.ts: minCacheSeconds <= maxCacheSeconds).
   clientIdMetadataDocuments: Type.Union([
@@ -333,6 +340,16 @@ export interface OidcProviderOptions {
    * URI's lifetime in seconds (default 30).
    */
   par?: Partial<OptionsData['par']>
+  /**
+   * Request objects (OIDC Core §6, RFC 9101; docs/request-objects.md): `request` by value,
+   * signed with a key the client registered (`jwks` / `jwks_uri`), on by default; `request_uri`
+   * only as a pushed request's (RFC 9126). `allowUnsigned` accepts `alg: none` (certification);
+   * `requireSigned` makes every client send signed request objects (RFC 9101 §10.5).
+   *
+   * @example
+   * requestObjects: { enabled: true, allowUnsigned: false, requireSigned: false }
+   */
+  requestObjects?: Partial<OptionsData['requestObjects']>
   /**
    * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP): a
    * `client_id` that is an https URL is resolved by fetching the JSON document at that URL

@@ -66,6 +66,10 @@ export interface ClientRecord {
   dpop_bound_access_tokens?: boolean
   /** RFC 9126 §6: this client must push its authorization requests (PAR). */
   require_pushed_authorization_requests?: boolean
+  /** OIDC Registration §2: the only `alg` accepted for its request objects (OIDC Core §6.1). */
+  request_object_signing_alg?: string
+  /** RFC 9101 §10.5: every authorization request of this client must be a signed request object. */
+  require_signed_request_object?: boolean
 }
 
 /** A JWK Set (RFC 7517 §5) of public keys. */
