@@ -131,6 +131,8 @@ export function clientFromDocument (ctx: ProviderCore, clientId: string, documen
     allowFirstParty: false,
     algorithms: supportedAlgorithms(ctx.keys, ctx.options.requestObjects),
     outbound: ctx.options.outbound,
+    issuer: ctx.issuer,
+    responseTypes: ctx.options.responseTypes,
   })
   // What is left is `none` or `private_key_jwt` (the registration rules know no other method).
   return { ...metadata, client_id: clientId, client_id_issued_at: nowSeconds() }

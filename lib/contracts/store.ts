@@ -20,7 +20,8 @@
 export type EpochSeconds = number
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt'
-export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials'
+/** `implicit` (OIDC Registration §2) goes with the front-channel `id_token` response types; it has no token endpoint grant. */
+export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'implicit'
 export type ApplicationType = 'web' | 'native'
 
 /** A registered client (RFC 7591 metadata plus what the provider keeps about it). */
