@@ -1,6 +1,6 @@
 import t from 'tap'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import express from 'express'
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
+import { createRequire } from 'node:module'
 import eoc from 'express-openid-connect'
 import * as client from 'openid-client'
 import v5 from 'openid-client-v5'
@@ -16,6 +16,13 @@ import { testUsers } from '../helpers/users.js'
  */
 
 const { auth, requiresAuth } = eoc
+
+/** The little of an Express app this test uses (express ships no types, and @types/express is not installed). */
+interface ExpressApp extends RequestListener {
+  use: (middleware: unknown) => void
+  get: (path: string, ...handlers: Array<(request: { oidc: { user?: unknown } }, response: { json: (body: unknown) => void }) => void>) => void
+}
+const express = createRequire(import.meta.url)('express') as () => ExpressApp
 const { Issuer, generators } = v5
 const credentials = { username: 'demo', password: 'demo' }
 
@@ -56,7 +63,7 @@ const { issuer } = await startServer(t, { users: testUsers, clients, responseTyp
 t.test('express-openid-connect on its defaults (id_token by form_post) signs in', async (t) => {
   const rp = express()
   rp.use(auth({ issuerBaseURL: issuer, baseURL: EOC_BASE, clientID: 'eoc-app', secret: 'a-long-session-secret-for-the-test-rp', authRequired: false }))
-  rp.get('/profile', requiresAuth(), (request, response) => { response.json(request.oidc.user) })
+  rp.get('/profile', requiresAuth() as never, (request, response) => { response.json(request.oidc.user) })
   const server = createServer(rp)
   await new Promise<void>((resolve) => server.listen(eocPort, '127.0.0.1', resolve))
   t.teardown(() => new Promise((resolve) => server.close(resolve)))

@@ -124,6 +124,18 @@ t.test('response_type=id_token and code id_token: fragment by default, form_post
   t.equal(decodeJwt(token.json().id_token).sub, hybridClaims.sub, 'the same user in both ID tokens')
 })
 
+t.test('a pushed request (PAR) carries its response_mode to /authorize', async (t) => {
+  const pushed = await app.inject({
+    method: 'POST',
+    url: '/par',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${code.client_id}:${code.client_secret}`).toString('base64')}` },
+    payload: codeRequest({ response_mode: 'form_post', prompt: 'none', state: 'pushed' }),
+  })
+  t.equal(pushed.statusCode, 201, pushed.body)
+  const response = authorizationResponse(await app.inject({ url: `/authorize?${query({ client_id: code.client_id, request_uri: pushed.json().request_uri })}` }))
+  t.same(response, { mode: 'form_post', target: REDIRECT, params: { error: 'login_required', error_description: 'the user is not logged in', state: 'pushed', iss: ISSUER } })
+})
+
 t.test('discovery lists the modes and the opted-in types; registration rules follow the option', async (t) => {
   const metadata = (await app.inject({ url: '/.well-known/openid-configuration' })).json()
   t.same(metadata.response_modes_supported, ['query', 'fragment', 'form_post'])
@@ -143,6 +155,10 @@ t.test('discovery lists the modes and the opted-in types; registration rules fol
   t.equal((await reg({ response_types: ['id_token'], grant_types: ['implicit'], token_endpoint_auth_method: 'none' })).statusCode, 201)
   t.match((await reg({ response_types: ['id_token'] })).json(), { error: 'invalid_client_metadata', error_description: /inconsistent/ }, 'id_token needs implicit')
   t.match((await reg({ response_types: ['code id_token'], grant_types: ['authorization_code', 'implicit'] })).json(), { error: 'invalid_client_metadata' }, 'code id_token not opted in')
+  // OIDC Registration §2: a web client of the implicit grant uses https, not localhost (an http issuer is let off, above).
+  const secure = await buildApp(t, { issuer: 'https://id.example', registration: {}, responseTypes: ['code', 'id_token'] })
+  const local = await secure.inject({ method: 'POST', url: '/register', payload: { redirect_uris: ['http://localhost:8080/cb'], response_types: ['id_token'], grant_types: ['implicit'], token_endpoint_auth_method: 'none' } })
+  t.match(local.json(), { error: 'invalid_redirect_uri', error_description: /implicit grant must use https/ })
   await t.rejects(buildApp(t, { responseTypes: ['code', 'token' as 'code'] }), /responseTypes/)
   await t.rejects(buildApp(t, { clients: [{ ...hybrid }] }), /clients\[0\]/, 'a static client beyond the option fails register')
 })
