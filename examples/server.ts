@@ -10,6 +10,11 @@
  * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL,
  * ACCESS_TOKEN_ALG, METRICS (see .env.example), read through examples/env.ts: empty means unset, a
  * malformed value stops the start with one line. `npm start` also reads `.env` when it exists.
+ *
+ * On an http loopback issuer (the default http://localhost:3000) the provider also delivers
+ * back-channel logout tokens over plain http to loopback receivers (`outbound.allowHttpLoopback`),
+ * so a relying party on the same machine can register `http://localhost:PORT/...` as its
+ * `backchannel_logout_uri`. Development only: an https issuer never sets it.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
