@@ -1,4 +1,6 @@
 import t from 'tap'
+import { createServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose'
 import type { FastifyInstance } from 'fastify'
 import type { StaticClient } from '../../lib/index.js'
@@ -6,6 +8,7 @@ import { buildApp, ISSUER } from '../helpers/app.js'
 import { runCodeFlow, pkcePair } from '../helpers/flow.js'
 import { testUsers } from '../helpers/users.js'
 import { basic, postForm } from '../helpers/codes.js'
+import { selfSignedCertificate } from '../helpers/tls.js'
 
 /*
  * Request objects (OIDC Core §6, RFC 9101), issue 25: `request` by value signed with the
@@ -169,4 +172,25 @@ t.test('the host turns request objects off: request_not_supported after the redi
   const foreign = await authorize(app, { client_id: signer.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, request_uri: 'https://rp.example.com/request.jwt' })
   t.equal(foreign.location?.searchParams.get('error'), 'request_uri_not_supported')
   await t.rejects(buildApp(t, { requestObjects: { enabled: false, requireSigned: true } }), { code: 'FST_OIDC_INVALID_OPTION', message: /requestObjects.requireSigned/ })
+})
+
+t.test('keys from jwks_uri: fetched through the SSRF-safe fetcher (an https JWKS on loopback, development policy)', async (t) => {
+  const certificate = await selfSignedCertificate()
+  if (typeof certificate === 'string') {
+    if (process.env.CI === 'true') t.fail(certificate)
+    else t.pass('needs openssl', { skip: certificate })
+    return
+  }
+  const server = createServer({ key: certificate.key, cert: certificate.cert }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [esJwk] }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const remote: StaticClient = { ...base, client_id: 'ro-remote', jwks: undefined, jwks_uri: `https://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json` }
+  delete remote.jwks
+  const app = await buildApp(t, { users: testUsers, clients: [remote], outbound: { allowLoopback: true, ca: certificate.cert } })
+  const flow = await runCodeFlow(app, { clientId: remote.client_id, redirectUri: REDIRECT, scope: 'openid', pkce: false, extra: { request: await sign(authorization(remote)) } })
+  t.ok(flow.code, 'verified with the keys at jwks_uri')
+  const forged = await authorize(app, { client_id: remote.client_id, response_type: 'code', redirect_uri: REDIRECT, request: await sign(authorization(remote), { key: stranger.privateKey }) })
+  t.equal(forged.location?.searchParams.get('error'), 'invalid_request_object', 'another key is refused')
 })
