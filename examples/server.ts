@@ -10,6 +10,11 @@
  * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL,
  * ACCESS_TOKEN_ALG, METRICS (see .env.example), read through examples/env.ts: empty means unset, a
  * malformed value stops the start with one line. `npm start` also reads `.env` when it exists.
+ *
+ * On an http loopback issuer (the default http://localhost:3000) the provider also delivers
+ * back-channel logout tokens over plain http to loopback receivers (`outbound.allowHttpLoopback`),
+ * so a relying party on the same machine can register `http://localhost:PORT/...` as its
+ * `backchannel_logout_uri`. Development only: an https issuer never sets it.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
@@ -45,6 +50,12 @@ export const demoUsers = staticUsers([
     claims: { name: 'Alice Liddell', email: 'alice@example.com', email_verified: true, preferred_username: 'alice' },
   },
 ])
+
+/** Whether the issuer is plain http on a loopback host (a developer's machine). */
+function isHttpLoopback (issuer: string): boolean {
+  const { protocol, hostname } = new URL(issuer)
+  return protocol === 'http:' && (hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname))
+}
 
 /** Builds the example server from environment variables (tests call this with their own env). */
 export async function buildExampleServer (
@@ -109,6 +120,10 @@ export async function buildExampleServer (
     health: { route: '/health' },
     // METRICS=true: Prometheus text at /metrics. Behind a proxy, keep /metrics off the public side.
     ...(metrics ? { metrics: { route: '/metrics' } } : {}),
+    // Development only: an http issuer on this machine (npm start's http://localhost:3000)
+    // delivers back-channel logout tokens to relying parties on http loopback too; registration
+    // accepts exactly those URIs (one rule with the fetcher). An https issuer keeps https only.
+    ...(isHttpLoopback(issuer) ? { outbound: { allowHttpLoopback: true } } : {}),
     ...extra,
   })
   app.addHook('onClose', closeStore)

@@ -29,7 +29,12 @@ export function assertionSubject (assertion: string): string | undefined {
   }
 }
 
-async function clientKeys (ctx: ProviderContext, client: ClientRecord, kid: string | undefined): Promise<JWK[]> {
+/**
+ * The client's registered public keys (`jwks`, or `jwks_uri` through the cached SSRF-safe
+ * fetch), for its assertions and its request objects alike. Throws `AssertionError` saying why
+ * there are none.
+ */
+export async function clientKeys (ctx: ProviderContext, client: ClientRecord, kid: string | undefined): Promise<JWK[]> {
   if (client.jwks !== undefined) return client.jwks.keys as JWK[]
   if (client.jwks_uri === undefined) throw new AssertionError('the client has no registered keys (jwks or jwks_uri)')
   try {

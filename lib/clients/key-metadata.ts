@@ -11,8 +11,9 @@ const maxKeys = 10
 /**
  * Validates the key-related members of `body` for a client registering with
  * `token_endpoint_auth_method` `method`, and returns the accepted ones (unknown members are
- * dropped by the caller). `private_key_jwt` needs exactly one of `jwks` and `jwks_uri`
- * (RFC 7591 §2: "MUST NOT both be present").
+ * dropped by the caller). The keys serve `private_key_jwt` and signed request objects (OIDC
+ * Core §6.1, RFC 9101), so any client may register them; `private_key_jwt` needs them. Never
+ * both `jwks` and `jwks_uri` (RFC 7591 §2: "MUST NOT both be present").
  *
  * @example
  * Object.assign(metadata, validateKeyMetadata(body, metadata.token_endpoint_auth_method))
@@ -20,13 +21,11 @@ const maxKeys = 10
 export function validateKeyMetadata (body: Record<string, unknown>, method: string): KeyClientMetadata {
   const accepted: KeyClientMetadata = {}
   const { jwks, jwks_uri: jwksUri } = body
-  // The keys serve private_key_jwt only (no request objects here): for other clients they are
-  // unused metadata, dropped like any unknown member.
-  if (method === 'private_key_jwt' && jwks !== undefined && jwks !== null && jwksUri !== undefined && jwksUri !== null) {
+  if (jwks !== undefined && jwks !== null && jwksUri !== undefined && jwksUri !== null) {
     throw invalid('jwks and jwks_uri must not both be present (RFC 7591 section 2)')
   }
-  if (method === 'private_key_jwt' && jwks !== undefined && jwks !== null) accepted.jwks = publicJwks(jwks)
-  if (method === 'private_key_jwt' && jwksUri !== undefined && jwksUri !== null) {
+  if (jwks !== undefined && jwks !== null) accepted.jwks = publicJwks(jwks)
+  if (jwksUri !== undefined && jwksUri !== null) {
     if (typeof jwksUri !== 'string') throw invalid('jwks_uri must be a string')
     let url: URL
     try {
@@ -48,8 +47,9 @@ export function validateKeyMetadata (body: Record<string, unknown>, method: stri
   // The algorithm members (token_endpoint_auth_signing_alg, id_token_signed_response_alg) were
   // checked by lib/tokens/algorithms.ts, the one list discovery publishes; here they are only kept.
   if (typeof body.token_endpoint_auth_signing_alg === 'string') accepted.token_endpoint_auth_signing_alg = body.token_endpoint_auth_signing_alg
+  if (typeof body.request_object_signing_alg === 'string') accepted.request_object_signing_alg = body.request_object_signing_alg
 
-  for (const member of ['dpop_bound_access_tokens', 'require_pushed_authorization_requests'] as const) {
+  for (const member of ['dpop_bound_access_tokens', 'require_pushed_authorization_requests', 'require_signed_request_object'] as const) {
     const value = body[member]
     if (value === undefined || value === null) continue
     if (typeof value !== 'boolean') throw invalid(`${member} must be a boolean`)
@@ -91,5 +91,7 @@ export function keyMetadataOf (client: KeyClientMetadata): KeyClientMetadata {
   if (client.token_endpoint_auth_signing_alg !== undefined) out.token_endpoint_auth_signing_alg = client.token_endpoint_auth_signing_alg
   if (client.dpop_bound_access_tokens !== undefined) out.dpop_bound_access_tokens = client.dpop_bound_access_tokens
   if (client.require_pushed_authorization_requests !== undefined) out.require_pushed_authorization_requests = client.require_pushed_authorization_requests
+  if (client.request_object_signing_alg !== undefined) out.request_object_signing_alg = client.request_object_signing_alg
+  if (client.require_signed_request_object !== undefined) out.require_signed_request_object = client.require_signed_request_object
   return out
 }

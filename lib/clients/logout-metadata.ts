@@ -1,12 +1,15 @@
 import { OAuthError } from '../contracts/errors.js'
-import { isLoopbackHostname } from '../contracts/urls.js'
+import { checkOutboundUrl, type OutboundPolicy } from '../http/outbound-policy.js'
 import type { ApplicationType } from '../contracts/store.js'
 import type { LogoutMetadata } from '../contracts/clients.js'
 
 export interface LogoutMetadataRules {
   applicationType: ApplicationType
-  /** http back-channel URIs are allowed on loopback only when the issuer itself is http. */
-  issuerIsHttp: boolean
+  /**
+   * The outbound fetcher's policy (`outbound`): a back-channel URI is accepted exactly when the
+   * fetcher will deliver to it (http/outbound-policy.ts, the one rule both call).
+   */
+  outbound: OutboundPolicy
   /** The same checks redirect_uris get (parse, then per application type). */
   checkRedirectUri: (uri: string, type: ApplicationType) => void
 }
@@ -18,8 +21,9 @@ const maxUriLength = 2000
 /**
  * Validates the logout metadata of a registration or static client. `post_logout_redirect_uris`
  * follow the redirect_uris rules (absolute, no fragment, https or loopback http, private-use
- * schemes for native apps); `backchannel_logout_uri` must be https (http only on loopback when
- * the issuer is http, for development), without fragment (BCL §2.2) or credentials.
+ * schemes for native apps); `backchannel_logout_uri` must be a URL the outbound fetcher will
+ * deliver to (https; http on loopback only with `outbound.allowHttpLoopback`, for development),
+ * without fragment (BCL §2.2) or credentials.
  */
 export function validateLogoutMetadata (body: Record<string, unknown>, rules: LogoutMetadataRules): LogoutMetadata {
   const metadata: LogoutMetadata = {}
@@ -42,7 +46,7 @@ export function validateLogoutMetadata (body: Record<string, unknown>, rules: Lo
   const backchannel = body.backchannel_logout_uri
   if (backchannel !== undefined && backchannel !== null) {
     if (typeof backchannel !== 'string') throw invalid('backchannel_logout_uri must be a string')
-    metadata.backchannel_logout_uri = checkBackchannelUri(backchannel, rules.issuerIsHttp)
+    metadata.backchannel_logout_uri = checkBackchannelUri(backchannel, rules.outbound)
   }
   const required = body.backchannel_logout_session_required
   if (required !== undefined && required !== null) {
@@ -52,7 +56,7 @@ export function validateLogoutMetadata (body: Record<string, unknown>, rules: Lo
   return metadata
 }
 
-function checkBackchannelUri (value: string, issuerIsHttp: boolean): string {
+function checkBackchannelUri (value: string, outbound: OutboundPolicy): string {
   let url: URL
   try {
     url = new URL(value)
@@ -63,7 +67,12 @@ function checkBackchannelUri (value: string, issuerIsHttp: boolean): string {
   // BCL §2.2: "MUST NOT include a fragment component".
   if (value.includes('#')) throw invalid('backchannel_logout_uri must not contain a fragment')
   if (url.username !== '' || url.password !== '') throw invalid('backchannel_logout_uri must not contain credentials')
-  if (url.protocol === 'https:') return value
-  if (url.protocol === 'http:' && issuerIsHttp && isLoopbackHostname(url.hostname)) return value
-  throw invalid('backchannel_logout_uri must use https (http only on a loopback host while the issuer is http)')
+  const delivery = checkOutboundUrl(value, outbound)
+  if (delivery.ok) return value
+  if (delivery.reason === 'not_https') {
+    throw invalid(outbound.allowHttpLoopback
+      ? 'backchannel_logout_uri must use https (or http on a loopback host)'
+      : 'backchannel_logout_uri must use https (http on loopback only when the provider sets outbound.allowHttpLoopback, for development)')
+  }
+  throw invalid('backchannel_logout_uri must be a URL the provider delivers to (not a private or loopback address)')
 }

@@ -8,6 +8,7 @@ import type { SupportedAlgorithms } from '../tokens/algorithms.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
 import { ClientMetadataDocuments, clientDocumentSettings } from './metadata-document.js'
 import { isClientIdUrl } from '../contracts/urls.js'
+import type { OutboundPolicy } from '../http/outbound-policy.js'
 
 /**
  * Turns the host's static clients into client records, with the same metadata rules as dynamic
@@ -17,8 +18,9 @@ export function loadStaticClients (
   clients: StaticClient[],
   supportedScopes: readonly string[],
   algorithms?: SupportedAlgorithms,
-  issuer?: string,
-  responseTypes?: readonly AuthorizationResponseType[]
+  outbound?: OutboundPolicy,
+  responseTypes?: readonly AuthorizationResponseType[],
+  issuer?: string
 ): Map<string, ClientRecord> {
   const records = new Map<string, ClientRecord>()
   clients.forEach((client, index) => {
@@ -26,7 +28,7 @@ export function loadStaticClients (
     if (records.has(client.client_id)) throw invalidOption(`${name}.client_id`, `duplicates "${client.client_id}"`)
     let metadata
     try {
-      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, allowPkcePolicy: true, ...(algorithms === undefined ? {} : { algorithms }), ...(issuer === undefined ? {} : { issuer }), ...(responseTypes === undefined ? {} : { responseTypes }) })
+      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, allowPkcePolicy: true, ...(algorithms === undefined ? {} : { algorithms }), ...(outbound === undefined ? {} : { outbound }), ...(issuer === undefined ? {} : { issuer }), ...(responseTypes === undefined ? {} : { responseTypes }) })
     } catch (error) {
       if (error instanceof OAuthError) throw invalidOption(name, `is invalid: ${error.error_description}`)
       throw error

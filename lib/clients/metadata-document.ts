@@ -129,7 +129,8 @@ export function clientFromDocument (ctx: ProviderCore, clientId: string, documen
   const metadata = validateClientMetadata({ ...body, token_endpoint_auth_method: method }, {
     supportedScopes: ctx.options.scopes,
     allowFirstParty: false,
-    algorithms: supportedAlgorithms(ctx.keys),
+    algorithms: supportedAlgorithms(ctx.keys, ctx.options.requestObjects),
+    outbound: ctx.options.outbound,
     issuer: ctx.issuer,
     responseTypes: ctx.options.responseTypes,
   })

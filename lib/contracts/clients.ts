@@ -3,8 +3,10 @@ import type { ClientRecord } from './store.js'
 
 /**
  * Per client: PKCE on every authorization request (`required`, the default), or, for a
- * confidential OpenID Connect client that cannot send it, a `nonce` instead (`nonce-allowed`).
- * Set by the host (a static client's `pkce`, or the `registration.validate` hook), never by
+ * confidential OpenID Connect client that cannot send it, a `nonce` instead (`nonce-allowed`),
+ * or, for a confidential client that sends neither (a legacy client, a certification run),
+ * nothing (`optional`: weaker, see docs/certification.md). A code requested with a challenge
+ * always needs its verifier. Public clients always need PKCE. Set by the host (a static client's `pkce`, or the `registration.validate` hook), never by
  * the client's own metadata.
  */
 export type PkcePolicy = NonNullable<ClientRecord['pkce']>
@@ -18,11 +20,12 @@ export type PkcePolicy = NonNullable<ClientRecord['pkce']>
 export type LogoutMetadata = Pick<ClientRecord, 'post_logout_redirect_uris' | 'backchannel_logout_uri' | 'backchannel_logout_session_required'>
 
 /**
- * The client metadata of issue 18: keys for `private_key_jwt` (RFC 7591 §2, OIDC Registration
- * §2), DPoP (RFC 9449 §5.2) and PAR (RFC 9126 §6).
+ * The client metadata of issue 18: keys for `private_key_jwt` and request objects (RFC 7591 §2,
+ * OIDC Registration §2, RFC 9101 §10.5), DPoP (RFC 9449 §5.2) and PAR (RFC 9126 §6).
  */
 export type KeyClientMetadata = Pick<ClientRecord,
-  'jwks' | 'jwks_uri' | 'token_endpoint_auth_signing_alg' | 'dpop_bound_access_tokens' | 'require_pushed_authorization_requests'>
+  'jwks' | 'jwks_uri' | 'token_endpoint_auth_signing_alg' | 'dpop_bound_access_tokens' | 'require_pushed_authorization_requests' |
+  'request_object_signing_alg' | 'require_signed_request_object'>
 
 /**
  * Client metadata as registered (RFC 7591 §2, OpenID Connect Dynamic Client Registration §2): a

@@ -35,6 +35,8 @@ export type OAuthErrorCode =
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
   | 'invalid_request_uri'
+  /** OIDC Core §3.1.2.6, RFC 9101 §6.3: the request object is invalid (signature, claims, content). */
+  | 'invalid_request_object'
 
 /** Default HTTP status per error code (RFC 6749 §5.2: 400 unless said otherwise). */
 const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {

@@ -69,8 +69,8 @@ export const StaticClientSchema = Type.Object({
   userinfo_encrypted_response_enc: Type.Optional(Type.String()),
   request_object_encryption_alg: Type.Optional(Type.String()),
   request_object_encryption_enc: Type.Optional(Type.String()),
-  pkce: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('nonce-allowed')], {
-    description: "'nonce-allowed': a confidential client that sends a nonce (scope openid) may skip PKCE (RFC 9700 §2.1.1). Default 'required'.",
+  pkce: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('nonce-allowed'), Type.Literal('optional')], {
+    description: "'nonce-allowed': a confidential client that sends a nonce (scope openid) may skip PKCE (RFC 9700 §2.1.1). 'optional': a confidential client may send neither (legacy and certification clients; weaker, see docs/certification.md). Refused for public clients. Default 'required'.",
   })),
   post_logout_redirect_uris: Type.Optional(Type.Array(Type.String(), { description: 'Where RP-initiated logout may send the user back (exact match).' })),
   backchannel_logout_uri: Type.Optional(Type.String({ description: 'Where Logout Tokens are POSTed when a session ends.' })),
@@ -80,6 +80,7 @@ export const StaticClientSchema = Type.Object({
   jwks_uri: Type.Optional(Type.String()),
   dpop_bound_access_tokens: Type.Optional(Type.Boolean()),
   require_pushed_authorization_requests: Type.Optional(Type.Boolean()),
+  require_signed_request_object: Type.Optional(Type.Boolean({ description: 'RFC 9101 §10.5: this client\'s authorization requests must be signed request objects.' })),
 }, { additionalProperties: false })
 
 export type StaticClient = Static<typeof StaticClientSchema>
@@ -219,6 +220,12 @@ export const OptionsSchema = Type.Object({
     default: 10,
     description: 'Seconds during which a rotated refresh token, presented again by its client before its successor was used, gets the same successor (0 = off).',
   }),
+  defaultAcr: Type.String({
+    minLength: 1,
+    maxLength: 200,
+    default: '0',
+    description: 'OIDC Core §2 `acr` put in the ID token when the client sent `acr_values` and the login stated none (LoginResult.acr). "0": no ISO/IEC 29115 level claimed.',
+  }),
   idTokenScopeClaims: Type.Boolean({ default: true, description: 'Put the granted scopes\' claims in the ID token too (false: OIDC Core §5.4 minimal ID tokens).' }),
   dpop: Type.Object({
     requireNonce: Type.Boolean({ default: false, description: 'RFC 9449 §8: require a server-provided nonce in DPoP proofs at the token and PAR endpoints.' }),
@@ -227,6 +234,12 @@ export const OptionsSchema = Type.Object({
   par: Type.Object({
     required: Type.Boolean({ default: false, description: 'RFC 9126 §5: every authorization request must be pushed (require_pushed_authorization_requests).' }),
     ttl: Type.Integer({ minimum: 5, maximum: 600, default: 30, description: 'Lifetime (seconds) of a pushed request\'s request_uri.' }),
+  }, { additionalProperties: false, default: {} }),
+  // Issue 25: request objects (OIDC Core §6, RFC 9101), lib/clients/request-object.ts.
+  requestObjects: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'Accept `request` (a request object by value, OIDC Core §6.1, RFC 9101), signed with a key the client registered (jwks or jwks_uri). false: `request_not_supported`.' }),
+    allowUnsigned: Type.Boolean({ default: false, description: 'Also accept unsigned (`alg: none`) request objects: no more trusted than plain parameters; for certification runs and clients that only wrap parameters. Never for clients with require_signed_request_object.' }),
+    requireSigned: Type.Boolean({ default: false, description: 'RFC 9101 §10.5 `require_signed_request_object` for every client: every authorization request (and pushed request) must be a signed request object.' }),
   }, { additionalProperties: false, default: {} }),
   // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document); bounds checked
   // in code (lib/clients/metadata-document.ts: minCacheSeconds <= maxCacheSeconds).
@@ -381,6 +394,12 @@ export interface OidcProviderOptions {
   tokenClaims?: ClaimsHooks
   /** Put the granted scopes' claims in the ID token too (default true; false: OIDC Core §5.4 minimal ID tokens). */
   idTokenScopeClaims?: boolean
+  /**
+   * The `acr` of the ID token when the client asked for `acr_values` and the login did not state
+   * one (`finishInteraction`'s `login.acr`). Default `"0"` (OIDC Core §2: no ISO/IEC 29115 level
+   * claimed); a host whose logins meet a level names it here.
+   */
+  defaultAcr?: string
   /** Brand, templates and message catalogs of the built-in pages. */
   pages?: PagesOptions
   /**
@@ -400,6 +419,16 @@ export interface OidcProviderOptions {
    * URI's lifetime in seconds (default 30).
    */
   par?: Partial<OptionsData['par']>
+  /**
+   * Request objects (OIDC Core §6, RFC 9101; docs/request-objects.md): `request` by value,
+   * signed with a key the client registered (`jwks` / `jwks_uri`), on by default; `request_uri`
+   * only as a pushed request's (RFC 9126). `allowUnsigned` accepts `alg: none` (certification);
+   * `requireSigned` makes every client send signed request objects (RFC 9101 §10.5).
+   *
+   * @example
+   * requestObjects: { enabled: true, allowUnsigned: false, requireSigned: false }
+   */
+  requestObjects?: Partial<OptionsData['requestObjects']>
   /**
    * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP): a
    * `client_id` that is an https URL is resolved by fetching the JSON document at that URL

@@ -46,8 +46,8 @@ export interface ClientRecord {
   first_party?: boolean
   /** OIDC Registration §2: the ID token signing `alg` the client registered (one we support). */
   id_token_signed_response_alg?: string
-  /** The host's PKCE policy for this client; absent means `required` (lib/tokens/pkce.ts). */
-  pkce?: 'required' | 'nonce-allowed'
+  /** The host's PKCE policy for this client (contracts/clients.ts `PkcePolicy`); absent means `required` (lib/tokens/pkce.ts). */
+  pkce?: 'required' | 'nonce-allowed' | 'optional'
   /** SHA-256 (base64url) of the RFC 7592 registration access token. */
   registration_access_token_hash?: string
   client_id_issued_at: EpochSeconds
@@ -67,6 +67,10 @@ export interface ClientRecord {
   dpop_bound_access_tokens?: boolean
   /** RFC 9126 §6: this client must push its authorization requests (PAR). */
   require_pushed_authorization_requests?: boolean
+  /** OIDC Registration §2: the only `alg` accepted for its request objects (OIDC Core §6.1). */
+  request_object_signing_alg?: string
+  /** RFC 9101 §10.5: every authorization request of this client must be a signed request object. */
+  require_signed_request_object?: boolean
 }
 
 /** A JWK Set (RFC 7517 §5) of public keys. */

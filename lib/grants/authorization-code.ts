@@ -3,7 +3,7 @@ import type { ClientRecord, RefreshFamilyRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
-import { verifyPkce } from '../tokens/pkce.js'
+import { mayRedeemWithoutVerifier, verifyPkce } from '../tokens/pkce.js'
 import { scopeSet } from '../tokens/issue.js'
 import { familyIdForCode, narrowToClient, newFamilyRefreshToken } from '../tokens/refresh-token.js'
 import type { GrantHandler } from './types.js'
@@ -50,7 +50,7 @@ export const authorizationCodeGrant = {
   allowPublicClients: true,
   async handle (ctx, params, client, request) {
     // A client that always uses PKCE always sends the verifier: refused before the code is spent.
-    if (params.code_verifier === undefined && client.pkce !== 'nonce-allowed') {
+    if (params.code_verifier === undefined && !mayRedeemWithoutVerifier(client)) {
       throw new OAuthError('invalid_request', "body: missing parameter 'code_verifier'")
     }
     const codeHash = sha256(params.code)

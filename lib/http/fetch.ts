@@ -1,8 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns'
-import { isIP } from 'node:net'
 import { rootCertificates } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
-import ipaddr from 'ipaddr.js'
+import { checkOutboundUrl, isAllowedAddress, isLoopbackAddress } from './outbound-policy.js'
 import sjson from 'secure-json-parse'
 import { Agent, request, type Dispatcher } from 'undici'
 import type { FetchFailureReason, FetchResult, OutboundFetcher } from '../contracts/outbound.js'
@@ -46,23 +45,6 @@ const refusedCode = 'ERR_OIDC_REFUSED_ADDRESS'
 
 class RefusedAddressError extends Error {
   readonly code = refusedCode
-}
-
-/**
- * Whether an address may be connected to. ipaddr.js names the special-purpose ranges (IANA IPv4
- * and IPv6 Special-Purpose Address Registries: private, loopback, link-local, CGNAT, multicast,
- * unspecified, broadcast, reserved, unique-local, 6to4/Teredo/NAT64 tunnels, documentation...);
- * only `unicast` — a global address — passes, and loopback when allowed. IPv4-mapped IPv6
- * (`::ffff:127.0.0.1`) is judged as the IPv4 address it carries.
- */
-export function isAllowedAddress (address: string, allowLoopback: boolean): boolean {
-  if (!ipaddr.isValid(address)) return false
-  const range = ipaddr.process(address).range()
-  return range === 'unicast' || (allowLoopback && range === 'loopback')
-}
-
-function isLoopbackAddress (address: string): boolean {
-  return ipaddr.isValid(address) && ipaddr.process(address).range() === 'loopback'
 }
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void
@@ -163,32 +145,11 @@ export function createFetcher (options: FetcherOptions = {}): OutboundFetcher {
   const httpAgent = newAgent(isLoopbackAddress)
   const log = options.log
 
-  /** The URL checks done before any connection; returns the agent to use or a refusal. */
+  /** The URL checks done before any connection (outbound-policy.ts, shared with registration); the agent to use or a refusal. */
   function prepare (raw: string): { url: URL, agent: Agent } | { ok: false, reason: FetchFailureReason, message: string } {
-    let url: URL
-    try {
-      url = new URL(raw)
-    } catch {
-      return fail('invalid_url', 'not an absolute URL')
-    }
-    if (url.username !== '' || url.password !== '') return fail('invalid_url', 'URLs with credentials are not fetched')
-    const host = url.hostname.replace(/^\[|\]$/g, '')
-    let agent: Agent
-    if (url.protocol === 'https:') {
-      agent = httpsAgent
-    } else if (url.protocol === 'http:') {
-      const loopbackName = host === 'localhost' || (isIP(host) !== 0 && isLoopbackAddress(host))
-      if (!allowHttpLoopback || !loopbackName) return fail('not_https', `${url.protocol} URLs are not fetched; use https`)
-      agent = httpAgent
-    } else {
-      return fail('not_https', `${url.protocol} URLs are not fetched; use https`)
-    }
-    // An address literal never goes through lookup(), so it is checked here.
-    if (isIP(host) !== 0) {
-      const allowed = agent === httpAgent ? isLoopbackAddress(host) : isAllowedAddress(host, allowLoopback)
-      if (!allowed) return fail('refused_address', `${host} is not a public address`)
-    }
-    return { url, agent }
+    const checked = checkOutboundUrl(raw, { allowLoopback, allowHttpLoopback })
+    if (!checked.ok) return checked
+    return { url: checked.url, agent: checked.plainHttp ? httpAgent : httpsAgent }
   }
 
   async function send<T> (

@@ -5,6 +5,7 @@ import { isWellFormedChallenge, mayOmitCodeChallenge } from '../tokens/pkce.js'
 import { clientScopes } from '../tokens/issue.js'
 import { resolveAuthorizationResources } from '../resources/resolve.js'
 import { parseClaimsRequest } from './claims-request.js'
+import { expandRequestObject } from './request-object.js'
 import { pageError, redirectError } from './errors.js'
 import type { AuthorizationRequest, RawParams } from './types.js'
 import type { ResponseMode, ResponseTarget } from './respond.js'
@@ -47,6 +48,11 @@ const maxValueLength = 2048
 const controlCharacters = /[\u0000-\u001f\u007f]/
 const promptValues = new Set(['none', 'login', 'consent', 'select_account'])
 const pushedSources: ReadonlySet<RequestSource> = new Set(['par', 'pushed', 'restore'])
+/** Requests read back from the store: their request object (if any) was verified when they arrived. */
+const pushedOrStored: ReadonlySet<RequestSource> = new Set(['pushed', 'restore'])
+
+/** Whether the request came as a request object (OIDC Core §6.1), and a signed one. */
+type RequestObjectUse = 'none' | 'unsigned' | 'signed'
 
 /**
  * The one authorization-request parser, used by GET and POST /authorize, /par, a pushed
@@ -62,24 +68,48 @@ const pushedSources: ReadonlySet<RequestSource> = new Set(['par', 'pushed', 'res
  * if (!parsed.ok) return parsed.redirect === undefined ? showErrorPage(parsed.error) : redirectWithError(parsed)
  */
 export async function parseAuthorizationRequest (ctx: ProviderContext, params: RawParams, options: ParseOptions): Promise<ParsedAuthorizationRequest> {
-  let trusted: { client: ClientRecord, redirectUri: string }
+  let client: ClientRecord
   try {
-    trusted = await trustedClientAndRedirect(ctx, params, options.client)
+    client = await trustedClient(ctx, params, options.client)
+  } catch (error) {
+    if (error instanceof OAuthError) return { ok: false, error }
+    throw error
+  }
+  // OIDC Core §6, RFC 9101: a request object is opened once the client is known (its keys
+  // verify it) and before the redirect_uri is checked (the object's own wins). When it is
+  // refused, its redirect_uri cannot be trusted: the outside one is used if registered.
+  let effective = params
+  let requestObject: RequestObjectUse = 'none'
+  let objectError: OAuthError | undefined
+  if (ctx.options.requestObjects.enabled && params.request !== undefined && params.request !== '') {
+    try {
+      const expanded = await expandRequestObject(ctx, client, params)
+      effective = expanded.params
+      requestObject = expanded.signed ? 'signed' : 'unsigned'
+    } catch (error) {
+      if (!(error instanceof OAuthError)) throw error
+      objectError = error
+    }
+  }
+  let redirectUri: string
+  try {
+    redirectUri = trustedRedirect(effective, client)
   } catch (error) {
     if (error instanceof OAuthError) return { ok: false, error }
     throw error
   }
   try {
-    const request = validateRequest(ctx, params, trusted.client, trusted.redirectUri, options.via)
+    if (objectError !== undefined) throw objectError
+    const request = validateRequest(ctx, effective, client, redirectUri, options.via, requestObject)
     // RFC 8707 §2: each resource an absolute URI the provider knows; `invalid_target` otherwise.
-    request.resources = await resolveAuthorizationResources(ctx, params.resource)
+    request.resources = await resolveAuthorizationResources(ctx, effective.resource)
     if (request.idTokenHint !== undefined) request.hintSubject = await hintedSubject(ctx, request.client, request.idTokenHint)
     return { ok: true, request }
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error
     // RFC 9126 §2.3: the PAR endpoint answers errors itself, as JSON; it never redirects.
     if (!error.allowRedirect || options.via === 'par') return { ok: false, error }
-    return { ok: false, error, redirect: { redirectUri: trusted.redirectUri, responseMode: errorResponseMode(params), state: echoedState(params) } }
+    return { ok: false, error, redirect: { redirectUri, responseMode: errorResponseMode(effective), state: echoedState(effective) } }
   }
 }
 
@@ -116,26 +146,27 @@ function single (params: RawParams, name: string, fail: (description: string) =>
 }
 
 /**
- * Step 1 (RFC 6749 §4.1.2.1): the client and redirect_uri. Until both check out, nothing
- * redirects; the user sees an error page.
+ * Step 1 (RFC 6749 §4.1.2.1): the client, then (after its request object, if any, is opened)
+ * the redirect_uri. Until both check out, nothing redirects; the user sees an error page.
  */
-async function trustedClientAndRedirect (ctx: ProviderContext, params: RawParams, known: ClientRecord | undefined): Promise<{ client: ClientRecord, redirectUri: string }> {
+async function trustedClient (ctx: ProviderContext, params: RawParams, known: ClientRecord | undefined): Promise<ClientRecord> {
   const clientId = single(params, 'client_id', pageError)
   if (clientId === undefined) throw pageError('the request has no client_id')
-  let client = known
-  if (client === undefined) {
-    const found = await ctx.clients.lookup(clientId)
-    // A refused metadata document (draft-ietf-oauth-client-id-metadata-document, "Metadata Discovery Errors") says why.
-    if (found.client === undefined) throw pageError(found.problem ?? 'the application (client_id) is not registered with this provider')
-    client = found.client
-  }
+  if (known !== undefined) return known
+  const found = await ctx.clients.lookup(clientId)
+  // A refused metadata document (draft-ietf-oauth-client-id-metadata-document, "Metadata Discovery Errors") says why.
+  if (found.client === undefined) throw pageError(found.problem ?? 'the application (client_id) is not registered with this provider')
+  return found.client
+}
+
+function trustedRedirect (params: RawParams, client: ClientRecord): string {
   const redirectUri = single(params, 'redirect_uri', pageError)
   if (redirectUri === undefined) throw pageError('the request has no redirect_uri')
   // Exact string comparison (RFC 9700 §2.1), never a prefix or pattern match.
   if (!client.redirect_uris.includes(redirectUri)) {
     throw pageError('the redirect_uri is not registered for this application')
   }
-  return { client, redirectUri }
+  return redirectUri
 }
 
 /**
@@ -200,7 +231,8 @@ function validateRequest (
   params: RawParams,
   client: ClientRecord,
   redirectUri: string,
-  via: RequestSource
+  via: RequestSource,
+  requestObject: RequestObjectUse
 ): AuthorizationRequest {
   for (const [name, value] of Object.entries(params)) {
     // RFC 8707 §2: `resource` may be repeated; every other parameter appears once (RFC 6749 §3.1).
@@ -210,9 +242,15 @@ function validateRequest (
 
   // RFC 9126 §2.1: "request_uri ... MUST NOT be provided" in a pushed request.
   if (via === 'par' && get('request_uri') !== undefined) throw redirectError('invalid_request', 'request_uri must not be pushed (RFC 9126 section 2.1)')
-  // OIDC Core §6: request objects are not supported (and never fetched: no outbound calls).
+  // OIDC Core §6.1: `request` left here means the host turned request objects off.
   if (get('request') !== undefined) throw redirectError('request_not_supported', 'the request parameter is not supported')
-  if (get('request_uri') !== undefined) throw redirectError('request_uri_not_supported', 'the request_uri parameter is not supported')
+  // OIDC Core §6.2, RFC 9101 §5.2: only our PAR URNs (resolved before the parser), never fetched.
+  if (get('request_uri') !== undefined) throw redirectError('request_uri_not_supported', 'the request_uri parameter is not supported (only request_uri values from the PAR endpoint)')
+  // RFC 9101 §10.5: this provider or client accepts only signed request objects. Checked where a
+  // request arrives; a pushed or stored request was checked when it did.
+  if ((ctx.options.requestObjects.requireSigned || client.require_signed_request_object === true) && !pushedOrStored.has(via) && requestObject !== 'signed') {
+    throw redirectError('invalid_request', 'this client must send a signed request object (require_signed_request_object, RFC 9101 section 10.5)')
+  }
 
   // RFC 9126 §5, §6: this provider or this client accepts only pushed requests.
   if ((ctx.options.par.required || client.require_pushed_authorization_requests === true) && !pushedSources.has(via)) {
@@ -240,8 +278,8 @@ function validateRequest (
 
   // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client, S256 only (absent method means plain).
   const codeChallenge = get('code_challenge')
-  // Except a confidential client the host allowed to send a nonce instead (lib/tokens/pkce.ts),
-  // and a response without a code (response_type=id_token), where PKCE has nothing to bind.
+  // Except a confidential client the host allowed to send a nonce, or nothing, instead
+  // (lib/tokens/pkce.ts), and a response without a code (response_type=id_token), where PKCE has nothing to bind.
   if (codeChallenge === undefined) {
     if (returnsCode(responseType) && !mayOmitCodeChallenge(client, { nonce, scopes })) throw redirectError('invalid_request', 'code_challenge is required (PKCE, S256)')
   } else {

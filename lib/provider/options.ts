@@ -67,6 +67,9 @@ export function resolveOptions (options: OidcProviderOptions, log: FastifyBaseLo
   if (clientDocumentPolicy !== undefined && typeof clientDocumentPolicy !== 'function') {
     throw invalidOption('clientIdMetadataDocuments.allow', 'must be a function (url) => boolean')
   }
+  if (data.requestObjects.requireSigned && !data.requestObjects.enabled) {
+    throw invalidOption('requestObjects.requireSigned', 'needs requestObjects.enabled (signed request objects cannot be required while refused)')
+  }
   if (options.users === undefined) {
     log.warn('fastify-oidc-provider: no `users` adapter configured; every login will fail')
   }

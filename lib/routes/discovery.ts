@@ -33,7 +33,7 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     grant_types_supported: grantTypes,
     subject_types_supported: ['public'],
     // One list with registration's rules (lib/tokens/algorithms.ts): what our keys can sign.
-    ...algorithmMetadata(supportedAlgorithms(ctx.keys)),
+    ...algorithmMetadata(supportedAlgorithms(ctx.keys, options.requestObjects)),
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt'],
@@ -42,8 +42,12 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     code_challenge_methods_supported: ['S256'],
     claims_supported: options.scopeRegistry.supportedClaims(),
     claims_parameter_supported: true,
-    request_parameter_supported: false,
+    // OIDC Core §6, RFC 9101: `request` by value when on; `request_uri` only as a pushed
+    // request's (RFC 9126), never fetched, so request_uri_parameter_supported stays false.
+    request_parameter_supported: options.requestObjects.enabled,
     request_uri_parameter_supported: false,
+    // RFC 9101 §10.5.
+    require_signed_request_object: options.requestObjects.requireSigned,
     require_request_uri_registration: false,
     authorization_response_iss_parameter_supported: true,
     prompt_values_supported: ['none', 'login', 'consent'],

@@ -20,7 +20,7 @@ export interface SupportedAlgorithms {
   userinfoSigning: readonly string[]
   /** JWT client authentication (`private_key_jwt`, RFC 7523): asymmetric algorithms only. */
   tokenEndpointAuthSigning: readonly string[]
-  /** Request objects (OIDC Core §6): not supported (`request_parameter_supported: false`). */
+  /** Request objects (OIDC Core §6.1, RFC 9101): asymmetric algorithms (`none` when the host allows unsigned ones); empty when off. */
   requestObjectSigning: readonly string[]
   /** JWE `alg` values for any encrypted response or request object: none. */
   encryptionAlg: readonly string[]
@@ -28,20 +28,31 @@ export interface SupportedAlgorithms {
   encryptionEnc: readonly string[]
 }
 
+/** The `requestObjects` option's part the algorithm lists depend on. */
+export interface RequestObjectSupport {
+  enabled: boolean
+  allowUnsigned: boolean
+}
+
+const noRequestObjects: RequestObjectSupport = { enabled: false, allowUnsigned: false }
+
 /**
- * The algorithms this provider supports, derived from the keys it holds.
+ * The algorithms this provider supports, derived from the keys it holds and, for request
+ * objects, the `requestObjects` option.
  *
  * @example
  * supportedAlgorithms(ctx.keys).idTokenSigning // ['RS256']
  */
-export function supportedAlgorithms (keys: SigningAlgorithmSource): SupportedAlgorithms {
+export function supportedAlgorithms (keys: SigningAlgorithmSource, requestObjects: RequestObjectSupport = noRequestObjects): SupportedAlgorithms {
   // RFC 7518 §3.6 / OIDC Core §10.1: `none` is never a signature we produce.
   const signing = [...new Set(keys.algorithms())].filter((alg) => alg !== 'none')
   return {
     idTokenSigning: signing,
     userinfoSigning: [],
     tokenEndpointAuthSigning: assertionAlgorithms,
-    requestObjectSigning: [],
+    // Verified with the client's registered public keys; HS* would need the client secret in
+    // clear, which is never kept (only its hash).
+    requestObjectSigning: requestObjects.enabled ? [...assertionAlgorithms, ...(requestObjects.allowUnsigned ? ['none'] : [])] : [],
     encryptionAlg: [],
     encryptionEnc: [],
   }
@@ -87,7 +98,8 @@ export const algorithmMembers: readonly AlgorithmMember[] = [
   signed('userinfo_signed_response_alg', (a) => a.userinfoSigning),
   // RFC 7591 §2: "The value 'none' MUST NOT be used" for token_endpoint_auth_signing_alg.
   signed('token_endpoint_auth_signing_alg', (a) => a.tokenEndpointAuthSigning),
-  signed('request_object_signing_alg', (a) => a.requestObjectSigning),
+  // OIDC Registration §2 allows 'none' here: listed only when the host accepts unsigned objects.
+  { name: 'request_object_signing_alg', supported: (a) => a.requestObjectSigning, signature: false },
   signed('introspection_signed_response_alg', () => []),
   signed('authorization_signed_response_alg', () => []),
 ]

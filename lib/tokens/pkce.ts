@@ -27,21 +27,30 @@ export function verifyPkce (verifier: string, challenge: string, method: 'S256')
   return safeEqualDigests(s256Challenge(verifier), challenge)
 }
 
-export const pkcePolicies: readonly PkcePolicy[] = ['required', 'nonce-allowed']
+export const pkcePolicies: readonly PkcePolicy[] = ['required', 'nonce-allowed', 'optional']
 
 /**
  * RFC 9700 §2.1.1: "Public clients MUST use PKCE [...] With additional precautions [...],
  * confidential OpenID Connect clients MAY use the nonce parameter and the respective Claim in
  * the ID Token instead." So a request may go without `code_challenge` only when the client is
- * confidential, its policy says so, and the request asks for `openid` with a `nonce` (the ID
- * token then carries the nonce the client checks, OIDC Core §3.1.3.7).
+ * confidential and its policy says so: `nonce-allowed` when the request asks for `openid` with
+ * a `nonce` (the ID token then carries the nonce the client checks, OIDC Core §3.1.3.7);
+ * `optional` always (a legacy or certification client the host accepts without either: its
+ * codes are then protected only by the client secret and the exact redirect_uri, RFC 9700
+ * §4.5 injection is not prevented).
  */
 export function mayOmitCodeChallenge (
   client: { pkce?: PkcePolicy, token_endpoint_auth_method: string },
   request: { nonce?: string | undefined, scopes: readonly string[] }
 ): boolean {
-  return client.pkce === 'nonce-allowed' && client.token_endpoint_auth_method !== 'none' &&
-    request.nonce !== undefined && request.nonce !== '' && request.scopes.includes('openid')
+  if (client.token_endpoint_auth_method === 'none') return false
+  if (client.pkce === 'optional') return true
+  return client.pkce === 'nonce-allowed' && request.nonce !== undefined && request.nonce !== '' && request.scopes.includes('openid')
+}
+
+/** Whether the token endpoint may see a code without a verifier for this client (its policy lets it skip PKCE). */
+export function mayRedeemWithoutVerifier (client: { pkce?: PkcePolicy }): boolean {
+  return client.pkce === 'nonce-allowed' || client.pkce === 'optional'
 }
 
 /**
@@ -56,10 +65,10 @@ export function checkPkcePolicy (
   if (typeof policy !== 'string' || !(pkcePolicies as readonly string[]).includes(policy)) {
     throw new OAuthError('invalid_client_metadata', `pkce must be one of ${pkcePolicies.join(', ')}`)
   }
+  if (policy !== 'required' && client.token_endpoint_auth_method === 'none') {
+    throw new OAuthError('invalid_client_metadata', `pkce: '${policy}' is only for confidential clients; a public client always needs PKCE (RFC 9700 section 2.1.1)`)
+  }
   if (policy === 'nonce-allowed') {
-    if (client.token_endpoint_auth_method === 'none') {
-      throw new OAuthError('invalid_client_metadata', "pkce: 'nonce-allowed' is only for confidential clients; a public client always needs PKCE (RFC 9700 section 2.1.1)")
-    }
     if (!client.scope.split(' ').includes('openid')) {
       throw new OAuthError('invalid_client_metadata', "pkce: 'nonce-allowed' needs the openid scope (the nonce comes back in the ID token)")
     }

@@ -152,3 +152,26 @@ t.test('the rules as functions', async (t) => {
   t.same(checkPkcePolicy('required', { token_endpoint_auth_method: 'none', scope: '' }), { pkce: 'required' })
   t.throws(() => checkPkcePolicy(true, { token_endpoint_auth_method: 'client_secret_basic', scope: 'openid' }), OAuthError)
 })
+
+t.test("pkce: 'optional' (host only): a confidential client may send neither PKCE nor nonce; a sent challenge still needs its verifier", async (t) => {
+  const optional: StaticClient = { ...legacy, client_id: 'cert-web', pkce: 'optional' }
+  const app = await buildApp(t, { users: testUsers, clients: [optional] })
+  const bare = await runCodeFlow(app, { clientId: optional.client_id, redirectUri: REDIRECT, scope: 'openid', pkce: false })
+  t.ok(bare.code, 'no code_challenge, no nonce: a code')
+  const tokens = await exchange(app, optional, bare.code ?? '')
+  t.equal(tokens.statusCode, 200)
+  t.notOk('nonce' in jwtClaims(tokens.json().id_token), 'no nonce to carry')
+  const plainOAuth = await runCodeFlow(app, { clientId: optional.client_id, redirectUri: REDIRECT, scope: 'profile', pkce: false })
+  t.ok(plainOAuth.code, 'not only for openid requests')
+
+  const withPkce = await runCodeFlow(app, { clientId: optional.client_id, redirectUri: REDIRECT, scope: 'openid' })
+  const missing = await exchange(app, optional, withPkce.code ?? '')
+  t.equal(missing.json().error, 'invalid_grant', 'a challenge that was sent needs its verifier')
+  const again = await runCodeFlow(app, { clientId: optional.client_id, redirectUri: REDIRECT, scope: 'openid' })
+  t.equal((await exchange(app, optional, again.code ?? '', again.verifier)).statusCode, 200, 'and works with it')
+
+  const publicOptional = { ...optional, token_endpoint_auth_method: 'none' as const }
+  delete publicOptional.client_secret
+  await t.rejects(buildApp(t, { clients: [publicOptional] }), { code: 'FST_OIDC_INVALID_OPTION', message: /pkce: 'optional' is only for confidential clients/ }, 'refused for a public client at startup')
+  t.equal(mayOmitCodeChallenge({ pkce: 'optional', token_endpoint_auth_method: 'none' }, { scopes: [] }), false, 'never a public client')
+})

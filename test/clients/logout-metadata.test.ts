@@ -3,8 +3,9 @@ import { validateClientMetadata } from '../../lib/clients/registration/metadata.
 import { OAuthError } from '../../lib/contracts/errors.js'
 import { buildApp } from '../helpers/app.js'
 
-const https = { supportedScopes: ['openid'], allowFirstParty: false, issuer: 'https://id.example.com' }
-const http = { ...https, issuer: 'http://localhost:3000' }
+const https = { supportedScopes: ['openid'], allowFirstParty: false, outbound: { allowLoopback: false, allowHttpLoopback: false } }
+// One rule with the fetcher (lib/http/outbound-policy.ts): http loopback only when it delivers there.
+const http = { ...https, outbound: { allowLoopback: false, allowHttpLoopback: true } }
 const web = { redirect_uris: ['https://app.example.com/cb'] }
 
 function refusal (input: unknown, rules = https): OAuthError | undefined {
@@ -27,7 +28,7 @@ t.test('logout metadata is validated like redirect URIs and kept', async (t) => 
   t.equal(accepted.backchannel_logout_uri, 'https://app.example.com/backchannel?tenant=1')
   t.equal(accepted.backchannel_logout_session_required, true)
   t.notOk('post_logout_redirect_uris' in validateClientMetadata(web, https), 'absent stays absent')
-  t.ok(validateClientMetadata({ ...web, backchannel_logout_uri: 'http://localhost:4000/bc' }, http), 'http on loopback with an http issuer')
+  t.ok(validateClientMetadata({ ...web, backchannel_logout_uri: 'http://localhost:4000/bc' }, http), 'http on loopback when the fetcher delivers there (outbound.allowHttpLoopback)')
   t.ok(validateClientMetadata({ redirect_uris: ['com.example.app:/cb'], post_logout_redirect_uris: ['com.example.app:/bye'] }, https), 'native apps use their scheme')
 
   const cases: Array<[string, unknown, (typeof https)?]> = [
@@ -40,7 +41,9 @@ t.test('logout metadata is validated like redirect URIs and kept', async (t) => 
     ['back-channel relative', { ...web, backchannel_logout_uri: '/bc' }],
     ['back-channel fragment', { ...web, backchannel_logout_uri: 'https://app.example.com/bc#f' }],
     ['back-channel credentials', { ...web, backchannel_logout_uri: 'https://u:p@app.example.com/bc' }],
-    ['back-channel http with an https issuer', { ...web, backchannel_logout_uri: 'http://localhost:4000/bc' }],
+    ['back-channel http without allowHttpLoopback', { ...web, backchannel_logout_uri: 'http://localhost:4000/bc' }],
+    ['back-channel https to a loopback address the fetcher refuses', { ...web, backchannel_logout_uri: 'https://127.0.0.1:4000/bc' }],
+    ['back-channel https to a private address', { ...web, backchannel_logout_uri: 'https://10.0.0.1/bc' }],
     ['back-channel http off loopback', { ...web, backchannel_logout_uri: 'http://app.example.com/bc' }, http],
     ['back-channel too long', { ...web, backchannel_logout_uri: `https://app.example.com/${'a'.repeat(2000)}` }],
     ['session_required not a boolean', { ...web, backchannel_logout_session_required: 'yes' }],
@@ -72,6 +75,8 @@ t.test('dynamic registration returns the logout members; static clients are chec
   t.equal(bad.json().error, 'invalid_client_metadata')
 
   await t.rejects(buildApp(t, { clients: [{ client_id: 'x', client_secret: 's'.repeat(20), ...web, post_logout_redirect_uris: ['ftp://x'] }] }), { code: 'FST_OIDC_INVALID_OPTION' })
-  const local = await buildApp(t, { clients: [{ client_id: 'x', client_secret: 's'.repeat(20), ...web, backchannel_logout_uri: 'http://localhost:9/bc' }] })
-  t.ok(local, 'the test issuer is http://localhost: http loopback receivers are allowed')
+  const local = { client_id: 'x', client_secret: 's'.repeat(20), ...web, backchannel_logout_uri: 'http://localhost:9/bc' }
+  // One rule with the fetcher: an http loopback receiver only where logout tokens would reach it.
+  await t.rejects(buildApp(t, { clients: [local] }), { code: 'FST_OIDC_INVALID_OPTION', message: /outbound.allowHttpLoopback/ }, 'without allowHttpLoopback the fetcher would refuse it')
+  t.ok(await buildApp(t, { clients: [local], outbound: { allowHttpLoopback: true } }), 'with it, http loopback receivers are allowed')
 })

@@ -138,7 +138,6 @@ t.test('unknown members are dropped, scopes are narrowed to supported ones, dupl
     ...web,
     redirect_uris: ['https://app.example.com/cb', 'https://app.example.com/cb'],
     scope: 'openid admin openid  email',
-    jwks_uri: 'https://app.example.com/jwks',
     software_statement: 'eyJ...',
     client_id: 'chosen-by-client',
     client_secret: 'chosen-by-client-too',

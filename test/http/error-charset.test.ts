@@ -155,7 +155,7 @@ t.test('HTTP: the throw sites answer within the charset in body, redirect and WW
     { name: 'token: body too large', status: 413, error: 'invalid_request', send: () => postForm(app, '/token', { grant_type: 'x'.repeat(70_000) }) },
     { name: 'authorize: prompt reflected in the redirect', status: 302, error: 'invalid_request', send: () => app.inject(authorizeUrl({ prompt: NASTY })) },
     { name: 'authorize: repeated parameter in the redirect', status: 302, error: 'invalid_request', send: () => app.inject(`${authorizeUrl({})}&state=${encodeURIComponent(NASTY)}`) },
-    { name: 'authorize: request object refused in the redirect', status: 302, error: 'request_not_supported', send: () => app.inject(authorizeUrl({ request: 'x' })) },
+    { name: 'authorize: request object refused in the redirect', status: 302, error: 'invalid_request_object', send: () => app.inject(authorizeUrl({ request: 'x' })) },
     { name: 'userinfo: token in the query (challenge)', status: 400, error: 'invalid_request', send: () => app.inject('/userinfo?access_token=x') },
     { name: 'userinfo: invalid token (challenge)', status: 401, error: 'invalid_token', send: () => app.inject({ url: '/userinfo', headers: { authorization: 'Bearer x.y.z' } }) },
     { name: 'userinfo: insufficient scope (challenge with scope)', status: 403, error: 'insufficient_scope', send: () => app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${noOpenid.access_token}` } }) },

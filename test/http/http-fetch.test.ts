@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net'
-import { createFetcher, isAllowedAddress } from '../../lib/http/fetch.js'
+import { createFetcher } from '../../lib/http/fetch.js'
+import { isAllowedAddress } from '../../lib/http/outbound-policy.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 

@@ -108,7 +108,7 @@ t.test('errors after the redirect_uri is trusted go back to it with error, state
     [{ code_challenge_method: 'plain' }, 'invalid_request'],
     [{ code_challenge_method: undefined }, 'invalid_request'],
     [{ code_challenge: 'short' }, 'invalid_request'],
-    [{ request: 'eyJ.x.y' }, 'request_not_supported'],
+    [{ request: 'eyJ.x.y' }, 'invalid_request_object'],
     [{ request_uri: 'https://attacker.example/req' }, 'request_uri_not_supported'],
     [{ prompt: 'none login' }, 'invalid_request'],
     [{ prompt: 'none' }, 'login_required'],

@@ -103,7 +103,7 @@ t.test('every defect /authorize refuses is refused at push time, with the same e
     ['malformed dpop_jkt', { dpop_jkt: 'abc' }, 'invalid_request'],
     ['nonce with a control character', { nonce: 'a\u0001b' }, 'invalid_request'],
     ['repeated scope', { scope: ['openid', 'notes:read'] }, 'invalid_request'],
-    ['request object', { request: 'eyJ.x.y' }, 'request_not_supported'],
+    ['request object', { request: 'eyJ.x.y' }, 'invalid_request_object'],
     ['forged id_token_hint', { id_token_hint: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJkZW1vIn0.' }, 'invalid_request'],
     ['resource not a URI', { resource: 'not a uri' }, 'invalid_target'],
     ['resource with a fragment', { resource: 'https://api.example/#x' }, 'invalid_target'],

@@ -120,7 +120,7 @@ t.test('request_uri: single use, expiring, only with client_id, only for the cli
     ['bad redirect_uri', await push({ redirect_uri: 'https://evil.example/cb' }), 400, 'invalid_request'],
     ['no PKCE', await push({ code_challenge: '' }), 400, 'invalid_request'],
     ['request_uri pushed', await push({ request_uri: body.request_uri }), 400, 'invalid_request'],
-    ['request object', await push({ request: 'x.y.z' }), 400, 'request_not_supported'],
+    ['request object', await push({ request: 'x.y.z' }), 400, 'invalid_request_object'],
     ['wrong secret', await push({}, basic(CONFIDENTIAL.client_id, 'wrong-secret-0123456789')), 401, 'invalid_client'],
     ['client_id of another client', await push({ client_id: OTHER.client_id }), 400, 'invalid_request'],
   ]

@@ -129,6 +129,8 @@ function everyOption (): Record<string, unknown> {
     pages: { brand: { name: 'Acme ID', colors: { accent: '#e11d48' } }, messages: { es: { 'login.title': 'Iniciar sesión' } } },
     refreshTokenGrace: 5,
     idTokenScopeClaims: false,
+    defaultAcr: 'urn:example:acr:password',
+    requestObjects: { enabled: true, allowUnsigned: true, requireSigned: false },
     dpop: { requireNonce: true, proofMaxAge: 60 },
     par: { required: false, ttl: 60 },
     clientIdMetadataDocuments: { maxBytes: 4096, maxCacheSeconds: 3600, minCacheSeconds: 30, allow: (url: URL) => url.hostname === 'apps.example' },
@@ -157,6 +159,7 @@ t.test('every option that exists still registers', async (t) => {
   t.ok(discovery.scopes_supported.includes('roles'), 'the scopes option applied')
   t.notOk(discovery.scopes_supported.includes('phone'))
   t.same(discovery.response_types_supported, ['code', 'id_token', 'code id_token'], 'the responseTypes option applied')
+  t.ok(discovery.request_object_signing_alg_values_supported.includes('none'), 'the requestObjects option applied')
   t.same(ttl, before, 'defaults are not written into the host\'s objects')
 })
 

@@ -53,7 +53,9 @@ t.test('registration refuses none and HS256 for the ID token, and every unsuppor
   // private_key_jwt (RFC 7523) takes asymmetric algorithms only: a shared-secret one is refused.
   refused(t, await register(app, { ...base, token_endpoint_auth_signing_alg: 'HS256' }), 'token_endpoint_auth_signing_alg', 'no shared-secret JWT client auth')
   refused(t, await register(app, { ...base, token_endpoint_auth_signing_alg: 'none' }), 'token_endpoint_auth_signing_alg', 'RFC 7591 §2: never none')
-  refused(t, await register(app, { ...base, request_object_signing_alg: 'RS256' }), 'request_object_signing_alg', 'no request objects')
+  // Request objects (issue 25): asymmetric algorithms; none only when the host allows unsigned ones.
+  t.equal((await register(app, { ...base, request_object_signing_alg: 'RS256' })).statusCode, 201, 'request objects signed with RS256')
+  refused(t, await register(app, { ...base, request_object_signing_alg: 'HS256' }), 'request_object_signing_alg', 'no shared-secret request objects')
   refused(t, await register(app, { ...base, request_object_signing_alg: 'none' }), 'request_object_signing_alg', 'request objects none')
   refused(t, await register(app, { ...base, introspection_signed_response_alg: 'RS256' }), 'introspection_signed_response_alg', 'RFC 9701')
   refused(t, await register(app, { ...base, authorization_signed_response_alg: 'RS256' }), 'authorization_signed_response_alg', 'JARM')
@@ -143,7 +145,7 @@ t.test('static clients go through the same rules at startup, naming the option',
   t.match(none?.message, /option "clients\[0\]" is invalid: id_token_signed_response_alg: 'none' is not allowed/)
   t.match((await failure({ id_token_signed_response_alg: 'HS256' }))?.message, /clients\[0\].*id_token_signed_response_alg: 'HS256' is not supported/)
   t.match((await failure({ userinfo_encrypted_response_alg: 'RSA-OAEP' }))?.message, /clients\[0\].*userinfo_encrypted_response_alg/)
-  t.match((await failure({ request_object_signing_alg: 'RS256' }))?.message, /clients\[0\].*request_object_signing_alg/)
+  t.match((await failure({ request_object_signing_alg: 'HS256' }))?.message, /clients\[0\].*request_object_signing_alg/)
   t.match((await failure({ id_token_signed_response_alg: 5 }))?.message, /clients\[0\]\.id_token_signed_response_alg/, 'a wrong type names the member')
   const ec = await buildApp(t, { keys: ecKeys(), clients: [client({ id_token_signed_response_alg: 'ES256' })] })
   t.ok(ec.oidc, 'a static client may choose an algorithm the keys support')

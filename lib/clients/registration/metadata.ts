@@ -8,6 +8,7 @@ import type { AuthorizationResponseType } from '../../contracts/options.js'
 import { canonicalResponseType, grantTypesOf } from '../response-types.js'
 import { validateLogoutMetadata } from '../logout-metadata.js'
 import { validateKeyMetadata } from '../key-metadata.js'
+import type { OutboundPolicy } from '../../http/outbound-policy.js'
 
 export interface MetadataRules {
   supportedScopes: readonly string[]
@@ -23,9 +24,14 @@ export interface MetadataRules {
    * registration request never sets it: there it is an unknown member, ignored (RFC 7591 §2).
    */
   allowPkcePolicy?: boolean
+  /**
+   * The outbound fetcher's policy (the `outbound` option): back-channel logout URIs are accepted
+   * exactly when the fetcher will deliver to them. Default: https to public addresses only.
+   */
+  outbound?: OutboundPolicy
   /** The response types the host opted into (`responseTypes`). Default: `code` only. */
   responseTypes?: readonly AuthorizationResponseType[]
-  /** The issuer: an http issuer (development) allows http back-channel logout URIs on loopback. */
+  /** The issuer: an http issuer (development) lets implicit web clients use http loopback redirect URIs. */
   issuer?: string
 }
 
@@ -91,7 +97,7 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   for (const uri of parsed) checkRedirectUriForType(uri, application_type)
   // OIDC Registration §2: a web client of the implicit grant (an ID token in the front channel)
   // registers https redirect URIs only, never on localhost. An http issuer (development on one
-  // machine) is let off, as for back-channel logout URIs.
+  // machine) is let off.
   if (grant_types.includes('implicit') && application_type === 'web' && rules.issuer?.startsWith('http:') !== true) {
     for (const uri of parsed) {
       if (uri.protocol !== 'https:' || isLoopbackHostname(uri.hostname)) throw invalidRedirect(`redirect_uri ${show(uri.href)}: a web client of the implicit grant must use https and no localhost (OpenID Connect Registration section 2)`)
@@ -133,7 +139,7 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   // RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2 members.
   Object.assign(metadata, validateLogoutMetadata(body, {
     applicationType: application_type,
-    issuerIsHttp: rules.issuer?.startsWith('http:') ?? false,
+    outbound: rules.outbound ?? { allowLoopback: false, allowHttpLoopback: false },
     checkRedirectUri: (uri, type) => { checkRedirectUriForType(parseRedirectUri(uri), type) },
   }))
   Object.assign(metadata, validateKeyMetadata(body, token_endpoint_auth_method))

@@ -117,7 +117,6 @@ t.test('defaults are filled in and unknown metadata is ignored, not stored', asy
   const res = await register(app, {
     redirect_uris: ['https://app.example.com/cb'],
     software_id: 'abc',
-    jwks_uri: 'https://app.example.com/jwks',
     client_id: 'i-choose-my-id',
     client_secret: 'i-choose-my-secret-too',
     is_admin: true,
@@ -128,9 +127,9 @@ t.test('defaults are filled in and unknown metadata is ignored, not stored', asy
   t.not(body.client_id, 'i-choose-my-id')
   t.not(body.client_secret, 'i-choose-my-secret-too')
   t.match(body, { token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code'], response_types: ['code'], application_type: 'web', scope: 'openid profile email address phone offline_access' })
-  for (const member of ['software_id', 'jwks_uri', 'is_admin']) t.notOk(member in body, `${member} is not echoed`)
+  for (const member of ['software_id', 'is_admin']) t.notOk(member in body, `${member} is not echoed`)
   const stored = await store.getClient(body.client_id) as unknown as Record<string, unknown>
-  for (const member of ['software_id', 'jwks_uri', 'is_admin']) t.notOk(member in stored, `${member} is not stored`)
+  for (const member of ['software_id', 'is_admin']) t.notOk(member in stored, `${member} is not stored`)
   t.equal(stored.registration_access_token_hash, sha256(body.registration_access_token))
 })
 
