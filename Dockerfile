@@ -16,10 +16,12 @@ COPY lib ./lib
 COPY examples ./examples
 # dist/ is the published library (and the keys CLI, dist/cli/bin.js). dist-examples/ is the example
 # server with the library it imports, compiled so the runtime needs no tsx; the page templates
-# are read from http/pages/views/ next to install.js, which tsc does not copy.
+# (http/pages/views/, next to install.js) and the PostgreSQL migrations (adapters/store/migrations/,
+# next to postgres-migrate.js) are files tsc does not copy.
 RUN npm run build \
  && npx tsc -p tsconfig.examples.json \
- && cp -R lib/http/pages/views dist-examples/lib/http/pages/views
+ && cp -R lib/http/pages/views dist-examples/lib/http/pages/views \
+ && cp -R lib/adapters/store/migrations dist-examples/lib/adapters/store/migrations
 
 # --- production dependencies only -------------------------------------------------------------
 FROM node:${NODE_VERSION}-slim AS deps
