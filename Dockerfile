@@ -28,7 +28,11 @@ FROM node:${NODE_VERSION}-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No dependency needs an install script; skipping them narrows what a compromised package can do.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# pg is an optional peer (only STORE=postgres loads it): the image installs the version the lock
+# file pins, so one image runs on memory, Redis or PostgreSQL.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund "pg@$(node -p "require('./package-lock.json').packages['node_modules/pg'].version")" \
+ && npm cache clean --force
 
 # --- runtime ----------------------------------------------------------------------------------
 FROM node:${NODE_VERSION}-slim
