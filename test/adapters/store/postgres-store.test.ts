@@ -7,13 +7,16 @@
 import t from 'tap'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import Fastify from 'fastify'
 import { PostgresStore } from '../../../lib/adapters/store/postgres.js'
+import { oidcProvider } from '../../../lib/index.js'
 import { StoreUnavailableError } from '../../../lib/contracts/errors.js'
 import { nowSeconds, randomToken, sha256 } from '../../../lib/tokens/crypto.js'
 import { storeContract } from './contract.js'
 import { dropSchemaAtTeardown, postgresStoreFactory, requirePostgres, testSchema } from '../../helpers/postgres.js'
 import { freePort } from '../../helpers/server.js'
 import { fromRoot } from '../../helpers/paths.js'
+import { testKeys } from '../../helpers/keys.js'
 
 const pool = await requirePostgres(t)
 const peerPool = await requirePostgres(t)
@@ -25,8 +28,8 @@ if (pool !== undefined && peerPool !== undefined) {
     const schema = testSchema()
     dropSchemaAtTeardown(t, pool, schema)
     const stores = [new PostgresStore({ pool, schema, sweepIntervalMs: 0 }), new PostgresStore({ pool: peerPool, schema, sweepIntervalMs: 0 }),
-      new PostgresStore({ pool, schema, sweepIntervalMs: 0, migrate: true })]
-    const applied = await Promise.all([stores[0]!.migrate(), stores[1]!.migrate(), stores[2]!.init().then(() => [])])
+      new PostgresStore({ pool, schema, sweepIntervalMs: 0 })]
+    const applied = await Promise.all(stores.map(async (store) => await store.migrate()))
     const versions = (await PostgresStore.migrations()).map((migration) => migration.version)
     t.same(applied.flat().sort(), versions, 'every version applied by exactly one instance, without an error')
     const { rows } = await pool.query<{ version: number, n: number }>(`SELECT version, count(*)::int AS n FROM "${schema}".schema_migrations GROUP BY version ORDER BY version`)
@@ -97,11 +100,15 @@ if (pool !== undefined && peerPool !== undefined) {
     t.equal((await store.consumeCode(hash)).status, 'consumed', 'the code was not consumed by the abandoned attempt, and the store works again')
   })
 
-  t.test('an unreachable database: StoreUnavailableError within the bound, ping included', async (t) => {
-    const store = new PostgresStore({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, statementTimeoutMs: 500, sweepIntervalMs: 0 })
+  t.test('an unreachable database: StoreUnavailableError within the bound, ping included; migrate: true fails register', async (t) => {
+    const store = new PostgresStore({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, statementTimeoutMs: 500, sweepIntervalMs: 0, migrate: true })
     t.teardown(() => store.close())
     await t.rejects(store.ping(), StoreUnavailableError)
     await t.rejects(store.getClient('rp'), StoreUnavailableError)
+    const app = Fastify({ logger: false })
+    t.teardown(() => app.close())
+    await t.rejects(async () => { await app.register(oidcProvider, { issuer: 'http://localhost:3000', store, keys: testKeys() }); await app.ready() }, /ECONNREFUSED|connect/,
+      'register awaits the store\'s init(): a schema that cannot be migrated stops the start')
   })
 }
 
