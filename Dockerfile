@@ -16,17 +16,23 @@ COPY lib ./lib
 COPY examples ./examples
 # dist/ is the published library (and the keys CLI, dist/cli/bin.js). dist-examples/ is the example
 # server with the library it imports, compiled so the runtime needs no tsx; the page templates
-# are read from http/pages/views/ next to install.js, which tsc does not copy.
+# (http/pages/views/, next to install.js) and the PostgreSQL migrations (adapters/store/migrations/,
+# next to postgres-migrate.js) are files tsc does not copy.
 RUN npm run build \
  && npx tsc -p tsconfig.examples.json \
- && cp -R lib/http/pages/views dist-examples/lib/http/pages/views
+ && cp -R lib/http/pages/views dist-examples/lib/http/pages/views \
+ && cp -R lib/adapters/store/migrations dist-examples/lib/adapters/store/migrations
 
 # --- production dependencies only -------------------------------------------------------------
 FROM node:${NODE_VERSION}-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No dependency needs an install script; skipping them narrows what a compromised package can do.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# pg is an optional peer (only STORE=postgres loads it): the image installs the version the lock
+# file pins, so one image runs on memory, Redis or PostgreSQL.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund "pg@$(node -p "require('./package-lock.json').packages['node_modules/pg'].version")" \
+ && npm cache clean --force
 
 # --- runtime ----------------------------------------------------------------------------------
 FROM node:${NODE_VERSION}-slim

@@ -5,7 +5,9 @@
  *
  * Environment: BENCH_DURATION (seconds per scenario, default 5), BENCH_CONNECTIONS (default 32),
  * REDIS_URL (default: a private redis-server the bench starts, else redis://127.0.0.1:6379),
- * BENCH_ONLY (comma-separated groups: baselines, bare, memory, redis, memory-rss, algorithms),
+ * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; the run works in a schema of
+ * its own, dropped at the end), BENCH_ONLY (comma-separated groups: baselines, bare, memory,
+ * redis, postgres, memory-rss, algorithms),
  * BENCH_CPU_PROF (1 or a folder: V8 CPU profiles of every server, see bench/profile-summary.ts).
  */
 import { Redis } from 'ioredis'
@@ -22,6 +24,7 @@ import {
   ssoFlowAlgScenario,
   ssoFlowScenario,
   ssoRedisCommands,
+  ssoPostgresStatements,
   staticDocumentScenarios,
   type RunSettings,
   type Target,
@@ -30,6 +33,7 @@ import type { ScenarioResult } from './lib/stats.js'
 import { ratios, type Ratio } from './lib/ratios.js'
 import { redisStoreClass } from './lib/redis-store.js'
 import { benchRedis, type BenchRedis } from './lib/redis-server.js'
+import { benchDatabaseUrl, benchPostgres, statementsSent } from './lib/postgres.js'
 
 const settings: RunSettings = {
   durationSec: Number(process.env.BENCH_DURATION ?? 5),
@@ -56,7 +60,7 @@ function progress (message: string): void {
  * Redis store, both at once: each scenario then runs on one and right after on the other, so
  * the two numbers of a pair see the same machine (this machine is shared and its load moves).
  */
-async function startProviders (): Promise<{ targets: Target[], prefix?: string, close: () => Promise<void> }> {
+async function startProviders (): Promise<{ targets: Target[], prefix?: string, postgres?: ChildServer, close: () => Promise<void> }> {
   const children: ChildServer[] = []
   const targets: Target[] = []
   const cleanups: Array<() => Promise<void>> = []
@@ -80,9 +84,25 @@ async function startProviders (): Promise<{ targets: Target[], prefix?: string, 
       emit({ scenario, store: 'redis', skipped: true, reason: redis.reason })
     }
   }
+  // Issue 27: the PostgreSQL store; its target's CPU is the provider's plus its backends'.
+  const postgres = wanted('postgres') ? await benchPostgres(runId) : { reason: 'not selected (BENCH_ONLY)' }
+  let postgresChild: ChildServer | undefined
+  if ('schema' in postgres) {
+    postgresChild = await startChild('server.ts', {
+      BENCH_STORE: 'postgres', DATABASE_URL: benchDatabaseUrl, BENCH_SCHEMA: postgres.schema, BENCH_APPLICATION_NAME: postgres.applicationName,
+    })
+    children.push(postgresChild)
+    const child = postgresChild
+    targets.push({ store: 'postgres', origin: child.origin, cpuMs: async () => await child.cpuMs() + await postgres.backendsCpuMs() })
+    cleanups.push(async () => { await postgres.drop() })
+  } else {
+    progress(`postgres variants skipped: ${postgres.reason}`)
+    for (const scenario of ['client_credentials', 'sso-code-flow']) emit({ scenario, store: 'postgres', skipped: true, reason: postgres.reason })
+  }
   return {
     targets,
     ...('client' in redis ? { prefix } : {}),
+    ...(postgresChild === undefined ? {} : { postgres: postgresChild }),
     close: async () => {
       for (const child of children) await child.close()
       for (const cleanup of cleanups) await cleanup()
@@ -178,7 +198,7 @@ async function main (): Promise<void> {
     redisUrl = redisServer.url
     progress(`redis: ${redisServer.private ? 'a private redis-server at ' : ''}${redisUrl}`)
   }
-  const providers = wanted('memory') || wanted('redis') ? await startProviders() : undefined
+  const providers = wanted('memory') || wanted('redis') || wanted('postgres') ? await startProviders() : undefined
   try {
     // Each ratio's two sides are measured close together: jose, then the signing endpoints,
     // then jose again (the ratios use the mean of both jose runs).
@@ -196,6 +216,12 @@ async function main (): Promise<void> {
       if (redisTarget !== undefined && providers.prefix !== undefined) {
         progress('Redis commands per SSO flow (INFO commandstats and MONITOR, 100 flows alone)')
         emit(await ssoRedisCommands(redisTarget, runId, { url: redisUrl, prefix: providers.prefix }))
+      }
+      const postgresTarget = providers.targets.find((target) => target.store === 'postgres')
+      if (postgresTarget !== undefined && providers.postgres !== undefined) {
+        progress('PostgreSQL statements per SSO flow (the driver\'s count, 100 flows alone)')
+        const child = providers.postgres
+        emit(await ssoPostgresStatements(postgresTarget, runId, async () => await statementsSent(child)))
       }
       if (wanted('baselines')) await joseConcurrent(2)
       if (wanted('bare')) await bareFastify()

@@ -13,8 +13,10 @@
  * of the last two minutes against the lowest of the minute after the warm-up: see below), or on
  * a minute whose p99 is more than twice the first measured minute's.
  *
- * Environment: SOAK_MINUTES (default 10), SOAK_STORES (default memory,redis), SOAK_BROWSERS
- * (default 12), REDIS_URL (default: a private redis-server, as the bench does).
+ * Environment: SOAK_MINUTES (default 10), SOAK_STORES (default memory,redis; postgres too),
+ * SOAK_BROWSERS (default 12), REDIS_URL (default: a private redis-server, as the bench does),
+ * DATABASE_URL (postgres: default postgres://postgres@127.0.0.1:5432/test, in a schema of the
+ * run's own, dropped at the end).
  * Output: progress on stderr, one JSON line per store on stdout.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -27,6 +29,7 @@ import { HttpClient, form, type HttpResponse } from './lib/http.js'
 import { basicAuth } from './lib/config.js'
 import { percentile, round } from './lib/stats.js'
 import { benchRedis } from './lib/redis-server.js'
+import { benchDatabaseUrl, benchPostgres } from './lib/postgres.js'
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 10)
 const stores = (process.env.SOAK_STORES ?? 'memory,redis').split(',').filter((name) => name !== '')
@@ -254,6 +257,10 @@ async function soak (store: string): Promise<Record<string, unknown>> {
     ...(redis === undefined ? {} : { REDIS_URL: redis.url }),
   }
   if (redis === undefined) env.REDIS_URL = ''
+  // Issue 27: the example server on PostgreSQL (STORE=postgres migrates the run's schema at start).
+  const postgres = store === 'postgres' ? await benchPostgres(`soak-${process.pid}-${Date.now().toString(36)}`) : undefined
+  if (postgres !== undefined && !('schema' in postgres)) throw new Error(`soak on postgres: ${postgres.reason}`)
+  if (postgres !== undefined) Object.assign(env, { STORE: 'postgres', DATABASE_URL: benchDatabaseUrl, DATABASE_SCHEMA: postgres.schema })
   const child = await startChild('soak-server.ts', env)
   const recorder = new Recorder()
   const http = new TimedHttp(child.origin, browserCount * 3, recorder)
@@ -365,6 +372,7 @@ async function soak (store: string): Promise<Record<string, unknown>> {
     http.close()
     await child.close()
     await redis?.stop()
+    if (postgres !== undefined && 'schema' in postgres) await postgres.drop()
     await rm(keysDir, { recursive: true, force: true })
   }
 }

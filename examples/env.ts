@@ -40,6 +40,15 @@ export interface CommonEnv {
   redisUrl?: string
   /** Unset: no Cluster. */
   redisClusterNodes?: Array<{ host: string, port: number }>
+  /**
+   * `STORE`: which store. Unset: Redis when REDIS_URL or REDIS_CLUSTER_NODES is set, else memory.
+   * `postgres` needs DATABASE_URL.
+   */
+  store: 'memory' | 'redis' | 'postgres'
+  /** DATABASE_URL, the PostgreSQL store's database (with STORE=postgres). */
+  databaseUrl?: string
+  /** DATABASE_SCHEMA: the PostgreSQL store's schema. Unset: `oidc`. */
+  databaseSchema?: string
   /** Unset: a random secret per process (the provider warns). */
   secretKey?: string
   /** Unset: the caller's default folder. */
@@ -136,8 +145,9 @@ export function parseHostPortList (env: ExampleEnv, name: string): Array<{ host:
 }
 
 /**
- * Reads and checks the common contract: `PORT`, `HOST`, `ISSUER`, `REDIS_URL`,
- * `REDIS_CLUSTER_NODES`, `SECRET_KEY`, `KEYS_DIR`, `TRUST_PROXY`, `LOG_LEVEL`. Throws `EnvError`
+ * Reads and checks the common contract: `PORT`, `HOST`, `ISSUER`, `STORE`, `REDIS_URL`,
+ * `REDIS_CLUSTER_NODES`, `DATABASE_URL`, `DATABASE_SCHEMA`, `SECRET_KEY`, `KEYS_DIR`,
+ * `TRUST_PROXY`, `LOG_LEVEL`. Throws `EnvError`
  * for the first malformed one.
  *
  * @example
@@ -152,6 +162,19 @@ export function readCommonEnv (env: ExampleEnv, defaults: { port?: number, host?
   }
   const redisUrl = envVar.url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL, such as redis://127.0.0.1:6379')
   const redisClusterNodes = parseHostPortList(env, 'REDIS_CLUSTER_NODES')
+  const databaseUrl = envVar.url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'a postgres:// URL, such as postgres://oidc@127.0.0.1:5432/oidc')
+  const databaseSchema = envVar.string(env, 'DATABASE_SCHEMA')?.trim()
+  if (databaseSchema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(databaseSchema)) {
+    throw new EnvError('DATABASE_SCHEMA', 'a schema name (letters, digits and _, at most 63)', shown(databaseSchema))
+  }
+  const store = envVar.oneOf(env, 'STORE', ['memory', 'redis', 'postgres'] as const) ??
+    (redisUrl !== undefined || redisClusterNodes !== undefined ? 'redis' : 'memory')
+  if (store === 'postgres' && databaseUrl === undefined) {
+    throw new EnvError('DATABASE_URL', 'set with STORE=postgres (a postgres:// URL, such as postgres://oidc@127.0.0.1:5432/oidc)', 'nothing')
+  }
+  if (store === 'redis' && redisUrl === undefined && redisClusterNodes === undefined) {
+    throw new EnvError('REDIS_URL', 'set with STORE=redis (or REDIS_CLUSTER_NODES)', 'nothing')
+  }
   const secretKey = envVar.string(env, 'SECRET_KEY')
   // The provider's cookieSecret rule (>= 32 characters); the secret itself is never printed.
   if (secretKey !== undefined && secretKey.length < 32) {
@@ -164,7 +187,10 @@ export function readCommonEnv (env: ExampleEnv, defaults: { port?: number, host?
     issuer: issuer ?? `http://localhost:${port}`,
     trustProxy: envVar.boolean(env, 'TRUST_PROXY') ?? false,
     logLevel: envVar.oneOf(env, 'LOG_LEVEL', logLevels) ?? 'info',
+    store,
   }
+  if (databaseUrl !== undefined) config.databaseUrl = databaseUrl
+  if (databaseSchema !== undefined) config.databaseSchema = databaseSchema
   if (redisUrl !== undefined) config.redisUrl = redisUrl
   if (redisClusterNodes !== undefined) config.redisClusterNodes = redisClusterNodes
   if (secretKey !== undefined) config.secretKey = secretKey

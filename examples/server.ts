@@ -6,7 +6,8 @@
  * started from this folder sign with the same keys), open
  * dynamic registration, and two DEMO users (demo/demo, alice/wonderland) that exist only here.
  *
- * Environment: PORT, HOST, ISSUER, REDIS_URL, REDIS_CLUSTER_NODES, SECRET_KEY, KEYS_DIR,
+ * Environment: PORT, HOST, ISSUER, STORE, REDIS_URL, REDIS_CLUSTER_NODES, DATABASE_URL,
+ * DATABASE_SCHEMA, SECRET_KEY, KEYS_DIR,
  * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL,
  * ACCESS_TOKEN_ALG, METRICS (see .env.example), read through examples/env.ts: empty means unset, a
  * malformed value stops the start with one line. `npm start` also reads `.env` when it exists.
@@ -31,6 +32,7 @@ import {
   type Store,
 } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
+import { createPostgresStore } from './postgres.js'
 import { envVar, loadDotEnv, readCommonEnv, runExample, type CommonEnv, type ExampleEnv } from './env.js'
 
 export type { ExampleEnv } from './env.js'
@@ -79,11 +81,15 @@ export async function buildExampleServer (
   let store: Store = new MemoryStore()
   let passkeys: PasskeyStore = new MemoryPasskeyStore()
   let closeStore = async (): Promise<void> => {}
-  if (config.redisUrl !== undefined || config.redisClusterNodes !== undefined) {
+  if (config.store === 'redis') {
     const redis = createRedisStore(env, app.log)
     store = redis.store
     passkeys = redis.passkeys
     closeStore = redis.close
+  } else if (config.store === 'postgres') {
+    const postgres = createPostgresStore(config, app.log)
+    store = postgres.store
+    closeStore = postgres.close
   }
 
   const ttl: NonNullable<OidcProviderOptions['ttl']> = {}

@@ -6,6 +6,7 @@ export type { SecurityEvents, SecurityEventName } from './contracts/events.js'
 
 export { MemoryStore, type MemoryStoreOptions } from './adapters/store/memory.js'
 export { RedisStore, type RedisStoreOptions } from './adapters/store/redis.js'
+export { PostgresStore, type PostgresStoreOptions, type PostgresMigration, type PostgresPool, type PostgresPoolClient } from './adapters/store/postgres.js'
 export type * from './contracts/store.js'
 
 export { generatedKeys, type GeneratedKeysOptions } from './adapters/keys/generated.js'

@@ -10,7 +10,9 @@ const out = '.test-build'
 rmSync(out, { recursive: true, force: true })
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.test.json'], { stdio: 'inherit' })
-// What the compiled code reads next to itself: the page templates (lib/http/pages/install.ts) and
-// package.json (lib/cli/main.ts reads its version two folders up).
+// What the compiled code reads next to itself: the page templates (lib/http/pages/install.ts), the
+// PostgreSQL migrations (lib/adapters/store/postgres-migrate.ts) and package.json (lib/cli/main.ts
+// reads its version two folders up).
 cpSync('lib/http/pages/views', `${out}/lib/http/pages/views`, { recursive: true })
+cpSync('lib/adapters/store/migrations', `${out}/lib/adapters/store/migrations`, { recursive: true })
 cpSync('package.json', `${out}/package.json`)

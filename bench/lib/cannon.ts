@@ -3,7 +3,7 @@ import { round, type ScenarioResult } from './stats.js'
 
 export interface CannonScenario {
   scenario: string
-  store?: 'memory' | 'redis'
+  store?: 'memory' | 'redis' | 'postgres'
   url: string
   method?: 'GET' | 'POST'
   headers?: Record<string, string>

@@ -119,6 +119,21 @@ export function ratios (results: readonly Line[]): Ratio[] {
     ...(sent === undefined ? { note: 'not measured in this run' } : { met: sent <= 8 }),
     ...(typeof commands?.executedPerOp === 'number' ? { sides: { executedPerFlowInclScripts: commands.executedPerOp } } : {}),
   })
+  // Issue 27: PostgreSQL, its backends' CPU counted with the provider's.
+  for (const [scenario, max] of [['client_credentials', 1.15], ['sso-code-flow', 1.6]] as const) {
+    const memory = find(results, scenario, 'memory')
+    list.push(cpuAtMost(`${scenario} postgres / memory`, find(results, scenario, 'postgres'), { cpu: serverCpu(memory), rate: rate(memory) }, max, ['postgres', 'memory'],
+      "the provider's CPU plus its PostgreSQL backends'"))
+  }
+  const pgStatements = results.find((line) => line.scenario === 'sso-postgres-statements' && line.valid === true)
+  const perFlow = typeof pgStatements?.statementsPerOp === 'number' ? pgStatements.statementsPerOp : undefined
+  list.push({
+    name: 'PostgreSQL statements per SSO flow (sent by the provider)',
+    target: '<= 6',
+    basis: 'count',
+    value: perFlow ?? null,
+    ...(perFlow === undefined ? { note: 'not measured in this run' } : { met: perFlow <= 6 }),
+  })
   const rs256 = find(results, 'sso-code-flow-RS256', 'memory')
   for (const alg of ['ES256', 'EdDSA']) {
     list.push(rateAtLeast(`SSO code flow ${alg} / RS256`, find(results, `sso-code-flow-${alg}`, 'memory'), rs256, 2.5, 'cpu',

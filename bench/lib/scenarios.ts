@@ -6,7 +6,7 @@ import { basicAuth, serviceClient } from './config.js'
 import { closedLoop, round, type LoopResult, type ScenarioResult } from './stats.js'
 import { countCommands } from './redis-server.js'
 
-export type StoreName = 'memory' | 'redis'
+export type StoreName = 'memory' | 'redis' | 'postgres'
 
 /** A provider under test: its store, where it listens, and a reader of its CPU time. */
 export interface Target {
@@ -213,6 +213,35 @@ export async function ssoRedisCommands (
       await redeemCode(http, code, verifier)
     })
     return { scenario: 'sso-redis-commands', store: 'redis', ...count, valid: count.sentPerOp > 0 }
+  } finally {
+    http.close()
+  }
+}
+
+/**
+ * Statements the provider sends to PostgreSQL per SSO flow (silent /authorize on a session, then
+ * the code exchange), read from the server's own counter before and after `flows` flows.
+ */
+export async function ssoPostgresStatements (
+  { origin }: Target,
+  runId: string,
+  sent: () => Promise<number>,
+  flows = 100
+): Promise<Record<string, unknown>> {
+  const http = new HttpClient(origin, 1)
+  try {
+    const browser = new BenchBrowser(http, origin, `user-statements-${runId}`)
+    const first = await browser.loginAndConsent()
+    await redeemCode(http, first.code, first.verifier)
+    const warm = await browser.silentAuthorize()
+    await redeemCode(http, warm.code, warm.verifier)
+    const before = await sent()
+    for (let i = 0; i < flows; i++) {
+      const { code, verifier } = await browser.silentAuthorize()
+      await redeemCode(http, code, verifier)
+    }
+    const perFlow = (await sent() - before) / flows
+    return { scenario: 'sso-postgres-statements', store: 'postgres', flows, statementsPerOp: perFlow, valid: perFlow > 0 }
   } finally {
     http.close()
   }

@@ -1,7 +1,7 @@
 /** One JSON line of the benchmark output. Latencies in milliseconds. */
 export interface ScenarioResult {
   scenario: string
-  store?: 'memory' | 'redis'
+  store?: 'memory' | 'redis' | 'postgres'
   /** Requests per second (HTTP scenarios measured with autocannon). */
   rps?: number
   /** Complete flows per second (the code-flow scenarios). */

@@ -478,6 +478,12 @@ export interface Store extends
   /** Releases timers or connections the store owns (not a host-owned Redis client). */
   close? (): Promise<void>
   /**
+   * Optional: prepares the backend before the provider serves, awaited once by `register`
+   * (a register that fails here fails as a whole). `PostgresStore` applies its migrations
+   * here when asked to (`migrate: true`).
+   */
+  init? (): Promise<void>
+  /**
    * Resolves once the backend answers (readiness: `app.oidc.health.ready()`), throws
    * `StoreUnavailableError` when it does not. Cheap (one round trip, no data) and side-effect
    * free. Optional, so stores written before it keep working: without it readiness makes one
@@ -532,5 +538,6 @@ export const storeMethods = {
   revokeRefreshFamily: 'required',
   revokeSessionFamilies: 'required',
   close: 'optional',
+  init: 'optional',
   ping: 'optional',
 } as const satisfies { readonly [Method in keyof Store]-?: undefined extends Store[Method] ? 'optional' : 'required' }

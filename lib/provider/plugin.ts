@@ -56,6 +56,8 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   if (options.accessTokenSigningAlg !== undefined && !keys.algorithms().includes(options.accessTokenSigningAlg)) {
     throw invalidOption('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
   }
+  // The store's own preparation (PostgresStore: migrations), before anything is served.
+  await options.store.init?.()
   const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys, options.requestObjects), options.outbound, options.responseTypes, issuer)
   // Issue 19: only with metrics on is prom-client loaded, the store wrapped, a hook added.
   const metrics = options.metrics === undefined

@@ -18,7 +18,7 @@ import { exampleKeysDir } from '../helpers/example-keys.js'
 const tsx = import.meta.resolve('tsx')
 const server = fromRoot('examples', 'server.ts')
 const defaultKeys = fromRoot('keys') + '/'
-const contract = ['PORT', 'HOST', 'ISSUER', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'SECRET_KEY', 'KEYS_DIR', 'LOG_LEVEL', 'TRUST_PROXY',
+const contract = ['PORT', 'HOST', 'ISSUER', 'STORE', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'DATABASE_SCHEMA', 'SECRET_KEY', 'KEYS_DIR', 'LOG_LEVEL', 'TRUST_PROXY',
   'CODE_TTL', 'ACCESS_TOKEN_TTL', 'ID_TOKEN_TTL', 'REFRESH_TOKEN_TTL']
 
 /** The child's environment: the test's, without any contract variable, plus `extra`. */
@@ -53,7 +53,7 @@ function start (t: { teardown (fn: () => unknown): void }, cwd: string, childEnv
 t.test('empty means unset, for every variable of the contract', async (t) => {
   const empty = Object.fromEntries(contract.map((name) => [name, '']))
   const config = readCommonEnv(empty)
-  t.same(config, { port: 3000, host: '127.0.0.1', issuer: 'http://localhost:3000', trustProxy: false, logLevel: 'info' }, 'all defaults')
+  t.same(config, { port: 3000, host: '127.0.0.1', issuer: 'http://localhost:3000', trustProxy: false, logLevel: 'info', store: 'memory' }, 'all defaults')
   t.same(readCommonEnv(Object.fromEntries(contract.map((name) => [name, '  ']))), config, 'blank is empty too')
   t.equal(envVar.seconds({ CODE_TTL: '' }, 'CODE_TTL'), undefined)
   t.equal(envVar.string({ X: '' }, 'X'), undefined)
@@ -101,7 +101,11 @@ t.test('well-formed values are read', async (t) => {
     keysDir: '/srv/keys',
     trustProxy: true,
     logLevel: 'warn',
+    store: 'redis',
   })
+  t.same(readCommonEnv({ STORE: 'postgres', DATABASE_URL: 'postgres://oidc@db:5432/oidc', DATABASE_SCHEMA: 'idp', REDIS_URL: 'redis://r:6379' }),
+    { port: 3000, host: '127.0.0.1', issuer: 'http://localhost:3000', trustProxy: false, logLevel: 'info', store: 'postgres', databaseUrl: 'postgres://oidc@db:5432/oidc', databaseSchema: 'idp', redisUrl: 'redis://r:6379' },
+    'STORE chooses; DATABASE_URL and DATABASE_SCHEMA are read')
   t.equal(readCommonEnv({ PORT: '4000' }).issuer, 'http://localhost:4000', 'the default issuer follows PORT')
   t.equal(readCommonEnv({ HOST: '::' }).host, '::')
   t.equal(envVar.boolean({ X: 'false' }, 'X'), false)
@@ -125,6 +129,11 @@ t.test('a malformed value is one EnvError naming the variable and the expected f
     [{ SECRET_KEY: 'short-secret' }, /^SECRET_KEY must be at least 32 characters .*, got 12 characters$/],
     [{ TRUST_PROXY: 'yes' }, /^TRUST_PROXY must be true or false, got "yes"$/],
     [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+    [{ STORE: 'mysql' }, /^STORE must be one of memory, redis, postgres/],
+    [{ STORE: 'postgres' }, /^DATABASE_URL must be set with STORE=postgres/],
+    [{ STORE: 'redis' }, /^REDIS_URL must be set with STORE=redis/],
+    [{ STORE: 'postgres', DATABASE_URL: 'mysql://db/x' }, /^DATABASE_URL must be a postgres:\/\/ URL/],
+    [{ DATABASE_SCHEMA: 'a;b' }, /^DATABASE_SCHEMA must be a schema name/],
   ]
   for (const [input, message] of cases) {
     t.throws(() => readCommonEnv(input), { name: 'EnvError', message }, JSON.stringify(input))

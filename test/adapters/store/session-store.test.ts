@@ -3,6 +3,7 @@ import { MemoryStore } from '../../../lib/adapters/store/memory.js'
 import type { SessionRecord, Store } from '../../../lib/contracts/store.js'
 import { nowSeconds, randomToken } from '../../../lib/tokens/crypto.js'
 import { listKeys, redisStoreFactory, requireRedis } from '../../helpers/redis.js'
+import { postgresStoreFactory, requirePostgres } from '../../helpers/postgres.js'
 import type { StoreFactory } from './contract.js'
 
 function session (overrides: Partial<SessionRecord> = {}): SessionRecord {
@@ -107,3 +108,9 @@ if (client !== undefined) {
     t.ok(Math.abs(ttl - record.expiresAt * 1000) < 2000, 'and expires with it')
   })
 }
+
+t.test('PostgresStore', async (t) => {
+  const pool = await requirePostgres(t)
+  const peerPool = await requirePostgres(t)
+  if (pool !== undefined && peerPool !== undefined) await sessionContract(t, 'PostgresStore', await postgresStoreFactory(t, pool, peerPool))
+})
