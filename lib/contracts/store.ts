@@ -23,7 +23,7 @@ export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_pos
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | typeof deviceCodeGrantType
 
 /** RFC 8628 §3.4: the device authorization grant's `grant_type`. */
-export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code'
+export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code' as const
 export type ApplicationType = 'web' | 'native'
 
 /** A registered client (RFC 7591 metadata plus what the provider keeps about it). */

@@ -23,6 +23,8 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     ...(options.registration === false ? {} : { registration_endpoint: urls.register }),
     introspection_endpoint: urls.introspect,
     revocation_endpoint: urls.revoke,
+    // RFC 8628 §4.
+    device_authorization_endpoint: urls.deviceAuthorization,
     scopes_supported: options.scopes,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

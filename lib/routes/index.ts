@@ -13,6 +13,7 @@ import { revokeRoutes } from './revoke.js'
 import { endSessionRoutes } from './end-session.js'
 import { corsRoutes } from '../http/cors.js'
 import { parRoutes } from './par.js'
+import { deviceAuthorizationRoutes, deviceVerificationRoutes } from './device-authorization.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
@@ -35,6 +36,7 @@ export const routeModules: readonly RouteModule[] = [
   introspectRoutes,
   revokeRoutes,
   parRoutes,
+  deviceAuthorizationRoutes,
 ]
 
 /**
@@ -46,4 +48,5 @@ export const browserRouteModules: readonly BrowserRouteModule[] = [
   authorizeRoutes,
   consentRoutes,
   endSessionRoutes,
+  deviceVerificationRoutes,
 ]

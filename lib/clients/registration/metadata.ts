@@ -2,7 +2,7 @@ import { OAuthError } from '../../contracts/errors.js'
 import { isLoopbackHostname } from '../../contracts/urls.js'
 import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } from '../../tokens/algorithms.js'
 import { checkPkcePolicy } from '../../tokens/pkce.js'
-import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../../contracts/store.js'
+import { deviceCodeGrantType, type ApplicationType, type GrantType, type TokenEndpointAuthMethod } from '../../contracts/store.js'
 import type { ClientMetadata } from '../../contracts/clients.js'
 import { validateLogoutMetadata } from '../logout-metadata.js'
 import { validateKeyMetadata } from '../key-metadata.js'
@@ -27,7 +27,7 @@ export interface MetadataRules {
 
 const defaultAlgorithms = supportedAlgorithms({ algorithms: () => ['RS256'] })
 
-const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
+const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials', deviceCodeGrantType]
 const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']
 const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const maxUriLength = 2000
@@ -66,8 +66,9 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
     if (!grantTypes.includes(grant as GrantType)) throw invalid(`grant_types: ${show(grant)} is not supported`)
   }
   const usesCode = grant_types.includes('authorization_code')
-  if (grant_types.includes('refresh_token') && !usesCode) {
-    throw invalid('grant_types: refresh_token requires authorization_code')
+  // A refresh token is issued at the end of a user's grant: the code flow or the device flow (RFC 8628 §3.5).
+  if (grant_types.includes('refresh_token') && !usesCode && !grant_types.includes(deviceCodeGrantType)) {
+    throw invalid('grant_types: refresh_token requires authorization_code or the device_code grant')
   }
 
   const response_types = optionalStringArray(body, 'response_types') ?? (usesCode ? ['code'] : [])
