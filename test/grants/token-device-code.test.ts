@@ -1,10 +1,11 @@
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { createLocalJWKSet, jwtVerify } from 'jose'
+import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose'
 import { MemoryStore } from '../../lib/index.js'
 import { buildApp, ISSUER } from '../helpers/app.js'
 import { testUsers } from '../helpers/users.js'
 import { CookieJar, hiddenField } from '../helpers/flow.js'
+import { userPart } from '../helpers/device.js'
 import { deviceCodeGrantType } from '../../lib/contracts/store.js'
 import { userCodeAlphabet } from '../../lib/interactions/user-code.js'
 
@@ -37,23 +38,6 @@ async function start (app: FastifyInstance, fields: Record<string, string> = { c
 
 const poll = async (app: FastifyInstance, deviceCode: string, clientId = 'tv'): Promise<LightMyRequestResponse> =>
   await post(app, '/token', { grant_type: deviceCodeGrantType, device_code: deviceCode, client_id: clientId })
-
-/** The user's part in a cookie-keeping "browser": code entry, login, consent. Returns the final page. */
-async function userPart (app: FastifyInstance, jar: CookieJar, userCode: string, decision: 'approve' | 'deny'): Promise<LightMyRequestResponse> {
-  const send = async (method: 'GET' | 'POST', url: string, fields?: Record<string, string>): Promise<LightMyRequestResponse> => {
-    const res = await app.inject({ method, url, headers: { cookie: jar.header(), ...(fields === undefined ? {} : form) }, ...(fields === undefined ? {} : { payload: new URLSearchParams(fields).toString() }) })
-    jar.update(res)
-    return res
-  }
-  const entry = await send('GET', `/device?user_code=${encodeURIComponent(userCode)}`)
-  let res = await send('POST', '/device', { user_code: userCode, csrf_token: hiddenField(entry.body, 'csrf_token') })
-  if (res.body.includes('name="password"')) {
-    res = await send('POST', '/authorize', { interaction_id: hiddenField(res.body, 'interaction_id'), csrf_token: hiddenField(res.body, 'csrf_token'), username: 'demo', password: 'demo' })
-  }
-  if (res.statusCode === 303) res = await send('GET', res.headers.location as string)
-  if (!res.body.includes('name="decision"')) throw new Error(`no consent page: ${res.statusCode} ${res.body.slice(0, 300)}`)
-  return await send('POST', '/consent', { interaction_id: hiddenField(res.body, 'interaction_id'), csrf_token: hiddenField(res.body, 'csrf_token'), decision })
-}
 
 t.test('discovery and registration know the grant; the endpoint answers RFC 8628 §3.2', async (t) => {
   const app = await provider(t, { registration: {} })
@@ -181,4 +165,24 @@ t.test('wrong user codes are refused and counted per browser; the form is CSRF- 
   t.match(locked.body, /Too many wrong codes/)
   t.ok(Number(locked.headers['retry-after']) > 0)
   t.same(events.map((event) => event.locked), [false, false, true, true], 'each failure is an event; the third starts the lockout')
+})
+
+t.test('a poll with a DPoP proof gets DPoP-bound tokens; resource sets aud', async (t) => {
+  const api = { resource: 'https://api.example/', name: 'API', scopes: { 'api:read': 'Read the API' } }
+  const app = await provider(t, { resourceServers: [api], clients: [{ ...tv, scope: 'openid profile api:read offline_access' }] })
+  const started = await start(app, { client_id: 'tv', scope: 'openid api:read offline_access', resource: api.resource })
+  await userPart(app, new CookieJar(), started.user_code, 'approve')
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+  const jwk = await exportJWK(publicKey)
+  const proof = await new SignJWT({ jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000), htm: 'POST', htu: `${ISSUER}/token` })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+    .sign(privateKey)
+  const res = await post(app, '/token', { grant_type: deviceCodeGrantType, device_code: started.device_code, client_id: 'tv' }, { dpop: proof })
+  t.equal(res.statusCode, 200, res.body)
+  const tokens = res.json()
+  t.equal(tokens.token_type, 'DPoP')
+  const access = decodeJwt(tokens.access_token)
+  t.same(access.cnf, { jkt: await calculateJwkThumbprint(jwk) }, 'bound to the proof key')
+  t.equal(access.aud, api.resource, 'resource → aud')
+  t.equal(tokens.scope, 'api:read')
 })
