@@ -87,7 +87,8 @@ export class DeviceVerification {
   async show (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const query = request.query as RawParams
     const code = normalizeUserCode(query.user_code)
-    return await this.#render(request, reply, { userCode: code === undefined ? '' : formatUserCode(code) })
+    // Arrived with a code (verification_uri_complete): the page asks the user to check it (§5.4).
+    return await this.#render(request, reply, { userCode: code === undefined ? '' : formatUserCode(code), confirm: code !== undefined })
   }
 
   /** POST: checks the code and starts the user's part of the authorization. */
@@ -123,7 +124,7 @@ export class DeviceVerification {
     return await act(this.deps, decision, authorization, request, reply, 303)
   }
 
-  async #render (request: FastifyRequest, reply: FastifyReply, view: { userCode: string, error?: string, status?: number }): Promise<FastifyReply> {
+  async #render (request: FastifyRequest, reply: FastifyReply, view: { userCode: string, confirm?: boolean, error?: string, status?: number }): Promise<FastifyReply> {
     const { ctx, cookies } = this.deps
     let browserId = cookies.browserId(request)
     if (browserId === undefined) {
@@ -141,6 +142,7 @@ export class DeviceVerification {
       action: ctx.basePath + routes.device,
       csrfToken: csrfFor(browserId),
       userCode: view.userCode,
+      confirm: view.confirm === true,
       error: view.error,
     }, { locale, formTargets: [] })
   }

@@ -156,6 +156,7 @@ t.test('wrong user codes are refused and counted per browser; the form is CSRF- 
   const wrong = await submit('BCDF-GHJK')
   t.equal(wrong.statusCode, 400)
   t.match(wrong.body, /This code is not valid/)
+  t.match(wrong.body, /Enter the code shown on your device/, 'a typed code is not presented as one to confirm')
   await submit('not a code')
   const third = await submit('ZZZZ-ZZZZ')
   t.equal(third.statusCode, 400)
