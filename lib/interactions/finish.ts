@@ -8,7 +8,7 @@ import { endSession } from '../sessions/end.js'
 import { promptOf, requireInteractionUser } from './binding.js'
 import { restoreRequest } from './stored-request.js'
 import { decideConsent } from './decide.js'
-import { act, redirectOnError } from './steps.js'
+import { act, respondOnError } from './steps.js'
 import { interactionAuthentication, sessionAuthentication } from './authentication.js'
 import { redirectError } from './errors.js'
 import { denyDevice } from './device-result.js'
@@ -55,7 +55,7 @@ export async function finishInteraction (
     return await act(deps, decision, authorization, request, reply, 303)
   } catch (error) {
     if (authorization.deviceCodeHash !== undefined) return await denyDevice(ctx, authorization, error, request, reply)
-    return redirectOnError(ctx, reply, error, authorization.redirectUri, authorization.state, 303)
+    return respondOnError(ctx, reply, error, authorization, 303)
   }
 }
 

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { OptionsSchema, type OidcProviderOptions, type ResolvedOptions } from '../contracts/options.js'
 import { validateOptions } from '../contracts/option-schema.js'
 import { invalidOption } from '../contracts/errors.js'
+import { issuerProblem } from '../contracts/urls.js'
 import { storeMethods, type Store } from '../contracts/store.js'
 import type { ClaimsHooks, ScopeRegistry } from '../contracts/claims.js'
 import type { InteractionOptions } from '../contracts/interactions.js'
@@ -30,6 +31,8 @@ const noUsers = {
 export function resolveOptions (options: OidcProviderOptions, log: FastifyBaseLogger): ResolvedOptions {
   // Unknown names refused, plain data validated, copied and defaulted; adapters are checked below.
   const data = validateOptions(OptionsSchema, options, invalidOption)
+  const badIssuer = issuerProblem(data.issuer)
+  if (badIssuer !== undefined) throw invalidOption('issuer', badIssuer)
   if (options.store !== undefined) checkStore(options.store)
   if (options.keys !== undefined && typeof options.keys?.load !== 'function') {
     throw invalidOption('keys', 'must be a KeySource with a load() method (e.g. fileKeys({ dir }))')
