@@ -23,7 +23,7 @@ import formbody from '@fastify/formbody'
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import * as OTPAuth from 'otpauth'
-import { oidcProvider, escapeHtml, fileKeys, staticUsers, MemoryStore, OAuthError, type Interaction, type LogoutInteraction, type Store } from '../lib/index.js'
+import { oidcProvider, escapeHtml, fileKeys, staticUsers, MemoryStore, OAuthError, type Interaction, type LogoutInteraction, type OidcProviderOptions, type Store } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
 import type { ExampleEnv } from './server.js'
 
@@ -108,7 +108,11 @@ function field (body: unknown, name: string): string {
 }
 
 /** Builds the example host from environment variables (tests call this with their own env). */
-export async function buildCustomLoginServer (env: ExampleEnv = process.env): Promise<{ app: FastifyInstance, close: () => Promise<void> }> {
+export async function buildCustomLoginServer (
+  env: ExampleEnv = process.env,
+  /** More provider options (tests shorten the device polling interval). */
+  extra: Partial<OidcProviderOptions> = {}
+): Promise<{ app: FastifyInstance, close: () => Promise<void> }> {
   const port = Number(env.PORT ?? 3000)
   const issuer = env.ISSUER !== undefined && env.ISSUER !== '' ? env.ISSUER : `http://localhost:${port}`
   const app = Fastify({ logger: { level: env.LOG_LEVEL ?? 'info' }, trustProxy: env.TRUST_PROXY === 'true' })
@@ -143,6 +147,7 @@ export async function buildCustomLoginServer (env: ExampleEnv = process.env): Pr
       url: (interaction) => `${interaction.prompt === 'login' ? '/sign-in' : '/approve'}?interaction_id=${encodeURIComponent(interaction.id)}`,
       logoutUrl: (interaction) => `/sign-out?interaction_id=${encodeURIComponent(interaction.id)}`,
     },
+    ...extra,
   })
   app.addHook('onClose', closeStore)
 
@@ -187,7 +192,11 @@ export async function buildCustomLoginServer (env: ExampleEnv = process.env): Pr
     const client = escapeHtml(interaction.client.clientName ?? interaction.client.clientId)
     const items = interaction.scopes.map((scope) =>
       `<li><label><input type="checkbox" name="scope" value="${escapeHtml(scope.name)}" id="scope-${escapeHtml(scope.name)}" checked> ${escapeHtml(scope.description)}</label></li>`).join('')
-    return page(reply, 'Share with this app?', `<p><strong>${client}</strong> asks for:</p>
+    // RFC 8628 §5.4: a device's sign-in did not start in this browser; say so before anything is shared.
+    const device = interaction.device === true
+      ? '<p id="device-note">A device or command-line tool asks to sign in as you. Approve only if you started it yourself.</p>'
+      : ''
+    return page(reply, 'Share with this app?', `${device}<p><strong>${client}</strong> asks for:</p>
 <form method="post" action="/approve">${hidden(interaction)}<ul>${items}</ul>
 <button type="submit" name="decision" value="approve" id="approve">Share the ticked items</button>
 <button type="submit" name="decision" value="deny" class="deny" id="deny">Deny</button></form>`)

@@ -8,7 +8,7 @@
  *
  * Environment: PORT, HOST, ISSUER, STORE, REDIS_URL, REDIS_CLUSTER_NODES, DATABASE_URL,
  * DATABASE_SCHEMA, SECRET_KEY, KEYS_DIR,
- * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL,
+ * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL, DEVICE_CODE_TTL,
  * ACCESS_TOKEN_ALG, METRICS (see .env.example), read through examples/env.ts: empty means unset, a
  * malformed value stops the start with one line. `npm start` also reads `.env` when it exists.
  *
@@ -71,6 +71,7 @@ export async function buildExampleServer (
   const accessTokenTtl = envVar.seconds(env, 'ACCESS_TOKEN_TTL')
   const idTokenTtl = envVar.seconds(env, 'ID_TOKEN_TTL')
   const refreshTokenTtl = envVar.seconds(env, 'REFRESH_TOKEN_TTL')
+  const deviceCodeTtl = envVar.seconds(env, 'DEVICE_CODE_TTL')
   const issuer = config.issuer
   const app = Fastify({
     logger: { level: config.logLevel },
@@ -97,6 +98,7 @@ export async function buildExampleServer (
   if (accessTokenTtl !== undefined) ttl.accessToken = accessTokenTtl
   if (idTokenTtl !== undefined) ttl.idToken = idTokenTtl
   if (refreshTokenTtl !== undefined) ttl.refreshToken = refreshTokenTtl
+  if (deviceCodeTtl !== undefined) ttl.deviceCode = deviceCodeTtl
 
   const keysDir = config.keysDir ?? fileURLToPath(new URL('../keys/', import.meta.url))
   const algorithms: SigningAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA']

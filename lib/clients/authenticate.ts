@@ -7,7 +7,7 @@ import { clientAuthFailureKind, FailureCounter } from '../http/failure-counters.
 import { AssertionError, assertionSubject, jwtBearerAssertionType, verifyClientAssertion } from './assertion.js'
 
 /** Which endpoint is authenticating the client (for audit events and, later, rate limits). */
-export type ClientAuthEndpoint = 'token' | 'introspect' | 'revoke' | 'par'
+export type ClientAuthEndpoint = 'token' | 'introspect' | 'revoke' | 'par' | 'deviceAuthorization'
 
 export interface ClientAuthOptions {
   endpoint: ClientAuthEndpoint

@@ -29,6 +29,9 @@ export type OAuthErrorCode =
   | 'request_uri_not_supported'
   | 'registration_not_supported'
   | 'slow_down'
+  /** RFC 8628 §3.5: the device flow's polling answers. */
+  | 'authorization_pending'
+  | 'expired_token'
   /** RFC 8707 §2: the requested resource is invalid, unknown, or not granted. */
   | 'invalid_target'
   // RFC 9449 §5, §8 (DPoP) and RFC 9101 §7 / RFC 9126 §4 (an unusable request_uri).

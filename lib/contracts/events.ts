@@ -46,6 +46,16 @@ export interface SecurityEvents {
   'client_metadata.fetched': { host: string, outcome: 'ok' | 'cached' | 'error' }
   /** A client_id URL could not be resolved: why (`reason`, e.g. `too_large`), and details for logs. */
   'client_metadata.failed': { clientId: string, host: string, reason: string, detail: string }
+  /** RFC 8628: a device authorization started (POST /device_authorization). */
+  'device.requested': { clientId: string }
+  /** The user approved a device's sign-in on the verification page (or the host's consent page). */
+  'device.approved': { clientId: string, accountId: string }
+  /** The user denied it; the device's next poll gets `access_denied`. */
+  'device.denied': { clientId: string, accountId?: string }
+  /** A device polled after its code expired (`expired_token`). */
+  'device.expired': { clientId: string }
+  /** A wrong or unknown user code was entered; `locked` when it started (or met) a lockout. */
+  'device.user_code_failure': { ip: string, locked: boolean }
   /** A browser form post refused because another site sent it (Origin or Sec-Fetch-Site). */
   /** A passkey was added to an account (WebAuthn registration ceremony verified). */
   'passkey.registered': { accountId: string, deviceType: 'singleDevice' | 'multiDevice' }

@@ -66,6 +66,13 @@ export interface Interaction {
   csrfToken: string
   /** Epoch seconds after which the interaction is gone. */
   expiresAt: number
+  /**
+   * RFC 8628: the user is approving a sign-in on another device (a TV, a command-line tool)
+   * that entered through the verification page. Say so on your consent page, with the
+   * client's name: only approve a sign-in you started yourself (§5.4). The provider shows its
+   * own "you can close this window" page at the end.
+   */
+  device?: true
 }
 
 /** The user signed in. A new login session (new id) starts; `auth_time` is now. */

@@ -25,6 +25,7 @@ export const TtlSchema = Type.Object({
   interaction: Seconds('How long a pending login/consent page stays valid.', 600),
   session: Seconds('Login session lifetime (the SSO cookie).', 14 * 86400),
   grant: Seconds('How long a user\'s consent to a client is remembered.', 90 * 86400),
+  deviceCode: Seconds('RFC 8628 §3.2 `expires_in`: how long a device code and its user code can be used.', 600),
 }, { additionalProperties: false, default: {} })
 
 /**
@@ -43,6 +44,7 @@ export const StaticClientSchema = Type.Object({
   grant_types: Type.Optional(Type.Array(Type.Union([
     Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials'),
     Type.Literal('implicit'),
+    Type.Literal('urn:ietf:params:oauth:grant-type:device_code'),
   ]))),
   response_types: Type.Optional(Type.Array(Type.String())),
   token_endpoint_auth_method: Type.Optional(Type.Union([
@@ -90,6 +92,8 @@ export const RateLimitSchema = Type.Object({
   loginWindow: Seconds('Window for counting failed logins (and the lockout length).', 900),
   clientAuthFailures: Type.Integer({ minimum: 1, default: 20, description: 'Failed client authentications per client_id, and per IP, before 429.' }),
   clientAuthWindow: Seconds('Window for counting failed client authentications.', 900),
+  userCodeFailures: Type.Integer({ minimum: 1, default: 10, description: 'Wrong device user codes per browser, and per IP, before lockout (RFC 8628 §5.1).' }),
+  userCodeWindow: Seconds('Window for counting wrong user codes (and the lockout length).', 900),
 }, { additionalProperties: false, default: {} })
 
 /** Outbound requests (client metadata documents, jwks_uri, back-channel logout). */
@@ -267,6 +271,10 @@ export const OptionsSchema = Type.Object({
     }, { additionalProperties: false })),
     challengeTtl: Type.Optional(Type.Integer({ minimum: 30, maximum: 900, description: 'Seconds a ceremony\'s challenge stays valid. Default 300.' })),
   }, { additionalProperties: false }))),
+  // RFC 8628: the device authorization grant (lib/routes/device-authorization.ts).
+  deviceFlow: Type.Object({
+    interval: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'RFC 8628 §3.2 `interval`: seconds a device waits between polls (each too-fast poll adds 5).' }),
+  }, { additionalProperties: false, default: {} }),
   // Issue 19: liveness and readiness (lib/provider/health.ts).
   health: Type.Object({
     route: Type.Optional(Type.String({ pattern: '^/[^?#]*$', description: 'Mounts GET {route}/live and {route}/ready (under `prefix`). Default: no routes (app.oidc.health only).' })),
@@ -457,6 +465,12 @@ export interface OidcProviderOptions {
    * wrapper. `true`: a registry of the provider's own at `app.oidc.metrics.registry`.
    */
   metrics?: boolean | MetricsOptions
+  /**
+   * The device authorization grant (RFC 8628): `interval` is the polling interval a device is
+   * given (default 5 s). The device code's lifetime is `ttl.deviceCode`; wrong user codes are
+   * limited by `rateLimit.userCodeFailures` per browser and per IP.
+   */
+  deviceFlow?: Partial<OptionsData['deviceFlow']>
   /** Health: `route` mounts `{route}/live` and `{route}/ready`; `timeoutMs` bounds readiness's store ping (default 1000). */
   health?: Partial<OptionsData['health']>
   /**

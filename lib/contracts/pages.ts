@@ -29,8 +29,12 @@ export interface BrandOptions {
   stylesheetUrl?: string
 }
 
-/** A page the provider renders; the host may replace any with its own Eta template file. */
-export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out' | (string & {})
+/**
+ * A page the provider renders; the host may replace any with its own Eta template file.
+ * `device` is the code entry page at the verification URI (RFC 8628 §3.3), `device-done` the
+ * page after the user's answer ("you can close this window").
+ */
+export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out' | 'device' | 'device-done' | (string & {})
 
 /**
  * The `pages` option.

@@ -21,7 +21,10 @@ export type EpochSeconds = number
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt'
 /** `implicit` (OIDC Registration §2) goes with the front-channel `id_token` response types; it has no token endpoint grant. */
-export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'implicit'
+export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'implicit' | typeof deviceCodeGrantType
+
+/** RFC 8628 §3.4: the device authorization grant's `grant_type`. */
+export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code' as const
 export type ApplicationType = 'web' | 'native'
 
 /** A registered client (RFC 7591 metadata plus what the provider keeps about it). */
@@ -464,6 +467,95 @@ export interface RefreshFamilyStore {
   revokeSessionFamilies (sessionId: string): Promise<number>
 }
 
+/**
+ * A device authorization request (RFC 8628 §3.1-3.2), keyed by the SHA-256 of its device code
+ * and findable by the SHA-256 of its user code. Neither code is ever handed to the store.
+ */
+export interface DeviceAuthorizationRecord {
+  clientId: string
+  /** SHA-256 (base64url) of the normalised user code (unique among live records). */
+  userCodeHash: string
+  /** The validated request's parameters, as a pending interaction keeps them. */
+  params: Record<string, string>
+  /** RFC 8628 §3.2 `interval` at the start, in seconds; each `slow_down` adds 5. */
+  interval: number
+  /** RFC 8628 §3.2 `expires_in`: when the codes stop working; polls then answer `expired`. */
+  codeExpiresAt: EpochSeconds
+  /**
+   * When the store drops the record: later than `codeExpiresAt`, so a device polling late
+   * learns `expired_token` (RFC 8628 §3.5) rather than an unknown code.
+   */
+  expiresAt: EpochSeconds
+}
+
+/** What the user's approval binds the device code to: who, under which grant, with which scopes. */
+export interface DeviceApproval {
+  accountId: string
+  grantId: string
+  /** Granted scopes, space-separated. */
+  scope: string
+  authTime: EpochSeconds
+  sessionId?: string
+  sid?: string
+  acr?: string
+  amr?: string[]
+}
+
+/** Where a device authorization stands: waiting for the user, answered, or redeemed. */
+export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'consumed'
+
+/** The answer to one poll (RFC 8628 §3.4-3.5), decided atomically by the store. */
+export type DevicePollResult =
+  /** Still waiting for the user; `interval` is the one in force. */
+  | { status: 'pending', interval: number }
+  /** Polled sooner than `interval` after the previous poll: the interval grew by 5 s. */
+  | { status: 'slow_down', interval: number }
+  /** Approved, and this poll redeemed it: no other poll ever will. */
+  | { status: 'approved', record: DeviceAuthorizationRecord, approval: DeviceApproval }
+  | { status: 'denied' }
+  /** Redeemed by an earlier poll. */
+  | { status: 'consumed' }
+  /** Past `codeExpiresAt` (on the store's clock). */
+  | { status: 'expired' }
+  /** Unknown, dropped, or issued to another client (nothing changed). */
+  | { status: 'not_found' }
+
+/**
+ * Device authorizations (RFC 8628). Each method is one atomic step: one Redis script on one key
+ * (the user-code index is a second key, written and read beside it), one SQL statement or
+ * one transaction. Times that decide (expiry, polling too fast) come from the store's clock,
+ * so every instance sharing the store agrees.
+ */
+export interface DeviceAuthorizationStore {
+  /**
+   * Saves a new device authorization, status `pending`. Returns false, writing nothing that can
+   * be found, when a live record already holds the same `userCodeHash` (the caller draws new
+   * codes). SQL: `INSERT ... ON CONFLICT (user_code_hash) DO NOTHING`.
+   */
+  createDeviceAuthorization (deviceCodeHash: string, record: DeviceAuthorizationRecord): Promise<boolean>
+  /**
+   * The authorization a user code names, with its device code hash and status, for the
+   * verification page; undefined when unknown or dropped. The caller checks `codeExpiresAt`.
+   */
+  findDeviceAuthorization (userCodeHash: string): Promise<{ deviceCodeHash: string, record: DeviceAuthorizationRecord, status: DeviceAuthorizationStatus } | undefined>
+  /**
+   * Records the user's answer: approved (bound to the grant and user) or denied. Only a
+   * `pending` authorization before `codeExpiresAt` changes; returns whether this call changed it
+   * (of concurrent answers exactly one wins). SQL: one `UPDATE ... WHERE status = 'pending'
+   * AND code_expires_at > now()`.
+   */
+  decideDeviceAuthorization (deviceCodeHash: string, decision: { approved: DeviceApproval } | { denied: true }): Promise<boolean>
+  /**
+   * One poll of the token endpoint by `clientId`, atomically: another client's poll changes
+   * nothing (`not_found`); past `codeExpiresAt` it is `expired`; an approved one is consumed
+   * and returned once (of concurrent polls exactly one gets `approved`, the others `consumed`);
+   * a pending one polled less than `interval` seconds after the previous poll gets
+   * `slow_down` and its interval grows by 5 s for every later poll (RFC 8628 §3.5). Every poll
+   * records its time. SQL: one transaction, `SELECT ... FOR UPDATE` then `UPDATE`.
+   */
+  pollDeviceAuthorization (deviceCodeHash: string, clientId: string): Promise<DevicePollResult>
+}
+
 /** The whole contract a storage backend implements. */
 export interface Store extends
   ClientStore,
@@ -474,7 +566,8 @@ export interface Store extends
   AccessTokenStore,
   SessionStore,
   InteractionStore,
-  ReplayStore {
+  ReplayStore,
+  DeviceAuthorizationStore {
   /** Releases timers or connections the store owns (not a host-owned Redis client). */
   close? (): Promise<void>
   /**
@@ -537,6 +630,10 @@ export const storeMethods = {
   findFamilyRefreshToken: 'required',
   revokeRefreshFamily: 'required',
   revokeSessionFamilies: 'required',
+  createDeviceAuthorization: 'required',
+  findDeviceAuthorization: 'required',
+  decideDeviceAuthorization: 'required',
+  pollDeviceAuthorization: 'required',
   close: 'optional',
   init: 'optional',
   ping: 'optional',

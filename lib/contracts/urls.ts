@@ -16,6 +16,10 @@ export const routes = {
   logout: '/logout',
   /** RFC 9126: pushed authorization requests. */
   par: '/par',
+  /** RFC 8628 §3.1: the device authorization endpoint. */
+  deviceAuthorization: '/device_authorization',
+  /** RFC 8628 §3.3: the verification URI, where the user enters the code. */
+  device: '/device',
 } as const
 
 export type RouteName = keyof typeof routes

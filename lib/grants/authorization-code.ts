@@ -131,7 +131,7 @@ export const authorizationCodeGrant = {
  * (`extendGrant`, which never recreates a revoked grant), so the family is not capped by the
  * grant's first expiry; later rotations extend it the same way.
  */
-function startFamily (
+export function startFamily (
   ctx: ProviderContext,
   client: ClientRecord,
   code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[], sid?: string, acr?: string, amr?: string[] },

@@ -4,6 +4,7 @@ import type { GrantHandler } from './types.js'
 import { authorizationCodeGrant } from './authorization-code.js'
 import { refreshTokenGrant } from './refresh-token.js'
 import { clientCredentialsGrant } from './client-credentials.js'
+import { deviceCodeGrant } from './device-code.js'
 
 export type { GrantHandler } from './types.js'
 
@@ -12,6 +13,7 @@ export const grantHandlers: readonly GrantHandler[] = [
   authorizationCodeGrant,
   refreshTokenGrant,
   clientCredentialsGrant,
+  deviceCodeGrant,
 ]
 
 export interface RegisteredGrant {

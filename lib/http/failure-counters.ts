@@ -86,3 +86,13 @@ export const clientAuthFailureKind: FailureCounterKind = {
   ipKey: (ip) => `client-auth-fail:ip:${ip}`,
   limit: (ctx) => ({ max: ctx.options.rateLimit.clientAuthFailures, window: ctx.options.rateLimit.clientAuthWindow }),
 }
+
+/**
+ * Wrong device user codes (RFC 8628 §5.1), per browser (its id cookie, hashed) and per IP:
+ * the same limits across instances as logins, on the same counters.
+ */
+export const userCodeFailureKind: FailureCounterKind = {
+  nameKey: (browserId) => `user-code-fail:browser:${sha256(browserId)}`,
+  ipKey: (ip) => `user-code-fail:ip:${ip}`,
+  limit: (ctx) => ({ max: ctx.options.rateLimit.userCodeFailures, window: ctx.options.rateLimit.userCodeWindow }),
+}

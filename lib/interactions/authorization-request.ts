@@ -1,4 +1,4 @@
-import type { ClientRecord } from '../contracts/store.js'
+import { deviceCodeGrantType, type ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { isWellFormedChallenge, mayOmitCodeChallenge } from '../tokens/pkce.js'
@@ -20,9 +20,16 @@ import { canonicalResponseType, grantTypesOf, returnsCode, returnsIdToken } from
  * - `form`: POST /authorize (OIDC Core §3.1.2.1);
  * - `par`: POST /par, the pushed request itself (RFC 9126 §2.1);
  * - `pushed`: /authorize with a request_uri we issued, standing for what was pushed (§4);
- * - `restore`: a pending interaction's request, read back after a login or consent page.
+ * - `restore`: a pending interaction's request, read back after a login or consent page (a
+ *   device authorization's too: its stored parameters name the device code's hash);
+ * - `device`: POST /device_authorization (RFC 8628 §3.1): no redirect_uri, response type or
+ *   PKCE (the device code is redeemed by the client that asked for it), always confirmed by
+ *   the user (§5.4), errors answered as JSON.
  */
-export type RequestSource = 'query' | 'form' | 'par' | 'pushed' | 'restore'
+export type RequestSource = 'query' | 'form' | 'par' | 'pushed' | 'restore' | 'device'
+
+/** The stored parameter that marks a device authorization's request (never read from a client). */
+export const deviceCodeHashParam = 'device_code_hash'
 
 /** Where an error may be sent: the registered redirect_uri, in the request's response mode, with its `state`. */
 export interface ErrorRedirect extends ResponseTarget {
@@ -68,9 +75,12 @@ type RequestObjectUse = 'none' | 'unsigned' | 'signed'
  * if (!parsed.ok) return parsed.redirect === undefined ? showErrorPage(parsed.error) : redirectWithError(parsed)
  */
 export async function parseAuthorizationRequest (ctx: ProviderContext, params: RawParams, options: ParseOptions): Promise<ParsedAuthorizationRequest> {
+  // RFC 8628: a device authorization, as asked at /device_authorization or stored since.
+  const deviceCodeHash = options.via === 'restore' && typeof params[deviceCodeHashParam] === 'string' ? params[deviceCodeHashParam] : undefined
+  const device = options.via === 'device' || deviceCodeHash !== undefined
   let client: ClientRecord
   try {
-    client = await trustedClient(ctx, params, options.client)
+    client = device ? await deviceClient(ctx, params, options.client) : await trustedClient(ctx, params, options.client)
   } catch (error) {
     if (error instanceof OAuthError) return { ok: false, error }
     throw error
@@ -81,7 +91,7 @@ export async function parseAuthorizationRequest (ctx: ProviderContext, params: R
   let effective = params
   let requestObject: RequestObjectUse = 'none'
   let objectError: OAuthError | undefined
-  if (ctx.options.requestObjects.enabled && params.request !== undefined && params.request !== '') {
+  if (!device && ctx.options.requestObjects.enabled && params.request !== undefined && params.request !== '') {
     try {
       const expanded = await expandRequestObject(ctx, client, params)
       effective = expanded.params
@@ -91,16 +101,19 @@ export async function parseAuthorizationRequest (ctx: ProviderContext, params: R
       objectError = error
     }
   }
-  let redirectUri: string
+  // A device authorization has no redirect_uri (RFC 8628 §3.1): its answers are JSON.
+  let redirectUri = ''
   try {
-    redirectUri = trustedRedirect(effective, client)
+    if (!device) redirectUri = trustedRedirect(effective, client)
   } catch (error) {
     if (error instanceof OAuthError) return { ok: false, error }
     throw error
   }
   try {
     if (objectError !== undefined) throw objectError
-    const request = validateRequest(ctx, effective, client, redirectUri, options.via, requestObject)
+    const request = device
+      ? validateDeviceRequest(ctx, params, client, deviceCodeHash)
+      : validateRequest(ctx, effective, client, redirectUri, options.via, requestObject)
     // RFC 8707 §2: each resource an absolute URI the provider knows; `invalid_target` otherwise.
     request.resources = await resolveAuthorizationResources(ctx, effective.resource)
     if (request.idTokenHint !== undefined) request.hintSubject = await hintedSubject(ctx, request.client, request.idTokenHint)
@@ -108,7 +121,8 @@ export async function parseAuthorizationRequest (ctx: ProviderContext, params: R
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error
     // RFC 9126 §2.3: the PAR endpoint answers errors itself, as JSON; it never redirects.
-    if (!error.allowRedirect || options.via === 'par') return { ok: false, error }
+    // RFC 8628 §3.2: a device authorization's errors are JSON too.
+    if (!error.allowRedirect || options.via === 'par' || device) return { ok: false, error }
     return { ok: false, error, redirect: { redirectUri, responseMode: errorResponseMode(effective), state: echoedState(effective) } }
   }
 }
@@ -167,6 +181,57 @@ function trustedRedirect (params: RawParams, client: ClientRecord): string {
     throw pageError('the redirect_uri is not registered for this application')
   }
   return redirectUri
+}
+
+/**
+ * The client of a device authorization: the one that authenticated at the endpoint, or the one
+ * a stored request names (looked up again: it may be gone), registered for the device grant.
+ */
+async function deviceClient (ctx: ProviderContext, params: RawParams, known: ClientRecord | undefined): Promise<ClientRecord> {
+  let client = known
+  if (client === undefined) {
+    const clientId = single(params, 'client_id', pageError)
+    client = clientId === undefined ? undefined : (await ctx.clients.lookup(clientId)).client
+    if (client === undefined) throw pageError('the application (client_id) is not registered with this provider')
+  }
+  // RFC 8628 §3.1, RFC 6749 §5.2: a client not registered for the grant may not start it.
+  if (!client.grant_types.includes(deviceCodeGrantType)) {
+    throw new OAuthError('unauthorized_client', 'this client may not use the device authorization grant')
+  }
+  return client
+}
+
+/**
+ * RFC 8628 §3.1: `scope` (and here `resource`, `claims`, `acr_values`, `ui_locales`), read with
+ * the same rules as at /authorize. The user always confirms (`prompt=consent`): the request
+ * did not come from their browser (§5.4, remote phishing).
+ */
+function validateDeviceRequest (ctx: ProviderContext, params: RawParams, client: ClientRecord, deviceCodeHash: string | undefined): AuthorizationRequest {
+  for (const [name, value] of Object.entries(params)) {
+    if (Array.isArray(value) && name !== 'resource') throw new OAuthError('invalid_request', `parameter "${name}" must appear once`)
+  }
+  const get = (name: string): string | undefined => single(params, name, (description) => new OAuthError('invalid_request', description))
+  const allowed = clientScopes(client)
+  const requested = (get('scope') ?? '').split(' ').filter((scope) => scope !== '')
+  const request: AuthorizationRequest = {
+    client,
+    redirectUri: '',
+    // Never used: a device authorization's answer goes to the device by polling, not to a redirect_uri.
+    responseType: 'code',
+    responseMode: 'query',
+    scopes: [...new Set(requested)].filter((scope) => ctx.options.scopes.includes(scope) && allowed.has(scope)),
+    resources: [],
+    prompt: new Set(['consent']),
+  }
+  if (deviceCodeHash !== undefined) request.deviceCodeHash = deviceCodeHash
+  const spaceList = (value: string | undefined): string[] => (value ?? '').split(' ').filter((item) => item !== '').slice(0, 20)
+  const uiLocales = spaceList(get('ui_locales'))
+  if (uiLocales.length > 0) request.uiLocales = uiLocales
+  const acrValues = spaceList(get('acr_values'))
+  if (acrValues.length > 0) request.acrValues = acrValues
+  const claims = get('claims')
+  if (claims !== undefined) request.claims = parseClaimsRequest(claims)
+  return request
 }
 
 /**

@@ -49,7 +49,7 @@ export async function renderLogin (
     username: options.username ?? authorization.loginHint ?? '',
     error: options.error,
     passkeys: deps.ctx.options.passkeys === undefined ? undefined : passkeyUrls(deps.ctx.basePath),
-  }, [formTargetOf(authorization.redirectUri)], deps.ctx.options.passkeys === undefined ? undefined : passkeyScriptSource(deps.ctx.issuer, deps.ctx.basePath))
+  }, formTargets(authorization), deps.ctx.options.passkeys === undefined ? undefined : passkeyScriptSource(deps.ctx.issuer, deps.ctx.basePath))
 }
 
 /** The consent page. */
@@ -66,7 +66,9 @@ export async function renderConsent (
   const claims = record.accountId === undefined
     ? null
     : await deps.ctx.users.claims(record.accountId, new Set(['profile', 'email']), { kind: 'consent', client: publicClient(client), accountId: record.accountId, scopes: new Set(authorization.scopes) })
-  const redirect = new URL(authorization.redirectUri)
+  // RFC 8628 §5.4: a device's request did not come from this browser; nothing is redirected.
+  const device = authorization.deviceCodeHash !== undefined
+  const redirect = device ? undefined : new URL(authorization.redirectUri)
   return await renderPage(reply, 'consent', {
     locale: interaction.locale,
     interaction,
@@ -77,13 +79,19 @@ export async function renderConsent (
     policyUri: client.policy_uri,
     tosUri: client.tos_uri,
     account: claims?.email ?? claims?.preferred_username ?? record.accountId,
-    redirectHost: redirect.host || redirect.protocol,
+    redirectHost: redirect === undefined ? undefined : redirect.host || redirect.protocol,
+    device,
     scopes: interaction.scopes,
     claims: unconsentedClaims(deps.ctx, authorization, authorization.scopes),
     action: deps.ctx.basePath + routes.consent,
     interactionId: record.interactionId,
     csrfToken: record.csrfToken,
-  }, [formTargetOf(authorization.redirectUri)])
+  }, formTargets(authorization))
+}
+
+/** Where the page's form may end up (CSP form-action): the client's redirect_uri; a device's request goes nowhere else. */
+function formTargets (authorization: AuthorizationRequest): string[] {
+  return authorization.deviceCodeHash === undefined ? [formTargetOf(authorization.redirectUri)] : []
 }
 
 /** The logout confirmation page ("Sign out?"), from the pending logout's public view. */

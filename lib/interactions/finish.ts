@@ -11,6 +11,7 @@ import { decideConsent } from './decide.js'
 import { act, respondOnError } from './steps.js'
 import { interactionAuthentication, sessionAuthentication } from './authentication.js'
 import { redirectError } from './errors.js'
+import { denyDevice } from './device-result.js'
 import type { Authentication, AuthorizationRequest, Decision, FlowDeps } from './types.js'
 
 const interactionErrors = new Set(['access_denied', 'login_required', 'consent_required', 'interaction_required', 'account_selection_required'])
@@ -53,6 +54,7 @@ export async function finishInteraction (
     // Post/Redirect/Get: a consent still needed is a new interaction, so the login cannot be replayed.
     return await act(deps, decision, authorization, request, reply, 303)
   } catch (error) {
+    if (authorization.deviceCodeHash !== undefined) return await denyDevice(ctx, authorization, error, request, reply)
     return respondOnError(ctx, reply, error, authorization, 303)
   }
 }

@@ -1,7 +1,7 @@
 import type { GrantRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
-import type { AuthorizationRequest } from './types.js'
+import type { AuthorizationRequest, IssueCode } from './types.js'
 
 /** Whether the user's existing consent covers every requested scope. */
 export function grantCovers (grant: GrantRecord | undefined, scopes: readonly string[]): boolean {
@@ -40,5 +40,21 @@ export async function recordGrant (
     expiresAt: Math.max(existing?.expiresAt ?? 0, now + ctx.options.ttl.grant),
   }
   await ctx.store.saveGrant(grant)
+  return grant
+}
+
+/**
+ * The grant a decision to issue runs under: recorded or widened when the consent is new or the
+ * grant falls short, else the one just read. A new consent is audited.
+ */
+export async function grantForDecision (ctx: ProviderContext, authorization: AuthorizationRequest, decision: IssueCode): Promise<GrantRecord> {
+  const { authentication, scopes } = decision
+  const existing = decision.grant.consented ? undefined : decision.grant.existing
+  const grant = decision.grant.consented || existing === undefined || !grantCovers(existing, scopes)
+    ? await recordGrant(ctx, authentication.accountId, authorization, scopes)
+    : existing
+  if (decision.grant.consented) {
+    ctx.audit('consent.granted', { accountId: authentication.accountId, clientId: authorization.client.client_id, scope: scopes.join(' ') })
+  }
   return grant
 }

@@ -3,7 +3,8 @@ import type { InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { startBrowserInteraction } from '../sessions/browser.js'
-import { grantCovers, recordGrant } from './grant.js'
+import { grantForDecision } from './grant.js'
+import { approveDevice, denyDevice } from './device-result.js'
 import { respond, respondWithError, type ResponseTarget } from './respond.js'
 import { issueCode, recordIdTokenIssue } from './code.js'
 import { frontChannelIdToken } from './id-token.js'
@@ -38,8 +39,11 @@ export async function act (
       return await deps.present(record, authorization, request, reply, status)
     }
     case 'issue-code':
+      // RFC 8628: a device's sign-in ends on our "you can close this window" page, not at a redirect_uri.
+      if (authorization.deviceCodeHash !== undefined) return await approveDevice(deps.ctx, authorization, decision, request, reply)
       return await issueAndRespond(deps.ctx, authorization, decision, reply, status)
     case 'error':
+      if (authorization.deviceCodeHash !== undefined) return await denyDevice(deps.ctx, authorization, decision.error, request, reply)
       return respondOnError(deps.ctx, reply, decision.error, authorization, status)
   }
 }
@@ -66,13 +70,7 @@ export function respondOnError (
  */
 async function issueAndRespond (ctx: ProviderContext, authorization: AuthorizationRequest, decision: IssueCode, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
   const { authentication, scopes } = decision
-  const existing = decision.grant.consented ? undefined : decision.grant.existing
-  const grant = decision.grant.consented || existing === undefined || !grantCovers(existing, scopes)
-    ? await recordGrant(ctx, authentication.accountId, authorization, scopes)
-    : existing
-  if (decision.grant.consented) {
-    ctx.audit('consent.granted', { accountId: authentication.accountId, clientId: authorization.client.client_id, scope: scopes.join(' ') })
-  }
+  const grant = await grantForDecision(ctx, authorization, decision)
   const { responseType } = authorization
   let code: string | undefined
   if (returnsCode(responseType)) code = await issueCode(ctx, authorization, authentication, grant, scopes)

@@ -1,5 +1,5 @@
 import type { ProviderContext } from '../contracts/context.js'
-import { parseAuthorizationRequest } from './authorization-request.js'
+import { deviceCodeHashParam, parseAuthorizationRequest } from './authorization-request.js'
 import { pageError } from './errors.js'
 import type { AuthorizationRequest, RawParams } from './types.js'
 
@@ -12,6 +12,7 @@ import type { AuthorizationRequest, RawParams } from './types.js'
 
 /** What the store keeps of a validated request: its parameters, as plain strings (the store's records hold strings). */
 export function serializeRequest (request: AuthorizationRequest): Record<string, string> {
+  if (request.deviceCodeHash !== undefined) return serializeDeviceRequest(request, request.deviceCodeHash)
   const params: Record<string, string> = {
     client_id: request.client.client_id,
     redirect_uri: request.redirectUri,
@@ -34,6 +35,20 @@ export function serializeRequest (request: AuthorizationRequest): Record<string,
     params.code_challenge_method = request.codeChallengeMethod ?? 'S256'
   }
   // Normalised resource URIs have no spaces (RFC 3986 §2), so one space-joined string keeps them.
+  if (request.resources.length > 0) params.resource = request.resources.join(' ')
+  return params
+}
+
+/** A device authorization's request (RFC 8628 §3.1): what the parser reads for one (`via: 'device'`). */
+function serializeDeviceRequest (request: AuthorizationRequest, deviceCodeHash: string): Record<string, string> {
+  const params: Record<string, string> = {
+    client_id: request.client.client_id,
+    scope: request.scopes.join(' '),
+    [deviceCodeHashParam]: deviceCodeHash,
+  }
+  if (request.uiLocales !== undefined) params.ui_locales = request.uiLocales.join(' ')
+  if (request.acrValues !== undefined) params.acr_values = request.acrValues.join(' ')
+  if (request.claims !== undefined) params.claims = JSON.stringify(request.claims)
   if (request.resources.length > 0) params.resource = request.resources.join(' ')
   return params
 }

@@ -18,6 +18,7 @@ export type RawParams = Record<string, unknown>
 /** A validated authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1). */
 export interface AuthorizationRequest {
   client: ClientRecord
+  /** Empty for a device authorization (RFC 8628): nothing is redirected, see `deviceCodeHash`. */
   redirectUri: string
   /**
    * RFC 6749 §3.1.1, OIDC Core §3.2, §3.3: `code`, or, when the host and the client opted in,
@@ -49,6 +50,11 @@ export interface AuthorizationRequest {
   acrValues?: string[]
   /** OIDC Core §5.5: individual claims requested for the ID token and the UserInfo response. */
   claims?: ClaimsRequest
+  /**
+   * RFC 8628: the SHA-256 of the device code this request is the user's part of. The flow
+   * ends by approving or denying it (interactions/device.ts), never by a redirect.
+   */
+  deviceCodeHash?: string
 }
 
 /** Who the user is for this authorization: from the browser's session, or from the login just made. */

@@ -44,6 +44,7 @@ export function toInteraction (ctx: ProviderContext, record: InteractionRecord, 
     expiresAt: record.expiresAt,
   }
   if (authorization.claims !== undefined) interaction.claims = authorization.claims
+  if (authorization.deviceCodeHash !== undefined) interaction.device = true
   if (authorization.loginHint !== undefined) interaction.loginHint = authorization.loginHint
   if (authorization.maxAge !== undefined) interaction.maxAge = authorization.maxAge
   if (record.accountId !== undefined) {

@@ -25,6 +25,8 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     ...(options.registration === false ? {} : { registration_endpoint: urls.register }),
     introspection_endpoint: urls.introspect,
     revocation_endpoint: urls.revoke,
+    // RFC 8628 §4.
+    device_authorization_endpoint: urls.deviceAuthorization,
     scopes_supported: options.scopes,
     // OIDC Discovery §3: the response types the host opted into (never one with `token`),
     // and every response mode the authorization endpoint answers in.

@@ -14,6 +14,7 @@ import { endSessionRoutes } from './end-session.js'
 import { corsRoutes } from '../http/cors.js'
 import { parRoutes } from './par.js'
 import { passkeyRoutesModule } from './passkeys.js'
+import { deviceAuthorizationRoutes, deviceVerificationRoutes } from './device-authorization.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
@@ -36,6 +37,7 @@ export const routeModules: readonly RouteModule[] = [
   introspectRoutes,
   revokeRoutes,
   parRoutes,
+  deviceAuthorizationRoutes,
 ]
 
 /**
@@ -48,4 +50,5 @@ export const browserRouteModules: readonly BrowserRouteModule[] = [
   consentRoutes,
   endSessionRoutes,
   passkeyRoutesModule,
+  deviceVerificationRoutes,
 ]

@@ -19,7 +19,7 @@ const tsx = import.meta.resolve('tsx')
 const server = fromRoot('examples', 'server.ts')
 const defaultKeys = fromRoot('keys') + '/'
 const contract = ['PORT', 'HOST', 'ISSUER', 'STORE', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'DATABASE_SCHEMA', 'SECRET_KEY', 'KEYS_DIR', 'LOG_LEVEL', 'TRUST_PROXY',
-  'CODE_TTL', 'ACCESS_TOKEN_TTL', 'ID_TOKEN_TTL', 'REFRESH_TOKEN_TTL']
+  'CODE_TTL', 'ACCESS_TOKEN_TTL', 'ID_TOKEN_TTL', 'REFRESH_TOKEN_TTL', 'DEVICE_CODE_TTL']
 
 /** The child's environment: the test's, without any contract variable, plus `extra`. */
 function env (extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -145,7 +145,7 @@ t.test('a malformed value is one EnvError naming the variable and the expected f
     t.notMatch((error as Error).message, 'my-short-pw', 'a secret is never printed')
   }
   t.throws(() => parseClusterNodes('h:70000'), /REDIS_CLUSTER_NODES/)
-  for (const name of ['CODE_TTL', 'ACCESS_TOKEN_TTL', 'ID_TOKEN_TTL', 'REFRESH_TOKEN_TTL']) {
+  for (const name of ['CODE_TTL', 'ACCESS_TOKEN_TTL', 'ID_TOKEN_TTL', 'REFRESH_TOKEN_TTL', 'DEVICE_CODE_TTL']) {
     await t.rejects(buildExampleServer({ [name]: '0', LOG_LEVEL: 'silent' }), { name: 'EnvError', message: `${name} must be a positive whole number of seconds, got "0"` }, `${name}=0`)
     await t.rejects(buildExampleServer({ [name]: '1h', LOG_LEVEL: 'silent' }), { name: 'EnvError', message: new RegExp(`^${name} must be a positive whole number of seconds`) })
   }

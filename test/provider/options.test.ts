@@ -108,7 +108,7 @@ function everyOption (): Record<string, unknown> {
     keys: testKeys(),
     users: testUsers,
     cookieSecret: ['x'.repeat(32), 'y'.repeat(32)],
-    ttl: { accessToken: 600, idToken: 600, refreshToken: 86400, refreshTokenAbsolute: 7 * 86400, code: 30, interaction: 300, session: 3600, grant: 86400 },
+    ttl: { accessToken: 600, idToken: 600, refreshToken: 86400, refreshTokenAbsolute: 7 * 86400, code: 30, interaction: 300, session: 3600, grant: 86400, deviceCode: 300 },
     scopes: { roles: { claims: ['roles'], description: 'Your roles' }, phone: false },
     clients: [{ client_id: 'web', client_secret: 's'.repeat(24), redirect_uris: ['https://app.example/cb'], first_party: true }],
     registration: new RegistrationPolicy(),
@@ -117,7 +117,7 @@ function everyOption (): Record<string, unknown> {
     defaultResource: 'https://notes.example/',
     includeUserinfoAudience: true,
     nonceReplayProtection: false,
-    rateLimit: { loginFailures: 5, loginWindow: 600, clientAuthFailures: 10, clientAuthWindow: 600 },
+    rateLimit: { loginFailures: 5, loginWindow: 600, clientAuthFailures: 10, clientAuthWindow: 600, userCodeFailures: 5, userCodeWindow: 600 },
     cookieName: 'idp_session',
     pageTitle: 'Welcome',
     resourceServers: [{ resource: 'https://notes.example/', name: 'Notes', scopes: { 'notes:read': 'Read your notes' }, accessTokenTtl: 300 }],
@@ -138,6 +138,7 @@ function everyOption (): Record<string, unknown> {
     metrics: { registry: new Registry(), prefix: 'idp_', route: '/metrics' },
     health: { route: '/health', timeoutMs: 500 },
     passkeys: { store: new MemoryPasskeyStore(), rpId: 'localhost', rpName: 'Acme ID', offerEnrolment: false, acr: { deviceBound: 'hw', synced: 'sw' }, challengeTtl: 120 },
+    deviceFlow: { interval: 3 },
   }
 }
 
@@ -145,7 +146,7 @@ t.test('every option that exists still registers', async (t) => {
   const options = everyOption()
   const known = OptionsSchema.properties as Record<string, { properties?: object }>
   t.same(Object.keys(options).sort(), Object.keys(known).sort(), 'the test gives every option the schema knows')
-  for (const group of ['ttl', 'rateLimit', 'outbound', 'dpop', 'par', 'health']) {
+  for (const group of ['ttl', 'rateLimit', 'outbound', 'dpop', 'par', 'health', 'deviceFlow']) {
     t.same(Object.keys(options[group] as object).sort(), Object.keys(known[group]?.properties ?? {}).sort(), `and every member of ${group}`)
   }
   const ttl = options.ttl as Record<string, number>

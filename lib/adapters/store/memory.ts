@@ -2,6 +2,10 @@ import type {
   AuthorizationCodeRecord,
   ClientRecord,
   ConsumeResult,
+  DeviceApproval,
+  DeviceAuthorizationRecord,
+  DeviceAuthorizationStatus,
+  DevicePollResult,
   EpochSeconds,
   FamilyTokenRecord,
   GrantRecord,
@@ -70,6 +74,14 @@ class ExpiringMap<V extends Expiring> {
 interface CodeEntry extends Expiring { record: AuthorizationCodeRecord, consumed: boolean }
 interface RefreshEntry extends Expiring { record: RefreshTokenRecord, consumed: boolean }
 interface CounterEntry extends Expiring { count: number }
+/** A device authorization and its polling state (RFC 8628 §3.5). */
+interface DeviceEntry extends Expiring {
+  record: DeviceAuthorizationRecord
+  status: DeviceAuthorizationStatus
+  interval: number
+  lastPollMs?: number
+  approval?: DeviceApproval
+}
 /** A family and its rotation state: which token is current, which one it replaced and when. */
 interface FamilyEntry extends Expiring {
   record: RefreshFamilyRecord
@@ -109,6 +121,9 @@ export class MemoryStore implements Store {
   readonly #interactions = new ExpiringMap<InteractionRecord>()
   readonly #used = new ExpiringMap<Expiring>()
   readonly #counters = new ExpiringMap<CounterEntry>()
+  readonly #devices = new ExpiringMap<DeviceEntry>()
+  /** userCodeHash → deviceCodeHash */
+  readonly #deviceUserCodes = new ExpiringMap<Expiring & { deviceCodeHash: string }>()
   readonly #sweeper: NodeJS.Timeout
 
   constructor (options: MemoryStoreOptions = {}) {
@@ -130,6 +145,8 @@ export class MemoryStore implements Store {
     this.#interactions.sweep(at)
     this.#used.sweep(at)
     this.#counters.sweep(at)
+    this.#devices.sweep(at)
+    this.#deviceUserCodes.sweep(at)
     for (const sessionId of this.#sessionClients.keys()) {
       if (this.#sessions.get(sessionId) === undefined) this.#sessionClients.delete(sessionId)
     }
@@ -483,6 +500,56 @@ export class MemoryStore implements Store {
 
   async resetCounter (key: string): Promise<void> {
     this.#counters.delete(key)
+  }
+  // device authorizations: RFC 8628 ------------------------------------------------------------
+
+  async createDeviceAuthorization (deviceCodeHash: string, record: DeviceAuthorizationRecord): Promise<boolean> {
+    if (this.#deviceUserCodes.get(record.userCodeHash) !== undefined || this.#devices.get(deviceCodeHash) !== undefined) return false
+    this.#deviceUserCodes.set(record.userCodeHash, { deviceCodeHash, expiresAt: record.expiresAt })
+    this.#devices.set(deviceCodeHash, { record: structuredClone(record), status: 'pending', interval: record.interval, expiresAt: record.expiresAt })
+    return true
+  }
+
+  async findDeviceAuthorization (userCodeHash: string): Promise<{ deviceCodeHash: string, record: DeviceAuthorizationRecord, status: DeviceAuthorizationStatus } | undefined> {
+    const index = this.#deviceUserCodes.get(userCodeHash)
+    const entry = index === undefined ? undefined : this.#devices.get(index.deviceCodeHash)
+    if (index === undefined || entry === undefined) return undefined
+    return { deviceCodeHash: index.deviceCodeHash, record: structuredClone(entry.record), status: entry.status }
+  }
+
+  async decideDeviceAuthorization (deviceCodeHash: string, decision: { approved: DeviceApproval } | { denied: true }): Promise<boolean> {
+    const entry = this.#devices.get(deviceCodeHash)
+    if (entry === undefined || entry.status !== 'pending' || entry.record.codeExpiresAt * 1000 <= Date.now()) return false
+    if ('approved' in decision) {
+      entry.status = 'approved'
+      entry.approval = structuredClone(decision.approved)
+    } else {
+      entry.status = 'denied'
+    }
+    return true
+  }
+
+  async pollDeviceAuthorization (deviceCodeHash: string, clientId: string): Promise<DevicePollResult> {
+    const entry = this.#devices.get(deviceCodeHash)
+    if (entry === undefined || entry.record.clientId !== clientId) return { status: 'not_found' }
+    const nowMs = Date.now()
+    if (entry.record.codeExpiresAt * 1000 <= nowMs) return { status: 'expired' }
+    const previous = entry.lastPollMs
+    entry.lastPollMs = nowMs
+    switch (entry.status) {
+      case 'approved':
+        entry.status = 'consumed'
+        return { status: 'approved', record: structuredClone(entry.record), approval: structuredClone(entry.approval!) }
+      case 'denied':
+      case 'consumed':
+        return { status: entry.status }
+      case 'pending':
+        if (previous !== undefined && nowMs - previous < entry.interval * 1000) {
+          entry.interval += 5
+          return { status: 'slow_down', interval: entry.interval }
+        }
+        return { status: 'pending', interval: entry.interval }
+    }
   }
 }
 

@@ -18,7 +18,7 @@ export function quoteIdentifier (name: string): string {
 /** The tables the sweeper empties of expired rows (every table but `clients` and `grant_pairs`). */
 export const expiringTables = [
   'codes', 'refresh_tokens', 'grants', 'refresh_families', 'refresh_family_tokens',
-  'revoked_jtis', 'sessions', 'interactions', 'used_values', 'counters',
+  'revoked_jtis', 'sessions', 'interactions', 'used_values', 'counters', 'device_authorizations',
 ] as const
 
 export type StatementName = keyof ReturnType<typeof statements>
@@ -184,6 +184,43 @@ export function statements (s: string) {
 
     // replay and counters -----------------------------------------------------------------------
     // Inserted, or an expired value taken over: one of concurrent callers gets a row back.
+    // device authorizations: RFC 8628 ---------------------------------------------------------
+    // A live row holding the user code wins (nothing written, no row back); an expired one is
+    // replaced in place, so a dead row never blocks a user code until the sweeper runs.
+    createDeviceAuthorization: `INSERT INTO ${s}.device_authorizations AS d
+        (device_code_hash, user_code_hash, client_id, record, status, interval_seconds, code_expires_at, expires_at)
+      VALUES ($1, $2, $3, $4::jsonb, 'pending', $5::int, to_timestamp($6::float8), to_timestamp($7::float8))
+      ON CONFLICT (user_code_hash) DO UPDATE SET device_code_hash = excluded.device_code_hash,
+        client_id = excluded.client_id, record = excluded.record, status = 'pending',
+        interval_seconds = excluded.interval_seconds, last_poll_at = NULL, approval = NULL,
+        code_expires_at = excluded.code_expires_at, expires_at = excluded.expires_at
+      WHERE d.expires_at <= now()
+      RETURNING 1 AS created`,
+    findDeviceAuthorization: `SELECT device_code_hash, record, status FROM ${s}.device_authorizations
+      WHERE user_code_hash = $1 AND expires_at > now()`,
+    // Only a pending, unexpired row changes: of concurrent answers, the row lock lets one win.
+    decideDeviceAuthorization: `UPDATE ${s}.device_authorizations SET status = $2, approval = $3::jsonb
+      WHERE device_code_hash = $1 AND status = 'pending' AND code_expires_at > now() AND expires_at > now()
+      RETURNING 1 AS decided`,
+    // One poll: the row is locked (a concurrent poll waits, then sees this one's result), the
+    // poll time recorded, an approval consumed, a too-fast pending poll slowed down by 5 s.
+    pollDeviceAuthorization: `WITH cur AS (
+        SELECT device_code_hash, status, interval_seconds, last_poll_at, code_expires_at > now() AS live
+        FROM ${s}.device_authorizations
+        WHERE device_code_hash = $1 AND client_id = $2 AND expires_at > now()
+        FOR UPDATE
+      )
+      UPDATE ${s}.device_authorizations AS d SET
+        last_poll_at = now(),
+        status = CASE WHEN cur.live AND cur.status = 'approved' THEN 'consumed' ELSE cur.status END,
+        interval_seconds = CASE
+          WHEN cur.live AND cur.status = 'pending' AND cur.last_poll_at IS NOT NULL
+            AND now() - cur.last_poll_at < cur.interval_seconds * interval '1 second'
+          THEN cur.interval_seconds + 5 ELSE cur.interval_seconds END
+      FROM cur WHERE d.device_code_hash = cur.device_code_hash
+      RETURNING cur.status AS previous_status, cur.live, cur.interval_seconds AS previous_interval,
+        d.interval_seconds, d.record, d.approval`,
+
     markUsed: `INSERT INTO ${s}.used_values AS u (key, expires_at) VALUES ($1, to_timestamp($2::float8))
       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE u.expires_at <= now()
       RETURNING 1 AS fresh`,

@@ -3,6 +3,10 @@ import type {
   AuthorizationCodeRecord,
   ClientRecord,
   ConsumeResult,
+  DeviceApproval,
+  DeviceAuthorizationRecord,
+  DeviceAuthorizationStatus,
+  DevicePollResult,
   EpochSeconds,
   FamilyTokenRecord,
   GrantRecord,
@@ -417,6 +421,44 @@ export class PostgresStore implements Store {
   }
 
   // replay and counters -----------------------------------------------------------------------
+
+  // device authorizations: RFC 8628 ------------------------------------------------------------
+
+  async createDeviceAuthorization (deviceCodeHash: string, record: DeviceAuthorizationRecord): Promise<boolean> {
+    return await this.#first('createDeviceAuthorization', [
+      deviceCodeHash, record.userCodeHash, record.clientId, JSON.stringify(record), record.interval, record.codeExpiresAt, record.expiresAt,
+    ]) !== undefined
+  }
+
+  async findDeviceAuthorization (userCodeHash: string): Promise<{ deviceCodeHash: string, record: DeviceAuthorizationRecord, status: DeviceAuthorizationStatus } | undefined> {
+    const row = await this.#first('findDeviceAuthorization', [userCodeHash])
+    if (row === undefined) return undefined
+    return { deviceCodeHash: String(row.device_code_hash), record: row.record as DeviceAuthorizationRecord, status: row.status as DeviceAuthorizationStatus }
+  }
+
+  async decideDeviceAuthorization (deviceCodeHash: string, decision: { approved: DeviceApproval } | { denied: true }): Promise<boolean> {
+    const approved = 'approved' in decision
+    return await this.#first('decideDeviceAuthorization', [
+      deviceCodeHash, approved ? 'approved' : 'denied', approved ? JSON.stringify(decision.approved) : null,
+    ]) !== undefined
+  }
+
+  async pollDeviceAuthorization (deviceCodeHash: string, clientId: string): Promise<DevicePollResult> {
+    const row = await this.#first('pollDeviceAuthorization', [deviceCodeHash, clientId])
+    if (row === undefined) return { status: 'not_found' }
+    if (row.live !== true) return { status: 'expired' }
+    const interval = Number(row.interval_seconds)
+    switch (row.previous_status as DeviceAuthorizationStatus) {
+      case 'approved':
+        return { status: 'approved', record: row.record as DeviceAuthorizationRecord, approval: row.approval as DeviceApproval }
+      case 'denied':
+        return { status: 'denied' }
+      case 'consumed':
+        return { status: 'consumed' }
+      case 'pending':
+        return interval > Number(row.previous_interval) ? { status: 'slow_down', interval } : { status: 'pending', interval }
+    }
+  }
 
   async markUsed (key: string, expiresAt: EpochSeconds): Promise<boolean> {
     return await this.#first('markUsed', [key, expiresAt]) !== undefined

@@ -251,8 +251,61 @@ return 1
 `
 
 /** The commands `defineCommand` adds; names are namespaced so they never shadow the host's. */
+/**
+ * RFC 8628 device authorizations: a hash with the immutable record (`r`), the client (`c`),
+ * status (`s`: p pending, a approved, d denied, c consumed), interval in seconds (`i`), the
+ * last poll in ms (`t`), the approval (`g`) and the codes' end in ms (`e`). Times from TIME.
+ */
+const deviceCreate = `
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 'c', ARGV[2], 's', 'p', 'i', ARGV[3], 'e', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+return 1
+`
+
+/** Approves (ARGV[1] = 'a', ARGV[2] the approval) or denies ('d') a pending, unexpired one. */
+const deviceDecide = `
+local h = redis.call('HMGET', KEYS[1], 's', 'e')
+if h[1] ~= 'p' then return 0 end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if now >= tonumber(h[2]) then return 0 end
+redis.call('HSET', KEYS[1], 's', ARGV[1], 'g', ARGV[2])
+return 1
+`
+
+/**
+ * One poll by client ARGV[1]: {'not_found'} | {'expired'} | {'approved', record, approval} |
+ * {'denied'} | {'consumed'} | {'slow_down', interval} | {'pending', interval}.
+ */
+const devicePoll = `
+local h = redis.call('HMGET', KEYS[1], 'c', 's', 'i', 't', 'e')
+if not h[1] or h[1] ~= ARGV[1] then return {'not_found'} end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if now >= tonumber(h[5]) then return {'expired'} end
+redis.call('HSET', KEYS[1], 't', now)
+local status = h[2]
+if status == 'a' then
+  redis.call('HSET', KEYS[1], 's', 'c')
+  local out = redis.call('HMGET', KEYS[1], 'r', 'g')
+  return {'approved', out[1], out[2]}
+end
+if status == 'd' then return {'denied'} end
+if status == 'c' then return {'consumed'} end
+local interval = tonumber(h[3])
+if h[4] and now - tonumber(h[4]) < interval * 1000 then
+  interval = interval + 5
+  redis.call('HSET', KEYS[1], 'i', interval)
+  return {'slow_down', interval}
+end
+return {'pending', interval}
+`
+
 export const scripts = {
   oidcConsume: { numberOfKeys: 1, lua: consume },
+  oidcDeviceCreate: { numberOfKeys: 1, lua: deviceCreate },
+  oidcDeviceDecide: { numberOfKeys: 1, lua: deviceDecide },
+  oidcDevicePoll: { numberOfKeys: 1, lua: devicePoll },
   oidcIndexAdd: { numberOfKeys: 1, lua: indexAdd },
   oidcCounterIncrement: { numberOfKeys: 1, lua: counterIncrement },
   oidcCounterRead: { numberOfKeys: 1, lua: counterRead, readOnly: true },
@@ -276,6 +329,9 @@ export const scripts = {
 /** How the client looks once the scripts are defined (ioredis adds them at runtime). */
 export interface ScriptCommands {
   oidcConsume (key: string): Promise<string | null>
+  oidcDeviceCreate (key: string, record: string, clientId: string, interval: number, codeExpiresAtMs: number, expiresAtMs: number): Promise<number>
+  oidcDeviceDecide (key: string, status: 'a' | 'd', approval: string): Promise<number>
+  oidcDevicePoll (key: string, clientId: string): Promise<Array<string | number>>
   oidcIndexAdd (key: string, member: string, expiresAtMs: number): Promise<number>
   oidcCounterIncrement (key: string, windowSeconds: number): Promise<[number, number]>
   oidcCounterRead (key: string): Promise<[number, number] | null>

@@ -5,6 +5,10 @@ import type {
   AuthorizationCodeRecord,
   ClientRecord,
   ConsumeResult,
+  DeviceApproval,
+  DeviceAuthorizationRecord,
+  DeviceAuthorizationStatus,
+  DevicePollResult,
   EpochSeconds,
   FamilyTokenRecord,
   GrantRecord,
@@ -38,6 +42,9 @@ export interface RedisStoreOptions {
 type Arg = string | number
 type Command = [name: string, ...args: Arg[]]
 type Settled = [error: Error | null, value: unknown]
+
+/** The device hash's status letters (redis-scripts.ts). */
+const deviceStatuses: Readonly<Record<string, DeviceAuthorizationStatus>> = { p: 'pending', a: 'approved', d: 'denied', c: 'consumed' }
 
 /** ioredis lets any string through as a key; these characters are escaped (see `#key`). */
 const keyUnsafe = /[%{}:]/g
@@ -568,6 +575,67 @@ export class RedisStore implements Store {
 
   async resetCounter (key: string): Promise<void> {
     await this.#op('resetCounter', async () => await this.#client.del(this.#key('counter', key)))
+  }
+
+  // device authorizations: RFC 8628 ------------------------------------------------------------
+
+  /**
+   * The user-code index (`device-user:{userCodeHash}` → device code hash) and the record
+   * (`device:{deviceCodeHash}`, a hash) live in unrelated slots: the index is claimed with
+   * SET NX and the record written in the same round trip; a caller that lost the NX deletes
+   * the record it wrote, which nobody can find (no index points at it).
+   */
+  async createDeviceAuthorization (deviceCodeHash: string, record: DeviceAuthorizationRecord): Promise<boolean> {
+    const deviceKey = this.#key('device', deviceCodeHash)
+    return await this.#op('createDeviceAuthorization', async () => {
+      const [claimed, written] = await this.#batch([
+        ['set', this.#key('device-user', record.userCodeHash), deviceCodeHash, 'PXAT', pxat(record.expiresAt), 'NX'],
+        ['oidcDeviceCreate', deviceKey, JSON.stringify(record), record.clientId, record.interval, pxat(record.codeExpiresAt), pxat(record.expiresAt)],
+      ])
+      if (claimed?.[0] !== null || claimed[1] !== 'OK') {
+        await this.#client.del(deviceKey).catch(() => {})
+        if (claimed?.[0] !== null && claimed?.[0] !== undefined) throw claimed[0]
+        return false
+      }
+      if (written?.[0] !== null && written?.[0] !== undefined) throw written[0]
+      return true
+    })
+  }
+
+  /** Two reads (the index, then the record): they are in different slots. */
+  async findDeviceAuthorization (userCodeHash: string): Promise<{ deviceCodeHash: string, record: DeviceAuthorizationRecord, status: DeviceAuthorizationStatus } | undefined> {
+    return await this.#op('findDeviceAuthorization', async () => {
+      const deviceCodeHash = await this.#client.get(this.#key('device-user', userCodeHash))
+      if (deviceCodeHash === null) return undefined
+      const [json, status] = await this.#client.hmget(this.#key('device', deviceCodeHash), 'r', 's')
+      if (json === null || json === undefined || status === null || status === undefined) return undefined
+      return { deviceCodeHash, record: JSON.parse(json) as DeviceAuthorizationRecord, status: deviceStatuses[status] ?? 'consumed' }
+    })
+  }
+
+  async decideDeviceAuthorization (deviceCodeHash: string, decision: { approved: DeviceApproval } | { denied: true }): Promise<boolean> {
+    const [status, approval] = 'approved' in decision ? ['a' as const, JSON.stringify(decision.approved)] : ['d' as const, '']
+    return await this.#op('decideDeviceAuthorization', async () =>
+      await this.#scripts.oidcDeviceDecide(this.#key('device', deviceCodeHash), status, approval)) === 1
+  }
+
+  async pollDeviceAuthorization (deviceCodeHash: string, clientId: string): Promise<DevicePollResult> {
+    const reply = await this.#op('pollDeviceAuthorization', async () =>
+      await this.#scripts.oidcDevicePoll(this.#key('device', deviceCodeHash), clientId))
+    const [status, first, second] = reply
+    switch (status) {
+      case 'approved':
+        return { status, record: JSON.parse(String(first)) as DeviceAuthorizationRecord, approval: JSON.parse(String(second)) as DeviceApproval }
+      case 'pending':
+      case 'slow_down':
+        return { status, interval: Number(first) }
+      case 'denied':
+      case 'consumed':
+      case 'expired':
+        return { status }
+      default:
+        return { status: 'not_found' }
+    }
   }
 
   // plumbing ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { OAuthError } from '../../contracts/errors.js'
 import { isLoopbackHostname } from '../../contracts/urls.js'
 import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } from '../../tokens/algorithms.js'
 import { checkPkcePolicy } from '../../tokens/pkce.js'
-import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../../contracts/store.js'
+import { deviceCodeGrantType, type ApplicationType, type GrantType, type TokenEndpointAuthMethod } from '../../contracts/store.js'
 import type { ClientMetadata } from '../../contracts/clients.js'
 import type { AuthorizationResponseType } from '../../contracts/options.js'
 import { canonicalResponseType, grantTypesOf } from '../response-types.js'
@@ -37,7 +37,7 @@ export interface MetadataRules {
 
 const defaultAlgorithms = supportedAlgorithms({ algorithms: () => ['RS256'] })
 
-const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit']
+const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit', deviceCodeGrantType]
 const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']
 const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const maxUriLength = 2000
@@ -161,8 +161,9 @@ function checkGrantAndResponseTypes (body: Record<string, unknown>, allowed: rea
     if (!grantTypes.includes(grant as GrantType) || (grant === 'implicit' && !frontChannel)) throw invalid(`grant_types: ${show(grant)} is not supported`)
   }
   const usesCode = grant_types.includes('authorization_code')
-  if (grant_types.includes('refresh_token') && !usesCode) {
-    throw invalid('grant_types: refresh_token requires authorization_code')
+  // A refresh token is issued at the end of a user's grant: the code flow or the device flow (RFC 8628 §3.5).
+  if (grant_types.includes('refresh_token') && !usesCode && !grant_types.includes(deviceCodeGrantType)) {
+    throw invalid('grant_types: refresh_token requires authorization_code or the device_code grant')
   }
   const requested = optionalStringArray(body, 'response_types') ?? (usesCode ? ['code'] : [])
   const response_types = [...new Set(requested.map((type) => {

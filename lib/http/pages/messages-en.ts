@@ -1,7 +1,7 @@
 /**
  * The English catalog: every key the built-in pages use. Other catalogs translate these keys;
  * a missing key falls back to English. `{name}` placeholders are filled by `t(key, { name })`.
- * Keys are grouped by page (`login.*`, `consent.*`, `error.*`, `logout.*` for the logout
+ * Keys are grouped by page (`login.*`, `consent.*`, `device.*` for the device code entry and its end, `error.*`, `logout.*` for the logout
  * confirmation and signed-out pages, `scope.*`); a new page adds its own group to each catalog.
  */
 export const en = {
@@ -38,6 +38,21 @@ export const en = {
   'consent.tos': 'Terms of service',
   'consent.allow': 'Allow',
   'consent.deny': 'Deny',
+  'consent.device': 'A device or program is asking to sign in as you. Allow it only if you started this sign-in yourself on {client}.',
+  'device.title': 'Connect a device',
+  'device.lead': 'Enter the code shown on your device or in your terminal.',
+  'device.code': 'Code',
+  'device.submit': 'Continue',
+  'device.confirmLead': 'Check that this code matches the one shown on your device, then continue. If you did not start a sign-in yourself, close this window.',
+  'device.invalid': 'This code is not valid. Check it and try again.',
+  'device.used': 'This code has expired or was already used. Start again on your device.',
+  'device.locked': 'Too many wrong codes. Try again in {minutes} minute(s).',
+  'device.approvedTitle': 'Device connected',
+  'device.approvedLead': '{client} is now signed in. You can close this window and go back to your device.',
+  'device.deniedTitle': 'Access denied',
+  'device.deniedLead': 'You did not allow {client}. You can close this window.',
+  'device.expiredTitle': 'This request has expired',
+  'device.expiredLead': 'The code expired or was already answered. Start again on your device. You can close this window.',
   'error.title': 'This request cannot be completed',
   'error.serverTitle': 'Something went wrong',
   'error.code': 'Error code: {code}',

@@ -68,6 +68,8 @@ export function createMetrics (options: ResolvedMetricsOptions, staticClients: R
   const clientMetadata = new Counter({ name: named('client_metadata_fetches_total'), help: 'Client metadata documents: fetched (ok), answered from the cache (cached), or failed (error).', labelNames: ['outcome'] as const, registers })
   const jwksUri = new Counter({ name: named('jwks_uri_fetches_total'), help: 'Fetches of clients\' jwks_uri for private_key_jwt, by outcome.', labelNames: ['outcome'] as const, registers })
   const clientAuthFailures = new Counter({ name: named('client_auth_failures_total'), help: 'Failed client authentications, by endpoint.', labelNames: ['endpoint'] as const, registers })
+  const devices = new Counter({ name: named('device_authorizations_total'), help: 'Device authorizations (RFC 8628): requested, approved, denied, expired (polled after expiry).', labelNames: ['outcome', 'client'] as const, registers })
+  const userCodeFailures = new Counter({ name: named('device_user_code_failures_total'), help: 'Wrong device user codes entered on the verification page.', registers })
   const storeDuration = new Histogram({ name: named('store_operation_duration_seconds'), help: 'Store operations, by operation (the Store method).', labelNames: ['operation'] as const, buckets: storeBuckets, registers })
   const storeErrors = new Counter({ name: named('store_operation_errors_total'), help: 'Store operations that failed (threw or rejected), by operation.', labelNames: ['operation'] as const, registers })
   const httpDuration = new Histogram({ name: named('http_request_duration_seconds'), help: 'Requests to the provider\'s routes, by method, route pattern and status code.', labelNames: ['method', 'route', 'status_code'] as const, buckets: httpBuckets, registers })
@@ -89,6 +91,11 @@ export function createMetrics (options: ResolvedMetricsOptions, staticClients: R
       events.on('client_metadata.fetched', (event) => { clientMetadata.inc({ outcome: event.outcome }) })
       events.on('jwks_uri.fetched', (event) => { jwksUri.inc({ outcome: event.outcome }) })
       events.on('client_auth.failure', (event) => { clientAuthFailures.inc({ endpoint: event.endpoint }) })
+      events.on('device.requested', (event) => { devices.inc({ outcome: 'requested', client: client(event.clientId) }) })
+      events.on('device.approved', (event) => { devices.inc({ outcome: 'approved', client: client(event.clientId) }) })
+      events.on('device.denied', (event) => { devices.inc({ outcome: 'denied', client: client(event.clientId) }) })
+      events.on('device.expired', (event) => { devices.inc({ outcome: 'expired', client: client(event.clientId) }) })
+      events.on('device.user_code_failure', () => { userCodeFailures.inc() })
     },
     onResponse (request, reply, done) {
       // The route pattern; a request that matched no route is one series, whatever its URL.

@@ -18,6 +18,8 @@ import type { Test } from 'tap'
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
+  DeviceApproval,
+  DeviceAuthorizationRecord,
   GrantRecord,
   InteractionRecord,
   RefreshFamilyRecord,
@@ -89,6 +91,23 @@ function code (overrides: Partial<AuthorizationCodeRecord> = {}): AuthorizationC
     expiresAt: nowSeconds() + 60,
     ...overrides,
   }
+}
+
+function device (overrides: Partial<DeviceAuthorizationRecord> = {}): DeviceAuthorizationRecord {
+  const now = nowSeconds()
+  return {
+    clientId: id(),
+    userCodeHash: hashed(),
+    params: { client_id: 'device-rp', scope: 'openid profile', resource: 'https://api.example/ https://other.example/' },
+    interval: 5,
+    codeExpiresAt: now + 600,
+    expiresAt: now + 1200,
+    ...overrides,
+  }
+}
+
+function approval (overrides: Partial<DeviceApproval> = {}): DeviceApproval {
+  return { accountId: id(), grantId: id(), scope: 'openid profile', authTime: nowSeconds(), sessionId: id(), sid: id(), amr: ['pwd'], ...overrides }
 }
 
 function refresh (overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
@@ -316,6 +335,54 @@ export async function storeContract (
       const winner = winnerIndexes[0] ?? -1
       t.same(states[winner], { status: 'active', record: replacements[winner]?.record }, "the winner's replacement is active")
       t.equal(states.filter((state) => state !== undefined).length, 1, "no loser's replacement was stored")
+    })
+
+    register('device authorizations: create, find by user code, slow_down, approve, redeem once', async (t, store, other) => {
+      const deviceHash = hashed()
+      const record = device()
+      t.equal(await store.createDeviceAuthorization(deviceHash, record), true, 'created')
+      t.equal(await other.createDeviceAuthorization(hashed(), device({ userCodeHash: record.userCodeHash })), false, 'a user code held by a live record is refused')
+      t.same(await other.findDeviceAuthorization(record.userCodeHash), { deviceCodeHash: deviceHash, record, status: 'pending' }, 'found by its user code')
+      t.equal(await store.findDeviceAuthorization(hashed()), undefined, 'unknown user code')
+
+      t.same(await other.pollDeviceAuthorization(deviceHash, id()), { status: 'not_found' }, "another client's poll finds nothing")
+      t.same(await store.pollDeviceAuthorization(deviceHash, record.clientId), { status: 'pending', interval: 5 }, 'first poll: pending')
+      t.same(await other.pollDeviceAuthorization(deviceHash, record.clientId), { status: 'slow_down', interval: 10 }, 'too soon: slow_down, +5 s')
+      t.same(await store.pollDeviceAuthorization(deviceHash, record.clientId), { status: 'slow_down', interval: 15 }, 'again: +5 s more, across instances')
+
+      const approved = approval()
+      t.equal(await other.decideDeviceAuthorization(deviceHash, { approved }), true, 'approved')
+      t.equal(await store.decideDeviceAuthorization(deviceHash, { denied: true }), false, 'an answered request cannot be answered again')
+      t.equal((await store.findDeviceAuthorization(record.userCodeHash))?.status, 'approved')
+      t.same(await store.pollDeviceAuthorization(deviceHash, record.clientId), { status: 'approved', record, approval: approved }, 'redeemed with record and approval')
+      t.same(await other.pollDeviceAuthorization(deviceHash, record.clientId), { status: 'consumed' }, 'never twice')
+      t.same(await store.pollDeviceAuthorization(hashed(), record.clientId), { status: 'not_found' }, 'unknown device code')
+    })
+
+    register('device authorizations: denied, and expired on the store clock', async (t, store, other) => {
+      const deniedHash = hashed()
+      const denied = device()
+      await store.createDeviceAuthorization(deniedHash, denied)
+      t.equal(await other.decideDeviceAuthorization(deniedHash, { denied: true }), true)
+      t.same(await store.pollDeviceAuthorization(deniedHash, denied.clientId), { status: 'denied' })
+      t.same(await other.pollDeviceAuthorization(deniedHash, denied.clientId), { status: 'denied' }, 'and stays denied')
+
+      const expiredHash = hashed()
+      const expired = device({ codeExpiresAt: nowSeconds() - 1 })
+      await store.createDeviceAuthorization(expiredHash, expired)
+      t.equal(await other.decideDeviceAuthorization(expiredHash, { approved: approval() }), false, 'an expired request cannot be approved')
+      t.same(await other.pollDeviceAuthorization(expiredHash, expired.clientId), { status: 'expired' }, 'a late poll learns it expired')
+    })
+
+    register('device authorizations: 20 concurrent polls after approval, exactly one redeems', async (t, store, _other, stores) => {
+      const deviceHash = hashed()
+      const record = device()
+      await store.createDeviceAuthorization(deviceHash, record)
+      await store.decideDeviceAuthorization(deviceHash, { approved: approval() })
+      const results = await Promise.all(Array.from({ length: 20 }, async (_, index) =>
+        await (stores[index % stores.length] as Store).pollDeviceAuthorization(deviceHash, record.clientId)))
+      t.equal(results.filter((result) => result.status === 'approved').length, 1, 'one winner')
+      t.equal(results.filter((result) => result.status === 'consumed').length, 19, 'every other poll sees it redeemed')
     })
 
     register('clients: updateClientIfExists replaces a live client and never resurrects a deleted one', async (t, store, other, stores) => {
