@@ -31,7 +31,13 @@ const appSource = `import Fastify from 'fastify'
 import { oidcProvider, escapeHtml, MemoryStore } from 'fastify-oidc-provider'
 
 const app = Fastify()
-await app.register(oidcProvider, { issuer: 'http://localhost:3000/', store: new MemoryStore(), cookieSecret: 'c'.repeat(32) })
+await app.register(oidcProvider, {
+  issuer: 'http://localhost:3000/',
+  store: new MemoryStore(),
+  cookieSecret: 'c'.repeat(32),
+  users: { authenticate: async () => null, claims: async () => null },
+  clients: [{ client_id: 'app', token_endpoint_auth_method: 'none', redirect_uris: ['http://localhost:4000/cb'] }],
+})
 const issuer: string = app.oidc.issuer
 export function neverCalled (): void {
   // @ts-expect-error app.oidc is typed (not any): an unknown member fails to compile
@@ -39,7 +45,10 @@ export function neverCalled (): void {
 }
 const discovery = await app.inject('/.well-known/openid-configuration')
 const page = escapeHtml('<img src=x onerror=alert(1)>')
-console.log(JSON.stringify({ issuer, status: discovery.statusCode, discoveredIssuer: discovery.json().issuer, page }))
+// The login page sets the browser-binding cookie through the installed @fastify/cookie.
+const login = await app.inject('/authorize?response_type=code&client_id=app&redirect_uri=http%3A%2F%2Flocalhost%3A4000%2Fcb&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256')
+const cookie = String(login.headers['set-cookie'] ?? '').split('=')[0]
+console.log(JSON.stringify({ issuer, status: discovery.statusCode, discoveredIssuer: discovery.json().issuer, page, login: login.statusCode, cookie }))
 await app.close()
 `
 
@@ -149,6 +158,8 @@ t.test(`the packed tarball installs beside fastify@${lowestFastify}, type-checks
     status: 200,
     discoveredIssuer: 'http://localhost:3000/',
     page: '&lt;img src=x onerror=alert(1)&gt;',
-  }, 'the embed runs: discovery answers with the issuer as configured; escapeHtml is exported')
+    login: 200,
+    cookie: 'oidc_session.bid',
+  }, 'the embed runs: discovery answers with the issuer as configured, escapeHtml is exported, the login page sets its cookie')
   t.comment(`whole test: ${((Date.now() - started) / 1000).toFixed(1)} s`)
 })
