@@ -1,6 +1,6 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -52,6 +52,13 @@ console.log(JSON.stringify({ issuer, status: discovery.statusCode, discoveredIss
 await app.close()
 `
 
+/** The latest modification time of any file under `dir`. */
+function newestMtime (dir: string): number {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .reduce((newest, entry) => Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs), 0)
+}
+
 const tsconfig = {
   compilerOptions: {
     target: 'ES2022',
@@ -72,8 +79,8 @@ t.setTimeout(300_000)
 
 t.test(`the packed tarball installs beside fastify@${lowestFastify}, type-checks strictly and runs`, { timeout: 240_000 }, async (t) => {
   const started = Date.now()
-  if (!existsSync(fromRoot('dist', 'index.js'))) {
-    // `.ci/run` builds before the tests; a local run without dist/ builds it once here.
+  if (!existsSync(fromRoot('dist', 'index.js')) || newestMtime(fromRoot('lib')) > statSync(fromRoot('dist', 'index.js')).mtimeMs) {
+    // `.ci/run` builds before the tests; a local run without dist/, or with one older than lib/, builds here.
     await run(npm, ['run', 'build'], { cwd: repoRoot })
   }
   const dir = mkdtempSync(join(tmpdir(), 'oidc-pack-'))
