@@ -109,7 +109,7 @@ export async function buildExampleServer (
   if (registry !== undefined) collectDefaultMetrics({ register: registry })
 
   // A stand-in relying party callback for trying the flow by hand: it shows the code to copy
-  // into the token request (README, "Try it by hand"). Plain text, so nothing is interpreted.
+  // into the token request (docs/getting-started.md, "Try it by hand"). Plain text, so nothing is interpreted.
   app.get('/callback', async (request, reply) => {
     const query = request.query as Record<string, string | undefined>
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')

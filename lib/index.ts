@@ -1,5 +1,5 @@
 export { oidcProvider } from './provider/plugin.js'
-export type { OidcProviderOptions, StaticClient } from './contracts/options.js'
+export type { AuthorizationResponseType, OidcProviderOptions, StaticClient } from './contracts/options.js'
 export type { OidcHostApi } from './provider/host-api.js'
 export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './contracts/errors.js'
 export type { SecurityEvents, SecurityEventName } from './contracts/events.js'

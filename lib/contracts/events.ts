@@ -50,6 +50,7 @@ export interface SecurityEvents {
   'form.cross_site': { path: string, reason: 'origin' | 'sec-fetch-site', ip: string, origin?: string, secFetchSite?: string }
 }
 
+/** The name of a security event, e.g. `'login.failure'`: see `SecurityEvents` for each one's fields. */
 export type SecurityEventName = keyof SecurityEvents
 
 /** A typed emitter: `on('login.failure', (event) => ...)` knows the event's shape. */

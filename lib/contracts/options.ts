@@ -26,6 +26,14 @@ export const TtlSchema = Type.Object({
   grant: Seconds('How long a user\'s consent to a client is remembered.', 90 * 86400),
 }, { additionalProperties: false, default: {} })
 
+/**
+ * The response types the authorization endpoint can be opted into (OIDC Core §3.1, §3.2,
+ * §3.3), spelled as OAuth 2.0 Multiple Response Type Encoding Practices §5 does. None with
+ * `token`: no access token is ever sent through the front channel (RFC 9700 §2.1.2).
+ */
+export const authorizationResponseTypes = ['code', 'id_token', 'code id_token'] as const
+export type AuthorizationResponseType = typeof authorizationResponseTypes[number]
+
 /** A client the host configures in code (its own apps). */
 export const StaticClientSchema = Type.Object({
   client_id: Type.String({ minLength: 1, maxLength: 200 }),
@@ -33,6 +41,7 @@ export const StaticClientSchema = Type.Object({
   redirect_uris: Type.Optional(Type.Array(Type.String(), { default: [] })),
   grant_types: Type.Optional(Type.Array(Type.Union([
     Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials'),
+    Type.Literal('implicit'),
   ]))),
   response_types: Type.Optional(Type.Array(Type.String())),
   token_endpoint_auth_method: Type.Optional(Type.Union([
@@ -171,6 +180,12 @@ export const OptionsSchema = Type.Object({
   clients: Type.Array(StaticClientSchema, { default: [] }),
   registration: Type.Optional(ByReference<RegistrationPolicy | false>('Dynamic client registration (RFC 7591): false, or a policy ({} is open). Default: false.', RegistrationMembers)),
   accessTokenAudience: Type.Optional(Type.String({ minLength: 1, description: 'RFC 9068 `aud` of access tokens. Default: the issuer.' })),
+  responseTypes: Type.Array(Type.Union([Type.Literal('code'), Type.Literal('id_token'), Type.Literal('code id_token')]), {
+    minItems: 1,
+    uniqueItems: true,
+    default: ['code'],
+    description: "Response types clients may be registered for: 'code' (default), and the opt-ins 'id_token' and 'code id_token' (OIDC Core §3.2, §3.3), sent by form_post or fragment only.",
+  }),
   defaultResource: Type.Optional(Type.String({
     minLength: 1,
     description: 'RFC 8707: the resource (one of `resourceServers`) an authorization or client_credentials request without `resource` gets. Default: none (tokens for the issuer).',
@@ -282,6 +297,17 @@ export interface OidcProviderOptions {
   registration?: RegistrationPolicy | false
   /** RFC 9068 `aud` of access tokens. Default: the issuer. */
   accessTokenAudience?: string
+  /**
+   * The response types clients may be registered for (and so use): `'code'` (the default, and
+   * the one to keep), plus the opt-ins `'id_token'` and `'code id_token'` (OIDC Core §3.2,
+   * §3.3) for relying parties that need them (express-openid-connect's defaults). Those two
+   * need a `nonce` and answer by `form_post` or `fragment`, never in the query. No response
+   * type with `token` exists here: access tokens never travel through the browser.
+   *
+   * @example
+   * responseTypes: ['code', 'id_token']
+   */
+  responseTypes?: AuthorizationResponseType[]
   /**
    * RFC 8707: the resource an authorization request (or a client_credentials token request)
    * without `resource` gets, as if the client had sent it: its identifier, one of

@@ -24,7 +24,7 @@ function clientIdHost (authorization: AuthorizationRequest): string | undefined 
   return publicClient(authorization.client).clientIdHost
 }
 
-/** The login page. Variables: see the README's "Branding and languages" table. */
+/** The login page. Variables: see docs/pages.md, "Branding and languages". */
 export async function renderLogin (
   deps: FlowDeps,
   reply: FastifyReply,

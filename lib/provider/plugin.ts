@@ -56,7 +56,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   if (options.accessTokenSigningAlg !== undefined && !keys.algorithms().includes(options.accessTokenSigningAlg)) {
     throw invalidOption('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
   }
-  const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer)
+  const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer, options.responseTypes)
   // Issue 19: only with metrics on is prom-client loaded, the store wrapped, a hook added.
   const metrics = options.metrics === undefined
     ? undefined

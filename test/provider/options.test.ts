@@ -69,6 +69,8 @@ t.test('schema errors name the option path', async (t) => {
   await expectRefused(t, { ttl: { code: 0 } }, 'option "ttl.code" must be >= 1')
   await expectRefused(t, { clientIdMetadataDocuments: { maxBytes: 10 } }, 'option "clientIdMetadataDocuments.maxBytes" must be >= 256')
   await expectRefused(t, { resourceServers: [{ scopes: {} }] }, 'option "resourceServers[0].resource" is required')
+  const tokenType = await registerError({ responseTypes: ['code', 'code token'] as never })
+  t.match(tokenType?.message, /option "responseTypes\[1\]"/, 'a response type with token is no option')
   const noIssuer = await registerError({ issuer: undefined })
   t.match(noIssuer?.message, /option "issuer"/)
 })
@@ -111,6 +113,7 @@ function everyOption (): Record<string, unknown> {
     clients: [{ client_id: 'web', client_secret: 's'.repeat(24), redirect_uris: ['https://app.example/cb'], first_party: true }],
     registration: new RegistrationPolicy(),
     accessTokenAudience: 'https://api.example/',
+    responseTypes: ['code', 'id_token', 'code id_token'],
     defaultResource: 'https://notes.example/',
     includeUserinfoAudience: true,
     nonceReplayProtection: false,
@@ -152,6 +155,7 @@ t.test('every option that exists still registers', async (t) => {
   const discovery = (await app.inject('/.well-known/openid-configuration')).json()
   t.ok(discovery.scopes_supported.includes('roles'), 'the scopes option applied')
   t.notOk(discovery.scopes_supported.includes('phone'))
+  t.same(discovery.response_types_supported, ['code', 'id_token', 'code id_token'], 'the responseTypes option applied')
   t.same(ttl, before, 'defaults are not written into the host\'s objects')
 })
 

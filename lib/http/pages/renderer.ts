@@ -86,7 +86,7 @@ export class PageRenderer implements ProviderPages {
     }
   }
 
-  /** Renders `page` into the reply. `data` are the page's variables (see the README's table). */
+  /** Renders `page` into the reply. `data` are the page's variables (see the table in docs/pages.md, "Branding and languages"). */
   async send (reply: FastifyReply, page: PageName, data: Record<string, unknown>, options: PageRenderOptions): Promise<FastifyReply> {
     const nonce = randomBytes(16).toString('base64')
     const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ')
