@@ -26,7 +26,13 @@ FROM node:${NODE_VERSION}-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No dependency needs an install script; skipping them narrows what a compromised package can do.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# The example server is a host app: it brings its own fastify and ioredis (a devDependency and an
+# optional peer of the library, issue 26), made dependencies here at the lock file's versions.
+RUN npm pkg set "dependencies.fastify=$(node -p "require('./package-lock.json').packages['node_modules/fastify'].version")" \
+      "dependencies.ioredis=$(node -p "require('./package-lock.json').packages['node_modules/ioredis'].version")" \
+ && npm pkg delete devDependencies.fastify devDependencies.ioredis \
+ && npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
 
 # --- runtime ----------------------------------------------------------------------------------
 FROM node:${NODE_VERSION}-slim
