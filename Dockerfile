@@ -28,10 +28,14 @@ FROM node:${NODE_VERSION}-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No dependency needs an install script; skipping them narrows what a compromised package can do.
-# pg is an optional peer (only STORE=postgres loads it): the image installs the version the lock
-# file pins, so one image runs on memory, Redis or PostgreSQL.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund "pg@$(node -p "require('./package-lock.json').packages['node_modules/pg'].version")" \
+# The example server is a host app: it brings its own fastify, ioredis and pg (a devDependency
+# and optional peers of the library, issues 26 and 27), made dependencies here at the lock file's
+# versions, so one image runs on memory, Redis or PostgreSQL.
+RUN npm pkg set "dependencies.fastify=$(node -p "require('./package-lock.json').packages['node_modules/fastify'].version")" \
+      "dependencies.ioredis=$(node -p "require('./package-lock.json').packages['node_modules/ioredis'].version")" \
+      "dependencies.pg=$(node -p "require('./package-lock.json').packages['node_modules/pg'].version")" \
+ && npm pkg delete devDependencies.fastify devDependencies.ioredis devDependencies.pg \
+ && npm install --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 # --- runtime ----------------------------------------------------------------------------------

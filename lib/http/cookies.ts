@@ -48,11 +48,9 @@ export class ProviderCookies {
       secure: this.#secure,
       ...(maxAge === undefined ? {} : { maxAge }),
     }
-    if (typeof reply.setCookie === 'function') {
-      reply.setCookie(name, this.#signer.sign(value), options)
-      return
-    }
-    // A host reply outside our context (interaction API): the header is written directly.
+    // Written here, never through reply.setCookie: @fastify/cookie registered with `hook: false`
+    // (ours) adds no onSend hook in 11.1.0, so its reply.setCookie would be lost; a host reply
+    // outside our context has no setCookie at all. One way for both.
     appendSetCookie(reply, fastifyCookie.serialize(name, this.#signer.sign(value), options))
   }
 
@@ -66,11 +64,7 @@ export class ProviderCookies {
   }
 
   clearSession (reply: FastifyReply): void {
-    if (typeof reply.clearCookie === 'function') {
-      reply.clearCookie(this.#sessionName, { path: this.#path })
-      return
-    }
-    // A host reply outside our context (a logout finished on the host's page): an expired cookie.
+    // An expired cookie, written directly as in #write.
     appendSetCookie(reply, fastifyCookie.serialize(this.#sessionName, '', {
       path: this.#path, httpOnly: true, sameSite: 'lax', secure: this.#secure, expires: new Date(0), maxAge: 0,
     }))

@@ -166,6 +166,23 @@ function pemAlgorithm (text: string): SigningAlgorithm | undefined {
   return alg
 }
 
+/** What a keys folder's `.gitignore` says: everything in it stays out of git, but this file. */
+export const keysGitignore = '# Private signing keys (written by fastify-oidc-provider): never commit them.\n*\n!.gitignore\n'
+
+/**
+ * Issue 26: a folder that receives private keys gets a `.gitignore` ignoring everything in it,
+ * unless it has one already (the host's own rules are left alone). True when it was written.
+ */
+export async function ensureKeysGitignore (dir: string): Promise<boolean> {
+  try {
+    await writeFile(join(dir, '.gitignore'), keysGitignore, { flag: 'wx' })
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
+  }
+}
+
 /**
  * Writes a new private key (PKCS#8 PEM, mode 0600) into `dir` and returns its file name:
  * RSA-2048 for RS256 (the default) and PS256, EC P-256 for ES256, Ed25519 for EdDSA. A PS256 key carries an
@@ -180,6 +197,7 @@ function pemAlgorithm (text: string): SigningAlgorithm | undefined {
 export async function generateKeyFile (dir: string, fileName = 'signing-key.pem', alg: SigningAlgorithm = 'RS256'): Promise<string> {
   if (!signingAlgorithms.includes(alg)) throw new KeySourceError(`unsupported alg "${String(alg)}" (use ${signingAlgorithms.join(', ')})`)
   await mkdir(dir, { recursive: true })
+  await ensureKeysGitignore(dir)
   const { privateKey } = alg === 'ES256'
     ? await generate('ec', { namedCurve: 'P-256' })
     : alg === 'EdDSA'
