@@ -20,7 +20,9 @@
 export type EpochSeconds = number
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt'
-export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials'
+export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' |
+  /** RFC 8693 §2.1 */ 'urn:ietf:params:oauth:grant-type:token-exchange' |
+  /** RFC 7523 §2.1 */ 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 export type ApplicationType = 'web' | 'native'
 
 /** A registered client (RFC 7591 metadata plus what the provider keeps about it). */

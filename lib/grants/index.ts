@@ -4,6 +4,8 @@ import type { GrantHandler } from './types.js'
 import { authorizationCodeGrant } from './authorization-code.js'
 import { refreshTokenGrant } from './refresh-token.js'
 import { clientCredentialsGrant } from './client-credentials.js'
+import { jwtBearerGrant } from './jwt-bearer.js'
+import { tokenExchangeGrant } from './token-exchange.js'
 
 export type { GrantHandler } from './types.js'
 
@@ -12,6 +14,8 @@ export const grantHandlers: readonly GrantHandler[] = [
   authorizationCodeGrant,
   refreshTokenGrant,
   clientCredentialsGrant,
+  tokenExchangeGrant,
+  jwtBearerGrant,
 ]
 
 export interface RegisteredGrant {
