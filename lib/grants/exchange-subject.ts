@@ -17,6 +17,8 @@ export interface ReadToken extends ExchangeSubject {
   amr?: string[]
   /** RFC 8693 §4.4: who may act for this subject. */
   mayAct?: unknown
+  /** RFC 9449 §6.1: the DPoP key a subject access token of ours is bound to. */
+  dpopJkt?: string
 }
 
 /** Which token types each role accepts (RFC 8693 §3). */
@@ -47,6 +49,7 @@ export async function readExchangeToken (
       if (claims.family_id !== undefined) read.familyId = claims.family_id
       if (claims.auth_time !== undefined) read.authTime = claims.auth_time
       if (payload.may_act !== undefined) read.mayAct = payload.may_act
+      if (claims.cnf !== undefined) read.dpopJkt = claims.cnf.jkt
       return read
     }
     case tokenTypes.idToken: {

@@ -77,6 +77,11 @@ async function exchangeForAccessToken (ctx: ProviderContext, params: Params, cli
   const actorToken = params.actor_token === undefined
     ? undefined
     : await readExchangeToken(ctx, client, 'actor_token', params.actor_token, params.actor_token_type as string)
+  // RFC 9449 §7.1: a DPoP-bound token is used only with a proof of its key, and exchanging it is
+  // a use: whoever stole a bound token cannot trade it for an unbound one.
+  if (subject.dpopJkt !== undefined && dpopJktOf(request) !== subject.dpopJkt) {
+    throw new OAuthError('invalid_request', 'the subject_token is DPoP-bound: send a DPoP proof of its key')
+  }
   // Without an actor token, the client doing the exchange is the actor (it acts for the subject).
   const actor: ActorClaim = actorToken === undefined ? { sub: client.client_id } : actorOf(ctx, actorToken)
   if (!mayAct(ctx, subject, actor)) throw new OAuthError('invalid_request', 'the actor is not allowed to act for the subject (may_act)')
@@ -223,6 +228,6 @@ function narrowScope (scope: string, narrowed: string | undefined): string {
 
 /** What the host's policy is shown: no grant or family ids. */
 function publicView (read: ReadToken): ReadToken {
-  const { grantId: _grant, familyId: _family, mayAct: _mayAct, ...view } = read
+  const { grantId: _grant, familyId: _family, mayAct: _mayAct, dpopJkt: _dpop, ...view } = read
   return view
 }

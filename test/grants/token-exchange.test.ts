@@ -148,6 +148,20 @@ t.test('delegation: the MCP server exchanges the token it received for a calenda
   t.equal(after.active, false, 'the exchanged token died with the user\'s grant')
 })
 
+t.test('a DPoP-bound subject token is exchanged only with a proof of its key', async (t) => {
+  const dpopKeys = await client.randomDPoPKeyPair('ES256')
+  const fresh = await issueCode(store, { scope: 'calendar:read', resources: [MCP] })
+  const url = new URL(REDIRECT_URI)
+  url.searchParams.set('code', fresh.code)
+  url.searchParams.set('iss', idp.issuer)
+  const bound = await client.authorizationCodeGrant(web, url, { pkceCodeVerifier: fresh.verifier }, undefined, { DPoP: client.getDPoPHandle(web, dpopKeys) })
+  t.ok(decodeJwt(bound.access_token).cnf, 'the user token is DPoP-bound')
+  const request = { subject_token: bound.access_token, subject_token_type: ACCESS_TOKEN, resource: CALENDAR }
+  t.match(await refusal(client.genericGrantRequest(mcp, EXCHANGE, request)), { error: 'invalid_request', status: 400 }, 'a stolen bound token cannot become a bearer token')
+  const exchanged = await client.genericGrantRequest(mcp, EXCHANGE, request, { DPoP: client.getDPoPHandle(mcp, dpopKeys) })
+  t.equal(exchanged.token_type, 'dpop', 'with the proof: exchanged, and bound to the same key')
+})
+
 t.test('subject tokens of a trusted issuer: nested act, may_act, and every malformed one refused', async (t) => {
   const subject = await partnerJwt({ sub: 'alice', aud: idp.issuer, scope: 'calendar:read', act: { sub: 'agent-7' } })
   const exchanged = await client.genericGrantRequest(mcp, EXCHANGE, { subject_token: subject, subject_token_type: JWT, resource: CALENDAR })
