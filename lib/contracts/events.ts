@@ -52,9 +52,16 @@ export interface SecurityEvents {
   /** A client_id URL could not be resolved: why (`reason`, e.g. `too_large`), and details for logs. */
   'client_metadata.failed': { clientId: string, host: string, reason: string, detail: string }
   /** A browser form post refused because another site sent it (Origin or Sec-Fetch-Site). */
+  /** A passkey was added to an account (WebAuthn registration ceremony verified). */
+  'passkey.registered': { accountId: string, deviceType: 'singleDevice' | 'multiDevice' }
+  /** A passkey was removed from an account. */
+  'passkey.removed': { accountId: string }
+  /** A passkey sign-in failed (counted on the login limiter per IP). */
+  'passkey.failure': { reason: string, ip: string }
   'form.cross_site': { path: string, reason: 'origin' | 'sec-fetch-site', ip: string, origin?: string, secFetchSite?: string }
 }
 
+/** The name of a security event, e.g. `'login.failure'`: see `SecurityEvents` for each one's fields. */
 export type SecurityEventName = keyof SecurityEvents
 
 /** A typed emitter: `on('login.failure', (event) => ...)` knows the event's shape. */

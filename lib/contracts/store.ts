@@ -20,7 +20,8 @@
 export type EpochSeconds = number
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt'
-export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' |
+/** `implicit` (OIDC Registration §2) goes with the front-channel `id_token` response types; it has no token endpoint grant. */
+export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'implicit' |
   /** RFC 8693 §2.1 */ 'urn:ietf:params:oauth:grant-type:token-exchange' |
   /** RFC 7523 §2.1 */ 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 export type ApplicationType = 'web' | 'native'
@@ -155,6 +156,7 @@ export interface RefreshTokenRecord {
   jkt?: string
 }
 
+/** What the store knows of a refresh token (pre-family records): still usable, or already used once. */
 export type RefreshTokenState =
   | { status: 'active', record: RefreshTokenRecord }
   | { status: 'consumed', record: RefreshTokenRecord }
@@ -190,6 +192,7 @@ export interface GrantRecord {
   expiresAt: EpochSeconds
 }
 
+/** Grants: a user's consent to a client, the parent of every code and token issued under it. */
 export interface GrantStore {
   /** Creates or replaces the grant, and indexes it by account and by client. */
   saveGrant (grant: GrantRecord): Promise<void>
@@ -246,6 +249,7 @@ export interface SessionRecord {
   amr?: string[]
 }
 
+/** Login sessions (the SSO cookie's server side) and the clients each one signed into. */
 export interface SessionStore {
   saveSession (session: SessionRecord): Promise<void>
   /**
@@ -301,6 +305,7 @@ export interface InteractionRecord {
   amr?: string[]
 }
 
+/** Pending login, consent and logout interactions, each finished at most once. */
 export interface InteractionStore {
   saveInteraction (interaction: InteractionRecord): Promise<void>
   getInteraction (interactionId: string): Promise<InteractionRecord | undefined>
@@ -401,6 +406,7 @@ export interface RefreshRotation {
   }
 }
 
+/** The outcome of `rotateRefreshToken`: the whole refresh decision, taken in one atomic step. */
 export type RotationResult =
   /** The presented token was the family's current one: it is rotated, the successor is stored. */
   | { status: 'rotated', family: RefreshFamilyRecord, successor: FamilyTokenRecord, grantExpiresAt: EpochSeconds }

@@ -99,7 +99,7 @@ async function exchangeForAccessToken (ctx: ProviderContext, params: Params, cli
   if (resource !== undefined) scope = resource.scope
   const policyRequest: TokenExchangeRequest = { client, subject: publicView(subject), requestedTokenType: 'access_token', scope, allowedByDefault: false }
   if (actorToken !== undefined) policyRequest.actor = actor
-  if (resource !== undefined) policyRequest.resource = resource.audience
+  if (resource !== undefined) policyRequest.resource = resource.resource
   policyRequest.allowedByDefault = await safeDefault(ctx, policyRequest, subject, actorToken !== undefined)
   const decision = await decide(ctx, policyRequest)
   scope = narrowScope(scope, decision.scope)
@@ -116,7 +116,7 @@ async function exchangeForAccessToken (ctx: ProviderContext, params: Params, cli
   if (dpopJkt !== undefined) input.dpopJkt = dpopJkt
   // The host's claims hook, for subjects of ours (its accountId is one of our users).
   if (subject.issuer === ctx.issuer) {
-    input.claims = (await tokenClaims(ctx, { client, accountId: subject.sub, scope, grantType: tokenExchangeGrantType, ...(resource === undefined ? {} : { resource: resource.audience }) })).accessToken
+    input.claims = (await tokenClaims(ctx, { client, accountId: subject.sub, scope, grantType: tokenExchangeGrantType, ...(resource === undefined ? {} : { resource: resource.resource }) })).accessToken
   }
   const access = await issueAccessToken(ctx, input)
   ctx.audit('token.issued', { clientId: client.client_id, accountId: subject.sub, grantType: tokenExchangeGrantType, ...(subject.grantId === undefined ? {} : { grantId: subject.grantId }) })
@@ -127,7 +127,7 @@ async function exchangeForAccessToken (ctx: ProviderContext, params: Params, cli
     issuedTokenType: tokenTypes.accessToken,
     delegation: act !== undefined,
     ...(act === undefined ? {} : { actor: act.sub }),
-    ...(resource === undefined ? {} : { audience: resource.audience }),
+    ...(resource === undefined ? {} : { audience: resource.resource }),
   })
   const response: TokenResponse = {
     access_token: access.token,
@@ -211,12 +211,16 @@ async function decide (ctx: ProviderContext, request: TokenExchangeRequest): Pro
  */
 async function safeDefault (ctx: ProviderContext, request: TokenExchangeRequest, subject: ReadToken, hasActorToken: boolean): Promise<boolean> {
   if (hasActorToken || subject.tokenType !== tokenTypes.accessToken || subject.issuer !== ctx.issuer) return false
-  if (request.resource === undefined || request.resource === (ctx.options.accessTokenAudience ?? ctx.issuer)) return false
+  if (request.resource === undefined || (await ctx.resources.find(request.resource))?.self !== false) return false
   const registered = clientScopes(request.client)
   if (![...scopeSet(request.scope)].every((value) => registered.has(value))) return false
-  const received = typeof subject.audience === 'string' ? normalizeResource(subject.audience) : undefined
-  const receiver = received === undefined ? undefined : await ctx.resources.find(received)
-  return receiver?.clientId === request.client.client_id
+  // The token's `aud` may name the API and /userinfo (includeUserinfoAudience): the API is the one with a client.
+  for (const aud of [subject.audience ?? []].flat()) {
+    const received = normalizeResource(aud)
+    const receiver = received === undefined ? undefined : await ctx.resources.find(received)
+    if (receiver?.clientId === request.client.client_id) return true
+  }
+  return false
 }
 
 /** The policy may only narrow: its `scope` is intersected with the proposed one. */
