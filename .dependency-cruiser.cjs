@@ -16,6 +16,9 @@ const layers = [
   // Resource servers authenticate with the clients' credential rules (RFC 7662 §2.1), so
   // resources/ sits above clients/; clients/ never needs a resource.
   { folder: 'clients', layer: 4 },
+  // Trusted issuers and the one validator of their JWTs (issue 28): beside clients, whose
+  // jwks_uri cache and single-use assertion ids it reuses; clients/ never imports trust/.
+  { folder: 'trust', layer: 4 },
   { folder: 'resources', layer: 5 },
   { folder: 'sessions', layer: 6 },
   { folder: 'interactions', layer: 7 },

@@ -21,6 +21,7 @@ export type { UserClaims } from './contracts/claims.js'
 export type { RegistrationPolicy, ClientMetadata } from './contracts/clients.js'
 
 export type { ResourceServer, ResourceServerCredentials, ResourceServerQuery, FindResourceServer } from './contracts/resources.js'
+export type { TrustedIssuer, FindTrustedIssuer, WorkloadRule, TokenExchangePolicy, TokenExchangeRequest, TokenExchangeDecision, ExchangeSubject, ActorClaim } from './contracts/trust.js'
 export { normalizeResource } from './contracts/resource-uri.js'
 export {
   oidcResourceServer,

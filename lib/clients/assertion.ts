@@ -1,6 +1,6 @@
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose'
 import type { ClientRecord } from '../contracts/store.js'
-import type { ProviderContext } from '../contracts/context.js'
+import type { ProviderContext, ProviderCore } from '../contracts/context.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
 import { assertionAlgorithms } from '../tokens/assertion-algorithms.js'
 
@@ -9,7 +9,7 @@ export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-ty
 
 /** Longest accepted assertion lifetime (`exp` from now), and the clock skew allowed. */
 export const maxAssertionLifetime = 300
-const clockSkew = 30
+export const clockSkew = 30
 
 /** Why an assertion failed: logged and audited, never detailed to the client beyond one line. */
 export class AssertionError extends Error {
@@ -97,7 +97,17 @@ export async function verifyClientAssertion (
     throw new AssertionError(`client_assertion exp must be at most ${maxAssertionLifetime} seconds away`)
   }
   if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) throw new AssertionError('client_assertion jti must be a string')
-  // Kept until the assertion could no longer be accepted anyway (exp plus the skew).
-  const fresh = await ctx.store.markUsed(`client-assertion:${sha256(`${client.client_id}:${payload.jti}`)}`, Math.max(exp, now) + clockSkew)
-  if (!fresh) throw new AssertionError('client_assertion was already used (jti replay)')
+  if (!await consumeAssertionId(ctx, 'client-assertion', `${client.client_id}:${payload.jti}`, exp)) {
+    throw new AssertionError('client_assertion was already used (jti replay)')
+  }
+}
+
+/**
+ * RFC 7523 §3 item 7: an assertion's `jti` is used once. Recorded in the store (`markUsed`, one
+ * winner across instances) under a hash of `namespace` and `id`, kept until the assertion could
+ * no longer be accepted anyway (its `exp` plus the clock skew). False when it was used before.
+ * Client assertions and the assertion grants (lib/trust/) share it.
+ */
+export async function consumeAssertionId (ctx: ProviderCore, namespace: string, id: string, exp: number): Promise<boolean> {
+  return await ctx.store.markUsed(`${namespace}:${sha256(id)}`, Math.max(exp, nowSeconds()) + clockSkew)
 }

@@ -9,6 +9,7 @@ import type { SecurityEventEmitter, SecurityEventName, SecurityEvents } from './
 import type { OutboundFetcher } from './outbound.js'
 import type { ClientDirectory } from './client-directory.js'
 import type { ProviderPages } from './pages.js'
+import type { TrustRegistry } from './trust.js'
 
 /** RFC 9449 §8: server-provided DPoP nonces, good on every instance (tokens/dpop-nonce.ts). */
 export interface DpopNonceSource {
@@ -71,4 +72,6 @@ export interface ProviderContext extends ProviderCore {
   deliveries: BackgroundWork
   /** The login, consent, logout and error pages, with their catalogs. */
   pages: ProviderPages
+  /** Issuers whose JWTs are accepted (ID-JAGs, workload JWTs, token-exchange subject tokens). */
+  trust: TrustRegistry
 }

@@ -17,6 +17,11 @@ export interface SecurityEvents {
   'consent.granted': { accountId: string, clientId: string, scope: string }
   'consent.denied': { accountId: string, clientId: string }
   'token.issued': { clientId: string, accountId?: string, grantType: string, grantId?: string }
+  /**
+   * A token exchange (RFC 8693) issued a token: for whom (`accountId`, from `subjectIssuer`),
+   * what (`issuedTokenType`), for which target (`audience`), and the actor when delegated.
+   */
+  'token.exchanged': { clientId: string, accountId: string, subjectIssuer: string, issuedTokenType: string, delegation: boolean, actor?: string, audience?: string }
   'code.replayed': { clientId: string, grantId?: string, familyId?: string }
   'refresh_token.reused': { clientId: string, grantId?: string, familyId?: string }
   /** A rotated refresh token retried within the grace window: answered with the same successor. */

@@ -11,6 +11,7 @@ import type { PagesOptions } from './pages.js'
 import type { PasskeyOptions, PasskeyStore } from './passkeys.js'
 import type { MetricsOptions, ResolvedMetricsOptions } from './metrics.js'
 import { ByReference, fastifyRegisterOptions, optionMessageKeyword } from './option-schema.js'
+import { TrustedIssuerSchema, type FindTrustedIssuer, type TokenExchangePolicy, type TrustedIssuer } from './trust.js'
 
 const Seconds = (description: string, defaultValue: number) =>
   Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
@@ -45,6 +46,7 @@ export const StaticClientSchema = Type.Object({
     Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials'),
     Type.Literal('implicit'),
     Type.Literal('urn:ietf:params:oauth:grant-type:device_code'),
+    Type.Literal('urn:ietf:params:oauth:grant-type:token-exchange'), Type.Literal('urn:ietf:params:oauth:grant-type:jwt-bearer'),
   ]))),
   response_types: Type.Optional(Type.Array(Type.String())),
   token_endpoint_auth_method: Type.Optional(Type.Union([
@@ -205,6 +207,13 @@ export const OptionsSchema = Type.Object({
   resourceServers: Type.Array(ResourceServerSchema, { default: [], description: 'Resource servers (APIs) tokens can be requested for (RFC 8707).' }),
   findResourceServer: hostFunction<FindResourceServer>('(query) => Promise<ResourceServer | undefined>: looks up resource servers the static list does not know.'),
   outbound: OutboundSchema,
+  // Issue 28: token exchange (RFC 8693) and assertion grants (RFC 7523).
+  trustedIssuers: Type.Array(TrustedIssuerSchema, { default: [], description: 'Issuers whose JWTs are accepted: ID-JAGs, workload JWTs, token-exchange subject tokens.' }),
+  findTrustedIssuer: hostFunction<FindTrustedIssuer>('(issuer) => Promise<TrustedIssuer | undefined>: looks up trusted issuers the static list does not know.'),
+  tokenExchange: Type.Object({
+    policy: hostFunction<TokenExchangePolicy>('(request) => decision | false: decides every token exchange. Default: only a resource server exchanging a token it received for a downstream resource.'),
+    idJagTtl: Type.Integer({ minimum: 10, maximum: 3600, default: 300, description: 'Lifetime (seconds) of the ID-JAGs this provider issues.' }),
+  }, { additionalProperties: false, default: {} }),
   cors: Type.Optional(ByReference<CorsOptions>('CORS for browser apps: who may read token, revoke, introspect, userinfo and register answers.', Type.Object({
     allowOrigin: hostFunction<CorsOptions['allowOrigin']>('(origin, { endpoint, client?, allowedByDefault }) => boolean. Default: the client\'s redirect URI origins.'),
   }, { additionalProperties: false }))),
@@ -390,6 +399,20 @@ export interface OidcProviderOptions {
   /** Looks up resource servers the static list does not know (kept in a database). */
   findResourceServer?: FindResourceServer
   /**
+   * Issuers whose JWTs this provider accepts (issue 28): enterprise identity providers' ID-JAGs
+   * and workloads' JWTs at the jwt-bearer grant (RFC 7523), subject tokens of other issuers in a
+   * token exchange (RFC 8693). Default: none.
+   */
+  trustedIssuers?: TrustedIssuer[]
+  /** Looks up trusted issuers the static list does not know. */
+  findTrustedIssuer?: FindTrustedIssuer
+  /**
+   * Token exchange (RFC 8693): `policy` decides every exchange (default: only the safe default,
+   * a resource server exchanging a token it received for one to a downstream resource);
+   * `idJagTtl` is the lifetime of the ID-JAGs this provider issues (default 300).
+   */
+  tokenExchange?: { policy?: TokenExchangePolicy, idJagTtl?: number }
+  /**
    * The SSRF-safe outbound fetcher's policy. Both flags are for development on one machine only
    * (a test receiver or metadata document on loopback); production leaves them off.
    */
@@ -494,7 +517,9 @@ type Assert<Condition extends true> = Condition
 export type OptionNamesAgree = Assert<SameNames<OidcProviderOptions & { [Name in keyof typeof fastifyRegisterOptions]?: unknown }, OptionsData>>
 
 /** Options after defaults, as the provider uses them. */
-export interface ResolvedOptions extends Omit<OptionsData, 'scopes' | 'metrics'> {
+export interface ResolvedOptions extends Omit<OptionsData, 'scopes' | 'metrics' | 'tokenExchange'> {
+  findTrustedIssuer?: FindTrustedIssuer
+  tokenExchange: { policy?: TokenExchangePolicy, idJagTtl: number }
   /** The supported scope names (from the `scopes` option, whatever its form). */
   scopes: string[]
   /** What each scope releases and its consent text. */

@@ -28,6 +28,12 @@ export interface ResourceServer {
    * by `client_secret_basic` or `client_secret_post`. Without them it cannot introspect.
    */
   introspection?: ResourceServerCredentials
+  /**
+   * The OAuth client this API is at the token endpoint (when it calls other APIs). Token
+   * exchange's safe default (RFC 8693) lets this client exchange a token it received, one whose
+   * `aud` is this resource, for a token to another resource, with no more scopes.
+   */
+  clientId?: string
 }
 
 /**
@@ -69,6 +75,8 @@ export interface KnownResource {
   scopes: ReadonlyMap<string, string>
   accessTokenTtl?: number
   introspection?: { clientId: string, clientSecretHash: string }
+  /** The client this API uses at the token endpoint (token exchange's safe default). */
+  clientId?: string
   /**
    * True for the provider itself (its issuer as a resource indicator): its tokens keep every
    * scope and are the ones `/userinfo` accepts.
@@ -101,4 +109,5 @@ export const ResourceServerSchema = Type.Object({
     clientSecret: Type.Optional(Type.String({ minLength: 16, description: 'Plain secret; hashed at startup and never kept.' })),
     clientSecretHash: Type.Optional(Type.String({ minLength: 1, description: 'SHA-256 (base64url) of the secret.' })),
   }, { additionalProperties: false })),
+  clientId: Type.Optional(Type.String({ minLength: 1, description: 'The client this API uses at the token endpoint: it may exchange tokens it received (RFC 8693 safe default).' })),
 }, { additionalProperties: false })

@@ -21,7 +21,9 @@ export type EpochSeconds = number
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt'
 /** `implicit` (OIDC Registration §2) goes with the front-channel `id_token` response types; it has no token endpoint grant. */
-export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'implicit' | typeof deviceCodeGrantType
+export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'implicit' | typeof deviceCodeGrantType |
+  /** RFC 8693 §2.1 */ 'urn:ietf:params:oauth:grant-type:token-exchange' |
+  /** RFC 7523 §2.1 */ 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 
 /** RFC 8628 §3.4: the device authorization grant's `grant_type`. */
 export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code' as const

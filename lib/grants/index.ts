@@ -5,6 +5,8 @@ import { authorizationCodeGrant } from './authorization-code.js'
 import { refreshTokenGrant } from './refresh-token.js'
 import { clientCredentialsGrant } from './client-credentials.js'
 import { deviceCodeGrant } from './device-code.js'
+import { jwtBearerGrant } from './jwt-bearer.js'
+import { tokenExchangeGrant } from './token-exchange.js'
 
 export type { GrantHandler } from './types.js'
 
@@ -14,6 +16,8 @@ export const grantHandlers: readonly GrantHandler[] = [
   refreshTokenGrant,
   clientCredentialsGrant,
   deviceCodeGrant,
+  tokenExchangeGrant,
+  jwtBearerGrant,
 ]
 
 export interface RegisteredGrant {

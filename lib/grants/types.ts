@@ -28,6 +28,12 @@ export interface GrantHandler<Body extends TObject = TObject> {
   /** Whether a public client (client_id only, no secret) may use this grant. */
   readonly allowPublicClients: boolean
   handle (ctx: ProviderContext, params: Static<Body>, client: ClientRecord, request: FastifyRequest): Promise<TokenResponse>
+  /**
+   * A grant that may be used without client authentication (RFC 7521 §4.2: "client
+   * authentication is optional"; the workload-identity profile of RFC 7523): called instead of
+   * `handle` when the request carries no client credentials at all.
+   */
+  handleAnonymous? (ctx: ProviderContext, params: Static<Body>, request: FastifyRequest): Promise<TokenResponse>
 }
 
 /**

@@ -12,6 +12,7 @@ import { createClientDirectory } from '../clients/lookup.js'
 import { createClientKeySets } from '../clients/jwks-uri.js'
 import { createDeliveries } from '../sessions/backchannel.js'
 import { createPages } from '../http/pages/install.js'
+import { createTrustRegistry } from '../trust/registry.js'
 
 /** Events that are attacks (or their symptoms): logged at warn, the others at info. */
 const attackEvents = new Set(['code.replayed', 'refresh_token.reused', 'login.locked', 'form.cross_site'])
@@ -68,5 +69,6 @@ export function buildContext (parts: ContextParts): ProviderContext {
     deliveries: createDeliveries(),
     // A bad `pages` option (brand, template file, catalog) fails register here.
     pages: createPages(options.pages ?? {}),
+    trust: createTrustRegistry(core),
   }
 }

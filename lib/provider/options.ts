@@ -58,6 +58,13 @@ export function resolveOptions (options: OidcProviderOptions, log: FastifyBaseLo
   if (options.findResourceServer !== undefined && typeof options.findResourceServer !== 'function') {
     throw invalidOption('findResourceServer', 'must be a function')
   }
+  if (options.findTrustedIssuer !== undefined && typeof options.findTrustedIssuer !== 'function') {
+    throw invalidOption('findTrustedIssuer', 'must be a function')
+  }
+  const exchangePolicy = options.tokenExchange?.policy
+  if (exchangePolicy !== undefined && typeof exchangePolicy !== 'function') {
+    throw invalidOption('tokenExchange.policy', 'must be a function (request) => decision | false')
+  }
   const cors = options.cors ?? {}
   if (typeof cors !== 'object' || cors === null || (cors.allowOrigin !== undefined && typeof cors.allowOrigin !== 'function')) {
     throw invalidOption('cors.allowOrigin', 'must be a function (origin, context) => boolean')
@@ -89,6 +96,8 @@ export function resolveOptions (options: OidcProviderOptions, log: FastifyBaseLo
     users: options.users ?? noUsers,
     registration,
     ...(options.findResourceServer === undefined ? {} : { findResourceServer: options.findResourceServer }),
+    ...(options.findTrustedIssuer === undefined ? {} : { findTrustedIssuer: options.findTrustedIssuer }),
+    tokenExchange: { idJagTtl: data.tokenExchange.idJagTtl, ...(exchangePolicy === undefined ? {} : { policy: exchangePolicy }) },
     cors,
     ...(clientDocumentPolicy === undefined ? {} : { clientDocumentPolicy }),
     generatedCookieSecret,

@@ -117,6 +117,10 @@ function toKnownResource (server: ResourceServer, fail: (member: string, message
   const known: KnownResource = { resource, scopes, self: false }
   if (typeof server.name === 'string') known.name = server.name
   if (ttl !== undefined) known.accessTokenTtl = ttl
+  if (server.clientId !== undefined) {
+    if (typeof server.clientId !== 'string' || server.clientId === '') fail('.clientId', 'must be a non-empty string')
+    known.clientId = server.clientId
+  }
   const credentials = server.introspection
   if (credentials !== undefined) {
     if (typeof credentials.clientId !== 'string' || credentials.clientId === '') fail('.introspection.clientId', 'must be a non-empty string')

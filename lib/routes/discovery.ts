@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ProviderContext } from '../contracts/context.js'
 import { routes } from '../contracts/urls.js'
 import { grantHandlers } from '../grants/index.js'
+import { idJagGrantProfile, tokenTypes } from '../contracts/trust.js'
 import { algorithmMetadata, supportedAlgorithms } from '../tokens/algorithms.js'
 import { keyMetadata } from '../clients/discovery.js'
 import { corsAllowedHeaders, corsMaxAge, publicCorsHeaders } from '../http/cors.js'
@@ -62,6 +63,11 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     ui_locales_supported: ctx.pages.catalogs.locales,
     // draft-ietf-oauth-client-id-metadata-document, "Authorization Server Metadata": URL client_ids are resolved.
     ...(ctx.clients.resolvesMetadataDocuments ? { client_id_metadata_document_supported: true } : {}),
+    // Issue 28: the ID-JAG profile of the jwt-bearer grant is redeemed when an issuer is trusted
+    // (MCP Enterprise-Managed Authorization); ID-JAGs are issued when a policy can allow them
+    // (draft-ietf-oauth-identity-assertion-authz-grant §5, draft-ietf-oauth-identity-chaining).
+    ...(ctx.trust.configured ? { authorization_grant_profiles_supported: [idJagGrantProfile] } : {}),
+    ...(options.tokenExchange.policy === undefined ? {} : { identity_chaining_requested_token_types_supported: [tokenTypes.idJag] }),
   }
 }
 

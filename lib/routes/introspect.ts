@@ -110,6 +110,8 @@ function describe (issuer: string, found: FoundToken | undefined): Introspection
       iss: claims.iss,
       aud: claims.aud,
       jti: claims.jti,
+      // RFC 8693 §4.1: who acts for the subject (a delegated token from a token exchange).
+      ...(claims.act === undefined ? {} : { act: claims.act }),
     }
   }
   const { record } = found

@@ -30,6 +30,7 @@ export const tokenResponseSchema = {
     scope: { type: 'string' },
     id_token: { type: 'string' },
     refresh_token: { type: 'string' },
+    issued_token_type: { type: 'string' },
   },
   additionalProperties: true,
 } as const
@@ -55,6 +56,12 @@ export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): 
       throw new OAuthError('unsupported_grant_type', `the grant_type is not supported (supported: ${supportedGrantTypes})`)
     }
     const params = grant.parse(body)
+    if (grant.handler.handleAnonymous !== undefined && presentsNoClient(request.headers.authorization, body)) {
+      await verifyRequestProof(ctx, request, reply, ctx.urls.token)
+      const response = await grant.handler.handleAnonymous(ctx, params, request)
+      noStore(reply)
+      return response
+    }
     const client = await authenticateClient(ctx, request, body, {
       endpoint: 'token',
       allowPublic: grant.handler.allowPublicClients,
@@ -69,4 +76,10 @@ export async function tokenRoutes (app: FastifyInstance, ctx: ProviderContext): 
     noStore(reply)
     return response
   })
+}
+
+/** No client credentials of any kind (RFC 6749 §2.3, RFC 7521 §4.2). */
+function presentsNoClient (authorization: string | undefined, body: Record<string, unknown>): boolean {
+  return authorization === undefined && body.client_id === undefined && body.client_secret === undefined &&
+    body.client_assertion === undefined && body.client_assertion_type === undefined
 }

@@ -5,6 +5,7 @@ import type { SigningKey } from '../contracts/keys.js'
 import { signJwt } from './jwt.js'
 import { digest as hashOf, nowSeconds, randomToken, sha256 } from './crypto.js'
 import { OAuthError } from '../contracts/errors.js'
+import type { ActorClaim } from '../contracts/trust.js'
 
 /** RFC 9068 §2.1: the `typ` header of JWT access tokens. */
 export const accessTokenType = 'at+jwt'
@@ -12,8 +13,10 @@ export const accessTokenType = 'at+jwt'
 /** The successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3). */
 export interface TokenResponse {
   access_token: string
-  /** `DPoP` when the access token is bound to a DPoP key (RFC 9449 §5). */
-  token_type: 'Bearer' | 'DPoP'
+  /** `DPoP` when the access token is bound to a DPoP key (RFC 9449 §5); `N_A` for an ID-JAG (RFC 8693 §2.2.1). */
+  token_type: 'Bearer' | 'DPoP' | 'N_A'
+  /** RFC 8693 §2.2.1: what a token exchange issued. */
+  issued_token_type?: string
   expires_in: number
   scope?: string
   id_token?: string
@@ -40,6 +43,8 @@ export interface AccessTokenClaims {
   userinfo_claims?: string[]
   /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to. */
   cnf?: { jkt: string }
+  /** RFC 8693 §4.1: the acting party (delegation), earlier actors nested. */
+  act?: ActorClaim
 }
 
 export interface AccessTokenInput {
@@ -58,6 +63,8 @@ export interface AccessTokenInput {
   claims?: Record<string, unknown>
   /** RFC 9449 §6: binds the token to this DPoP key thumbprint (`cnf.jkt`). */
   dpopJkt?: string
+  /** RFC 8693 §4.1: the actor of a delegated token. */
+  act?: ActorClaim
 }
 
 export interface IssuedAccessToken {
@@ -91,6 +98,7 @@ export async function issueAccessToken (ctx: ProviderContext, input: AccessToken
   if (input.grantId !== undefined) claims.grant_id = input.grantId
   if (input.familyId !== undefined) claims.family_id = input.familyId
   if (input.dpopJkt !== undefined) claims.cnf = { jkt: input.dpopJkt }
+  if (input.act !== undefined) claims.act = input.act
   // The hook's claims first, then ours over them (ours always win); no hook claims: ours alone.
   const payload = input.claims === undefined || isEmpty(input.claims) ? claims : { ...input.claims, ...claims }
   const token = await signJwt(accessTokenSigner(ctx), accessTokenType, payload as unknown as Record<string, unknown>)

@@ -19,6 +19,8 @@ export const defaultScopes: readonly string[] = ['openid', 'profile', 'email', '
 export const registeredClaims: ReadonlySet<string> = new Set([
   'iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'nonce', 'at_hash', 'c_hash',
   'auth_time', 'acr', 'amr', 'azp', 'cnf', 'sid', 'grant_id', 'family_id', 'userinfo_claims',
+  // RFC 8693 §4.1, §4.4: set by token exchange only, never by a claims hook.
+  'act', 'may_act',
 ])
 
 /** The `ScopeRegistry` the provider builds from the `scopes` option (resolveScopes). */

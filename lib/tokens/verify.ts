@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose'
 import type { ProviderContext } from '../contracts/context.js'
 import { accessTokenType, type AccessTokenClaims } from './issue.js'
+import type { ActorClaim } from '../contracts/trust.js'
 
 /**
  * Checks an access token this provider issued: signature by one of our published keys, `typ`
@@ -71,7 +72,20 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   if (familyId !== undefined) claims.family_id = familyId
   if (userinfoClaims !== undefined) claims.userinfo_claims = userinfoClaims as string[]
   if (cnf !== undefined) claims.cnf = { jkt: cnf.jkt as string }
+  const act = record.act
+  if (act !== undefined) {
+    if (!isActorClaim(act)) return undefined
+    claims.act = act
+  }
   return claims
+}
+
+/** RFC 8693 §4.1: `{ sub, iss?, act? }`, nested at most a few levels (ours never nest deeper). */
+export function isActorClaim (value: unknown, depth = 0): value is ActorClaim {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || depth > 16) return false
+  const { sub, iss, act } = value as Record<string, unknown>
+  if (typeof sub !== 'string' || (iss !== undefined && typeof iss !== 'string')) return false
+  return act === undefined || isActorClaim(act, depth + 1)
 }
 
 /** RFC 7519 §4.1.3: one string, or a non-empty array of strings (a token for an API and userinfo). */

@@ -89,6 +89,11 @@ t.test('invalid redirect URIs answer invalid_redirect_uri', async (t) => {
   for (const [name, input] of cases) refused(t, input, 'invalid_redirect_uri', name)
 })
 
+t.test('a confidential client may register the grants of issue 28', async (t) => {
+  const grants = ['urn:ietf:params:oauth:grant-type:token-exchange', 'urn:ietf:params:oauth:grant-type:jwt-bearer']
+  t.same(validateClientMetadata({ grant_types: grants }, rules).grant_types, grants)
+})
+
 t.test('invalid metadata answers invalid_client_metadata', async (t) => {
   const cases: Array<[string, unknown]> = [
     ['not an object', ['https://app.example.com/cb']],
@@ -106,6 +111,8 @@ t.test('invalid metadata answers invalid_client_metadata', async (t) => {
     ['hybrid response type', { ...web, response_types: ['code id_token'] }],
     ['unsupported auth method', { ...web, token_endpoint_auth_method: 'private_key_jwt' }],
     ['public client with client_credentials', { token_endpoint_auth_method: 'none', grant_types: ['client_credentials'] }],
+    ['public client with token exchange', { token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:token-exchange'] }],
+    ['public client with jwt-bearer', { token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:jwt-bearer'] }],
     ['bad application_type', { ...web, application_type: 'desktop' }],
     ['non-http logo_uri', { ...web, logo_uri: 'javascript:alert(1)' }],
     ['data: logo_uri', { ...web, logo_uri: 'data:image/png;base64,AAAA' }],

@@ -40,6 +40,8 @@ export interface CodeOptions {
   grantTtl?: number
   /** Reuse an existing grant instead of creating one. */
   grantId?: string
+  /** RFC 8707 resources of the authorization request. */
+  resources?: string[]
 }
 
 /**
@@ -66,6 +68,7 @@ export async function issueCode (store: Store, options: CodeOptions = {}): Promi
     codeChallengeMethod: 'S256',
     scope,
     ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
+    ...(options.resources === undefined ? {} : { resources: options.resources }),
     authTime: options.authTime ?? now - 5,
     expiresAt: now + (options.codeTtl ?? 60),
   })

@@ -69,6 +69,10 @@ t.test('schema errors name the option path', async (t) => {
   await expectRefused(t, { ttl: { code: 0 } }, 'option "ttl.code" must be >= 1')
   await expectRefused(t, { clientIdMetadataDocuments: { maxBytes: 10 } }, 'option "clientIdMetadataDocuments.maxBytes" must be >= 256')
   await expectRefused(t, { resourceServers: [{ scopes: {} }] }, 'option "resourceServers[0].resource" is required')
+  await expectRefused(t, { trustedIssuers: [{ issuer: 'https://idp.example', algorithms: ['HS256'] }] }, 'option "trustedIssuers[0].algorithms" must name asymmetric algorithms only (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519)')
+  await expectRefused(t, { trustedIssuers: [{ issuer: ISSUER }] }, 'option "trustedIssuers[0].issuer" is this provider\'s own issuer')
+  await expectRefused(t, { trustedIssuers: [{ issuer: 'https://idp.example', workloads: [{ resources: ['https://a.example/'], scopes: [] }] }] }, 'option "trustedIssuers[0].workloads[0]" needs exactly one of subject and subjectPattern')
+  await expectRefused(t, { tokenExchange: { policy: 'yes' } }, 'option "tokenExchange.policy" must be a function (request) => decision | false')
   const tokenType = await registerError({ responseTypes: ['code', 'code token'] as never })
   t.match(tokenType?.message, /option "responseTypes\[1\]"/, 'a response type with token is no option')
   const noIssuer = await registerError({ issuer: undefined })
@@ -120,8 +124,11 @@ function everyOption (): Record<string, unknown> {
     rateLimit: { loginFailures: 5, loginWindow: 600, clientAuthFailures: 10, clientAuthWindow: 600, userCodeFailures: 5, userCodeWindow: 600 },
     cookieName: 'idp_session',
     pageTitle: 'Welcome',
-    resourceServers: [{ resource: 'https://notes.example/', name: 'Notes', scopes: { 'notes:read': 'Read your notes' }, accessTokenTtl: 300 }],
+    resourceServers: [{ resource: 'https://notes.example/', name: 'Notes', scopes: { 'notes:read': 'Read your notes' }, accessTokenTtl: 300, clientId: 'web' }],
     findResourceServer: async () => undefined,
+    trustedIssuers: [{ issuer: 'https://idp.example', jwksUri: 'https://idp.example/jwks', algorithms: ['ES256'], idJag: true, subjectTokens: true, workloads: [{ subject: 'spiffe://example/app', resources: ['https://notes.example/'], scopes: ['notes:read'] }], maxAssertionLifetime: 300 }],
+    findTrustedIssuer: async () => undefined,
+    tokenExchange: { policy: () => false, idJagTtl: 120 },
     outbound: { allowLoopback: false, allowHttpLoopback: true, timeoutMs: 2000, ca: [] },
     cors: { allowOrigin: (_origin: string, { allowedByDefault }: { allowedByDefault: boolean }) => allowedByDefault },
     interactions: { url: (interaction: { id: string }) => `/login?interaction_id=${interaction.id}` },
@@ -146,7 +153,7 @@ t.test('every option that exists still registers', async (t) => {
   const options = everyOption()
   const known = OptionsSchema.properties as Record<string, { properties?: object }>
   t.same(Object.keys(options).sort(), Object.keys(known).sort(), 'the test gives every option the schema knows')
-  for (const group of ['ttl', 'rateLimit', 'outbound', 'dpop', 'par', 'health', 'deviceFlow']) {
+  for (const group of ['ttl', 'rateLimit', 'outbound', 'dpop', 'par', 'health', 'deviceFlow', 'tokenExchange']) {
     t.same(Object.keys(options[group] as object).sort(), Object.keys(known[group]?.properties ?? {}).sort(), `and every member of ${group}`)
   }
   const ttl = options.ttl as Record<string, number>

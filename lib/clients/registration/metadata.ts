@@ -37,7 +37,13 @@ export interface MetadataRules {
 
 const defaultAlgorithms = supportedAlgorithms({ algorithms: () => ['RS256'] })
 
-const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit', deviceCodeGrantType]
+const grantTypes: readonly GrantType[] = [
+  'authorization_code', 'refresh_token', 'client_credentials', 'implicit', deviceCodeGrantType,
+  // Issue 28: RFC 8693 token exchange and RFC 7523 assertion grants (confidential clients only).
+  'urn:ietf:params:oauth:grant-type:token-exchange', 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+]
+/** Grants only a client that authenticates may use (RFC 6749 §4.4; draft-ietf-oauth-identity-assertion-authz-grant §8.1). */
+const confidentialGrants: readonly string[] = ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange', 'urn:ietf:params:oauth:grant-type:jwt-bearer']
 const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']
 const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const maxUriLength = 2000
@@ -77,8 +83,9 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   if (!authMethods.includes(token_endpoint_auth_method)) {
     throw invalid(`token_endpoint_auth_method: ${show(token_endpoint_auth_method)} is not supported`)
   }
-  if (token_endpoint_auth_method === 'none' && grant_types.includes('client_credentials')) {
-    throw invalid("a public client (token_endpoint_auth_method 'none') cannot use client_credentials")
+  const confidentialOnly = grant_types.find((grant) => confidentialGrants.includes(grant))
+  if (token_endpoint_auth_method === 'none' && confidentialOnly !== undefined) {
+    throw invalid(`a public client (token_endpoint_auth_method 'none') cannot use ${confidentialOnly}`)
   }
 
   // A missing or mistyped redirect_uris is a metadata problem (invalid_client_metadata); a
