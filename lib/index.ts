@@ -1,6 +1,7 @@
 export { oidcProvider } from './provider/plugin.js'
 export type { OidcProviderOptions, StaticClient } from './contracts/options.js'
-export type { OidcHostApi } from './provider/host-api.js'
+export type { OidcHostApi, ConnectedAppsApi } from './provider/host-api.js'
+export type { ConnectedApp, ConnectedAppsPage, ConnectedAppsQuery } from './sessions/connected-apps.js'
 export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './contracts/errors.js'
 export type { SecurityEvents, SecurityEventName } from './contracts/events.js'
 

@@ -3,6 +3,13 @@ import type { SecurityEventName, SecurityEvents } from '../contracts/events.js'
 import type { EndpointUrls } from '../contracts/urls.js'
 import type { PublicJwk } from '../contracts/keys.js'
 import { endAccountSessions } from '../sessions/end.js'
+import {
+  listConnectedApps,
+  revokeAllConnectedApps,
+  revokeConnectedApp,
+  type ConnectedAppsPage,
+  type ConnectedAppsQuery,
+} from '../sessions/connected-apps.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from '../contracts/interactions.js'
 import type { InteractionService } from '../interactions/service.js'
@@ -38,6 +45,13 @@ export interface OidcHostApi {
    * `revokeAccountGrants`.
    */
   endAccountSessions (accountId: string): Promise<number>
+  /**
+   * A user's connected apps (the clients they let in): list them a page at a time, revoke one
+   * client's access or all of them. Revoking ends every code, token and refresh family under
+   * the grant at once on every instance, and tells the client by back-channel logout when it
+   * registered for it. See docs/connected-apps.md.
+   */
+  readonly connectedApps: ConnectedAppsApi
   /** Subscribes to security events (logins, lockouts, replays, revocations, registrations). */
   on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
   off<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
@@ -73,6 +87,16 @@ export interface OidcHostApi {
   readonly metrics: ProviderMetrics | undefined
 }
 
+/** `app.oidc.connectedApps`: what a user let in, for the account page or the host's own. */
+export interface ConnectedAppsApi {
+  /** One page of the user's apps (`limit` 1–100, default 50; `after` is the last page's `next`). */
+  list (accountId: string, query?: ConnectedAppsQuery): Promise<ConnectedAppsPage>
+  /** Ends every grant of the user to `clientId`; returns how many ended. */
+  revoke (accountId: string, clientId: string): Promise<number>
+  /** Ends every grant of the user; returns how many ended. */
+  revokeAll (accountId: string): Promise<number>
+}
+
 export function createHostApi (
   ctx: ProviderContext,
   interactions: InteractionService,
@@ -99,6 +123,11 @@ export function createHostApi (
       const count = await ctx.store.revokeClientGrants(clientId)
       ctx.audit('grant.revoked', { clientId, reason: 'host' })
       return count
+    },
+    connectedApps: {
+      list: async (accountId, query) => await listConnectedApps(ctx, accountId, query),
+      revoke: async (accountId, clientId) => await revokeConnectedApp(ctx, accountId, clientId, 'host'),
+      revokeAll: async (accountId) => await revokeAllConnectedApps(ctx, accountId, 'host'),
     },
     async endAccountSessions (accountId) {
       // Through the sessions module: each ended session also notifies its clients (back-channel logout).

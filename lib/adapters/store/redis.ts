@@ -6,7 +6,10 @@ import type {
   ClientRecord,
   ConsumeResult,
   EpochSeconds,
+  AccountGrantsPage,
   FamilyTokenRecord,
+  GrantActivity,
+  GrantPage,
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
@@ -285,6 +288,26 @@ export class RedisStore implements Store {
     })
   }
 
+  /**
+   * Two round trips whatever the page size: the account's index (SMEMBERS; a user has a handful
+   * of grants), then one read-only script per grant of the page, each in its grant's slot.
+   */
+  async listAccountGrants (accountId: string, page: GrantPage): Promise<AccountGrantsPage> {
+    return await this.#op('listAccountGrants', async () => {
+      const ids = (await this.#client.smembers(this.#accountIndexKey(accountId))).sort()
+      const after = page.after
+      const from = after === undefined ? ids : ids.filter((grantId) => grantId > after)
+      const slice = from.slice(0, page.limit)
+      const replies = settledValues(await this.#batch(slice.map((grantId): Command => [
+        'oidcGrantActivity', this.#key('grant', grantId), this.#key('grant-families', grantId),
+        `${this.#prefix}family:`, `:{${escapeKeyPart(grantId)}}`,
+      ])))
+      const grants = replies.flatMap((reply): GrantActivity[] => Array.isArray(reply) ? [grantActivity(reply as string[])] : [])
+      const last = slice.at(-1)
+      return from.length > slice.length && last !== undefined ? { grants, next: last } : { grants }
+    })
+  }
+
   // refresh-token families: RFC 9700 §4.14.2 -------------------------------------------------
 
   /**
@@ -300,6 +323,8 @@ export class RedisStore implements Store {
       JSON.stringify(family), family.clientId, family.scope, Math.floor(family.expiresAt),
       first?.tokenHash ?? '', first?.issuedAt ?? 0, first?.expiresAt ?? 0,
     ]]
+    // The grant's family index (connected apps), in the grant's slot, as long-lived as its longest family.
+    commands.push(['oidcIndexAdd', this.#key('grant-families', family.grantId), escapeKeyPart(family.familyId), pxat(family.expiresAt)])
     if (family.sessionId !== undefined && !family.offline && first !== undefined) {
       commands.push(['oidcIndexAdd', this.#sessionFamiliesKey(family.sessionId), familyMember(family), pxat(family.expiresAt)])
     }
@@ -673,6 +698,27 @@ function settledValues (results: Settled[]): unknown[] {
   const failed = results.find(([error]) => error !== null)
   if (failed?.[0] !== null && failed?.[0] !== undefined) throw failed[0]
   return results.map(([, value]) => value)
+}
+
+/** A grant and its live families as `oidcGrantActivity` returns them. */
+function grantActivity ([grantJson, ...families]: string[]): GrantActivity {
+  const grant = JSON.parse(grantJson ?? '{}') as GrantRecord
+  const activity: GrantActivity['families'] = []
+  for (let index = 0; index + 1 < families.length; index += 2) {
+    const record = JSON.parse(families[index] ?? '{}') as RefreshFamilyRecord
+    const rotatedAtMs = families[index + 1]
+    activity.push({
+      familyId: record.familyId,
+      scope: record.scope,
+      offline: record.offline,
+      ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
+      ...(record.sid === undefined ? {} : { sid: record.sid }),
+      ...(record.resources === undefined ? {} : { resources: record.resources }),
+      createdAt: record.createdAt,
+      lastUsedAt: rotatedAtMs === '' || rotatedAtMs === undefined ? record.createdAt : Math.floor(Number(rotatedAtMs) / 1000),
+    })
+  }
+  return { ...grant, families: activity.sort((a, b) => a.familyId < b.familyId ? -1 : 1) }
 }
 
 /** A family's entry in its session's index. */
