@@ -3,7 +3,7 @@ export type { OidcProviderOptions, StaticClient } from './contracts/options.js'
 export type { OidcHostApi, ConnectedAppsApi } from './provider/host-api.js'
 export type { ConnectedApp, ConnectedAppsPage, ConnectedAppsQuery } from './sessions/connected-apps.js'
 export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './contracts/errors.js'
-export type { SecurityEvents, SecurityEventName } from './contracts/events.js'
+export type { SecurityEvents, SecurityEventName, AuditRecord, AuditOutcome } from './contracts/events.js'
 
 export { MemoryStore, type MemoryStoreOptions } from './adapters/store/memory.js'
 export { RedisStore, type RedisStoreOptions } from './adapters/store/redis.js'

@@ -1,5 +1,5 @@
 import type { ProviderContext } from '../contracts/context.js'
-import type { SecurityEventName, SecurityEvents } from '../contracts/events.js'
+import type { AuditRecord, SecurityEventName, SecurityEvents } from '../contracts/events.js'
 import type { EndpointUrls } from '../contracts/urls.js'
 import type { PublicJwk } from '../contracts/keys.js'
 import { endAccountSessions } from '../sessions/end.js'
@@ -55,6 +55,12 @@ export interface OidcHostApi {
   /** Subscribes to security events (logins, lockouts, replays, revocations, registrations). */
   on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
   off<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
+  /**
+   * Subscribes to the audit stream: every security event as one `AuditRecord` (who, what, when,
+   * client, outcome; never a token or secret). Returns the function that unsubscribes. See
+   * docs/audit-events.md.
+   */
+  onAudit (listener: (record: AuditRecord) => void): () => void
   /**
    * The pending interaction a request belongs to (its `interaction_id` in the query, form or
    * route params, or `interactionId`), checked to come from the browser that started it and
@@ -141,5 +147,9 @@ export function createHostApi (
     checkPassword: async (request, username, password, clientId) => await interactions.checkPassword(request, username, password, clientId),
     on (name, listener) { ctx.events.on(name, listener) },
     off (name, listener) { ctx.events.off(name, listener) },
+    onAudit (listener) {
+      ctx.events.onAudit(listener)
+      return () => { ctx.events.offAudit(listener) }
+    },
   }
 }
