@@ -1,6 +1,7 @@
 export { oidcProvider } from './provider/plugin.js'
 export type { OidcProviderOptions, StaticClient } from './contracts/options.js'
 export type { OidcHostApi, ConnectedAppsApi } from './provider/host-api.js'
+export type { ClientAdmin, AdminClient, IssuedClient, ClientListQuery, ClientList } from './clients/admin.js'
 export type { ConnectedApp, ConnectedAppsPage, ConnectedAppsQuery } from './sessions/connected-apps.js'
 export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './contracts/errors.js'
 export type { SecurityEvents, SecurityEventName, AuditRecord, AuditOutcome } from './contracts/events.js'
@@ -32,6 +33,7 @@ export {
   type AccessTokenPayload,
   type LocalKeys,
 } from './resource-server/index.js'
+export { oidcAdmin, type OidcAdminOptions } from './admin/index.js'
 export type {
   Interaction, InteractionClient, InteractionScope, InteractionPrompt, InteractionResult, InteractionErrorCode,
   InteractionOptions, LoginResult, ConsentResult, PasswordCheck,

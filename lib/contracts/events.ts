@@ -28,6 +28,15 @@ export interface SecurityEvents {
   'client.registered': { clientId: string, ip: string }
   'client.updated': { clientId: string }
   'client.deleted': { clientId: string }
+  /** A client created through administration (`app.oidc.clients`, `oidcAdmin`). */
+  'client.created': { clientId: string }
+  /** A client secret rotated through administration; the old one works `overlapSeconds` more. */
+  'client.secret_rotated': { clientId: string, overlapSeconds: number }
+  /**
+   * A call to the `oidcAdmin` plugin: who (`subject`, the admin token's `sub`, or its `client_id`
+   * when it has no user), what (`method`, `route`), the client concerned and the answer's status.
+   */
+  'admin.call': { subject?: string, method: string, route: string, clientId?: string, statusCode: number }
   /** A login session ended: the user logged out, host code ended it, or a new login in the browser replaced it. */
   'session.ended': { accountId: string, sid?: string, reason: SessionEndReason, clients: number }
   /** A Logout Token could not be delivered to a client's `backchannel_logout_uri`. */
@@ -92,6 +101,9 @@ const outcomes: { [Name in SecurityEventName]: AuditOutcome | ((event: SecurityE
   'client.registered': 'success',
   'client.updated': 'success',
   'client.deleted': 'success',
+  'client.created': 'success',
+  'client.secret_rotated': 'success',
+  'admin.call': (event) => event.statusCode < 400 ? 'success' : 'failure',
   'session.ended': 'success',
   'backchannel_logout.failed': 'failure',
   'backchannel_logout.delivered': 'success',

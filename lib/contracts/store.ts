@@ -47,6 +47,12 @@ export interface ClientRecord {
   id_token_signed_response_alg?: string
   /** The host's PKCE policy for this client; absent means `required` (lib/tokens/pkce.ts). */
   pkce?: 'required' | 'nonce-allowed'
+  /**
+   * A rotated-out secret's SHA-256 and the end of its overlap (issue 30): client authentication
+   * accepts it until `previous_client_secret_expires_at`, so a fleet can switch without downtime.
+   */
+  previous_client_secret_hash?: string
+  previous_client_secret_expires_at?: EpochSeconds
   /** SHA-256 (base64url) of the RFC 7592 registration access token. */
   registration_access_token_hash?: string
   client_id_issued_at: EpochSeconds
@@ -86,6 +92,22 @@ export interface ClientStore {
    * deleted client back.
    */
   updateClientIfExists (client: ClientRecord): Promise<boolean>
+  /**
+   * One page of the stored clients ordered by `client_id` (administration), after the previous
+   * page's `next`. Reads a client index, never a keyspace scan; `next` is absent on the last
+   * page. One SQL statement (`client_id > after ORDER BY client_id LIMIT`); a consistent read.
+   */
+  listClients (page: ClientPage): Promise<ClientsPage>
+}
+
+export interface ClientPage {
+  after?: string
+  limit: number
+}
+
+export interface ClientsPage {
+  clients: ClientRecord[]
+  next?: string
 }
 
 /** Everything an authorization code is bound to (RFC 6749 §4.1.2, RFC 7636 §4.4). */
@@ -530,6 +552,7 @@ export const storeMethods = {
   saveClient: 'required',
   deleteClient: 'required',
   updateClientIfExists: 'required',
+  listClients: 'required',
   saveCode: 'required',
   consumeCode: 'required',
   saveRefreshToken: 'required',

@@ -13,6 +13,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from '../contracts/interactions.js'
 import type { InteractionService } from '../interactions/service.js'
+import { createClientAdmin, type ClientAdmin } from '../clients/admin.js'
 import type { ProviderHealth } from './health.js'
 import type { ProviderMetrics } from './metrics/index.js'
 
@@ -52,6 +53,13 @@ export interface OidcHostApi {
    * registered for it. See docs/connected-apps.md.
    */
   readonly connectedApps: ConnectedAppsApi
+  /**
+   * Client administration: `create`, `get`, `update` (RFC 7592 §2.2 replacement), `delete`,
+   * `rotateSecret(clientId, overlapSeconds)` and `list({ after, limit, search })`. A new secret is
+   * in the one answer that issues it; static clients are read-only (409). Errors are
+   * `OAuthError`s (`invalid_client_metadata`, 404 for an unknown client). See docs/administration.md.
+   */
+  readonly clients: ClientAdmin
   /** Subscribes to security events (logins, lockouts, replays, revocations, registrations). */
   on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
   off<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
@@ -130,6 +138,7 @@ export function createHostApi (
       ctx.audit('grant.revoked', { clientId, reason: 'host' })
       return count
     },
+    clients: createClientAdmin(ctx),
     connectedApps: {
       list: async (accountId, query) => await listConnectedApps(ctx, accountId, query),
       revoke: async (accountId, clientId) => await revokeConnectedApp(ctx, accountId, clientId, 'host'),

@@ -1,6 +1,8 @@
 import type {
   AuthorizationCodeRecord,
+  ClientPage,
   ClientRecord,
+  ClientsPage,
   ConsumeResult,
   EpochSeconds,
   AccountGrantsPage,
@@ -235,6 +237,18 @@ export class MemoryStore implements Store {
       })
     }
     return { status: 'consumed', record: { ...entry.record } }
+  }
+
+  async listClients (page: ClientPage): Promise<ClientsPage> {
+    const after = page.after
+    const ids = [...this.#clients.keys()].filter((clientId) => after === undefined || clientId > after).sort()
+    const slice = ids.slice(0, page.limit)
+    const clients = slice.flatMap((clientId) => {
+      const client = this.#clients.get(clientId)
+      return client === undefined ? [] : [structuredClone(client)]
+    })
+    const last = slice.at(-1)
+    return ids.length > slice.length && last !== undefined ? { clients, next: last } : { clients }
   }
 
   // grants -------------------------------------------------------------------------------------

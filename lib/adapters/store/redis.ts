@@ -3,7 +3,9 @@ import { StoreUnavailableError } from '../../contracts/errors.js'
 import { scripts, type ScriptCommands } from './redis-scripts.js'
 import type {
   AuthorizationCodeRecord,
+  ClientPage,
   ClientRecord,
+  ClientsPage,
   ConsumeResult,
   EpochSeconds,
   AccountGrantsPage,
@@ -127,12 +129,37 @@ export class RedisStore implements Store {
     return parse(await this.#op('getClient', async () => await this.#client.get(this.#key('client', clientId))))
   }
 
+  /**
+   * One round trip: the record and its entry in the client index (a sorted set read by
+   * `listClients`; on a Cluster the two are on different slots, so not atomic together: the
+   * list skips an indexed id whose record is gone).
+   */
   async saveClient (client: ClientRecord): Promise<void> {
-    await this.#op('saveClient', async () => await this.#client.set(this.#key('client', client.client_id), JSON.stringify(client)))
+    await this.#op('saveClient', async () => settledValues(await this.#batch([
+      ['set', this.#key('client', client.client_id), JSON.stringify(client)],
+      ['zadd', this.#clientsIndexKey(), 0, client.client_id],
+    ])))
   }
 
   async deleteClient (clientId: string): Promise<boolean> {
-    return await this.#op('deleteClient', async () => await this.#client.del(this.#key('client', clientId))) === 1
+    const [deleted] = await this.#op('deleteClient', async () => settledValues(await this.#batch([
+      ['del', this.#key('client', clientId)],
+      ['zrem', this.#clientsIndexKey(), clientId],
+    ])))
+    return deleted === 1
+  }
+
+  /** Two round trips: a page of the index (ZRANGE BYLEX), then the records. */
+  async listClients (page: ClientPage): Promise<ClientsPage> {
+    return await this.#op('listClients', async () => {
+      const start = page.after === undefined ? '-' : `(${page.after}`
+      const ids = await this.#client.zrange(this.#clientsIndexKey(), start, '+', 'BYLEX', 'LIMIT', 0, page.limit + 1)
+      const slice = ids.slice(0, page.limit)
+      const records = settledValues(await this.#batch(slice.map((clientId): Command => ['get', this.#key('client', clientId)])))
+      const clients = records.flatMap((json) => typeof json === 'string' ? [JSON.parse(json) as ClientRecord] : [])
+      const last = slice.at(-1)
+      return ids.length > slice.length && last !== undefined ? { clients, next: last } : { clients }
+    })
   }
 
   /** SET XX: Redis writes only while the key exists, atomically, so a racing DEL always wins. */
@@ -626,6 +653,11 @@ export class RedisStore implements Store {
 
   #accountSessionsKey (accountId: string): string {
     return this.#key('account-sessions', accountId)
+  }
+
+  /** Every stored client's id (clients never expire, nor does their index). */
+  #clientsIndexKey (): string {
+    return this.#key('clients', 'index')
   }
 
   #accountIndexKey (accountId: string): string {

@@ -235,6 +235,22 @@ export async function storeContract (
       t.same(await store.getClient(pub.client_id), pub, 'other clients are untouched')
     })
 
+    register('clients: listClients pages every stored client by id', async (t, store, other) => {
+      const saved = [client(), client(), client()]
+      for (const record of saved) await store.saveClient(record)
+      const gone = client()
+      await store.saveClient(gone)
+      await store.deleteClient(gone.client_id)
+      const ids = saved.map((record) => record.client_id).sort()
+      const first = await other.listClients({ limit: 2 })
+      t.same(first.clients.map((record) => record.client_id), ids.slice(0, 2))
+      t.same(first.clients[0], saved.find((record) => record.client_id === ids[0]), 'whole records')
+      t.equal(first.next, ids[1])
+      const second = await other.listClients({ limit: 2, after: first.next ?? '' })
+      t.same(second.clients.map((record) => record.client_id), ids.slice(2))
+      t.equal(second.next, undefined, 'the last page has no next; a deleted client is not listed')
+    })
+
     register('codes: consume once, replay is told apart from unknown', async (t, store, other) => {
       const hash = hashed()
       const record = code()
