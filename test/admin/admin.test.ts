@@ -1,6 +1,6 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { MemoryStore, oidcProvider, oidcResourceServer, type AuditRecord } from '../../lib/index.js'
+import { MemoryStore, oidcAdmin, oidcProvider, oidcResourceServer, type AuditRecord } from '../../lib/index.js'
 import { testKeys } from '../helpers/keys.js'
 import { basic, postForm } from '../helpers/codes.js'
 
@@ -10,8 +10,7 @@ const ADMIN_API = `${ISSUER}/admin`
 const ADMIN = { client_id: 'ops', client_secret: 'ops-secret-0123456789abcdef' }
 const READER = { client_id: 'reader', client_secret: 'reader-secret-0123456789abcdef' }
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ app: FastifyInstance, audit: AuditRecord[] }> {
-  const { oidcAdmin } = await import('../../lib/admin/index.js')
+async function setup (t: Test): Promise<{ app: FastifyInstance, audit: AuditRecord[] }> {
   const store = new MemoryStore()
   const app = Fastify({ logger: false })
   await app.register(oidcProvider, {
