@@ -1,3 +1,6 @@
+import { traceStore } from './tracing.js'
+import { tracingRegistered } from '../contracts/tracing.js'
+import type { Store } from '../contracts/store.js'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
@@ -21,6 +24,11 @@ import { resolveOptions } from './options.js'
 import { createHealth, registerHealthRoutes } from './health.js'
 import { buildContext } from './context.js'
 import { InteractionService } from '../interactions/service.js'
+
+/** The store with a span per operation when a tracer provider is registered (provider/tracing.ts). */
+function traced (store: Store): Store {
+  return tracingRegistered() ? traceStore(store) : store
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,7 +66,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   const ctx = buildContext({
     issuer,
     options,
-    store: metrics?.instrumentStore(options.store) ?? options.store,
+    store: traced(metrics?.instrumentStore(options.store) ?? options.store),
     keys,
     staticClients,
     resources,
