@@ -4,7 +4,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist', 'dist-examples', '.test-build', 'reports', '.tap', 'coverage', 'node_modules'],
+    ignores: ['dist', 'dist-examples', '.test-build', 'reports', '.tap', 'coverage', 'node_modules', 'docs/api'],
   }),
   {
     rules: {

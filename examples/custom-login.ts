@@ -23,7 +23,7 @@ import formbody from '@fastify/formbody'
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import * as OTPAuth from 'otpauth'
-import { oidcProvider, fileKeys, staticUsers, MemoryStore, OAuthError, type Interaction, type LogoutInteraction, type Store } from '../lib/index.js'
+import { oidcProvider, escapeHtml, fileKeys, staticUsers, MemoryStore, OAuthError, type Interaction, type LogoutInteraction, type Store } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
 import type { ExampleEnv } from './server.js'
 
@@ -39,9 +39,6 @@ const users = staticUsers([
 const secondFactors = new Map<string, OTPAuth.TOTP>([
   ['alice', new OTPAuth.TOTP({ issuer: 'custom-login example', label: 'alice', algorithm: 'SHA1', digits: 6, period: 30, secret: OTPAuth.Secret.fromBase32(aliceTotpSecret) })],
 ])
-
-const escapeHtml = (value: string): string =>
-  value.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!)
 
 /** The host's own page shell: its own look, a strict CSP (one nonce'd style, no script). */
 function page (reply: FastifyReply, title: string, body: string, status = 200): FastifyReply {

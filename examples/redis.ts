@@ -5,7 +5,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
-import { RedisStore, type Store } from '../lib/index.js'
+import { RedisPasskeyStore, RedisStore, type PasskeyStore, type Store } from '../lib/index.js'
 import { envVar, parseHostPortList, type ExampleEnv } from './env.js'
 
 /**
@@ -72,8 +72,8 @@ function logOutages (client: Redis | Cluster, log: FastifyBaseLogger, what: stri
   })
 }
 
-/** Builds the Redis store from REDIS_URL / REDIS_CLUSTER_NODES (the cluster wins when both are set). */
-export function createRedisStore (env: ExampleEnv, log: FastifyBaseLogger): { store: Store, close: () => Promise<void> } {
+/** Builds the Redis store (and the passkey store on the same connection) from REDIS_URL / REDIS_CLUSTER_NODES (the cluster wins when both are set). */
+export function createRedisStore (env: ExampleEnv, log: FastifyBaseLogger): { store: Store, passkeys: PasskeyStore, close: () => Promise<void> } {
   // Empty means unset (examples/env.ts); a malformed value is an EnvError naming the variable.
   const nodes = parseHostPortList(env, 'REDIS_CLUSTER_NODES')
   const url = envVar.url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL, such as redis://127.0.0.1:6379')
@@ -84,6 +84,7 @@ export function createRedisStore (env: ExampleEnv, log: FastifyBaseLogger): { st
   const store = new RedisStore({ client })
   return {
     store,
+    passkeys: new RedisPasskeyStore({ client }),
     // The example owns this connection, so it quits it (RedisStore.close() never does).
     close: async () => {
       await store.close()

@@ -19,7 +19,9 @@ import {
   fileKeys,
   staticUsers,
   MemoryStore,
+  MemoryPasskeyStore,
   type OidcProviderOptions,
+  type PasskeyStore,
   type SigningAlgorithm,
   type Store,
 } from '../lib/index.js'
@@ -65,10 +67,12 @@ export async function buildExampleServer (
   })
 
   let store: Store = new MemoryStore()
+  let passkeys: PasskeyStore = new MemoryPasskeyStore()
   let closeStore = async (): Promise<void> => {}
   if (config.redisUrl !== undefined || config.redisClusterNodes !== undefined) {
     const redis = createRedisStore(env, app.log)
     store = redis.store
+    passkeys = redis.passkeys
     closeStore = redis.close
   }
 
@@ -96,6 +100,10 @@ export async function buildExampleServer (
     keys: fileKeys({ dir: keysDir, generateIfMissing: true, algorithms }),
     ...(accessTokenAlg === undefined ? {} : { accessTokenSigningAlg: accessTokenAlg }),
     users: demoUsers,
+    // Passkeys for the demo users: offered after a password sign-in, then "Sign in with a
+    // passkey" and autofill on the login page. WebAuthn needs a domain: the default issuer
+    // http://localhost:3000 works in browsers; an IP address does not.
+    passkeys: { store: passkeys },
     ...(config.secretKey === undefined ? {} : { cookieSecret: config.secretKey }),
     registration: {},
     ttl,
@@ -113,7 +121,7 @@ export async function buildExampleServer (
   if (registry !== undefined) collectDefaultMetrics({ register: registry })
 
   // A stand-in relying party callback for trying the flow by hand: it shows the code to copy
-  // into the token request (README, "Try it by hand"). Plain text, so nothing is interpreted.
+  // into the token request (docs/getting-started.md, "Try it by hand"). Plain text, so nothing is interpreted.
   app.get('/callback', async (request, reply) => {
     const query = request.query as Record<string, string | undefined>
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')

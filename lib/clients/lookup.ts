@@ -1,7 +1,7 @@
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderCore } from '../contracts/context.js'
 import type { ClientDirectory, ClientLookup } from '../contracts/client-directory.js'
-import type { StaticClient } from '../contracts/options.js'
+import type { AuthorizationResponseType, StaticClient } from '../contracts/options.js'
 import { invalidOption, OAuthError } from '../contracts/errors.js'
 import { validateClientMetadata } from './registration/metadata.js'
 import type { SupportedAlgorithms } from '../tokens/algorithms.js'
@@ -17,7 +17,8 @@ export function loadStaticClients (
   clients: StaticClient[],
   supportedScopes: readonly string[],
   algorithms?: SupportedAlgorithms,
-  issuer?: string
+  issuer?: string,
+  responseTypes?: readonly AuthorizationResponseType[]
 ): Map<string, ClientRecord> {
   const records = new Map<string, ClientRecord>()
   clients.forEach((client, index) => {
@@ -25,7 +26,7 @@ export function loadStaticClients (
     if (records.has(client.client_id)) throw invalidOption(`${name}.client_id`, `duplicates "${client.client_id}"`)
     let metadata
     try {
-      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, allowPkcePolicy: true, ...(algorithms === undefined ? {} : { algorithms }), ...(issuer === undefined ? {} : { issuer }) })
+      metadata = validateClientMetadata(client, { supportedScopes, allowFirstParty: true, allowPkcePolicy: true, ...(algorithms === undefined ? {} : { algorithms }), ...(issuer === undefined ? {} : { issuer }), ...(responseTypes === undefined ? {} : { responseTypes }) })
     } catch (error) {
       if (error instanceof OAuthError) throw invalidOption(name, `is invalid: ${error.error_description}`)
       throw error

@@ -131,6 +131,7 @@ export function clientFromDocument (ctx: ProviderCore, clientId: string, documen
     allowFirstParty: false,
     algorithms: supportedAlgorithms(ctx.keys),
     issuer: ctx.issuer,
+    responseTypes: ctx.options.responseTypes,
   })
   // What is left is `none` or `private_key_jwt` (the registration rules know no other method).
   return { ...metadata, client_id: clientId, client_id_issued_at: nowSeconds() }

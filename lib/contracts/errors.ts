@@ -231,6 +231,16 @@ export function invalidOption (problem: OptionProblem | string, message = ''): F
   return new InvalidOptionError(optionMessage(typeof problem === 'string' ? { path: problem, message } : problem))
 }
 
+/**
+ * The provider registered twice in one context (or in a child of a context that has it): both
+ * would decorate `app.oidc` and serve the same routes.
+ */
+export const AlreadyRegisteredError = createError(
+  'FST_OIDC_ALREADY_REGISTERED',
+  'fastify-oidc-provider is already registered in this Fastify context (app.oidc exists): register it once per context (two providers go each in its own `app.register(async (child) => { ... })`)',
+  500
+)
+
 /** A key source produced no usable key. */
 export const KeySourceError = createError<[string]>(
   'FST_OIDC_KEYS',

@@ -56,9 +56,16 @@ export interface SecurityEvents {
   /** A client_id URL could not be resolved: why (`reason`, e.g. `too_large`), and details for logs. */
   'client_metadata.failed': { clientId: string, host: string, reason: string, detail: string }
   /** A browser form post refused because another site sent it (Origin or Sec-Fetch-Site). */
+  /** A passkey was added to an account (WebAuthn registration ceremony verified). */
+  'passkey.registered': { accountId: string, deviceType: 'singleDevice' | 'multiDevice' }
+  /** A passkey was removed from an account. */
+  'passkey.removed': { accountId: string }
+  /** A passkey sign-in failed (counted on the login limiter per IP). */
+  'passkey.failure': { reason: string, ip: string }
   'form.cross_site': { path: string, reason: 'origin' | 'sec-fetch-site', ip: string, origin?: string, secFetchSite?: string }
 }
 
+/** The name of a security event, e.g. `'login.failure'`: see `SecurityEvents` for each one's fields. */
 export type SecurityEventName = keyof SecurityEvents
 
 /** Whether the action an audit record reports succeeded or was refused/failed. */
@@ -111,6 +118,9 @@ const outcomes: { [Name in SecurityEventName]: AuditOutcome | ((event: SecurityE
   'client_metadata.fetched': (event) => event.outcome === 'error' ? 'failure' : 'success',
   'client_metadata.failed': 'failure',
   'form.cross_site': 'failure',
+  'passkey.registered': 'success',
+  'passkey.removed': 'success',
+  'passkey.failure': 'failure',
 }
 
 /** Builds the audit record of an event (`time` is now). */

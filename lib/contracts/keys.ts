@@ -49,6 +49,7 @@ export interface KeySet {
   publicKeys: PublicJwk[]
 }
 
+/** What the provider hands a key source's `load()`: its logger, for warnings such as a generated key. */
 export interface KeySourceContext {
   log: { warn (msg: string): void, info (msg: string): void }
 }

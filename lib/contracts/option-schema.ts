@@ -28,6 +28,12 @@ export function ByReference<T> (description: string, members?: TSchema): TUnsafe
   return Type.Unsafe<T>({ ...members, description, [byReferenceKeyword]: true })
 }
 
+/**
+ * The JSON Schema keyword holding a sentence that says what an option must be, used instead of
+ * TypeBox's own words ("must not have fewer than 32 characters") for any error at or below it.
+ */
+export const optionMessageKeyword = 'x-option-message'
+
 /** Whether a schema entry is left to code (see `ByReference`). */
 export function isByReference (schema: TSchema | undefined): boolean {
   return (schema as Record<string, unknown> | undefined)?.[byReferenceKeyword] === true
@@ -224,7 +230,22 @@ export function schemaProblem (schema: TSchema, value: unknown): { path: string,
     const missing = (first.params as { requiredProperties?: string[] }).requiredProperties?.[0]
     if (missing !== undefined) return { path: memberPath(path, missing), message: 'is required' }
   }
-  return { path: path === '' ? 'options' : path, message: first.message }
+  return { path: path === '' ? 'options' : path, message: explainedMessage(schema, first.schemaPath) ?? first.message }
+}
+
+/** The `x-option-message` of the schema at `schemaPath` (`#/properties/a/anyOf/1`) or of its nearest ancestor that has one. */
+function explainedMessage (schema: TSchema, schemaPath: string): string | undefined {
+  let node: unknown = schema
+  let message: string | undefined
+  for (const token of schemaPath.split('/').slice(1)) {
+    const found = (node as Record<string, unknown> | undefined)?.[token.replaceAll('~1', '/').replaceAll('~0', '~')]
+    if (typeof found !== 'object' || found === null) break
+    node = found
+    const own = (node as Record<string, unknown>)[optionMessageKeyword]
+    if (typeof own === 'string') message = own
+  }
+  const root = (schema as Record<string, unknown>)[optionMessageKeyword]
+  return message ?? (typeof root === 'string' ? root : undefined)
 }
 
 const depth = (pointer: string): number => pointer === '' ? 0 : pointer.split('/').length

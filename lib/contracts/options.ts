@@ -8,8 +8,9 @@ import { ResourceServerSchema, type FindResourceServer, type ResourceServer } fr
 import type { ClaimsHook, ClaimsHooks, ScopeRegistry, ScopesOption } from './claims.js'
 import type { InteractionOptions } from './interactions.js'
 import type { PagesOptions } from './pages.js'
+import type { PasskeyOptions, PasskeyStore } from './passkeys.js'
 import type { MetricsOptions, ResolvedMetricsOptions } from './metrics.js'
-import { ByReference, fastifyRegisterOptions } from './option-schema.js'
+import { ByReference, fastifyRegisterOptions, optionMessageKeyword } from './option-schema.js'
 
 const Seconds = (description: string, defaultValue: number) =>
   Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400, default: defaultValue, description })
@@ -26,6 +27,14 @@ export const TtlSchema = Type.Object({
   grant: Seconds('How long a user\'s consent to a client is remembered.', 90 * 86400),
 }, { additionalProperties: false, default: {} })
 
+/**
+ * The response types the authorization endpoint can be opted into (OIDC Core §3.1, §3.2,
+ * §3.3), spelled as OAuth 2.0 Multiple Response Type Encoding Practices §5 does. None with
+ * `token`: no access token is ever sent through the front channel (RFC 9700 §2.1.2).
+ */
+export const authorizationResponseTypes = ['code', 'id_token', 'code id_token'] as const
+export type AuthorizationResponseType = typeof authorizationResponseTypes[number]
+
 /** A client the host configures in code (its own apps). */
 export const StaticClientSchema = Type.Object({
   client_id: Type.String({ minLength: 1, maxLength: 200 }),
@@ -33,6 +42,7 @@ export const StaticClientSchema = Type.Object({
   redirect_uris: Type.Optional(Type.Array(Type.String(), { default: [] })),
   grant_types: Type.Optional(Type.Array(Type.Union([
     Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials'),
+    Type.Literal('implicit'),
   ]))),
   response_types: Type.Optional(Type.Array(Type.String())),
   token_endpoint_auth_method: Type.Optional(Type.Union([
@@ -148,10 +158,10 @@ const MetricsMembers = Type.Union([
 export const OptionsSchema = Type.Object({
   ...fastifyRegisterOptions,
   prefix: Type.Optional(ByReference<string>('Fastify route prefix; the plugin registers its routes under it.')),
+  // Checked in code as well (issuerProblem, contracts/urls.ts), so a bad URL gets a sentence.
   issuer: Type.String({
-    format: 'uri',
-    pattern: '^https?://[^?#]+$',
-    description: 'The issuer URL; every URL in discovery derives from it, never from request headers.',
+    description: 'The issuer URL, published exactly as given (a trailing slash is kept); every URL in discovery derives from it, never from request headers.',
+    [optionMessageKeyword]: 'must be the issuer URL as a string, such as https://id.example.com',
   }),
   store: Type.Optional(ByReference<Store>('Where codes, tokens, sessions and clients live (MemoryStore, RedisStore or your own Store). Default: a new MemoryStore.')),
   keys: Type.Optional(ByReference<KeySource>('Signing keys (a KeySource: fileKeys({ dir }), or your own). Default: a key generated in memory, with a warning.')),
@@ -159,7 +169,10 @@ export const OptionsSchema = Type.Object({
   cookieSecret: Type.Optional(Type.Union([
     Type.String({ minLength: 32 }),
     Type.Array(Type.String({ minLength: 32 }), { minItems: 1 }),
-  ], { description: 'Signs the login-session cookie; an array rotates (first signs, all verify).' })),
+  ], {
+    description: 'Signs the login-session cookie; an array rotates (first signs, all verify).',
+    [optionMessageKeyword]: 'must be a random secret of at least 32 characters, or a non-empty array of such secrets (the first signs, all verify); make one with `openssl rand -base64 32`',
+  })),
   ttl: TtlSchema,
   scopes: Type.Optional(ByReference<ScopesOption>(
     'Scopes the provider supports (others are ignored at /authorize), or custom scope definitions. Default: the standard scopes.',
@@ -168,6 +181,18 @@ export const OptionsSchema = Type.Object({
   clients: Type.Array(StaticClientSchema, { default: [] }),
   registration: Type.Optional(ByReference<RegistrationPolicy | false>('Dynamic client registration (RFC 7591): false, or a policy ({} is open). Default: false.', RegistrationMembers)),
   accessTokenAudience: Type.Optional(Type.String({ minLength: 1, description: 'RFC 9068 `aud` of access tokens. Default: the issuer.' })),
+  responseTypes: Type.Array(Type.Union([Type.Literal('code'), Type.Literal('id_token'), Type.Literal('code id_token')]), {
+    minItems: 1,
+    uniqueItems: true,
+    default: ['code'],
+    description: "Response types clients may be registered for: 'code' (default), and the opt-ins 'id_token' and 'code id_token' (OIDC Core §3.2, §3.3), sent by form_post or fragment only.",
+  }),
+  defaultResource: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'RFC 8707: the resource (one of `resourceServers`) an authorization or client_credentials request without `resource` gets. Default: none (tokens for the issuer).',
+    [optionMessageKeyword]: 'must be the resource identifier of one of `resourceServers`, such as https://api.example.com/',
+  })),
+  includeUserinfoAudience: Type.Boolean({ default: false, description: 'A token for a resource server, when `openid` was granted, also names the userinfo endpoint in `aud` (and keeps the OpenID scopes), so one token serves the API and /userinfo.' }),
   nonceReplayProtection: Type.Boolean({ default: true, description: 'Refuse a nonce a client already used within the ID token lifetime.' }),
   rateLimit: RateLimitSchema,
   cookieName: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'oidc_session', description: 'Name of the login-session cookie.' }),
@@ -218,6 +243,17 @@ export const OptionsSchema = Type.Object({
     Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA'),
   ], { description: 'The `alg` access tokens are signed with; the key source must hold a key for it. Default: the key source\'s default signer.' })),
   metrics: Type.Optional(ByReference<boolean | MetricsOptions>('Prometheus metrics with prom-client. Default: off.', MetricsMembers)),
+  passkeys: Type.Optional(ByReference<PasskeyOptions>('Sign-in with passkeys (WebAuthn). Default: off.', Type.Object({
+    store: ByReference<PasskeyStore>('Where passkeys are kept (MemoryPasskeyStore, RedisPasskeyStore, or your own).'),
+    rpId: Type.Optional(Type.String({ description: 'The WebAuthn RP ID: the issuer\'s host (default) or a registrable parent domain of it.' })),
+    rpName: Type.Optional(Type.String({ description: 'The name authenticators show. Default: the brand name, else the issuer\'s host.' })),
+    offerEnrolment: Type.Optional(Type.Boolean({ description: 'Offer to add a passkey after a password sign-in on the built-in pages (default true).' })),
+    acr: Type.Optional(Type.Object({
+      deviceBound: Type.Optional(Type.String({ description: 'acr of a sign-in with a device-bound passkey. Default phrh.' })),
+      synced: Type.Optional(Type.String({ description: 'acr of a sign-in with a synced passkey. Default phr.' })),
+    }, { additionalProperties: false })),
+    challengeTtl: Type.Optional(Type.Integer({ minimum: 30, maximum: 900, description: 'Seconds a ceremony\'s challenge stays valid. Default 300.' })),
+  }, { additionalProperties: false }))),
   // Issue 19: liveness and readiness (lib/provider/health.ts).
   health: Type.Object({
     route: Type.Optional(Type.String({ pattern: '^/[^?#]*$', description: 'Mounts GET {route}/live and {route}/ready (under `prefix`). Default: no routes (app.oidc.health only).' })),
@@ -240,7 +276,14 @@ export type OptionsData = Static<typeof OptionsSchema>
  * })
  */
 export interface OidcProviderOptions {
-  /** Required. The issuer URL (`https://id.example.com` or `https://example.com/oidc`). */
+  /**
+   * Required. The issuer URL (`https://id.example.com` or `https://example.com/oidc`), with no
+   * query or fragment. It is published exactly as given, byte for byte (discovery `issuer`, the
+   * `iss` of tokens and of authorization responses): relying parties compare it as a string, so
+   * configure them with the same string. A trailing slash is kept; endpoint URLs and the
+   * well-known URLs are built without it (`https://id.example.com/` serves
+   * `https://id.example.com/token`).
+   */
   issuer: string
   /** Where codes, tokens, sessions and clients live. Default: a new `MemoryStore`. */
   store?: Store
@@ -266,6 +309,42 @@ export interface OidcProviderOptions {
   registration?: RegistrationPolicy | false
   /** RFC 9068 `aud` of access tokens. Default: the issuer. */
   accessTokenAudience?: string
+  /**
+   * The response types clients may be registered for (and so use): `'code'` (the default, and
+   * the one to keep), plus the opt-ins `'id_token'` and `'code id_token'` (OIDC Core §3.2,
+   * §3.3) for relying parties that need them (express-openid-connect's defaults). Those two
+   * need a `nonce` and answer by `form_post` or `fragment`, never in the query. No response
+   * type with `token` exists here: access tokens never travel through the browser.
+   *
+   * @example
+   * responseTypes: ['code', 'id_token']
+   */
+  responseTypes?: AuthorizationResponseType[]
+  /**
+   * RFC 8707: the resource an authorization request (or a client_credentials token request)
+   * without `resource` gets, as if the client had sent it: its identifier, one of
+   * `resourceServers` (checked at `register`). Tokens from such a grant have `aud` = this
+   * resource and its scopes only (with `includeUserinfoAudience`, userinfo's too). Default: none
+   * (a request without `resource` gets a token for the issuer, as before).
+   *
+   * @example
+   * resourceServers: [{ resource: 'https://api.example.com/', scopes: { 'notes:read': 'Read your notes' } }],
+   * defaultResource: 'https://api.example.com/',
+   */
+  defaultResource?: string
+  /**
+   * One access token for an API and for `/userinfo`: a token for a resource server, when
+   * `openid` was granted, has `aud` = [the resource, the userinfo endpoint URL] and keeps the
+   * granted OpenID scopes (`openid`, `profile`, `email`...) beside the API's, and `/userinfo`
+   * accepts it (as Auth0 does). The API then holds a token it could present at userinfo: turn
+   * it on for your own APIs, not for third-party ones. Default: false (a token for an API is
+   * refused at `/userinfo`).
+   *
+   * @example
+   * defaultResource: 'https://api.example.com/',
+   * includeUserinfoAudience: true,
+   */
+  includeUserinfoAudience?: boolean
   /** Refuse a nonce already used by the same client. Default: true. */
   nonceReplayProtection?: boolean
   /** Brute-force limits. */
@@ -351,6 +430,15 @@ export interface OidcProviderOptions {
   metrics?: boolean | MetricsOptions
   /** Health: `route` mounts `{route}/live` and `{route}/ready`; `timeoutMs` bounds readiness's store ping (default 1000). */
   health?: Partial<OptionsData['health']>
+  /**
+   * Passkeys (WebAuthn): "Sign in with a passkey" and passkey autofill on the built-in login
+   * page, an offer to add one after a password sign-in, and `app.oidc.passkeys` for a host's
+   * own pages. Default: off.
+   *
+   * @example
+   * passkeys: { store: new RedisPasskeyStore({ client: redis }), rpName: 'Acme ID' }
+   */
+  passkeys?: PasskeyOptions
 }
 
 type SameNames<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false
@@ -379,6 +467,7 @@ export interface ResolvedOptions extends Omit<OptionsData, 'scopes' | 'metrics'>
   cors: CorsOptions
   /** `clientIdMetadataDocuments.allow`, when given. */
   clientDocumentPolicy?: ClientDocumentPolicy
+  passkeys?: PasskeyOptions
   /** True when the plugin made the store itself (and so closes it). */
   ownsStore: boolean
   /** True when no cookie secret was configured and a random one was generated. */

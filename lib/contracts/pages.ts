@@ -66,6 +66,11 @@ export interface PageRenderOptions {
   locale: string
   /** Origins a form may post or redirect to (CSP `form-action`), besides 'self'. */
   formTargets?: readonly string[]
+  /**
+   * A page that runs our scripts (the passkey pages): the folder they are served from, the only
+   * `script-src` (and the page may fetch from its own origin, `connect-src 'self'`). Never inline.
+   */
+  scriptSource?: string
 }
 
 /**

@@ -80,6 +80,8 @@ export interface KnownResource {
 export interface ResourceCatalog {
   /** The consent-page description of a resource server's scope. */
   describeScope (scope: string): string | undefined
+  /** Whether a scope is one of the provider's own (the `scopes` option), not only an API's. */
+  isProviderScope (scope: string): boolean
   /** True when any resource server may introspect (declared with credentials, or a lookup). */
   readonly hasIntrospectionClients: boolean
   /** The resource server an RFC 8707 `resource` names, from the list or the host's lookup. */

@@ -20,7 +20,8 @@
 export type EpochSeconds = number
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt'
-export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials'
+/** `implicit` (OIDC Registration §2) goes with the front-channel `id_token` response types; it has no token endpoint grant. */
+export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'implicit'
 export type ApplicationType = 'web' | 'native'
 
 /** A registered client (RFC 7591 metadata plus what the provider keeps about it). */
@@ -175,6 +176,7 @@ export interface RefreshTokenRecord {
   jkt?: string
 }
 
+/** What the store knows of a refresh token (pre-family records): still usable, or already used once. */
 export type RefreshTokenState =
   | { status: 'active', record: RefreshTokenRecord }
   | { status: 'consumed', record: RefreshTokenRecord }
@@ -210,6 +212,7 @@ export interface GrantRecord {
   expiresAt: EpochSeconds
 }
 
+/** Grants: a user's consent to a client, the parent of every code and token issued under it. */
 export interface GrantStore {
   /** Creates or replaces the grant, and indexes it by account and by client. */
   saveGrant (grant: GrantRecord): Promise<void>
@@ -309,6 +312,7 @@ export interface SessionRecord {
   amr?: string[]
 }
 
+/** Login sessions (the SSO cookie's server side) and the clients each one signed into. */
 export interface SessionStore {
   saveSession (session: SessionRecord): Promise<void>
   /**
@@ -364,6 +368,7 @@ export interface InteractionRecord {
   amr?: string[]
 }
 
+/** Pending login, consent and logout interactions, each finished at most once. */
 export interface InteractionStore {
   saveInteraction (interaction: InteractionRecord): Promise<void>
   getInteraction (interactionId: string): Promise<InteractionRecord | undefined>
@@ -464,6 +469,7 @@ export interface RefreshRotation {
   }
 }
 
+/** The outcome of `rotateRefreshToken`: the whole refresh decision, taken in one atomic step. */
 export type RotationResult =
   /** The presented token was the family's current one: it is rotated, the successor is stored. */
   | { status: 'rotated', family: RefreshFamilyRecord, successor: FamilyTokenRecord, grantExpiresAt: EpochSeconds }

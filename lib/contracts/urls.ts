@@ -23,6 +23,12 @@ export type RouteName = keyof typeof routes
 /** Absolute endpoint URLs, derived from the configured issuer only (never from Host headers). */
 export type EndpointUrls = Record<RouteName, string>
 
+/**
+ * Endpoint URLs beside the issuer. The issuer itself is used byte for byte everywhere it is
+ * published (discovery `issuer`, `iss` claims and parameters): OpenID Connect Discovery 1.0 §4.3
+ * and RFC 8414 §3.3 make relying parties compare it exactly. Only here, to append a path, is a
+ * terminating `/` removed (Discovery §4.1: "any terminating / MUST be removed before appending").
+ */
 export function endpointUrls (issuer: string): EndpointUrls {
   const base = issuer.replace(/\/+$/, '')
   const urls = {} as EndpointUrls
@@ -30,6 +36,30 @@ export function endpointUrls (issuer: string): EndpointUrls {
     urls[name] = base + path
   }
   return urls
+}
+
+/**
+ * Why `issuer` cannot be an issuer identifier, as a sentence (undefined when it can be one).
+ * OpenID Connect Discovery 1.0 §3 and RFC 8414 §2: a URL using the https scheme (http is
+ * accepted for development) with no query or fragment component.
+ */
+export function issuerProblem (issuer: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(issuer)
+  } catch {
+    return `must be an absolute URL such as https://id.example.com, but "${issuer}" is not a URL`
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    return `must be an https URL (http only for development), but "${issuer}" uses ${url.protocol.slice(0, -1)}`
+  }
+  if (issuer.includes('?') || issuer.includes('#')) {
+    return `must not contain a query (?) or a fragment (#): an issuer is a URL without them (OpenID Connect Discovery 1.0 §3, RFC 8414 §2), but "${issuer}" has one`
+  }
+  if (url.username !== '' || url.password !== '') {
+    return `must not contain a user name or password, but "${issuer}" has one`
+  }
+  return undefined
 }
 
 /** The path the browser sees for the plugin's root (the issuer's path), for cookies and forms. */
@@ -56,3 +86,15 @@ export function isLoopbackHostname (hostname: string): boolean {
 export function isClientIdUrl (clientId: string): boolean {
   return clientId.startsWith('https://') || clientId.startsWith('http://')
 }
+
+/** The passkey routes of the built-in pages (registered only with the `passkeys` option). */
+export const passkeyRoutes = {
+  /** @simplewebauthn/browser's bundle, served from here (no CDN). */
+  library: '/passkeys/webauthn.js',
+  /** The pages' own script (no inline script anywhere). */
+  script: '/passkeys/passkeys.js',
+  loginOptions: '/passkeys/login-options',
+  login: '/passkeys/login',
+  enrolOptions: '/passkeys/enrol-options',
+  enrol: '/passkeys/enrol',
+} as const

@@ -41,7 +41,7 @@ export const clientCredentialsGrant = {
     const scope = resource?.scope ?? scopes.join(' ')
     const dpopJkt = dpopJktOf(request)
     // The host's access-token claims hook runs for client tokens too (no account).
-    const extra = await tokenClaims(ctx, { client, scope, grantType: 'client_credentials', ...(resource === undefined ? {} : { resource: resource.audience }) })
+    const extra = await tokenClaims(ctx, { client, scope, grantType: 'client_credentials', ...(resource === undefined ? {} : { resource: resource.resource }) })
     const access = await issueAccessToken(ctx, {
       client,
       sub: client.client_id,

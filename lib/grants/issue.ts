@@ -47,7 +47,7 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
   // Optional members assigned rather than spread from temporary objects (on every token).
   const claimsInput: TokenClaimsInput = { client: input.client, accountId: input.accountId, scope: input.scope, grantType: input.grantType }
   if (input.claimsRequest !== undefined) claimsInput.claimsRequest = input.claimsRequest
-  if (input.resource !== undefined) claimsInput.resource = input.resource.audience
+  if (input.resource !== undefined) claimsInput.resource = input.resource.resource
   const extra = await tokenClaims(ctx, claimsInput)
   const accessInput: AccessTokenInput = {
     claims: extra.accessToken,

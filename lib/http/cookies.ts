@@ -84,6 +84,18 @@ export class ProviderCookies {
   setBrowserId (reply: FastifyReply, browserId: string): void {
     this.#write(reply, this.#browserName, browserId, undefined)
   }
+
+  /**
+   * The pending passkey ceremony's challenge (`<cookieName>.pkc`): signed and HttpOnly, so the
+   * response of a ceremony is accepted only from the browser that asked for its options.
+   */
+  passkeyChallenge (request: FastifyRequest): string | undefined {
+    return this.#read(request, `${this.#sessionName}.pkc`)
+  }
+
+  setPasskeyChallenge (reply: FastifyReply, value: string, maxAge: number): void {
+    this.#write(reply, `${this.#sessionName}.pkc`, value, maxAge)
+  }
 }
 
 /** Adds one Set-Cookie line to a reply, keeping those already set. */

@@ -7,6 +7,9 @@ import { resolveAuthorizationResources } from '../resources/resolve.js'
 import { parseClaimsRequest } from './claims-request.js'
 import { pageError, redirectError } from './errors.js'
 import type { AuthorizationRequest, RawParams } from './types.js'
+import type { ResponseMode, ResponseTarget } from './respond.js'
+import type { AuthorizationResponseType } from '../contracts/options.js'
+import { canonicalResponseType, grantTypesOf, returnsCode, returnsIdToken } from '../clients/response-types.js'
 
 /**
  * Where an authorization request came from. The rules are the same whatever the source; the
@@ -20,9 +23,8 @@ import type { AuthorizationRequest, RawParams } from './types.js'
  */
 export type RequestSource = 'query' | 'form' | 'par' | 'pushed' | 'restore'
 
-/** Where an error may be sent: the registered redirect_uri, with the request's `state`. */
-export interface ErrorRedirect {
-  redirectUri: string
+/** Where an error may be sent: the registered redirect_uri, in the request's response mode, with its `state`. */
+export interface ErrorRedirect extends ResponseTarget {
   state: string | undefined
 }
 
@@ -77,7 +79,7 @@ export async function parseAuthorizationRequest (ctx: ProviderContext, params: R
     if (!(error instanceof OAuthError)) throw error
     // RFC 9126 §2.3: the PAR endpoint answers errors itself, as JSON; it never redirects.
     if (!error.allowRedirect || options.via === 'par') return { ok: false, error }
-    return { ok: false, error, redirect: { redirectUri: trusted.redirectUri, state: echoedState(params) } }
+    return { ok: false, error, redirect: { redirectUri: trusted.redirectUri, responseMode: errorResponseMode(params), state: echoedState(params) } }
   }
 }
 
@@ -136,6 +138,62 @@ async function trustedClientAndRedirect (ctx: ProviderContext, params: RawParams
   return { client, redirectUri }
 }
 
+/**
+ * `response_type` and `response_mode` (RFC 6749 §3.1.1; OAuth 2.0 Multiple Response Type
+ * Encoding Practices §2.1, §5; Form Post Response Mode §2; OIDC Core §3.2.2.1, §3.3.2.1).
+ * A response type with `token` is refused: no access token in the front channel (OAuth 2.1,
+ * RFC 9700 §2.1.2). `id_token` and `code id_token` only where the host (`responseTypes`) and
+ * the client (`response_types`) opted in, answered in the fragment (their default) or by
+ * form_post: never in the query, where an ID token would end up in logs and Referer headers.
+ */
+function checkResponseTypeAndMode (
+  ctx: ProviderContext,
+  client: ClientRecord,
+  get: (name: string) => string | undefined
+): { responseType: AuthorizationResponseType, responseMode: ResponseMode } {
+  const raw = get('response_type')
+  if (raw === undefined) throw redirectError('invalid_request', 'response_type is required')
+  const responseType = canonicalResponseType(raw)
+  if (responseType === undefined || !ctx.options.responseTypes.includes(responseType)) {
+    const why = /(^| )token( |$)/.test(raw) ? ': no access token is issued at the authorization endpoint (RFC 9700 section 2.1.2)' : ''
+    throw redirectError('unsupported_response_type', `response_type must be one of: ${ctx.options.responseTypes.join(', ')}${why}`)
+  }
+  const registered = client.response_types.some((type) => canonicalResponseType(type) === responseType)
+  if (!registered || !grantTypesOf(responseType).every((grant) => client.grant_types.includes(grant))) {
+    throw redirectError('unauthorized_client', `this client is not registered for response_type=${responseType}`)
+  }
+  const requested = get('response_mode')
+  if (requested !== undefined && !isResponseMode(requested)) {
+    throw redirectError('invalid_request', `response_mode must be one of: ${responseModes.join(', ')}`)
+  }
+  if (requested === 'query' && returnsIdToken(responseType)) {
+    throw redirectError('invalid_request', `response_mode=query is not allowed for response_type=${responseType} (use fragment or form_post)`)
+  }
+  return { responseType, responseMode: requested ?? defaultResponseMode(responseType) }
+}
+
+/** Multiple Response Type Encoding Practices §2.1, §5: query for `code`, fragment for anything with an ID token. */
+function defaultResponseMode (responseType: AuthorizationResponseType): ResponseMode {
+  return returnsIdToken(responseType) ? 'fragment' : 'query'
+}
+
+const responseModes: readonly ResponseMode[] = ['query', 'fragment', 'form_post']
+const isResponseMode = (value: string): value is ResponseMode => (responseModes as readonly string[]).includes(value)
+
+/**
+ * The mode an error goes back in, read before (or without) validating the request: the
+ * requested `response_mode` when it is one we speak and may be used with the response type,
+ * else the response type's default (fragment when it names a token: Multiple Response Type
+ * Encoding Practices §5 never puts those in the query), else query.
+ */
+function errorResponseMode (params: RawParams): ResponseMode {
+  const type = typeof params.response_type === 'string' ? params.response_type.split(' ') : []
+  const tokenInFront = type.includes('id_token') || type.includes('token')
+  const requested = params.response_mode
+  if (typeof requested === 'string' && isResponseMode(requested) && !(requested === 'query' && tokenInFront)) return requested
+  return tokenInFront ? 'fragment' : 'query'
+}
+
 /** Step 2: everything else but the resources. Errors from here on may go back to the redirect_uri. */
 function validateRequest (
   ctx: ProviderContext,
@@ -160,18 +218,7 @@ function validateRequest (
   if ((ctx.options.par.required || client.require_pushed_authorization_requests === true) && !pushedSources.has(via)) {
     throw redirectError('invalid_request', 'this client must push its authorization requests (PAR, RFC 9126)')
   }
-  // RFC 6749 §3.1.1, §4.1.1: the code flow only.
-  const responseType = get('response_type')
-  if (responseType === undefined) throw redirectError('invalid_request', 'response_type is required')
-  if (responseType !== 'code') throw redirectError('unsupported_response_type', 'only response_type=code is supported')
-  if (!client.response_types.includes('code') || !client.grant_types.includes('authorization_code')) {
-    throw redirectError('unauthorized_client', 'this client may not use the authorization code flow')
-  }
-  // OAuth 2.0 Multiple Response Type Encoding Practices §2.1: query is the code flow's default.
-  const responseMode = get('response_mode')
-  if (responseMode !== undefined && responseMode !== 'query') {
-    throw redirectError('invalid_request', 'only response_mode=query is supported')
-  }
+  const { responseType, responseMode } = checkResponseTypeAndMode(ctx, client, get)
 
   const state = get('state')
   if (state !== undefined && controlCharacters.test(state)) {
@@ -181,17 +228,22 @@ function validateRequest (
   if (nonce !== undefined && controlCharacters.test(nonce)) {
     throw redirectError('invalid_request', 'nonce must not contain control characters')
   }
+  // OIDC Core §3.2.2.1, §3.3.2.11: an ID token in the front channel needs a nonce (replay).
+  if (returnsIdToken(responseType) && nonce === undefined) throw redirectError('invalid_request', `nonce is required for response_type=${responseType}`)
 
   // RFC 6749 §3.3: unknown scopes are ignored; the client's registered scopes bound the rest.
   const allowed = clientScopes(client)
   const requested = (get('scope') ?? '').split(' ').filter((scope) => scope !== '')
   const scopes = [...new Set(requested)].filter((scope) => ctx.options.scopes.includes(scope) && allowed.has(scope))
+  // OIDC Core §3.2.2.1, §3.3.2.1: an ID token is an OpenID Connect answer, asked for with `openid`.
+  if (returnsIdToken(responseType) && !scopes.includes('openid')) throw redirectError('invalid_request', `response_type=${responseType} needs the openid scope`)
 
   // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client, S256 only (absent method means plain).
   const codeChallenge = get('code_challenge')
-  // Except a confidential client the host allowed to send a nonce instead (lib/tokens/pkce.ts).
+  // Except a confidential client the host allowed to send a nonce instead (lib/tokens/pkce.ts),
+  // and a response without a code (response_type=id_token), where PKCE has nothing to bind.
   if (codeChallenge === undefined) {
-    if (!mayOmitCodeChallenge(client, { nonce, scopes })) throw redirectError('invalid_request', 'code_challenge is required (PKCE, S256)')
+    if (returnsCode(responseType) && !mayOmitCodeChallenge(client, { nonce, scopes })) throw redirectError('invalid_request', 'code_challenge is required (PKCE, S256)')
   } else {
     if (get('code_challenge_method') !== 'S256') throw redirectError('invalid_request', 'code_challenge_method must be S256')
     if (!isWellFormedChallenge(codeChallenge)) throw redirectError('invalid_request', 'code_challenge is malformed (43 base64url characters expected)')
@@ -217,6 +269,7 @@ function validateRequest (
     client,
     redirectUri,
     responseType,
+    responseMode,
     scopes,
     ...(codeChallenge === undefined ? {} : { codeChallenge, codeChallengeMethod: 'S256' as const }),
     resources: [],

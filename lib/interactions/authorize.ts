@@ -3,8 +3,37 @@ import { browserSession } from '../sessions/browser.js'
 import { parseAuthorizationRequest } from './authorization-request.js'
 import { resolvePushedRequest } from './par.js'
 import { decide } from './decide.js'
-import { act, redirectOnError } from './steps.js'
+import { act, respondOnError } from './steps.js'
 import type { FlowDeps, RawParams } from './types.js'
+import { crossSiteReason } from '../http/browser-form.js'
+import { sendAutoSubmitForm, type FormFields } from '../http/auto-submit-form.js'
+
+/** Marks our own re-post (a field the parser ignores, RFC 6749 §3.1), so it is never re-posted again. */
+const repostMarker = 'oidc_reposted'
+
+/**
+ * OIDC Core §3.1.2.1 lets the RP POST the authorization request, and its page is on another
+ * site: a SameSite=Lax session cookie does not come with a cross-site POST (RFC 6265bis
+ * §5.5.7.1), so the user would look signed out (a login page again, `login_required` for
+ * prompt=none). Such a request, once it passed every check, is posted again by a page of ours
+ * (same-origin, so the cookies come). It gains nothing a cross-site GET /authorize would not
+ * have: that one carries the Lax cookies anyway. A POST that brought a session cookie, came
+ * from our own origin, or was our re-post already, goes on.
+ */
+function needsSameSiteRepost (deps: FlowDeps, raw: RawParams, request: FastifyRequest): boolean {
+  if (raw[repostMarker] !== undefined || deps.cookies.sessionId(request) !== undefined) return false
+  return crossSiteReason(request, new URL(deps.ctx.issuer).origin) !== undefined
+}
+
+/** The request's own fields, as they came (strings, or a repeated parameter's strings). */
+function formFields (raw: RawParams): FormFields {
+  const fields: FormFields = {}
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value === 'string') fields[name] = value
+    else if (Array.isArray(value)) fields[name] = value.filter((item): item is string => typeof item === 'string')
+  }
+  return fields
+}
 
 /**
  * An authorization request at /authorize (RFC 6749 §4.1.1; by GET, or by POST per OIDC Core
@@ -27,13 +56,17 @@ export async function handleAuthorizationRequest (
   const parsed = await parseAuthorizationRequest(ctx, params, { via: source })
   if (!parsed.ok) {
     if (parsed.redirect === undefined) throw parsed.error
-    return redirectOnError(ctx, reply, parsed.error, parsed.redirect.redirectUri, parsed.redirect.state, 302)
+    return respondOnError(ctx, reply, parsed.error, parsed.redirect, 302)
   }
   const authorization = parsed.request
+  // Not a pushed request's: its request_uri was taken (single use) and cannot be posted again.
+  if (source === 'form' && needsSameSiteRepost(deps, raw, request)) {
+    return sendAutoSubmitForm(reply, ctx.urls.authorize, { ...formFields(raw), [repostMarker]: '1' })
+  }
   try {
     const decision = await decide(ctx, authorization, await browserSession(deps, request))
     return await act(deps, decision, authorization, request, reply, 302)
   } catch (error) {
-    return redirectOnError(ctx, reply, error, authorization.redirectUri, authorization.state, 302)
+    return respondOnError(ctx, reply, error, authorization, 302)
   }
 }

@@ -8,6 +8,7 @@ import { toInteraction } from './view.js'
 import type { AuthorizationRequest, FlowDeps } from './types.js'
 import type { LogoutInteraction } from '../contracts/interactions.js'
 import { renderLogoutConfirmation } from '../sessions/pages.js'
+import { passkeyScriptSource, passkeyUrls } from './passkey-urls.js'
 
 /*
  * Our own login, consent and logout confirmation pages: one user of the interaction API like a host's page. They
@@ -24,7 +25,7 @@ function clientIdHost (authorization: AuthorizationRequest): string | undefined 
   return publicClient(authorization.client).clientIdHost
 }
 
-/** The login page. Variables: see the README's "Branding and languages" table. */
+/** The login page. Variables: see docs/pages.md, "Branding and languages". */
 export async function renderLogin (
   deps: FlowDeps,
   reply: FastifyReply,
@@ -47,7 +48,8 @@ export async function renderLogin (
     csrfToken: record.csrfToken,
     username: options.username ?? authorization.loginHint ?? '',
     error: options.error,
-  }, [formTargetOf(authorization.redirectUri)])
+    passkeys: deps.ctx.options.passkeys === undefined ? undefined : passkeyUrls(deps.ctx.basePath),
+  }, [formTargetOf(authorization.redirectUri)], deps.ctx.options.passkeys === undefined ? undefined : passkeyScriptSource(deps.ctx.issuer, deps.ctx.basePath))
 }
 
 /** The consent page. */

@@ -54,3 +54,16 @@ export async function issueCode (
   if (!nonceIsFresh) throw redirectError('invalid_request', 'this nonce was already used')
   return code
 }
+
+/**
+ * What issuing a code records besides the code, for a response without one (response_type
+ * id_token): the nonce as used (the same replay rule as above) and the client among the
+ * session's (for logout).
+ */
+export async function recordIdTokenIssue (ctx: ProviderContext, request: AuthorizationRequest, authentication: Authentication): Promise<void> {
+  const fresh = request.nonce !== undefined && ctx.options.nonceReplayProtection
+    ? ctx.store.markUsed(`nonce:${request.client.client_id}:${sha256(request.nonce)}`, nowSeconds() + ctx.options.ttl.idToken)
+    : Promise.resolve(true)
+  const [nonceIsFresh] = await Promise.all([fresh, recordSessionClient(ctx, authentication.sessionId, request.client.client_id, authentication.sessionClients)])
+  if (!nonceIsFresh) throw redirectError('invalid_request', 'this nonce was already used')
+}

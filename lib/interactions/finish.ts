@@ -8,7 +8,7 @@ import { endSession } from '../sessions/end.js'
 import { promptOf, requireInteractionUser } from './binding.js'
 import { restoreRequest } from './stored-request.js'
 import { decideConsent } from './decide.js'
-import { act, redirectOnError } from './steps.js'
+import { act, respondOnError } from './steps.js'
 import { interactionAuthentication, sessionAuthentication } from './authentication.js'
 import { redirectError } from './errors.js'
 import type { Authentication, AuthorizationRequest, Decision, FlowDeps } from './types.js'
@@ -53,7 +53,7 @@ export async function finishInteraction (
     // Post/Redirect/Get: a consent still needed is a new interaction, so the login cannot be replayed.
     return await act(deps, decision, authorization, request, reply, 303)
   } catch (error) {
-    return redirectOnError(ctx, reply, error, authorization.redirectUri, authorization.state, 303)
+    return respondOnError(ctx, reply, error, authorization, 303)
   }
 }
 

@@ -1,6 +1,7 @@
+import type { FastifyReply } from 'fastify'
 import type { OAuthError } from '../contracts/errors.js'
 import type { ProviderContext } from '../contracts/context.js'
-import type { AuthorizationRequest } from './types.js'
+import { sendAutoSubmitForm } from '../http/auto-submit-form.js'
 
 /**
  * The authorization response URL (RFC 6749 §4.1.2): parameters appended to the registered
@@ -86,16 +87,65 @@ function redirectParts (redirectUri: string): RedirectParts {
   return parts
 }
 
-export function successUrl (ctx: ProviderContext, request: AuthorizationRequest, code: string): string {
-  return responseUrl(request.redirectUri, { code, state: request.state, iss: ctx.issuer })
+/**
+ * The response modes of the authorization endpoint: `query` (RFC 6749 §4.1.2), `fragment`
+ * (OAuth 2.0 Multiple Response Type Encoding Practices §2.1) and `form_post` (OAuth 2.0 Form
+ * Post Response Mode §2).
+ */
+export type ResponseMode = 'query' | 'fragment' | 'form_post'
+
+/** Where an authorization response goes: the validated redirect_uri, in the mode the request asked for. */
+export interface ResponseTarget {
+  redirectUri: string
+  responseMode: ResponseMode
+  /** Echoed byte-exact (RFC 6749 §4.1.2, §4.1.2.1). */
+  state?: string | undefined
+}
+
+/**
+ * The one way an authorization response (success or error) leaves the provider, with `state`
+ * and `iss` (RFC 9207 §2) after the response's own parameters: a redirect carrying them in
+ * the query or the fragment (`status`: 302 after a GET, 303 after a form post), or the Form
+ * Post Response Mode's auto-submitting form (always 200). Never cached (RFC 6749 §10.12,
+ * Form Post Response Mode §5).
+ *
+ * @example
+ * return respond(ctx, reply, { redirectUri, responseMode: 'form_post', state }, { code }, 302)
+ */
+export function respond (
+  ctx: ProviderContext,
+  reply: FastifyReply,
+  target: ResponseTarget,
+  params: Record<string, string | undefined>,
+  status: 302 | 303
+): FastifyReply {
+  const all = { ...params, state: target.state, iss: ctx.issuer }
+  switch (target.responseMode) {
+    case 'form_post':
+      return sendAutoSubmitForm(reply, target.redirectUri, all)
+    case 'fragment':
+      return reply.header('cache-control', 'no-store').redirect(fragmentUrl(target.redirectUri, all), status)
+    case 'query':
+      return reply.header('cache-control', 'no-store').redirect(responseUrl(target.redirectUri, all), status)
+  }
+}
+
+/**
+ * The redirect URI with the parameters as its fragment (Multiple Response Type Encoding
+ * Practices §2.1: application/x-www-form-urlencoded, like the query). A registered redirect
+ * URI has no fragment of its own (RFC 6749 §3.1.2).
+ */
+function fragmentUrl (redirectUri: string, params: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri)
+  const fragment = new URLSearchParams()
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined) fragment.append(name, value)
+  }
+  url.hash = fragment.toString()
+  return url.href
 }
 
 /** RFC 6749 §4.1.2.1: the error response, sent only to a redirect_uri that was validated. */
-export function errorUrl (ctx: ProviderContext, redirectUri: string, state: string | undefined, error: OAuthError): string {
-  return responseUrl(redirectUri, {
-    error: error.error,
-    error_description: error.error_description,
-    state,
-    iss: ctx.issuer,
-  })
+export function respondWithError (ctx: ProviderContext, reply: FastifyReply, target: ResponseTarget, error: OAuthError, status: 302 | 303): FastifyReply {
+  return respond(ctx, reply, target, { error: error.error, error_description: error.error_description }, status)
 }

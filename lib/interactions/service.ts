@@ -16,6 +16,8 @@ import type { AuthorizationRequest, FlowDeps, RawParams } from './types.js'
 import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from '../contracts/interactions.js'
 import type { LogoutDeps } from '../sessions/logout.js'
 import { describeLogoutInteraction, finishLogout } from '../sessions/logout-interaction.js'
+import { PasskeyCeremonies } from './passkeys.js'
+import { PasskeyPages } from './passkey-pages.js'
 
 /**
  * The interaction API, one per provider (the plugin makes it once and hands it to app.oidc and
@@ -29,13 +31,17 @@ export class InteractionService {
   readonly deps: FlowDeps
   /** What the end_session_endpoint needs: the same cookies, and how a pending logout is shown. */
   readonly logoutDeps: LogoutDeps
+  /** The passkey ceremonies (`passkeys` option), for app.oidc.passkeys and our pages; undefined when off. */
+  readonly passkeys: PasskeyCeremonies | undefined
 
   constructor (readonly ctx: ProviderContext) {
     const cookies = new ProviderCookies(ctx)
+    const loginFailures = new FailureCounter(ctx, loginFailureKind)
+    this.passkeys = ctx.options.passkeys === undefined ? undefined : new PasskeyCeremonies(ctx, cookies, loginFailures, ctx.options.passkeys)
     this.deps = {
       ctx,
       cookies,
-      loginFailures: new FailureCounter(ctx, loginFailureKind),
+      loginFailures,
       present: async (record, authorization, request, reply, status) => await this.#present(record, authorization, request, reply, status),
     }
     this.logoutDeps = {
@@ -156,7 +162,12 @@ function field (body: RawParams, name: string): string {
 
 /** Our own pages' handlers: the built-in host of the interaction API. */
 export class BuiltInPages {
-  constructor (private readonly service: InteractionService) {}
+  /** Passkeys on our pages, when the `passkeys` option is on. */
+  readonly passkeys: PasskeyPages | undefined
+
+  constructor (private readonly service: InteractionService) {
+    this.passkeys = service.passkeys === undefined ? undefined : new PasskeyPages(service, service.passkeys)
+  }
 
   /** POST /authorize with interaction_id: our password form, finished as `{ login }`. */
   async submitLogin (body: RawParams, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -180,6 +191,10 @@ export class BuiltInPages {
       }
       // One message for an unknown user and a wrong password: no account enumeration.
       return await renderLogin(deps, reply, record, authorization, request, { status: 401, username, error: catalogs.t(locale, 'login.invalid') })
+    }
+    // A user without a passkey is offered one before the flow goes on (finished from the offer's form).
+    if (this.passkeys !== undefined && await this.passkeys.shouldOffer(check.accountId)) {
+      return await this.passkeys.renderOffer(record, check.accountId, request, reply)
     }
     return await finishInteraction(deps, record, { login: { accountId: check.accountId, amr: ['pwd'] } }, request, reply)
   }

@@ -4,9 +4,11 @@ import type { InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { startBrowserInteraction } from '../sessions/browser.js'
-import { issueCode } from './code.js'
 import { grantCovers, recordGrant } from './grant.js'
-import { errorUrl, successUrl } from './respond.js'
+import { respond, respondWithError, type ResponseTarget } from './respond.js'
+import { issueCode, recordIdTokenIssue } from './code.js'
+import { frontChannelIdToken } from './id-token.js'
+import { returnsCode, returnsIdToken } from '../clients/response-types.js'
 import { serializeRequest } from './stored-request.js'
 import type { Authentication, AuthorizationRequest, Decision, FlowDeps, IssueCode } from './types.js'
 
@@ -50,35 +52,33 @@ async function actUntraced (
       return await deps.present(record, authorization, request, reply, status)
     }
     case 'issue-code':
-      return await issueAndRedirect(deps.ctx, authorization, decision, reply, status)
+      return await issueAndRespond(deps.ctx, authorization, decision, reply, status)
     case 'error':
-      return redirectOnError(deps.ctx, reply, decision.error, authorization.redirectUri, authorization.state, status)
+      return respondOnError(deps.ctx, reply, decision.error, authorization, status)
   }
 }
 
 /**
- * Sends a protocol error that may be redirected to the client (RFC 6749 §4.1.2.1);
- * anything else is thrown, to be shown as an error page.
+ * Sends a protocol error that may go to the client (RFC 6749 §4.1.2.1), in the request's
+ * response mode (`respond`); anything else is thrown, to be shown as an error page.
  */
-export function redirectOnError (
+export function respondOnError (
   ctx: ProviderContext,
   reply: FastifyReply,
   error: unknown,
-  redirectUri: string,
-  state: string | undefined,
+  target: ResponseTarget,
   status: 302 | 303
 ): FastifyReply {
-  if (error instanceof OAuthError && error.allowRedirect) {
-    return reply.code(status).header('cache-control', 'no-store').redirect(errorUrl(ctx, redirectUri, state, error), status)
-  }
+  if (error instanceof OAuthError && error.allowRedirect) return respondWithError(ctx, reply, target, error, status)
   throw error
 }
 
 /**
- * Issues the code (RFC 6749 §4.1.2) for the decision's scopes under the user's grant, recorded
- * or widened when the consent is new or the grant falls short, and redirects to the client.
+ * Issues what the response type asks for (RFC 6749 §4.1.2; OIDC Core §3.2.2.5, §3.3.2.5) for
+ * the decision's scopes under the user's grant, recorded or widened when the consent is new
+ * or the grant falls short, and sends it to the client in the request's response mode.
  */
-async function issueAndRedirect (ctx: ProviderContext, authorization: AuthorizationRequest, decision: IssueCode, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
+async function issueAndRespond (ctx: ProviderContext, authorization: AuthorizationRequest, decision: IssueCode, reply: FastifyReply, status: 302 | 303): Promise<FastifyReply> {
   const { authentication, scopes } = decision
   const existing = decision.grant.consented ? undefined : decision.grant.existing
   const grant = decision.grant.consented || existing === undefined || !grantCovers(existing, scopes)
@@ -87,9 +87,12 @@ async function issueAndRedirect (ctx: ProviderContext, authorization: Authorizat
   if (decision.grant.consented) {
     ctx.audit('consent.granted', { accountId: authentication.accountId, clientId: authorization.client.client_id, scope: scopes.join(' ') })
   }
-  const code = await issueCode(ctx, authorization, authentication, grant, scopes)
-  reply.header('cache-control', 'no-store')
-  return reply.redirect(successUrl(ctx, authorization, code), status)
+  const { responseType } = authorization
+  let code: string | undefined
+  if (returnsCode(responseType)) code = await issueCode(ctx, authorization, authentication, grant, scopes)
+  else await recordIdTokenIssue(ctx, authorization, authentication)
+  const idToken = returnsIdToken(responseType) ? await frontChannelIdToken(ctx, authorization, authentication, scopes, code) : undefined
+  return respond(ctx, reply, authorization, { code, id_token: idToken }, status)
 }
 
 /** Saves the login or consent step as an interaction bound to this browser, holding the request it belongs to. */

@@ -16,6 +16,7 @@ export function serializeRequest (request: AuthorizationRequest): Record<string,
     client_id: request.client.client_id,
     redirect_uri: request.redirectUri,
     response_type: request.responseType,
+    response_mode: request.responseMode,
     scope: request.scopes.join(' '),
     prompt: [...request.prompt].join(' '),
   }

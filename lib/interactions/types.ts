@@ -4,6 +4,8 @@ import type { OAuthError } from '../contracts/errors.js'
 import type { ClaimsRequest } from '../contracts/interactions.js'
 import type { FailureCounter } from '../http/failure-counters.js'
 import type { BrowserDeps } from '../sessions/browser.js'
+import type { AuthorizationResponseType } from '../contracts/options.js'
+import type { ResponseMode } from './respond.js'
 
 /*
  * The types the interaction files share. They live apart from the code so that no two files
@@ -17,8 +19,13 @@ export type RawParams = Record<string, unknown>
 export interface AuthorizationRequest {
   client: ClientRecord
   redirectUri: string
-  /** RFC 6749 §3.1.1: the only response type this provider issues. */
-  responseType: 'code'
+  /**
+   * RFC 6749 §3.1.1, OIDC Core §3.2, §3.3: `code`, or, when the host and the client opted in,
+   * `id_token` or `code id_token` (never one with `token`: RFC 9700 §2.1.2).
+   */
+  responseType: AuthorizationResponseType
+  /** How the response is sent: the request's `response_mode`, or the response type's default. */
+  responseMode: ResponseMode
   /** Requested scopes that are supported and allowed for the client, in request order. */
   scopes: string[]
   state?: string
@@ -67,7 +74,7 @@ export type Decision =
   | { kind: 'login' }
   /** The user is known; show the consent page for this authorization. */
   | { kind: 'consent', authentication: Authentication }
-  /** Issue the code and redirect to the client. */
+  /** Issue the code (and/or the ID token, per the response type) and send it to the client. */
   | IssueCode
   /** Send this error to the client's redirect_uri (OIDC Core §3.1.2.6). */
   | { kind: 'error', error: OAuthError }

@@ -34,24 +34,61 @@ export function createHealth (ctx: ProviderContext, app: FastifyInstance): Provi
     live: () => ({ status: 'ok' }),
     async ready () {
       if (closing) return { status: 'unavailable' }
-      let timer: NodeJS.Timeout | undefined
-      const timedOut = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => { reject(new Error(`the store did not answer its ping within ${timeoutMs} ms`)) }, timeoutMs)
-      })
       try {
-        // A store without ping() (written before it existed) gets a read nothing ever writes.
-        const ping = ctx.store.ping !== undefined ? ctx.store.ping() : ctx.store.getCounter('health:ping')
-        await Promise.race([ping, timedOut])
+        await pingStore(ctx, timeoutMs)
         return { status: 'ok', store: 'ok' }
       } catch (error) {
         // Debug: probes repeat every few seconds, and the store's own outage is logged by its client.
         ctx.log.debug({ err: error }, 'fastify-oidc-provider: readiness: the store is unavailable')
         return { status: 'unavailable', store: 'unavailable' }
-      } finally {
-        clearTimeout(timer)
       }
     },
   }
+}
+
+/** One ping of the store, bounded by `timeoutMs`; throws when it fails or is late. */
+async function pingStore (ctx: ProviderContext, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`the store did not answer its ping within ${timeoutMs} ms`)) }, timeoutMs)
+  })
+  try {
+    // A store without ping() (written before it existed) gets a read nothing ever writes.
+    const ping = ctx.store.ping !== undefined ? ctx.store.ping() : ctx.store.getCounter('health:ping')
+    await Promise.race([ping, timedOut])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Between two pings at start: a client still connecting (ioredis without an offline queue fails at once). */
+const startRetryMs = 100
+
+/**
+ * Issue 26: the store is pinged once the app is ready, so an unreachable Redis is said at start,
+ * in ONE warning, instead of by the first user's 503. A client still connecting gets
+ * `health.timeoutMs` (pings every 100 ms); start is not failed (the store may come back, and
+ * readiness reports it meanwhile).
+ */
+export function checkStoreAtStart (ctx: ProviderContext, app: FastifyInstance): void {
+  const timeoutMs = ctx.options.health.timeoutMs
+  app.addHook('onReady', async () => {
+    const deadline = Date.now() + timeoutMs
+    let lastError: unknown
+    while (true) {
+      const remaining = deadline - Date.now()
+      if (remaining <= 0) break
+      try {
+        await pingStore(ctx, remaining)
+        return
+      } catch (error) {
+        lastError = error
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(startRetryMs, Math.max(0, deadline - Date.now()))))
+    }
+    const cause = lastError instanceof Error ? lastError.message : String(lastError)
+    ctx.log.warn({ err: lastError }, `fastify-oidc-provider: the store did not answer at start (${cause}); every endpoint that needs it answers 503 temporarily_unavailable, and readiness reports store "unavailable", until it does`)
+  })
 }
 
 /**

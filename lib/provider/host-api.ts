@@ -16,6 +16,45 @@ import type { InteractionService } from '../interactions/service.js'
 import { createClientAdmin, type ClientAdmin } from '../clients/admin.js'
 import type { ProviderHealth } from './health.js'
 import type { ProviderMetrics } from './metrics/index.js'
+import type { PasskeyLogin, PasskeySummary } from '../contracts/passkeys.js'
+import type { PasskeyCeremonies } from '../interactions/passkeys.js'
+import { hostMistake } from '../contracts/errors.js'
+
+/** The browser's options of a passkey ceremony (WebAuthn `PublicKeyCredentialCreationOptionsJSON` / `...RequestOptionsJSON`): pass them to @simplewebauthn/browser. */
+export type PasskeyCeremonyOptions = Awaited<ReturnType<PasskeyCeremonies['registrationOptions']>> | Awaited<ReturnType<PasskeyCeremonies['authenticationOptions']>>
+
+/**
+ * Passkeys for a host's own pages (`app.oidc.passkeys`, with the `passkeys` option): the same
+ * ceremonies our login page runs. Options go to the browser (`startRegistration` /
+ * `startAuthentication` of @simplewebauthn/browser); the challenge is kept in a signed cookie
+ * of that browser, so the verification must be a request from the same browser; each
+ * challenge is used once.
+ *
+ * @example
+ * app.post('/login/passkey-options', async (request, reply) => await app.oidc.passkeys.authenticationOptions(reply))
+ * app.post('/login/passkey', async (request, reply) => {
+ *   const login = await app.oidc.passkeys.verifyAuthentication(request, { response: request.body.response })
+ *   return await app.oidc.finishInteraction(request, reply, { login })
+ * })
+ */
+export interface OidcPasskeysApi {
+  /** Options to create a passkey for a user your page has authenticated. */
+  registrationOptions (reply: FastifyReply, user: { accountId: string, userName: string, displayName?: string }): Promise<PasskeyCeremonyOptions>
+  /** Verifies the browser's `startRegistration` result and stores the passkey. Throws `OAuthError` (400) when it does not verify. */
+  verifyRegistration (request: FastifyRequest, input: { accountId: string, response: unknown, name?: string }): Promise<PasskeySummary>
+  /** Options to sign in: any passkey of this site (usernameless, autofill), or `accountId`'s. */
+  authenticationOptions (reply: FastifyReply, input?: { accountId?: string }): Promise<PasskeyCeremonyOptions>
+  /**
+   * Verifies the browser's `startAuthentication` result: `{ accountId, amr, acr }` to finish the
+   * interaction with `{ login }`. Failures throw `OAuthError` (400, 429 when locked) and count
+   * on the login limiter.
+   */
+  verifyAuthentication (request: FastifyRequest, input: { response: unknown }): Promise<PasskeyLogin>
+  /** A user's passkeys (names, dates, kind), oldest first. */
+  list (accountId: string): Promise<PasskeySummary[]>
+  rename (accountId: string, credentialId: string, name: string): Promise<boolean>
+  remove (accountId: string, credentialId: string): Promise<boolean>
+}
 
 /**
  * What host code can do with the provider, through `app.oidc`.
@@ -99,6 +138,24 @@ export interface OidcHostApi {
   readonly health: ProviderHealth
   /** The prom-client registry with the provider's metrics; undefined unless the `metrics` option is on. */
   readonly metrics: ProviderMetrics | undefined
+  /** Passkey ceremonies for your own pages; every call throws unless the `passkeys` option is on. */
+  readonly passkeys: OidcPasskeysApi
+}
+
+function passkeysApi (ceremonies: PasskeyCeremonies | undefined): OidcPasskeysApi {
+  const on = (): PasskeyCeremonies => {
+    if (ceremonies === undefined) throw hostMistake('app.oidc.passkeys: the `passkeys` option is off')
+    return ceremonies
+  }
+  return {
+    registrationOptions: async (reply, user) => await on().registrationOptions(reply, user),
+    verifyRegistration: async (request, input) => await on().verifyRegistration(request, input),
+    authenticationOptions: async (reply, input) => await on().authenticationOptions(reply, input),
+    verifyAuthentication: async (request, input) => await on().verifyAuthentication(request, input),
+    list: async (accountId) => await on().list(accountId),
+    rename: async (accountId, credentialId, name) => await on().rename(accountId, credentialId, name),
+    remove: async (accountId, credentialId) => await on().remove(accountId, credentialId),
+  }
 }
 
 /** `app.oidc.connectedApps`: what a user let in, for the account page or the host's own. */
@@ -154,6 +211,7 @@ export function createHostApi (
     getLogoutInteraction: async (request, interactionId) => await interactions.getLogout(request, interactionId),
     finishInteraction: async (request, reply, result, interactionId) => await interactions.finish(request, reply, result, interactionId),
     checkPassword: async (request, username, password, clientId) => await interactions.checkPassword(request, username, password, clientId),
+    passkeys: passkeysApi(interactions.passkeys),
     on (name, listener) { ctx.events.on(name, listener) },
     off (name, listener) { ctx.events.off(name, listener) },
     onAudit (listener) {

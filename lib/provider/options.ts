@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto'
 import { OptionsSchema, type OidcProviderOptions, type ResolvedOptions } from '../contracts/options.js'
 import { validateOptions } from '../contracts/option-schema.js'
 import { invalidOption } from '../contracts/errors.js'
+import { issuerProblem } from '../contracts/urls.js'
 import { storeMethods, type Store } from '../contracts/store.js'
 import type { ClaimsHooks, ScopeRegistry } from '../contracts/claims.js'
 import type { InteractionOptions } from '../contracts/interactions.js'
 import type { PagesOptions } from '../contracts/pages.js'
+import type { PasskeyOptions } from '../contracts/passkeys.js'
 import type { MetricsOptions, ResolvedMetricsOptions } from '../contracts/metrics.js'
 import { MemoryStore } from '../adapters/store/memory.js'
 import { generatedKeys } from '../adapters/keys/generated.js'
@@ -30,6 +32,8 @@ const noUsers = {
 export function resolveOptions (options: OidcProviderOptions, log: FastifyBaseLogger): ResolvedOptions {
   // Unknown names refused, plain data validated, copied and defaulted; adapters are checked below.
   const data = validateOptions(OptionsSchema, options, invalidOption)
+  const badIssuer = issuerProblem(data.issuer)
+  if (badIssuer !== undefined) throw invalidOption('issuer', badIssuer)
   if (options.store !== undefined) checkStore(options.store)
   if (options.keys !== undefined && typeof options.keys?.load !== 'function') {
     throw invalidOption('keys', 'must be a KeySource with a load() method (e.g. fileKeys({ dir }))')
@@ -86,7 +90,28 @@ export function resolveOptions (options: OidcProviderOptions, log: FastifyBaseLo
     ...(clientDocumentPolicy === undefined ? {} : { clientDocumentPolicy }),
     generatedCookieSecret,
     metrics: resolveMetricsOptions(options.metrics),
+    ...(options.passkeys === undefined ? {} : { passkeys: checkPasskeyOptions(options.passkeys, data.issuer) }),
   }
+}
+
+const passkeyStoreMethods = ['createPasskey', 'findPasskey', 'listPasskeys', 'recordPasskeyUse', 'renamePasskey', 'deletePasskey'] as const
+
+/**
+ * `passkeys`: a store with the six methods, and an RP ID the browser will accept for the
+ * issuer's origin (WebAuthn §5.1.4.1: the host itself or a registrable suffix of it).
+ */
+function checkPasskeyOptions (passkeys: PasskeyOptions, issuer: string): PasskeyOptions {
+  for (const method of passkeyStoreMethods) {
+    if (typeof (passkeys.store as unknown as Record<string, unknown> | undefined)?.[method] !== 'function') {
+      throw invalidOption('passkeys.store', `must implement the PasskeyStore contract (missing ${method}()); use MemoryPasskeyStore, RedisPasskeyStore or your own`)
+    }
+  }
+  const host = new URL(issuer).hostname
+  const rpId = passkeys.rpId
+  if (rpId !== undefined && (rpId === '' || (host !== rpId && !host.endsWith(`.${rpId}`)))) {
+    throw invalidOption('passkeys.rpId', `must be the issuer's host (${host}) or a parent domain of it`)
+  }
+  return passkeys
 }
 
 /** Every method `Store` requires, from the compiler-checked table (contracts/store.ts). */

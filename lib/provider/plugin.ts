@@ -9,7 +9,7 @@ import sjson from 'secure-json-parse'
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
 import type { OidcProviderOptions } from '../contracts/options.js'
-import { invalidOption } from '../contracts/errors.js'
+import { AlreadyRegisteredError, invalidOption } from '../contracts/errors.js'
 import { KeyRing } from '../tokens/keyring.js'
 import { externalBasePath } from '../contracts/urls.js'
 import { loadStaticClients } from '../clients/lookup.js'
@@ -19,11 +19,13 @@ import { createHostApi, type OidcHostApi } from './host-api.js'
 import { browserRouteModules, routeModules } from '../routes/index.js'
 import { pathInsertedDiscoveryRoutes } from '../routes/discovery.js'
 import { ResourceRegistry } from '../resources/registry.js'
+import { normalizeResource } from '../contracts/resource-uri.js'
 import { installPages } from '../http/pages/install.js'
 import { resolveOptions } from './options.js'
-import { createHealth, registerHealthRoutes } from './health.js'
+import { checkStoreAtStart, createHealth, registerHealthRoutes } from './health.js'
 import { buildContext } from './context.js'
 import { InteractionService } from '../interactions/service.js'
+import { checkHostPagePaths } from '../interactions/host-page-paths.js'
 
 /** The store with a span per operation when a tracer provider is registered (provider/tracing.ts). */
 function traced (store: Store): Store {
@@ -41,12 +43,18 @@ declare module 'fastify' {
 const bodyLimit = 64 * 1024
 
 const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, rawOptions) => {
+  // Before anything else: Fastify's own answer would come late and name only the decorator.
+  if (app.hasDecorator('oidc')) throw new AlreadyRegisteredError()
   const options = resolveOptions(rawOptions, app.log)
-  const issuer = options.issuer.replace(/\/+$/, '')
+  // Exactly as configured (a trailing slash kept): endpointUrls strips it only to append paths.
+  const issuer = options.issuer
   const resources = new ResourceRegistry(options.resourceServers, options.findResourceServer, { issuer, scopes: options.scopes })
   // A declared resource's scopes are scopes of the provider (authorize, registration, discovery).
   options.scopes = [...new Set([...options.scopes, ...resources.staticScopes])]
+  if (options.defaultResource !== undefined) options.defaultResource = await checkDefaultResource(resources, options.defaultResource)
   const basePath = externalBasePath(issuer)
+  // Issue 26: a host page the provider's cookies do not reach fails here, not at the first login.
+  checkHostPagePaths(issuer, basePath === '' ? '/' : basePath, options.interactions)
   const prefix = rawOptions.prefix ?? ''
   if (prefix !== '' && !basePath.endsWith(prefix.replace(/\/+$/, ''))) {
     app.log.warn(`fastify-oidc-provider: routes are under "${prefix}" but the issuer path is "${basePath || '/'}"; discovery URLs derive from the issuer, so make sure a proxy maps one to the other`)
@@ -56,7 +64,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   if (options.accessTokenSigningAlg !== undefined && !keys.algorithms().includes(options.accessTokenSigningAlg)) {
     throw invalidOption('accessTokenSigningAlg', `the key source holds no ${options.accessTokenSigningAlg} key (it holds ${keys.algorithms().join(', ')})`)
   }
-  const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer)
+  const staticClients = loadStaticClients(options.clients, options.scopes, supportedAlgorithms(keys), issuer, options.responseTypes)
   // Issue 19: only with metrics on is prom-client loaded, the store wrapped, a hook added.
   const metrics = options.metrics === undefined
     ? undefined
@@ -78,6 +86,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
 
   metrics?.listen(ctx.events)
   const health = createHealth(ctx, app)
+  checkStoreAtStart(ctx, app)
   // One interaction service for the host's pages (app.oidc) and ours (the browser routes).
   const interactions = new InteractionService(ctx)
   app.decorate('oidc', createHostApi(ctx, interactions, { health, ...(metrics === undefined ? {} : { metrics }) }))
@@ -148,6 +157,16 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
       app.log.warn(`fastify-oidc-provider: registered inside the prefixed context "${app.prefix}", so the path-inserted metadata (/.well-known/oauth-authorization-server${basePath}) cannot be served at the host's root; register the provider in the root context (with the \`prefix\` option) to serve it`)
     }
   }
+}
+
+/** `defaultResource`, normalised, when it names a declared resource server (not the issuer). */
+async function checkDefaultResource (resources: ResourceRegistry, value: string): Promise<string> {
+  const normalized = normalizeResource(value)
+  if (normalized === undefined) throw invalidOption('defaultResource', `must be an absolute URI without a fragment (RFC 8707 §2), but "${value}" is not one`)
+  const known = await resources.find(normalized)
+  if (known === undefined) throw invalidOption('defaultResource', `names "${value}", which is not the resource of any of \`resourceServers\` (nor found by \`findResourceServer\`)`)
+  if (known.self) throw invalidOption('defaultResource', 'names the issuer itself, which is already what a request without `resource` gets; leave it out')
+  return known.resource
 }
 
 /**

@@ -1,7 +1,8 @@
 import Type, { type Static } from 'typebox'
 import type { PublicJwk } from '../contracts/keys.js'
 import { optionMessage, type OptionProblem } from '../contracts/errors.js'
-import { ByReference, fastifyRegisterOptions, validateOptions } from '../contracts/option-schema.js'
+import { ByReference, fastifyRegisterOptions, optionMessageKeyword, validateOptions } from '../contracts/option-schema.js'
+import { issuerProblem } from '../contracts/urls.js'
 
 /** Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037): HS* and `none` are never accepted. */
 export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
@@ -13,7 +14,8 @@ export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384'
 export const ResourceServerOptionsSchema = Type.Object({
   ...fastifyRegisterOptions,
   resource: Type.String({ minLength: 1, description: 'This API\'s resource identifier (RFC 8707): the `aud` its tokens must carry.' }),
-  issuer: Type.String({ pattern: '^https?://[^?#]+$', description: 'The authorization server\'s issuer: the `iss` its tokens must carry.' }),
+  // Checked in code too (issuerProblem), so a bad URL gets a sentence rather than a pattern.
+  issuer: Type.String({ description: 'The authorization server\'s issuer: the `iss` its tokens must carry, byte for byte.', [optionMessageKeyword]: 'must be the issuer URL as a string, such as https://id.example.com' }),
   keys: Type.Optional(ByReference<LocalKeys>('Keys from a provider in the same app (`app.oidc`). Default: the issuer\'s JWKS over HTTP.')),
   jwksUri: Type.Optional(Type.String({ pattern: '^https?://', description: 'The issuer\'s JWKS URL. Default: `jwks_uri` from its discovery document.' })),
   jwks: Type.Object({
@@ -111,6 +113,8 @@ export class ResourceServerOptionError extends TypeError {
 
 export function validateResourceServerOptions (options: unknown): ResourceServerOptionsData {
   const data = validateOptions(ResourceServerOptionsSchema, options, (problem) => new ResourceServerOptionError(problem))
+  const badIssuer = issuerProblem(data.issuer)
+  if (badIssuer !== undefined) throw new ResourceServerOptionError('issuer', badIssuer)
   const { keys, dpop } = options as OidcResourceServerOptions
   if (dpop?.markUsed !== undefined && typeof dpop.markUsed !== 'function') throw new ResourceServerOptionError('dpop.markUsed', 'must be a function (key, expiresAt) => Promise<boolean>')
   if (keys !== undefined && typeof (keys as LocalKeys | null)?.publicKeys !== 'function') {

@@ -54,6 +54,6 @@ export async function authenticateResourceServer (
  */
 export async function findResourceServerToken (ctx: ProviderContext, token: string, server: KnownResource): Promise<VerifiedAccessToken | undefined> {
   const verified = await verifyAccessTokenPayload(ctx, token)
-  if (verified === undefined || verified.claims.aud !== server.resource) return undefined
+  if (verified === undefined || ![verified.claims.aud].flat().includes(server.resource)) return undefined
   return verified
 }

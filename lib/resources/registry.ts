@@ -48,6 +48,11 @@ export class ResourceRegistry implements ResourceCatalog {
     return undefined
   }
 
+  /** Whether a scope is one of the provider's own (the `scopes` option), not only an API's. */
+  isProviderScope (scope: string): boolean {
+    return this.#self.scopes.has(scope)
+  }
+
   /** The introspection client_ids of the static list (they must not collide with clients). */
   get staticIntrospectionClientIds (): string[] {
     return [...this.#byClientId.keys()]

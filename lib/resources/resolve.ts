@@ -6,8 +6,13 @@ import type { KnownResource } from '../contracts/resources.js'
 
 /** What an access token for one resource looks like: passed on to `issueAccessToken`. */
 export interface TokenResource {
-  /** The token's `aud` (RFC 8707 §2, RFC 9068 §3). */
-  audience: string
+  /** The resource's identifier (what the claims hook is told). */
+  resource: string
+  /**
+   * The token's `aud` (RFC 8707 §2, RFC 9068 §3): the resource, and with
+   * `includeUserinfoAudience` the userinfo endpoint beside an API when `openid` was granted.
+   */
+  audience: string | string[]
   /** The requested or granted scope, keeping only scopes the resource accepts. */
   scope: string
   /** The access token's lifetime in seconds. */
@@ -35,7 +40,12 @@ async function knownResource (ctx: ProviderContext, value: unknown, allowRedirec
  * authorization.resources = await resolveAuthorizationResources(ctx, params.resource)
  */
 export async function resolveAuthorizationResources (ctx: ProviderContext, raw: unknown): Promise<string[]> {
-  if (raw === undefined || raw === '') return []
+  if (raw === undefined || raw === '') {
+    // `defaultResource`: a request that names none is granted the default (RFC 8707 §2 leaves it
+    // to the server); its tokens are then for it, as if the client had sent it.
+    const fallback = ctx.options.defaultResource
+    return fallback === undefined ? [] : [(await knownResource(ctx, fallback, true)).resource]
+  }
   const values = Array.isArray(raw) ? raw : [raw]
   if (values.length > 10) throw invalidTarget('too many resource parameters', true)
   const resources = new Set<string>()
@@ -63,8 +73,14 @@ export async function resolveTokenResource (
 ): Promise<TokenResource | undefined> {
   let requested = input.requested
   if (requested === undefined || requested === '') {
-    if (input.granted?.length !== 1) return undefined
-    requested = input.granted[0]
+    if (input.granted === undefined) {
+      // client_credentials: `defaultResource` when set, else the token it always got.
+      if (ctx.options.defaultResource === undefined) return undefined
+      requested = ctx.options.defaultResource
+    } else {
+      if (input.granted.length !== 1) return undefined
+      requested = input.granted[0]
+    }
   }
   if (Array.isArray(requested)) {
     throw invalidTarget('this authorization server issues a token for one resource per request; send one resource parameter')
@@ -73,22 +89,33 @@ export async function resolveTokenResource (
   if (input.granted !== undefined && !input.granted.includes(known.resource)) {
     throw invalidTarget('the resource was not granted to this authorization (request it at the authorization endpoint)')
   }
-  const scope = known.self
-    ? input.scope
-    : input.scope.split(' ').filter((value) => value !== '' && known.scopes.has(value)).join(' ')
-  return {
-    audience: known.self ? ctx.options.accessTokenAudience ?? ctx.issuer : known.resource,
-    scope,
-    ttl: known.accessTokenTtl ?? ctx.options.ttl.accessToken,
+  const granted = input.scope.split(' ').filter((value) => value !== '')
+  // A token for the provider itself carries the provider's own scopes, never an API's (those
+  // would tell the wrong audience what it may do); a token for an API carries that API's.
+  const own = granted.filter((value) => known.scopes.has(value))
+  if (known.self) {
+    return { resource: known.resource, audience: ctx.options.accessTokenAudience ?? ctx.issuer, scope: own.join(' '), ttl: ctx.options.ttl.accessToken }
   }
+  const ttl = known.accessTokenTtl ?? ctx.options.ttl.accessToken
+  // `includeUserinfoAudience`: one token for the API and /userinfo (OIDC Core §5.3), as Auth0
+  // does: `aud` names both, and the scope keeps the OpenID scopes userinfo releases claims for.
+  if (ctx.options.includeUserinfoAudience && granted.includes('openid') && input.granted !== undefined) {
+    // offline_access concerns the refresh token (OIDC Core §11), neither the API nor userinfo.
+    const providerScopes = granted.filter((value) => value !== 'offline_access' && ctx.resources.isProviderScope(value) && !known.scopes.has(value))
+    return { resource: known.resource, audience: [known.resource, ctx.urls.userinfo], scope: [...own, ...providerScopes].join(' '), ttl }
+  }
+  return { resource: known.resource, audience: known.resource, scope: own.join(' '), ttl }
 }
 
 /**
  * Whether `/userinfo` accepts a token with this `aud`: only tokens meant for the provider
- * itself (OpenID Connect Core §5.3 is the provider's own resource); a token bound to an API
- * must not be replayed at userinfo by whoever that API is.
+ * itself (OpenID Connect Core §5.3 is the provider's own resource), or naming the userinfo
+ * endpoint (`includeUserinfoAudience`); a token bound only to an API must not be replayed at
+ * userinfo by whoever that API is.
  */
-export function isProviderAudience (ctx: ProviderContext, aud: string): boolean {
+export function isProviderAudience (ctx: ProviderContext, aud: string | string[]): boolean {
+  if (typeof aud !== 'string') return aud.some((value) => isProviderAudience(ctx, value))
   if (aud === (ctx.options.accessTokenAudience ?? ctx.issuer)) return true
+  if (ctx.options.includeUserinfoAudience && aud === ctx.urls.userinfo) return true
   return normalizeResource(aud) === normalizeResource(ctx.issuer)
 }

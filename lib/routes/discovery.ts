@@ -12,8 +12,10 @@ import { corsAllowedHeaders, corsMaxAge, publicCorsHeaders } from '../http/cors.
  */
 export function providerMetadata (ctx: ProviderContext): Record<string, unknown> {
   const { urls, options } = ctx
-  // From the grant registry: adding a grant module advertises it.
-  const grantTypes = grantHandlers.map((handler) => handler.grantType)
+  // From the grant registry: adding a grant module advertises it; `implicit` (OIDC Discovery §3)
+  // when a response type issues an ID token at the authorization endpoint.
+  const grantTypes: string[] = grantHandlers.map((handler) => handler.grantType)
+  if (options.responseTypes.some((type) => type !== 'code')) grantTypes.push('implicit')
   return {
     issuer: ctx.issuer,
     authorization_endpoint: urls.authorize,
@@ -24,8 +26,10 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     introspection_endpoint: urls.introspect,
     revocation_endpoint: urls.revoke,
     scopes_supported: options.scopes,
-    response_types_supported: ['code'],
-    response_modes_supported: ['query'],
+    // OIDC Discovery §3: the response types the host opted into (never one with `token`),
+    // and every response mode the authorization endpoint answers in.
+    response_types_supported: options.responseTypes,
+    response_modes_supported: ['query', 'fragment', 'form_post'],
     grant_types_supported: grantTypes,
     subject_types_supported: ['public'],
     // One list with registration's rules (lib/tokens/algorithms.ts): what our keys can sign.

@@ -13,6 +13,7 @@ import { revokeRoutes } from './revoke.js'
 import { endSessionRoutes } from './end-session.js'
 import { corsRoutes } from '../http/cors.js'
 import { parRoutes } from './par.js'
+import { passkeyRoutesModule } from './passkeys.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
 
@@ -46,4 +47,5 @@ export const browserRouteModules: readonly BrowserRouteModule[] = [
   authorizeRoutes,
   consentRoutes,
   endSessionRoutes,
+  passkeyRoutesModule,
 ]

@@ -27,7 +27,7 @@ export interface IntrospectionResponse {
   exp?: number
   iat?: number
   iss?: string
-  aud?: string
+  aud?: string | string[]
   jti?: string
   cnf?: { jkt: string }
   /** Extension members: the claims hook's (RFC 7662 §2.2). */

@@ -5,7 +5,7 @@ import type { ProviderPages } from '../contracts/pages.js'
 /*
  * The two logout pages, rendered by the page system like login and consent: the host's brand,
  * the `logout.*` keys of the message catalogs, and host templates (`pages.templates.logout`,
- * `pages.templates['logged-out']`). Variables: see the README's "Branding and languages" table.
+ * `pages.templates['logged-out']`). Variables: see docs/pages.md, "Branding and languages".
  * They take the provider's renderer rather than `reply.oidcPages`: the signed-out page may be
  * the answer to a host's route (a logout finished on the host's own page), outside our context.
  */

@@ -41,6 +41,13 @@ export interface TokenClaimsInput {
   resource?: string
   /** The `claims` parameter the code was issued for (JSON), for the ID token. */
   claimsRequest?: string
+  /**
+   * Put the granted scopes' claims in the ID token whatever `idTokenScopeClaims` says: OIDC Core
+   * §5.4, when no access token is issued (response_type=id_token), they have nowhere else to go.
+   */
+  scopeClaimsInIdToken?: boolean
+  /** Only an ID token is being issued (at the authorization endpoint): the `accessToken` hook is not asked. */
+  idTokenOnly?: boolean
 }
 
 /**
@@ -55,7 +62,7 @@ export async function tokenClaims (ctx: ProviderContext, input: TokenClaimsInput
   const claimsRequest = parseStored(input.claimsRequest)
   const requested = Object.keys(claimsRequest?.id_token ?? {})
   const needsAccount = input.accountId !== undefined &&
-    (hooks.accessToken !== undefined || (wantsIdToken && (hooks.idToken !== undefined || ctx.options.idTokenScopeClaims || requested.length > 0)))
+    ((hooks.accessToken !== undefined && input.idTokenOnly !== true) || (wantsIdToken && (hooks.idToken !== undefined || ctx.options.idTokenScopeClaims || input.scopeClaimsInIdToken === true || requested.length > 0)))
   // What the hooks and the user adapter are told: built on first use, once (a client_credentials
   // request without hooks never builds it).
   let context: ClaimsContext | undefined
@@ -70,7 +77,7 @@ export async function tokenClaims (ctx: ProviderContext, input: TokenClaimsInput
   })
   const account = needsAccount ? await ctx.users.claims(input.accountId!, scopes, contextFor()) : null
 
-  const accessToken = hooks.accessToken === undefined
+  const accessToken = hooks.accessToken === undefined || input.idTokenOnly === true
     ? {}
     : withoutRegistered(ctx, 'access_token', await hooks.accessToken({ ...contextFor(), kind: 'access_token', account }))
   // OIDC Core §5.5: the claims asked for at userinfo travel in the token userinfo is called with.
@@ -82,7 +89,7 @@ export async function tokenClaims (ctx: ProviderContext, input: TokenClaimsInput
   }
   let idToken: Record<string, unknown> = {}
   if (wantsIdToken && account !== null) {
-    const released = filterClaims(account, ctx.options.idTokenScopeClaims ? scopes : new Set(), ctx.options.scopeRegistry, requested)
+    const released = filterClaims(account, ctx.options.idTokenScopeClaims || input.scopeClaimsInIdToken === true ? scopes : new Set(), ctx.options.scopeRegistry, requested)
     delete released.sub
     idToken = released
   }

@@ -24,7 +24,8 @@ export interface TokenResponse {
 export interface AccessTokenClaims {
   iss: string
   sub: string
-  aud: string
+  /** One audience, or the resource and the userinfo endpoint (`includeUserinfoAudience`). */
+  aud: string | string[]
   exp: number
   iat: number
   jti: string
@@ -49,7 +50,7 @@ export interface AccessTokenInput {
   authTime?: number
   grantId?: string
   /** `aud`: the RFC 8707 resource the token is for. Default: `accessTokenAudience`, or the issuer. */
-  audience?: string
+  audience?: string | string[]
   /** Lifetime in seconds (a resource server's own). Default: `ttl.accessToken`. */
   ttl?: number
   familyId?: string
@@ -101,8 +102,10 @@ export interface IdTokenInput {
   sub: string
   authTime: number
   nonce?: string
-  /** The access token issued with it, for `at_hash`. */
-  accessToken: string
+  /** The access token issued with it, for `at_hash` (none when the ID token goes through the front channel). */
+  accessToken?: string
+  /** The authorization code issued with it at the authorization endpoint, for `c_hash` (OIDC Core §3.3.2.11). */
+  code?: string
   /** The login session's `sid` (OIDC Back-Channel Logout 1.0 §2.1), when there is one. */
   sid?: string
   /** OIDC Core §2: how the user authenticated. */
@@ -113,8 +116,9 @@ export interface IdTokenInput {
 }
 
 /**
- * Signs an ID token (OpenID Connect Core §2, §3.1.3.6 for `at_hash`). `azp` names the client
- * the token was issued to.
+ * Signs an ID token (OpenID Connect Core §2, §3.1.3.6 for `at_hash`, §3.3.2.11 for `c_hash`).
+ * `azp` names the client the token was issued to. The token endpoint's and the authorization
+ * endpoint's (response types with `id_token`) are made here alike.
  *
  * @example
  * const idToken = await issueIdToken(ctx, { client, sub, authTime, nonce, accessToken })
@@ -131,7 +135,9 @@ export async function issueIdToken (ctx: ProviderContext, input: IdTokenInput): 
   payload.iat = iat
   payload.auth_time = input.authTime
   if (input.nonce !== undefined) payload.nonce = input.nonce
-  payload.at_hash = atHash(input.accessToken, alg)
+  if (input.accessToken !== undefined) payload.at_hash = atHash(input.accessToken, alg)
+  // OIDC Core §3.3.2.11: the same left-half hash, of the code issued beside the ID token.
+  if (input.code !== undefined) payload.c_hash = atHash(input.code, alg)
   payload.azp = input.client.client_id
   if (input.sid !== undefined) payload.sid = input.sid
   if (input.acr !== undefined) payload.acr = input.acr

@@ -57,7 +57,7 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   const familyId = record.family_id
   const authTime = record.auth_time
   const userinfoClaims = record.userinfo_claims
-  if (typeof iss !== 'string' || typeof sub !== 'string' || typeof aud !== 'string' || typeof exp !== 'number' ||
+  if (typeof iss !== 'string' || typeof sub !== 'string' || !isAudience(aud) || typeof exp !== 'number' ||
     typeof iat !== 'number' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined
   if (scope !== undefined && typeof scope !== 'string') return undefined
   if (grantId !== undefined && typeof grantId !== 'string') return undefined
@@ -77,6 +77,11 @@ function asAccessTokenClaims (payload: JWTPayload): AccessTokenClaims | undefine
   if (userinfoClaims !== undefined) claims.userinfo_claims = userinfoClaims as string[]
   if (cnf !== undefined) claims.cnf = { jkt: cnf.jkt as string }
   return claims
+}
+
+/** RFC 7519 §4.1.3: one string, or a non-empty array of strings (a token for an API and userinfo). */
+function isAudience (aud: unknown): aud is string | string[] {
+  return typeof aud === 'string' || (Array.isArray(aud) && aud.length > 0 && aud.every((value) => typeof value === 'string'))
 }
 
 /** RFC 6750 §2.1: `Authorization: Bearer <b64token>`; the scheme is case-insensitive. */

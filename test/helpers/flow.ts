@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import { s256Challenge } from '../../lib/tokens/pkce.js'
+import { authorizationResponse, type AuthorizationResponse } from './form-post.js'
 
 /** A minimal cookie jar for driving the browser pages through app.inject. */
 export class CookieJar {
@@ -50,9 +51,11 @@ export interface FlowOptions {
 }
 
 export interface FlowResult {
-  /** The final redirect to the client. */
+  /** The final redirect to the client (for form_post: the form's action). */
   location: URL
   code: string | null
+  /** The response parameters, whatever the response mode (query, fragment or form_post). */
+  response: AuthorizationResponse
   verifier: string
   jar: CookieJar
   sawLogin: boolean
@@ -94,10 +97,16 @@ export async function runCodeFlow (app: FastifyInstance, options: FlowOptions): 
         jar.update(res)
         continue
       }
-      return { location, code: location.searchParams.get('code'), verifier, jar, sawLogin, sawConsent }
+      const response = authorizationResponse(res)
+      return { location, code: response.params.code ?? null, response, verifier, jar, sawLogin, sawConsent }
     }
     if (res.statusCode !== 200) throw new Error(`unexpected ${res.statusCode}: ${res.body.slice(0, 300)}`)
     const html = res.body
+    if (!html.includes('name="interaction_id"')) {
+      // Not one of our pages: the form_post response (OAuth 2.0 Form Post Response Mode).
+      const response = authorizationResponse(res)
+      return { location: new URL(response.target), code: response.params.code ?? null, response, verifier, jar, sawLogin, sawConsent }
+    }
     const fields = { interaction_id: hiddenField(html, 'interaction_id'), csrf_token: hiddenField(html, 'csrf_token') }
     if (html.includes('name="password"')) {
       sawLogin = true

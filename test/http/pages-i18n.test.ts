@@ -66,6 +66,9 @@ t.test('Chromium on the example server: ui_locales=de renders German, Accept-Lan
   t.equal(await german.textContent('#login-error'), 'Benutzername oder Passwort ist falsch.', 'errors are translated too')
   await german.fill('#password', 'demo')
   await german.click('button[type=submit]')
+  // The example server offers a passkey after a password sign-in, in the request's language too.
+  t.equal(await german.textContent('#passkey-skip'), 'Jetzt nicht')
+  await german.click('#passkey-skip')
   await german.waitForURL(/\/consent\?/)
   t.equal(await german.getAttribute('html', 'lang'), 'de', 'the consent page keeps the language of the request')
   t.match(await german.textContent('main'), /Ihre E-Mail-Adresse/)

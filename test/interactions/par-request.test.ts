@@ -7,6 +7,7 @@ import { HttpBrowser } from '../helpers/http-browser.js'
 import { basic, jwtClaims } from '../helpers/codes.js'
 import { sha256 } from '../../lib/tokens/crypto.js'
 import { pkcePair } from '../helpers/flow.js'
+import { fetchedAuthorizationResponse } from '../helpers/form-post.js'
 import { API_A, API_B, RS_CLIENT, RS_REDIRECT, testResourceClients, testResourceServers } from '../helpers/resources.js'
 
 /*
@@ -66,7 +67,7 @@ async function push (issuer: string, fields: URLSearchParams): Promise<Response>
 async function authorizeError (issuer: string, fields: URLSearchParams): Promise<string | null> {
   const res = await fetch(`${issuer}/authorize?${fields}`, { redirect: 'manual' })
   if (res.status !== 302) return `status ${res.status}`
-  return new URL(res.headers.get('location')!).searchParams.get('error')
+  return (await fetchedAuthorizationResponse(res)).params.error ?? null
 }
 
 t.test('an unknown resource is refused at push time: 400 invalid_target as JSON, no request_uri', async (t) => {
@@ -95,7 +96,8 @@ t.test('every defect /authorize refuses is refused at push time, with the same e
     ['unknown prompt value', { prompt: 'sideways' }, 'invalid_request'],
     ['unknown response_type', { response_type: 'token' }, 'unsupported_response_type'],
     ['no response_type', { response_type: undefined }, 'invalid_request'],
-    ['response_mode fragment', { response_mode: 'fragment' }, 'invalid_request'],
+    ['unknown response_mode', { response_mode: 'jwt' }, 'invalid_request'],
+    ['response_type id_token (not opted in)', { response_type: 'id_token' }, 'unsupported_response_type'],
     ['negative max_age', { max_age: '-1' }, 'invalid_request'],
     ['claims not JSON', { claims: '{nope' }, 'invalid_request'],
     ['malformed dpop_jkt', { dpop_jkt: 'abc' }, 'invalid_request'],

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
-import { oidcProvider, MemoryStore, type OidcProviderOptions, type Store } from '../../lib/index.js'
+import { oidcProvider, MemoryStore, MemoryPasskeyStore, type OidcProviderOptions, type Store } from '../../lib/index.js'
 import { oidcResourceServer } from '../../lib/resource-server/index.js'
 import { OptionsSchema } from '../../lib/contracts/options.js'
 import { storeMethods } from '../../lib/contracts/store.js'
@@ -69,8 +69,26 @@ t.test('schema errors name the option path', async (t) => {
   await expectRefused(t, { ttl: { code: 0 } }, 'option "ttl.code" must be >= 1')
   await expectRefused(t, { clientIdMetadataDocuments: { maxBytes: 10 } }, 'option "clientIdMetadataDocuments.maxBytes" must be >= 256')
   await expectRefused(t, { resourceServers: [{ scopes: {} }] }, 'option "resourceServers[0].resource" is required')
+  const tokenType = await registerError({ responseTypes: ['code', 'code token'] as never })
+  t.match(tokenType?.message, /option "responseTypes\[1\]"/, 'a response type with token is no option')
   const noIssuer = await registerError({ issuer: undefined })
   t.match(noIssuer?.message, /option "issuer"/)
+})
+
+// Issue 26: the messages an adopter meets first are sentences that name the cause.
+t.test('first-hour messages: a short secret in an array, defaultResource, registering twice', async (t) => {
+  const secretSentence = 'must be a random secret of at least 32 characters, or a non-empty array of such secrets (the first signs, all verify); make one with `openssl rand -base64 32`'
+  await expectRefused(t, { cookieSecret: ['short'] }, `option "cookieSecret[0]" ${secretSentence}`)
+  await expectRefused(t, { cookieSecret: 'short' }, `option "cookieSecret" ${secretSentence}`)
+  await expectRefused(t, { defaultResource: 'https://nowhere.example/' }, 'option "defaultResource" names "https://nowhere.example/", which is not the resource of any of `resourceServers` (nor found by `findResourceServer`)')
+
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  await app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32) })
+  await t.rejects(async () => { await app.register(oidcProvider, { issuer: ISSUER, keys: testKeys(), cookieSecret: 'x'.repeat(32) }) }, {
+    code: 'FST_OIDC_ALREADY_REGISTERED',
+    message: /^fastify-oidc-provider is already registered in this Fastify context \(app\.oidc exists\): register it once per context/,
+  })
 })
 
 /** A value for every option the schema knows, as the README and the examples use them. */
@@ -95,6 +113,9 @@ function everyOption (): Record<string, unknown> {
     clients: [{ client_id: 'web', client_secret: 's'.repeat(24), redirect_uris: ['https://app.example/cb'], first_party: true }],
     registration: new RegistrationPolicy(),
     accessTokenAudience: 'https://api.example/',
+    responseTypes: ['code', 'id_token', 'code id_token'],
+    defaultResource: 'https://notes.example/',
+    includeUserinfoAudience: true,
     nonceReplayProtection: false,
     rateLimit: { loginFailures: 5, loginWindow: 600, clientAuthFailures: 10, clientAuthWindow: 600 },
     cookieName: 'idp_session',
@@ -114,6 +135,7 @@ function everyOption (): Record<string, unknown> {
     accessTokenSigningAlg: 'RS256',
     metrics: { registry: new Registry(), prefix: 'idp_', route: '/metrics' },
     health: { route: '/health', timeoutMs: 500 },
+    passkeys: { store: new MemoryPasskeyStore(), rpId: 'localhost', rpName: 'Acme ID', offerEnrolment: false, acr: { deviceBound: 'hw', synced: 'sw' }, challengeTtl: 120 },
   }
 }
 
@@ -134,6 +156,7 @@ t.test('every option that exists still registers', async (t) => {
   const discovery = (await app.inject('/.well-known/openid-configuration')).json()
   t.ok(discovery.scopes_supported.includes('roles'), 'the scopes option applied')
   t.notOk(discovery.scopes_supported.includes('phone'))
+  t.same(discovery.response_types_supported, ['code', 'id_token', 'code id_token'], 'the responseTypes option applied')
   t.same(ttl, before, 'defaults are not written into the host\'s objects')
 })
 

@@ -53,7 +53,7 @@ t.test('without resource, tokens are as before; the issuer itself is a resource 
   const self = await userTokens(server, { scope: 'openid profile notes:read', resources: ['http://localhost:3000/', API_A], tokenResource: 'http://LOCALHOST:3000' })
   t.equal(self.status, 200, JSON.stringify(self.body))
   t.equal(jwtClaims(self.body.access_token).aud, 'http://localhost:3000')
-  t.equal(jwtClaims(self.body.access_token).scope, 'openid profile notes:read', 'the provider keeps every scope')
+  t.equal(jwtClaims(self.body.access_token).scope, 'openid profile', 'a token for the issuer carries the provider\'s own scopes, not the API\'s (issue 26)')
   const userinfo = await server.inject({ url: '/userinfo', headers: { authorization: `Bearer ${self.body.access_token}` } })
   t.equal(userinfo.statusCode, 200)
   t.equal(userinfo.json().sub, 'demo')

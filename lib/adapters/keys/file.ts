@@ -8,6 +8,7 @@ import { KeySourceError } from '../../contracts/errors.js'
 
 const generate = promisify(generateKeyPair)
 
+/** Options of `fileKeys(options)`. */
 export interface FileKeysOptions {
   /** Folder holding the keys: PEM (`.pem`, `.key`) or JWK (`.json`) files. */
   dir: string

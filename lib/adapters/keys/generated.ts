@@ -6,6 +6,7 @@ import { KeySourceError } from '../../contracts/errors.js'
 
 const generate = promisify(generateKeyPair)
 
+/** Options of `generatedKeys(options)`. */
 export interface GeneratedKeysOptions {
   /**
    * One key per listed algorithm; the first is the default signer. Default: `['RS256']`.

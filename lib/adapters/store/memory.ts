@@ -20,6 +20,7 @@ import type {
   Store,
 } from '../../contracts/store.js'
 
+/** Options of `new MemoryStore(options)`. */
 export interface MemoryStoreOptions {
   /** How often expired records are swept, in milliseconds. Default 10 000. */
   sweepIntervalMs?: number

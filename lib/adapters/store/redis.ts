@@ -23,6 +23,7 @@ import type {
   Store,
 } from '../../contracts/store.js'
 
+/** Options of `new RedisStore(options)`. */
 export interface RedisStoreOptions {
   /**
    * An ioredis `Redis` or `Cluster` client. The host owns the connection: it chooses the

@@ -2,6 +2,7 @@ import type { UserAdapter } from '../../contracts/users.js'
 import type { UserClaims } from '../../contracts/claims.js'
 import { hashPassword, verifyPassword } from './password.js'
 
+/** One user of `staticUsers([...])`; the password is hashed (scrypt) when the adapter is built. */
 export interface StaticUser {
   username: string
   /** The user's stable subject identifier. Default: the username. */

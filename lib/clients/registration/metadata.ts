@@ -4,6 +4,8 @@ import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } 
 import { checkPkcePolicy } from '../../tokens/pkce.js'
 import type { ApplicationType, GrantType, TokenEndpointAuthMethod } from '../../contracts/store.js'
 import type { ClientMetadata } from '../../contracts/clients.js'
+import type { AuthorizationResponseType } from '../../contracts/options.js'
+import { canonicalResponseType, grantTypesOf } from '../response-types.js'
 import { validateLogoutMetadata } from '../logout-metadata.js'
 import { validateKeyMetadata } from '../key-metadata.js'
 
@@ -21,13 +23,15 @@ export interface MetadataRules {
    * registration request never sets it: there it is an unknown member, ignored (RFC 7591 §2).
    */
   allowPkcePolicy?: boolean
+  /** The response types the host opted into (`responseTypes`). Default: `code` only. */
+  responseTypes?: readonly AuthorizationResponseType[]
   /** The issuer: an http issuer (development) allows http back-channel logout URIs on loopback. */
   issuer?: string
 }
 
 const defaultAlgorithms = supportedAlgorithms({ algorithms: () => ['RS256'] })
 
-const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
+const grantTypes: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit']
 const authMethods: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']
 const forbiddenSchemes = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const maxUriLength = 2000
@@ -59,24 +63,9 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   }
   const body = input as Record<string, unknown>
 
-  // RFC 7591 §2: grant_types defaults to authorization_code and response_types to code.
-  const grant_types = optionalStringArray(body, 'grant_types') ?? ['authorization_code']
-  if (grant_types.length === 0) throw invalid('grant_types must name at least one grant type')
-  for (const grant of grant_types) {
-    if (!grantTypes.includes(grant as GrantType)) throw invalid(`grant_types: ${show(grant)} is not supported`)
-  }
+  const { grant_types, response_types } = checkGrantAndResponseTypes(body, rules.responseTypes ?? ['code'])
   const usesCode = grant_types.includes('authorization_code')
-  if (grant_types.includes('refresh_token') && !usesCode) {
-    throw invalid('grant_types: refresh_token requires authorization_code')
-  }
-
-  const response_types = optionalStringArray(body, 'response_types') ?? (usesCode ? ['code'] : [])
-  for (const responseType of response_types) {
-    if (responseType !== 'code') throw invalid(`response_types: ${show(responseType)} is not supported (only 'code')`)
-  }
-  if (usesCode !== response_types.includes('code')) {
-    throw invalid("grant_types and response_types are inconsistent: authorization_code goes with the 'code' response type (RFC 7591 section 2.1)")
-  }
+  const usesFrontChannel = usesCode || grant_types.includes('implicit')
 
   const token_endpoint_auth_method = (optionalString(body, 'token_endpoint_auth_method') ?? 'client_secret_basic') as TokenEndpointAuthMethod
   if (!authMethods.includes(token_endpoint_auth_method)) {
@@ -89,7 +78,7 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   // A missing or mistyped redirect_uris is a metadata problem (invalid_client_metadata); a
   // present but unacceptable URI is invalid_redirect_uri (RFC 7591 §3.2.2).
   const redirect_uris = optionalStringArray(body, 'redirect_uris') ?? []
-  if (usesCode && redirect_uris.length === 0) throw invalid('redirect_uris is required for the authorization_code grant')
+  if (usesFrontChannel && redirect_uris.length === 0) throw invalid('redirect_uris is required for the authorization_code and implicit grants')
   if (redirect_uris.length > maxRedirectUris) throw invalidRedirect(`at most ${maxRedirectUris} redirect_uris`)
   const parsed = redirect_uris.map(parseRedirectUri)
 
@@ -100,6 +89,14 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   const application_type: ApplicationType = declaredType ??
     (parsed.some((uri) => isPrivateUseScheme(uri)) ? 'native' : 'web')
   for (const uri of parsed) checkRedirectUriForType(uri, application_type)
+  // OIDC Registration §2: a web client of the implicit grant (an ID token in the front channel)
+  // registers https redirect URIs only, never on localhost. An http issuer (development on one
+  // machine) is let off, as for back-channel logout URIs.
+  if (grant_types.includes('implicit') && application_type === 'web' && rules.issuer?.startsWith('http:') !== true) {
+    for (const uri of parsed) {
+      if (uri.protocol !== 'https:' || isLoopbackHostname(uri.hostname)) throw invalidRedirect(`redirect_uri ${show(uri.href)}: a web client of the implicit grant must use https and no localhost (OpenID Connect Registration section 2)`)
+    }
+  }
 
   // RFC 7591 §2: the server may narrow the requested scope; the response tells the client what
   // it got. Narrowing to nothing would register a client that can ask for nothing, so refuse.
@@ -141,6 +138,43 @@ export function validateClientMetadata (input: unknown, rules: MetadataRules): C
   }))
   Object.assign(metadata, validateKeyMetadata(body, token_endpoint_auth_method))
   return metadata
+}
+
+/**
+ * `grant_types` and `response_types` (RFC 7591 §2, OIDC Registration §2), with their defaults
+ * (`authorization_code`; `code` when it is used), each response type one the host opted into,
+ * spelled canonically, and the two lists consistent: `code` goes with `authorization_code`,
+ * `id_token` with `implicit`, `code id_token` with both, and every grant a response type needs
+ * is registered (RFC 7591 §2.1).
+ */
+function checkGrantAndResponseTypes (body: Record<string, unknown>, allowed: readonly AuthorizationResponseType[]): { grant_types: GrantType[], response_types: string[] } {
+  const grant_types = optionalStringArray(body, 'grant_types') ?? ['authorization_code']
+  if (grant_types.length === 0) throw invalid('grant_types must name at least one grant type')
+  const frontChannel = allowed.some((type) => type !== 'code')
+  for (const grant of grant_types) {
+    if (!grantTypes.includes(grant as GrantType) || (grant === 'implicit' && !frontChannel)) throw invalid(`grant_types: ${show(grant)} is not supported`)
+  }
+  const usesCode = grant_types.includes('authorization_code')
+  if (grant_types.includes('refresh_token') && !usesCode) {
+    throw invalid('grant_types: refresh_token requires authorization_code')
+  }
+  const requested = optionalStringArray(body, 'response_types') ?? (usesCode ? ['code'] : [])
+  const response_types = [...new Set(requested.map((type) => {
+    const canonical = canonicalResponseType(type)
+    if (canonical === undefined || !allowed.includes(canonical)) {
+      // RFC 9700 §2.1.2: no access token in the authorization response, so no `token` type at all.
+      const why = /(^| )token( |$)/.test(type) ? 'response types with token are never supported (RFC 9700 section 2.1.2)' : `supported: ${allowed.join(', ')}`
+      throw invalid(`response_types: ${show(type)} is not supported (${why})`)
+    }
+    return canonical
+  }))]
+  const needed = new Set(response_types.flatMap((type) => grantTypesOf(type as AuthorizationResponseType)))
+  for (const grant of ['authorization_code', 'implicit'] as const) {
+    if (needed.has(grant) !== grant_types.includes(grant)) {
+      throw invalid(`grant_types and response_types are inconsistent: ${grant} goes with the response types ${grant === 'implicit' ? "'id_token' and 'code id_token'" : "'code' and 'code id_token'"} (RFC 7591 section 2.1, OpenID Connect Registration section 2)`)
+    }
+  }
+  return { grant_types: grant_types as GrantType[], response_types }
 }
 
 function optionalString (body: Record<string, unknown>, name: string): string | undefined {

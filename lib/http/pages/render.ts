@@ -24,11 +24,12 @@ export async function renderPage (
   reply: FastifyReply,
   page: PageName,
   data: Record<string, unknown>,
-  formTargets: readonly string[] = []
+  formTargets: readonly string[] = [],
+  scriptSource?: string
 ): Promise<FastifyReply> {
   const renderer = reply.oidcPages
   const locale = typeof data.locale === 'string' ? data.locale : requestLocale(reply)
-  return await renderer.send(reply, page, data, { locale, formTargets })
+  return await renderer.send(reply, page, data, { locale, formTargets, ...(scriptSource === undefined ? {} : { scriptSource }) })
 }
 
 /** The language of a page that belongs to no interaction (an error page). */

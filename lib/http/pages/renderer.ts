@@ -86,13 +86,14 @@ export class PageRenderer implements ProviderPages {
     }
   }
 
-  /** Renders `page` into the reply. `data` are the page's variables (see the README's table). */
+  /** Renders `page` into the reply. `data` are the page's variables (see the table in docs/pages.md, "Branding and languages"). */
   async send (reply: FastifyReply, page: PageName, data: Record<string, unknown>, options: PageRenderOptions): Promise<FastifyReply> {
     const nonce = randomBytes(16).toString('base64')
     const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ')
     const styleSrc = `'nonce-${nonce}'${this.#styleSources === '' ? '' : ` ${this.#styleSources}`}`
+    const scripts = options.scriptSource === undefined ? '' : `; script-src ${options.scriptSource}; connect-src 'self'`
     reply.headers({
-      'content-security-policy': `default-src 'none'; style-src ${styleSrc}; img-src ${this.#imgSources}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+      'content-security-policy': `default-src 'none'; style-src ${styleSrc}; img-src ${this.#imgSources}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'${scripts}`,
       'x-frame-options': 'DENY',
       'x-content-type-options': 'nosniff',
       // same-origin, not no-referrer: under no-referrer a browser posts our own forms with
