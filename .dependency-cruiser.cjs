@@ -26,6 +26,8 @@ const layers = [
   { folder: 'routes', layer: 9 },
   { folder: 'provider', layer: 10 },
   { folder: 'resource-server', layer: 10 },
+  // The admin plugin (issue 30): client administration over HTTP, behind the resource server.
+  { folder: 'admin', layer: 10 },
   // The keys CLI generates and lists keys: it needs the key contracts, the crypto helpers and the
   // key adapters, not the provider.
   { folder: 'cli', layer: 11, only: ['contracts', 'tokens', 'adapters'] },

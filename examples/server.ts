@@ -9,7 +9,7 @@
  * Environment: PORT, HOST, ISSUER, STORE, REDIS_URL, REDIS_CLUSTER_NODES, DATABASE_URL,
  * DATABASE_SCHEMA, SECRET_KEY, KEYS_DIR,
  * LOG_LEVEL, TRUST_PROXY, CODE_TTL, ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL, DEVICE_CODE_TTL,
- * ACCESS_TOKEN_ALG, METRICS (see .env.example), read through examples/env.ts: empty means unset, a
+ * ACCESS_TOKEN_ALG, METRICS, AUDIT_LOG (see .env.example), read through examples/env.ts: empty means unset, a
  * malformed value stops the start with one line. `npm start` also reads `.env` when it exists.
  *
  * On an http loopback issuer (the default http://localhost:3000) the provider also delivers
@@ -33,6 +33,7 @@ import {
 } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
 import { createPostgresStore } from './postgres.js'
+import { writeAuditLog } from './audit-log.js'
 import { envVar, loadDotEnv, readCommonEnv, runExample, type CommonEnv, type ExampleEnv } from './env.js'
 
 export type { ExampleEnv } from './env.js'
@@ -104,6 +105,7 @@ export async function buildExampleServer (
   const algorithms: SigningAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
   const accessTokenAlg = envVar.oneOf(env, 'ACCESS_TOKEN_ALG', algorithms)
   const metrics = envVar.boolean(env, 'METRICS') ?? false
+  const auditLog = envVar.string(env, 'AUDIT_LOG')
   // An ISSUER with a path (https://example.com/oidc) mounts the provider under it, as every URL in
   // discovery names it, like the MCP example; the metadata is also answered path-inserted at the
   // host's root (RFC 8414 §3.1).
@@ -135,6 +137,8 @@ export async function buildExampleServer (
     ...extra,
   })
   app.addHook('onClose', closeStore)
+  // AUDIT_LOG=path: every security event as one JSON line (docs/audit-events.md).
+  if (auditLog !== undefined) app.addHook('onClose', writeAuditLog(app.oidc, auditLog, app.log))
   // The process's own metrics (CPU, RSS, heap, event-loop lag) beside the provider's.
   const registry = app.oidc.metrics?.registry
   if (registry !== undefined) collectDefaultMetrics({ register: registry })

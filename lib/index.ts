@@ -1,8 +1,10 @@
 export { oidcProvider } from './provider/plugin.js'
 export type { AuthorizationResponseType, OidcProviderOptions, StaticClient } from './contracts/options.js'
-export type { OidcHostApi } from './provider/host-api.js'
+export type { OidcHostApi, ConnectedAppsApi } from './provider/host-api.js'
+export type { ClientAdmin, AdminClient, IssuedClient, ClientListQuery, ClientList } from './clients/admin.js'
+export type { ConnectedApp, ConnectedAppsPage, ConnectedAppsQuery } from './sessions/connected-apps.js'
 export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './contracts/errors.js'
-export type { SecurityEvents, SecurityEventName } from './contracts/events.js'
+export type { SecurityEvents, SecurityEventName, AuditRecord, AuditOutcome } from './contracts/events.js'
 
 export { MemoryStore, type MemoryStoreOptions } from './adapters/store/memory.js'
 export { RedisStore, type RedisStoreOptions } from './adapters/store/redis.js'
@@ -33,6 +35,7 @@ export {
   type AccessTokenPayload,
   type LocalKeys,
 } from './resource-server/index.js'
+export { oidcAdmin, type OidcAdminOptions } from './admin/index.js'
 export type {
   Interaction, InteractionClient, InteractionScope, InteractionPrompt, InteractionResult, InteractionErrorCode,
   InteractionOptions, LoginResult, ConsentResult, PasswordCheck,

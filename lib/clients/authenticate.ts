@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
-import { safeEqualDigests, sha256 } from '../tokens/crypto.js'
+import { nowSeconds, safeEqualDigests, sha256 } from '../tokens/crypto.js'
 import { clientAuthFailureKind, FailureCounter } from '../http/failure-counters.js'
 import { AssertionError, assertionSubject, jwtBearerAssertionType, verifyClientAssertion } from './assertion.js'
 
@@ -123,7 +123,7 @@ export async function authenticateClient (
   const storedHash = client?.client_secret_hash
   if (presented.secret !== undefined) {
     // Always compare, even for an unknown or public client, so every failure costs the same.
-    const matches = safeEqualDigests(sha256(presented.secret), storedHash ?? dummySecretHash)
+    const matches = secretMatches(client, sha256(presented.secret), storedHash)
     if (client === undefined || storedHash === undefined || client.token_endpoint_auth_method === 'none') {
       return await fail('client authentication failed', presented.clientId)
     }
@@ -138,6 +138,19 @@ export async function authenticateClient (
   }
   if (!options.allowPublic) return await fail('a public client cannot be authenticated at this endpoint', presented.clientId)
   return client
+}
+
+/**
+ * The current secret, or the rotated-out one until its overlap ends (issue 30: a rotation
+ * lets a fleet switch without downtime). Both digests are always compared, so timing tells
+ * neither whether an overlap is running nor which secret matched.
+ */
+function secretMatches (client: ClientRecord | undefined, presentedHash: string, storedHash: string | undefined): boolean {
+  const current = safeEqualDigests(presentedHash, storedHash ?? dummySecretHash)
+  const previousHash = client?.previous_client_secret_hash
+  const previous = safeEqualDigests(presentedHash, previousHash ?? dummySecretHash)
+  const overlapOpen = previousHash !== undefined && nowSeconds() < (client?.previous_client_secret_expires_at ?? 0)
+  return current || (previous && overlapOpen)
 }
 
 /** The URL each endpoint is reached at, which an assertion's `aud` may name. */

@@ -32,7 +32,7 @@ export type KeyClientMetadata = Pick<ClientRecord,
  * client record without what the provider adds to it (its id, the hashes of its secrets, when
  * it was issued).
  */
-export type ClientMetadata = Omit<ClientRecord, 'client_id' | 'client_secret_hash' | 'registration_access_token_hash' | 'client_id_issued_at'>
+export type ClientMetadata = Omit<ClientRecord, 'client_id' | 'client_secret_hash' | 'previous_client_secret_hash' | 'previous_client_secret_expires_at' | 'registration_access_token_hash' | 'client_id_issued_at'>
 
 /**
  * Dynamic client registration policy (RFC 7591 §3). `{}` is open registration, as in the

@@ -33,6 +33,15 @@ export interface SecurityEvents {
   'client.registered': { clientId: string, ip: string }
   'client.updated': { clientId: string }
   'client.deleted': { clientId: string }
+  /** A client created through administration (`app.oidc.clients`, `oidcAdmin`). */
+  'client.created': { clientId: string }
+  /** A client secret rotated through administration; the old one works `overlapSeconds` more. */
+  'client.secret_rotated': { clientId: string, overlapSeconds: number }
+  /**
+   * A call to the `oidcAdmin` plugin: who (`subject`, the admin token's `sub`, or its `client_id`
+   * when it has no user), what (`method`, `route`), the client concerned and the answer's status.
+   */
+  'admin.call': { subject?: string, method: string, route: string, clientId?: string, statusCode: number }
   /** A login session ended: the user logged out, host code ended it, or a new login in the browser replaced it. */
   'session.ended': { accountId: string, sid?: string, reason: SessionEndReason, clients: number }
   /** A Logout Token could not be delivered to a client's `backchannel_logout_uri`. */
@@ -74,9 +83,97 @@ export interface SecurityEvents {
 /** The name of a security event, e.g. `'login.failure'`: see `SecurityEvents` for each one's fields. */
 export type SecurityEventName = keyof SecurityEvents
 
+/** Whether the action an audit record reports succeeded or was refused/failed. */
+export type AuditOutcome = 'success' | 'failure'
+
+/**
+ * One security event as an audit record (`app.oidc.onAudit`): what (`event`), when (`time`,
+ * RFC 3339), who (`accountId`, or `detail.username` for a failed login), which client, from where
+ * (`ip`), and the `outcome`; `detail` is the event itself. Never a token, code, secret or
+ * password: events carry ids only. One JSON line each is a complete audit log.
+ */
+export interface AuditRecord<Name extends SecurityEventName = SecurityEventName> {
+  time: string
+  event: Name
+  outcome: AuditOutcome
+  accountId?: string
+  clientId?: string
+  ip?: string
+  detail: SecurityEvents[Name]
+}
+
+/**
+ * Each event's outcome: success, failure, or read off the event. A table the compiler checks
+ * complete, so a new event cannot be added without deciding it.
+ */
+const outcomes: { [Name in SecurityEventName]: AuditOutcome | ((event: SecurityEvents[Name]) => AuditOutcome) } = {
+  'login.success': 'success',
+  'login.failure': 'failure',
+  'login.locked': 'failure',
+  'consent.granted': 'success',
+  'consent.denied': 'failure',
+  'token.issued': 'success',
+  'code.replayed': 'failure',
+  'refresh_token.reused': 'failure',
+  'refresh_token.retried': 'success',
+  'client_auth.failure': 'failure',
+  'token.revoked': 'success',
+  'grant.revoked': 'success',
+  'sessions.ended': 'success',
+  'client.registered': 'success',
+  'client.updated': 'success',
+  'client.deleted': 'success',
+  'client.created': 'success',
+  'client.secret_rotated': 'success',
+  'admin.call': (event) => event.statusCode < 400 ? 'success' : 'failure',
+  'session.ended': 'success',
+  'backchannel_logout.failed': 'failure',
+  'backchannel_logout.delivered': 'success',
+  'jwks_uri.fetched': (event) => event.outcome === 'ok' ? 'success' : 'failure',
+  'client_metadata.fetched': (event) => event.outcome === 'error' ? 'failure' : 'success',
+  'client_metadata.failed': 'failure',
+  'form.cross_site': 'failure',
+  'passkey.registered': 'success',
+  'passkey.removed': 'success',
+  'passkey.failure': 'failure',
+  'token.exchanged': 'success',
+  'device.requested': 'success',
+  'device.approved': 'success',
+  'device.denied': 'failure',
+  'device.expired': 'failure',
+  'device.user_code_failure': 'failure',
+}
+
+/** Builds the audit record of an event (`time` is now). */
+export function auditRecord<Name extends SecurityEventName> (name: Name, event: SecurityEvents[Name]): AuditRecord<Name> {
+  const outcome = outcomes[name] as AuditOutcome | ((event: SecurityEvents[Name]) => AuditOutcome)
+  const fields = event as { accountId?: unknown, clientId?: unknown, ip?: unknown }
+  return {
+    time: new Date().toISOString(),
+    event: name,
+    outcome: typeof outcome === 'function' ? outcome(event) : outcome,
+    ...(typeof fields.accountId === 'string' ? { accountId: fields.accountId } : {}),
+    ...(typeof fields.clientId === 'string' ? { clientId: fields.clientId } : {}),
+    ...(typeof fields.ip === 'string' ? { ip: fields.ip } : {}),
+    detail: event,
+  }
+}
+
 /** A typed emitter: `on('login.failure', (event) => ...)` knows the event's shape. */
 export class SecurityEventEmitter {
   readonly #emitter = new EventEmitter()
+  readonly #auditListeners = new Set<(record: AuditRecord) => void>()
+
+  /** Every event, as an audit record. Records are only built while someone listens. */
+  onAudit (listener: (record: AuditRecord) => void): this {
+    this.#auditListeners.add(listener)
+    return this
+  }
+
+  offAudit (listener: (record: AuditRecord) => void): this {
+    this.#auditListeners.delete(listener)
+    return this
+  }
 
   on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): this {
     this.#emitter.on(name, listener)
@@ -94,6 +191,15 @@ export class SecurityEventEmitter {
       this.#emitter.emit(name, event)
     } catch (error) {
       log.error({ err: error, event: name }, 'fastify-oidc-provider: a security event listener threw')
+    }
+    if (this.#auditListeners.size === 0) return
+    const record = auditRecord(name, event)
+    for (const listener of this.#auditListeners) {
+      try {
+        listener(record)
+      } catch (error) {
+        log.error({ err: error, event: name }, 'fastify-oidc-provider: an audit listener threw')
+      }
     }
   }
 }

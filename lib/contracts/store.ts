@@ -53,6 +53,12 @@ export interface ClientRecord {
   id_token_signed_response_alg?: string
   /** The host's PKCE policy for this client (contracts/clients.ts `PkcePolicy`); absent means `required` (lib/tokens/pkce.ts). */
   pkce?: 'required' | 'nonce-allowed' | 'optional'
+  /**
+   * A rotated-out secret's SHA-256 and the end of its overlap (issue 30): client authentication
+   * accepts it until `previous_client_secret_expires_at`, so a fleet can switch without downtime.
+   */
+  previous_client_secret_hash?: string
+  previous_client_secret_expires_at?: EpochSeconds
   /** SHA-256 (base64url) of the RFC 7592 registration access token. */
   registration_access_token_hash?: string
   client_id_issued_at: EpochSeconds
@@ -96,6 +102,22 @@ export interface ClientStore {
    * deleted client back.
    */
   updateClientIfExists (client: ClientRecord): Promise<boolean>
+  /**
+   * One page of the stored clients ordered by `client_id` (administration), after the previous
+   * page's `next`. Reads a client index, never a keyspace scan; `next` is absent on the last
+   * page. One SQL statement (`client_id > after ORDER BY client_id LIMIT`); a consistent read.
+   */
+  listClients (page: ClientPage): Promise<ClientsPage>
+}
+
+export interface ClientPage {
+  after?: string
+  limit: number
+}
+
+export interface ClientsPage {
+  clients: ClientRecord[]
+  next?: string
 }
 
 /** Everything an authorization code is bound to (RFC 6749 §4.1.2, RFC 7636 §4.4). */
@@ -219,6 +241,49 @@ export interface GrantStore {
    * when the grant is live (its end is then at least `expiresAt`).
    */
   extendGrant (grantId: string, expiresAt: EpochSeconds): Promise<boolean>
+  /**
+   * One page of an account's live grants with their live refresh families (connected apps),
+   * ordered by `grantId`; `after` is the previous page's `next`. Reads the account's own index
+   * (never every grant). A page may hold fewer than `limit` grants while `next` is set (entries
+   * of grants that ended meanwhile are skipped); `next` is absent on the last page. One SQL
+   * statement (grants of the account joined with their live families, `grant_id > after`,
+   * `LIMIT`); nothing in it needs to be atomic beyond a consistent read.
+   */
+  listAccountGrants (accountId: string, page: GrantPage): Promise<AccountGrantsPage>
+}
+
+/** Where a page of grants starts and how long it is. */
+export interface GrantPage {
+  /** The `next` of the previous page; absent for the first page. */
+  after?: string
+  /** At most this many grants (the provider asks for 1 to 100). */
+  limit: number
+}
+
+/** A live refresh family as the connected-apps list shows it (no token hashes). */
+export interface GrantFamilyActivity {
+  familyId: string
+  scope: string
+  offline: boolean
+  /** The login session it was issued in (a bearer secret: never shown to anyone). */
+  sessionId?: string
+  /** The session's public id (Back-Channel Logout 1.0 §2.1). */
+  sid?: string
+  resources?: string[]
+  createdAt: EpochSeconds
+  /** The family's last rotation, or its start when it never rotated. */
+  lastUsedAt: EpochSeconds
+}
+
+/** A live grant with its live families. */
+export interface GrantActivity extends GrantRecord {
+  families: GrantFamilyActivity[]
+}
+
+export interface AccountGrantsPage {
+  grants: GrantActivity[]
+  /** Pass as `after` for the next page; absent on the last one. */
+  next?: string
 }
 
 /** Access tokens are self-contained JWTs; the store only keeps the deny-list of their `jti`. */
@@ -598,6 +663,7 @@ export const storeMethods = {
   saveClient: 'required',
   deleteClient: 'required',
   updateClientIfExists: 'required',
+  listClients: 'required',
   saveCode: 'required',
   consumeCode: 'required',
   saveRefreshToken: 'required',
@@ -610,6 +676,7 @@ export const storeMethods = {
   revokeAccountGrants: 'required',
   revokeClientGrants: 'required',
   extendGrant: 'required',
+  listAccountGrants: 'required',
   revokeAccessToken: 'required',
   isAccessTokenRevoked: 'required',
   saveSession: 'required',

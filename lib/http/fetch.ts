@@ -1,3 +1,4 @@
+import { inSpan } from '../contracts/tracing.js'
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns'
 import { rootCertificates } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
@@ -136,6 +137,14 @@ function causeChain (error: unknown): unknown[] {
  * @example
  * const fetcher = createFetcher({ allowLoopback: process.env.NODE_ENV === 'development' })
  */
+function hostOf (raw: string): string {
+  try {
+    return new URL(raw).host
+  } catch {
+    return ''
+  }
+}
+
 export function createFetcher (options: FetcherOptions = {}): OutboundFetcher {
   const allowLoopback = options.allowLoopback === true
   const allowHttpLoopback = options.allowHttpLoopback === true
@@ -152,7 +161,20 @@ export function createFetcher (options: FetcherOptions = {}): OutboundFetcher {
     return { url: checked.url, agent: checked.plainHttp ? httpAgent : httpsAgent }
   }
 
+  /** One span per outbound request: method and host only (a path or query may carry ids). */
   async function send<T> (
+    raw: string,
+    init: { method: 'GET' | 'POST', headers: Record<string, string>, body?: string, timeoutMs: number },
+    read: (response: Dispatcher.ResponseData, headers: Headers) => Promise<FetchResult<T>>
+  ): Promise<FetchResult<T>> {
+    return await inSpan('oidc.fetch', { 'http.request.method': init.method, 'server.address': hostOf(raw) }, async (span) => {
+      const result = await sendUntraced(raw, init, read)
+      span.setAttribute('oidc.fetch.outcome', result.ok ? 'ok' : result.reason)
+      return result
+    })
+  }
+
+  async function sendUntraced<T> (
     raw: string,
     init: { method: 'GET' | 'POST', headers: Record<string, string>, body?: string, timeoutMs: number },
     read: (response: Dispatcher.ResponseData, headers: Headers) => Promise<FetchResult<T>>

@@ -1,3 +1,4 @@
+import { inSpan } from '../contracts/tracing.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
@@ -24,6 +25,19 @@ import type { Authentication, AuthorizationRequest, Decision, FlowDeps, IssueCod
  * `status` is 302 after a GET and 303 after a form post (Post/Redirect/Get).
  */
 export async function act (
+  deps: FlowDeps,
+  decision: Decision,
+  authorization: AuthorizationRequest,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: 302 | 303
+): Promise<FastifyReply> {
+  // One span per interaction step: which step, for which client (an id, never the user).
+  return await inSpan(`oidc.interaction.${decision.kind}`, { 'oauth.client_id': authorization.client.client_id }, async () =>
+    await actUntraced(deps, decision, authorization, request, reply, status))
+}
+
+async function actUntraced (
   deps: FlowDeps,
   decision: Decision,
   authorization: AuthorizationRequest,

@@ -1,11 +1,19 @@
 import type { ProviderContext } from '../contracts/context.js'
-import type { SecurityEventName, SecurityEvents } from '../contracts/events.js'
+import type { AuditRecord, SecurityEventName, SecurityEvents } from '../contracts/events.js'
 import type { EndpointUrls } from '../contracts/urls.js'
 import type { PublicJwk } from '../contracts/keys.js'
 import { endAccountSessions } from '../sessions/end.js'
+import {
+  listConnectedApps,
+  revokeAllConnectedApps,
+  revokeConnectedApp,
+  type ConnectedAppsPage,
+  type ConnectedAppsQuery,
+} from '../sessions/connected-apps.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Interaction, InteractionResult, LogoutInteraction, PasswordCheck } from '../contracts/interactions.js'
 import type { InteractionService } from '../interactions/service.js'
+import { createClientAdmin, type ClientAdmin } from '../clients/admin.js'
 import type { ProviderHealth } from './health.js'
 import type { ProviderMetrics } from './metrics/index.js'
 import type { PasskeyLogin, PasskeySummary } from '../contracts/passkeys.js'
@@ -77,9 +85,29 @@ export interface OidcHostApi {
    * `revokeAccountGrants`.
    */
   endAccountSessions (accountId: string): Promise<number>
+  /**
+   * A user's connected apps (the clients they let in): list them a page at a time, revoke one
+   * client's access or all of them. Revoking ends every code, token and refresh family under
+   * the grant at once on every instance, and tells the client by back-channel logout when it
+   * registered for it. See docs/connected-apps.md.
+   */
+  readonly connectedApps: ConnectedAppsApi
+  /**
+   * Client administration: `create`, `get`, `update` (RFC 7592 §2.2 replacement), `delete`,
+   * `rotateSecret(clientId, overlapSeconds)` and `list({ after, limit, search })`. A new secret is
+   * in the one answer that issues it; static clients are read-only (409). Errors are
+   * `OAuthError`s (`invalid_client_metadata`, 404 for an unknown client). See docs/administration.md.
+   */
+  readonly clients: ClientAdmin
   /** Subscribes to security events (logins, lockouts, replays, revocations, registrations). */
   on<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
   off<Name extends SecurityEventName> (name: Name, listener: (event: SecurityEvents[Name]) => void): void
+  /**
+   * Subscribes to the audit stream: every security event as one `AuditRecord` (who, what, when,
+   * client, outcome; never a token or secret). Returns the function that unsubscribes. See
+   * docs/audit-events.md.
+   */
+  onAudit (listener: (record: AuditRecord) => void): () => void
   /**
    * The pending interaction a request belongs to (its `interaction_id` in the query, form or
    * route params, or `interactionId`), checked to come from the browser that started it and
@@ -130,6 +158,16 @@ function passkeysApi (ceremonies: PasskeyCeremonies | undefined): OidcPasskeysAp
   }
 }
 
+/** `app.oidc.connectedApps`: what a user let in, for the account page or the host's own. */
+export interface ConnectedAppsApi {
+  /** One page of the user's apps (`limit` 1–100, default 50; `after` is the last page's `next`). */
+  list (accountId: string, query?: ConnectedAppsQuery): Promise<ConnectedAppsPage>
+  /** Ends every grant of the user to `clientId`; returns how many ended. */
+  revoke (accountId: string, clientId: string): Promise<number>
+  /** Ends every grant of the user; returns how many ended. */
+  revokeAll (accountId: string): Promise<number>
+}
+
 export function createHostApi (
   ctx: ProviderContext,
   interactions: InteractionService,
@@ -157,6 +195,12 @@ export function createHostApi (
       ctx.audit('grant.revoked', { clientId, reason: 'host' })
       return count
     },
+    clients: createClientAdmin(ctx),
+    connectedApps: {
+      list: async (accountId, query) => await listConnectedApps(ctx, accountId, query),
+      revoke: async (accountId, clientId) => await revokeConnectedApp(ctx, accountId, clientId, 'host'),
+      revokeAll: async (accountId) => await revokeAllConnectedApps(ctx, accountId, 'host'),
+    },
     async endAccountSessions (accountId) {
       // Through the sessions module: each ended session also notifies its clients (back-channel logout).
       const count = await endAccountSessions(ctx, accountId)
@@ -170,5 +214,9 @@ export function createHostApi (
     passkeys: passkeysApi(interactions.passkeys),
     on (name, listener) { ctx.events.on(name, listener) },
     off (name, listener) { ctx.events.off(name, listener) },
+    onAudit (listener) {
+      ctx.events.onAudit(listener)
+      return () => { ctx.events.offAudit(listener) }
+    },
   }
 }

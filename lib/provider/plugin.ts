@@ -1,3 +1,6 @@
+import { traceStore } from './tracing.js'
+import { tracingRegistered } from '../contracts/tracing.js'
+import type { Store } from '../contracts/store.js'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
@@ -23,6 +26,11 @@ import { checkStoreAtStart, createHealth, registerHealthRoutes } from './health.
 import { buildContext } from './context.js'
 import { InteractionService } from '../interactions/service.js'
 import { checkHostPagePaths } from '../interactions/host-page-paths.js'
+
+/** The store with a span per operation when a tracer provider is registered (provider/tracing.ts). */
+function traced (store: Store): Store {
+  return tracingRegistered() ? traceStore(store) : store
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -68,7 +76,7 @@ const oidcProviderPlugin: FastifyPluginAsync<OidcProviderOptions> = async (app, 
   const ctx = buildContext({
     issuer,
     options,
-    store: metrics?.instrumentStore(options.store) ?? options.store,
+    store: traced(metrics?.instrumentStore(options.store) ?? options.store),
     keys,
     staticClients,
     resources,

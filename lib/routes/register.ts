@@ -24,6 +24,15 @@ interface ManagementRoute {
   Params: { clientId: string }
 }
 
+/** A rotation's overlap (`previous_client_secret_*`), carried through an update that keeps the secret. */
+function previousSecretOf (client: ClientRecord): Partial<ClientRecord> {
+  if (client.previous_client_secret_hash === undefined) return {}
+  return {
+    previous_client_secret_hash: client.previous_client_secret_hash,
+    ...(client.previous_client_secret_expires_at === undefined ? {} : { previous_client_secret_expires_at: client.previous_client_secret_expires_at }),
+  }
+}
+
 const invalidMetadata = (description: string): OAuthError => new OAuthError('invalid_client_metadata', description)
 
 /**
@@ -137,6 +146,8 @@ export async function registerRoutes (app: FastifyInstance, ctx: ProviderContext
       ...metadata,
       client_id: client.client_id,
       ...(secretHash === undefined ? {} : { client_secret_hash: secretHash }),
+      // An administrator's secret rotation keeps its overlap through a client's own update.
+      ...(secretHash === undefined ? {} : previousSecretOf(client)),
       registration_access_token_hash: client.registration_access_token_hash,
       client_id_issued_at: client.client_id_issued_at,
     }

@@ -1,6 +1,6 @@
 import type { BackgroundWork, ProviderContext } from '../contracts/context.js'
 import type { SessionRecord } from '../contracts/store.js'
-import { signLogoutToken } from './logout-token.js'
+import { signLogoutToken, type LogoutSubject } from './logout-token.js'
 
 /** Deliveries still running, per provider, so `app.close()` can let them finish. */
 /**
@@ -11,19 +11,32 @@ import { signLogoutToken } from './logout-token.js'
  * failure is logged and raised as `backchannel_logout.failed`, never turned into a failed logout.
  */
 export function notifyClients (ctx: ProviderContext, session: SessionRecord): void {
-  const clientIds = session.clients ?? []
-  if (clientIds.length === 0) return
-  for (const clientId of clientIds) {
-    ctx.deliveries.track(deliver(ctx, session, clientId).catch((error: unknown) => {
-      ctx.log.error({ err: error, clientId }, 'fastify-oidc-provider: back-channel logout delivery threw')
-    }))
-  }
+  for (const clientId of session.clients ?? []) notifyClient(ctx, session, clientId)
 }
 
-async function deliver (ctx: ProviderContext, session: SessionRecord, clientId: string): Promise<void> {
+/**
+ * Tells one client that the user's sign-in there ended (a connected app revoked): one Logout
+ * Token per session the revoked grant was tied to (`sid`), or one with `sub` alone when it was
+ * tied to none, which §2.4 allows unless the client registered
+ * `backchannel_logout_session_required`. Not awaited, like `notifyClients`.
+ */
+export function notifyGrantRevoked (ctx: ProviderContext, accountId: string, clientId: string, sids: readonly string[]): void {
+  if (sids.length === 0) notifyClient(ctx, { accountId }, clientId)
+  for (const sid of sids) notifyClient(ctx, { accountId, sid }, clientId)
+}
+
+function notifyClient (ctx: ProviderContext, subject: LogoutSubject, clientId: string): void {
+  ctx.deliveries.track(deliver(ctx, subject, clientId).catch((error: unknown) => {
+    ctx.log.error({ err: error, clientId }, 'fastify-oidc-provider: back-channel logout delivery threw')
+  }))
+}
+
+async function deliver (ctx: ProviderContext, session: LogoutSubject, clientId: string): Promise<void> {
   const client = await ctx.clients.find(clientId)
   const uri = client?.backchannel_logout_uri
   if (client === undefined || uri === undefined) return
+  // §2.4: a client that requires `sid` gets no Logout Token without one.
+  if (session.sid === undefined && client.backchannel_logout_session_required === true) return
   const logoutToken = await signLogoutToken(ctx, session, clientId)
   const result = await ctx.fetcher.postForm(uri, new URLSearchParams({ logout_token: logoutToken }), {
     timeoutMs: ctx.options.outbound.timeoutMs,

@@ -10,6 +10,9 @@ export const backchannelLogoutEvent = 'http://schemas.openid.net/event/backchann
 /** §2.4 leaves `exp` to us; two minutes covers delivery and clock skew. */
 const logoutTokenLifetime = 120
 
+/** Whom a Logout Token is about: the user (`sub`) and, when known, the session (`sid`). */
+export type LogoutSubject = Pick<SessionRecord, 'accountId' | 'sid'>
+
 /**
  * Signs a Logout Token for one client (OIDC Back-Channel Logout 1.0 §2.4): `iss`, `aud` (the
  * client), `iat`, `exp`, `jti`, `events`, and both `sub` and `sid` (§2.4 allows both; `sid` is
@@ -18,7 +21,7 @@ const logoutTokenLifetime = 120
  * @example
  * const token = await signLogoutToken(ctx, session, 'client-1')
  */
-export async function signLogoutToken (ctx: ProviderContext, session: SessionRecord, clientId: string): Promise<string> {
+export async function signLogoutToken (ctx: ProviderContext, session: LogoutSubject, clientId: string): Promise<string> {
   const iat = nowSeconds()
   return await signJwt(ctx.keys.signingKey(), logoutTokenType, {
     iss: ctx.issuer,

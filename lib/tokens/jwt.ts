@@ -1,12 +1,17 @@
 import { constants, createPublicKey, verify as cryptoVerify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
 import type { JWTPayload } from 'jose'
 import type { PublicJwk, SigningAlgorithm, SigningKey } from '../contracts/keys.js'
+import { inSpan } from '../contracts/tracing.js'
 
 /**
  * Builds a compact JWS (RFC 7515 §7.1). Written here rather than with jose's SignJWT because the
  * signature comes from a `SigningKey`, which may be a KMS that never hands out the private key.
  */
 export async function signJwt (key: SigningKey, typ: string, payload: Record<string, unknown>): Promise<string> {
+  return await inSpan('oidc.jwt.sign', { 'oidc.jwt.alg': key.alg, 'oidc.jwt.typ': typ }, async () => await sign(key, typ, payload))
+}
+
+async function sign (key: SigningKey, typ: string, payload: Record<string, unknown>): Promise<string> {
   const input = `${encodedHeader(key, typ)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
   // The input is base64url (ASCII): a latin1 write copies it byte for byte, no UTF-8 scan.
   const signature = await key.sign(Buffer.from(input, 'latin1'))

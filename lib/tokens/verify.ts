@@ -1,3 +1,4 @@
+import { inSpan } from '../contracts/tracing.js'
 import type { JWTPayload } from 'jose'
 import type { ProviderContext } from '../contracts/context.js'
 import { accessTokenType, type AccessTokenClaims } from './issue.js'
@@ -34,7 +35,11 @@ export interface VerifiedAccessToken {
 export async function verifyAccessTokenPayload (ctx: ProviderContext, token: string): Promise<VerifiedAccessToken | undefined> {
   // No shape check of our own: the verifier's first step is the same one (three base64url
   // segments), so an opaque refresh token or garbage never reaches a JSON parser either way.
-  const payload = await ctx.keys.verifier.verify(token, { typ: accessTokenType })
+  const payload = await inSpan('oidc.jwt.verify', { 'oidc.jwt.typ': accessTokenType }, async (span) => {
+    const verified = await ctx.keys.verifier.verify(token, { typ: accessTokenType })
+    span.setAttribute('oidc.jwt.valid', verified !== undefined)
+    return verified
+  })
   if (payload === undefined) return undefined
   const claims = asAccessTokenClaims(payload)
   if (claims === undefined) return undefined

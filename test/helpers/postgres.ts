@@ -51,6 +51,9 @@ export async function postgresStoreFactory (t: Test, pool: pg.Pool, peerPool: pg
   dropSchemaAtTeardown(t, pool, schema)
   await new PostgresStore({ pool, schema, sweepIntervalMs: 0 }).migrate()
   const factory: StoreFactory = async () => {
+    // Each contract case starts with no clients, as on a fresh memory or Redis store (listClients
+    // pages every client of the store); the other tables are keyed by random ids per case.
+    await pool.query(`DELETE FROM "${schema}".clients`)
     const store = new PostgresStore({ pool, schema, sweepIntervalMs: 0, ...options })
     const peer = new PostgresStore({ pool: peerPool, schema, sweepIntervalMs: 0, ...options })
     return { store, peer, cleanup: async () => { await store.close(); await peer.close() } }

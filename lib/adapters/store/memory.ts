@@ -1,13 +1,18 @@
 import type {
   AuthorizationCodeRecord,
+  ClientPage,
   ClientRecord,
+  ClientsPage,
   ConsumeResult,
   DeviceApproval,
   DeviceAuthorizationRecord,
   DeviceAuthorizationStatus,
   DevicePollResult,
   EpochSeconds,
+  AccountGrantsPage,
   FamilyTokenRecord,
+  GrantActivity,
+  GrantPage,
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
@@ -108,6 +113,10 @@ export class MemoryStore implements Store {
   readonly #grants = new ExpiringMap<GrantRecord>()
   /** `${accountId}\n${clientId}` → grantId */
   readonly #grantByPair = new Map<string, string>()
+  /** accountId → ids of its grants (connected apps), tidied on read and by the sweep */
+  readonly #accountGrants = new Map<string, Set<string>>()
+  /** grantId → ids of its families, tidied likewise */
+  readonly #grantFamilies = new Map<string, Set<string>>()
   /** `${grantId}\n${familyId}` → family */
   readonly #families = new ExpiringMap<FamilyEntry>()
   /** `${grantId}\n${tokenHash}` → a family's refresh token (rotated ones stay until they expire) */
@@ -153,6 +162,14 @@ export class MemoryStore implements Store {
     for (const [pair, grantId] of this.#grantByPair) {
       if (this.#grants.get(grantId) === undefined) this.#grantByPair.delete(pair)
     }
+    for (const [accountId, grantIds] of this.#accountGrants) {
+      for (const grantId of grantIds) if (this.#grants.get(grantId) === undefined) grantIds.delete(grantId)
+      if (grantIds.size === 0) this.#accountGrants.delete(accountId)
+    }
+    for (const [grantId, familyIds] of this.#grantFamilies) {
+      for (const familyId of familyIds) if (this.#families.get(pairKey(grantId, familyId)) === undefined) familyIds.delete(familyId)
+      if (familyIds.size === 0) this.#grantFamilies.delete(grantId)
+    }
     for (const [sessionId, keys] of this.#sessionFamilies) {
       for (const key of keys) if (this.#families.get(key) === undefined) keys.delete(key)
       if (keys.size === 0) this.#sessionFamilies.delete(sessionId)
@@ -163,6 +180,7 @@ export class MemoryStore implements Store {
   get size (): number {
     return this.#clients.size + this.#codes.size + this.#refreshTokens.size + this.#grants.size +
       this.#grantByPair.size + this.#families.size + this.#familyTokens.size + this.#sessionFamilies.size +
+      this.#accountGrants.size + this.#grantFamilies.size +
       this.#revokedJtis.size + this.#sessions.size +
       this.#interactions.size + this.#used.size + this.#counters.size
   }
@@ -239,11 +257,24 @@ export class MemoryStore implements Store {
     return { status: 'consumed', record: { ...entry.record } }
   }
 
+  async listClients (page: ClientPage): Promise<ClientsPage> {
+    const after = page.after
+    const ids = [...this.#clients.keys()].filter((clientId) => after === undefined || clientId > after).sort()
+    const slice = ids.slice(0, page.limit)
+    const clients = slice.flatMap((clientId) => {
+      const client = this.#clients.get(clientId)
+      return client === undefined ? [] : [structuredClone(client)]
+    })
+    const last = slice.at(-1)
+    return ids.length > slice.length && last !== undefined ? { clients, next: last } : { clients }
+  }
+
   // grants -------------------------------------------------------------------------------------
 
   async saveGrant (grant: GrantRecord): Promise<void> {
     this.#grants.set(grant.grantId, { ...grant })
     this.#grantByPair.set(pairKey(grant.accountId, grant.clientId), grant.grantId)
+    addToIndex(this.#accountGrants, grant.accountId, grant.grantId)
   }
 
   async getGrant (grantId: string): Promise<GrantRecord | undefined> {
@@ -262,6 +293,7 @@ export class MemoryStore implements Store {
     this.#grants.delete(grantId)
     const pair = pairKey(grant.accountId, grant.clientId)
     if (this.#grantByPair.get(pair) === grantId) this.#grantByPair.delete(pair)
+    this.#accountGrants.get(grant.accountId)?.delete(grantId)
     return true
   }
 
@@ -280,6 +312,40 @@ export class MemoryStore implements Store {
     return true
   }
 
+  async listAccountGrants (accountId: string, page: GrantPage): Promise<AccountGrantsPage> {
+    const ids = [...this.#accountGrants.get(accountId) ?? []].sort()
+    const after = page.after
+    const from = after === undefined ? ids : ids.filter((grantId) => grantId > after)
+    const slice = from.slice(0, page.limit)
+    const grants: GrantActivity[] = []
+    for (const grantId of slice) {
+      const grant = this.#grants.get(grantId)
+      if (grant !== undefined) grants.push({ ...grant, families: this.#familyActivity(grantId) })
+    }
+    const last = slice.at(-1)
+    return from.length > slice.length && last !== undefined ? { grants, next: last } : { grants }
+  }
+
+  #familyActivity (grantId: string): GrantActivity['families'] {
+    const activity: GrantActivity['families'] = []
+    for (const familyId of this.#grantFamilies.get(grantId) ?? []) {
+      const entry = this.#families.get(pairKey(grantId, familyId))
+      if (entry === undefined || entry.revoked) continue
+      const { record } = entry
+      activity.push({
+        familyId,
+        scope: record.scope,
+        offline: record.offline,
+        ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
+        ...(record.sid === undefined ? {} : { sid: record.sid }),
+        ...(record.resources === undefined ? {} : { resources: [...record.resources] }),
+        createdAt: record.createdAt,
+        lastUsedAt: entry.previous === undefined ? record.createdAt : Math.floor(entry.previous.rotatedAtMs / 1000),
+      })
+    }
+    return activity.sort((a, b) => a.familyId < b.familyId ? -1 : 1)
+  }
+
   #revokeWhere (match: (grant: GrantRecord) => boolean): number {
     let count = 0
     // Every live grant, not only the newest per (account, client): a grant replaced by a newer
@@ -289,6 +355,7 @@ export class MemoryStore implements Store {
       this.#grants.delete(grantId)
       const pair = pairKey(grant.accountId, grant.clientId)
       if (this.#grantByPair.get(pair) === grantId) this.#grantByPair.delete(pair)
+      this.#accountGrants.get(grant.accountId)?.delete(grantId)
       count++
     }
     return count
@@ -301,6 +368,7 @@ export class MemoryStore implements Store {
     if (this.#families.get(key) !== undefined) return false
     this.#families.set(key, { record: { ...family }, revoked: false, current: first?.tokenHash, expiresAt: family.expiresAt })
     if (first !== undefined) this.#familyTokens.set(pairKey(family.grantId, first.tokenHash), { ...first })
+    addToIndex(this.#grantFamilies, family.grantId, family.familyId)
     if (family.sessionId !== undefined && !family.offline && first !== undefined) {
       const keys = this.#sessionFamilies.get(family.sessionId) ?? new Set<string>()
       keys.add(key)
@@ -551,6 +619,12 @@ export class MemoryStore implements Store {
         return { status: 'pending', interval: entry.interval }
     }
   }
+}
+
+function addToIndex (index: Map<string, Set<string>>, key: string, member: string): void {
+  const members = index.get(key) ?? new Set<string>()
+  members.add(member)
+  index.set(key, members)
 }
 
 function pairKey (accountId: string, clientId: string): string {

@@ -36,6 +36,10 @@ export function statements (s: string) {
     // The row lock orders it with a concurrent DELETE: after the delete, no row matches.
     updateClientIfExists: `UPDATE ${s}.clients SET record = $2::jsonb, updated_at = now() WHERE client_id = $1`,
 
+    // One page more than asked, so the store knows whether a next page exists.
+    listClients: `SELECT client_id, record FROM ${s}.clients
+      WHERE $1::text IS NULL OR client_id > $1 ORDER BY client_id LIMIT $2::int + 1`,
+
     // codes: RFC 6749 §4.1.2 --------------------------------------------------------------------
     saveCode: `INSERT INTO ${s}.codes AS c (code_hash, grant_id, record, consumed, expires_at)
       VALUES ($1, $2, $3::jsonb, false, to_timestamp($4::float8))
@@ -184,6 +188,17 @@ export function statements (s: string) {
 
     // replay and counters -----------------------------------------------------------------------
     // Inserted, or an expired value taken over: one of concurrent callers gets a row back.
+    // connected apps: an account's live grants (the account_id index), each with its live
+    // families as JSON, one page (plus one row to tell whether another page exists).
+    listAccountGrants: `SELECT g.grant_id, g.record,
+        COALESCE((SELECT jsonb_agg(jsonb_build_object('familyId', f.family_id, 'record', f.record,
+            'rotatedAt', floor(extract(epoch FROM f.rotated_at))) ORDER BY f.family_id)
+          FROM ${s}.refresh_families f
+          WHERE f.grant_id = g.grant_id AND f.state = 'a' AND f.record IS NOT NULL AND f.expires_at > now()), '[]'::jsonb) AS families
+      FROM ${s}.grants g
+      WHERE g.account_id = $1 AND g.expires_at > now() AND ($2::text IS NULL OR g.grant_id > $2)
+      ORDER BY g.grant_id LIMIT $3::int + 1`,
+
     // device authorizations: RFC 8628 ---------------------------------------------------------
     // A live row holding the user code wins (nothing written, no row back); an expired one is
     // replaced in place, so a dead row never blocks a user code until the sweeper runs.

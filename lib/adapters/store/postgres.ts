@@ -2,6 +2,9 @@ import { StoreUnavailableError } from '../../contracts/errors.js'
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
+  AccountGrantsPage,
+  ClientPage,
+  ClientsPage,
   ConsumeResult,
   DeviceApproval,
   DeviceAuthorizationRecord,
@@ -9,6 +12,8 @@ import type {
   DevicePollResult,
   EpochSeconds,
   FamilyTokenRecord,
+  GrantActivity,
+  GrantPage,
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
@@ -421,6 +426,34 @@ export class PostgresStore implements Store {
   }
 
   // replay and counters -----------------------------------------------------------------------
+
+  // lists: the admin's clients, an account's connected apps ----------------------------------------
+
+  async listClients (page: ClientPage): Promise<ClientsPage> {
+    const rows = await this.#query('listClients', [page.after ?? null, page.limit])
+    const clients = rows.slice(0, page.limit).map((row) => row.record as ClientRecord)
+    const last = clients.at(-1)
+    return rows.length > page.limit && last !== undefined ? { clients, next: last.client_id } : { clients }
+  }
+
+  async listAccountGrants (accountId: string, page: GrantPage): Promise<AccountGrantsPage> {
+    const rows = await this.#query('listAccountGrants', [accountId, page.after ?? null, page.limit])
+    const grants: GrantActivity[] = rows.slice(0, page.limit).map((row) => {
+      const families = (row.families as Array<{ familyId: string, record: RefreshFamilyRecord, rotatedAt: number | null }>).map(({ familyId, record, rotatedAt }) => ({
+        familyId,
+        scope: record.scope,
+        offline: record.offline,
+        ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
+        ...(record.sid === undefined ? {} : { sid: record.sid }),
+        ...(record.resources === undefined ? {} : { resources: [...record.resources] }),
+        createdAt: record.createdAt,
+        lastUsedAt: rotatedAt === null ? record.createdAt : Number(rotatedAt),
+      }))
+      return { ...(row.record as GrantRecord), families }
+    })
+    const last = grants.at(-1)
+    return rows.length > page.limit && last !== undefined ? { grants, next: last.grantId } : { grants }
+  }
 
   // device authorizations: RFC 8628 ------------------------------------------------------------
 

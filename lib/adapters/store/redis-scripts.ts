@@ -250,6 +250,26 @@ if redis.call('HGET', KEYS[2], 'state') ~= 'a' then return 0 end
 return 1
 `
 
+/**
+ * A connected app: KEYS: grant, its family index. ARGV: the family key's head and tail (the
+ * index holds escaped family ids; `head .. id .. tail` is a family key, in the grant's slot).
+ * Returns {grant JSON, then record JSON and last rotation (epoch ms, '' if none) per live
+ * family}, or false when the grant is gone.
+ */
+const grantActivity = `
+local grant = redis.call('GET', KEYS[1])
+if not grant then return false end
+local out = { grant }
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local f = redis.call('HMGET', ARGV[1] .. id .. ARGV[2], 'state', 'rec', 'rot')
+  if f[1] == 'a' and f[2] then
+    table.insert(out, f[2])
+    table.insert(out, f[3] or '')
+  end
+end
+return out
+`
+
 /** The commands `defineCommand` adds; names are namespaced so they never shadow the host's. */
 /**
  * RFC 8628 device authorizations: a hash with the immutable record (`r`), the client (`c`),
@@ -324,6 +344,8 @@ export const scripts = {
   oidcGrantByPair: { numberOfKeys: 1, lua: grantByPair, readOnly: true },
   oidcTokenAlive: { lua: tokenAlive, readOnly: true },
   oidcSessionGet: { numberOfKeys: 2, lua: sessionGet, readOnly: true },
+  // Issue 30: connected apps (one script per grant, in the grant's slot).
+  oidcGrantActivity: { numberOfKeys: 2, lua: grantActivity, readOnly: true },
 } as const
 
 /** How the client looks once the scripts are defined (ioredis adds them at runtime). */
@@ -349,4 +371,5 @@ export interface ScriptCommands {
   oidcGrantByPair (pairKey: string, grantKeyPrefix: string): Promise<[string, string] | [string] | null>
   oidcTokenAlive (numberOfKeys: number, ...keys: string[]): Promise<number>
   oidcSessionGet (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>
+  oidcGrantActivity (grantKey: string, familiesKey: string, familyKeyHead: string, familyKeyTail: string): Promise<string[] | null>
 }

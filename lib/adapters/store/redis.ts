@@ -3,14 +3,19 @@ import { StoreUnavailableError } from '../../contracts/errors.js'
 import { scripts, type ScriptCommands } from './redis-scripts.js'
 import type {
   AuthorizationCodeRecord,
+  ClientPage,
   ClientRecord,
+  ClientsPage,
   ConsumeResult,
   DeviceApproval,
   DeviceAuthorizationRecord,
   DeviceAuthorizationStatus,
   DevicePollResult,
   EpochSeconds,
+  AccountGrantsPage,
   FamilyTokenRecord,
+  GrantActivity,
+  GrantPage,
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
@@ -132,12 +137,37 @@ export class RedisStore implements Store {
     return parse(await this.#op('getClient', async () => await this.#client.get(this.#key('client', clientId))))
   }
 
+  /**
+   * One round trip: the record and its entry in the client index (a sorted set read by
+   * `listClients`; on a Cluster the two are on different slots, so not atomic together: the
+   * list skips an indexed id whose record is gone).
+   */
   async saveClient (client: ClientRecord): Promise<void> {
-    await this.#op('saveClient', async () => await this.#client.set(this.#key('client', client.client_id), JSON.stringify(client)))
+    await this.#op('saveClient', async () => settledValues(await this.#batch([
+      ['set', this.#key('client', client.client_id), JSON.stringify(client)],
+      ['zadd', this.#clientsIndexKey(), 0, client.client_id],
+    ])))
   }
 
   async deleteClient (clientId: string): Promise<boolean> {
-    return await this.#op('deleteClient', async () => await this.#client.del(this.#key('client', clientId))) === 1
+    const [deleted] = await this.#op('deleteClient', async () => settledValues(await this.#batch([
+      ['del', this.#key('client', clientId)],
+      ['zrem', this.#clientsIndexKey(), clientId],
+    ])))
+    return deleted === 1
+  }
+
+  /** Two round trips: a page of the index (ZRANGE BYLEX), then the records. */
+  async listClients (page: ClientPage): Promise<ClientsPage> {
+    return await this.#op('listClients', async () => {
+      const start = page.after === undefined ? '-' : `(${page.after}`
+      const ids = await this.#client.zrange(this.#clientsIndexKey(), start, '+', 'BYLEX', 'LIMIT', 0, page.limit + 1)
+      const slice = ids.slice(0, page.limit)
+      const records = settledValues(await this.#batch(slice.map((clientId): Command => ['get', this.#key('client', clientId)])))
+      const clients = records.flatMap((json) => typeof json === 'string' ? [JSON.parse(json) as ClientRecord] : [])
+      const last = slice.at(-1)
+      return ids.length > slice.length && last !== undefined ? { clients, next: last } : { clients }
+    })
   }
 
   /** SET XX: Redis writes only while the key exists, atomically, so a racing DEL always wins. */
@@ -293,6 +323,26 @@ export class RedisStore implements Store {
     })
   }
 
+  /**
+   * Two round trips whatever the page size: the account's index (SMEMBERS; a user has a handful
+   * of grants), then one read-only script per grant of the page, each in its grant's slot.
+   */
+  async listAccountGrants (accountId: string, page: GrantPage): Promise<AccountGrantsPage> {
+    return await this.#op('listAccountGrants', async () => {
+      const ids = (await this.#client.smembers(this.#accountIndexKey(accountId))).sort()
+      const after = page.after
+      const from = after === undefined ? ids : ids.filter((grantId) => grantId > after)
+      const slice = from.slice(0, page.limit)
+      const replies = settledValues(await this.#batch(slice.map((grantId): Command => [
+        'oidcGrantActivity', this.#key('grant', grantId), this.#key('grant-families', grantId),
+        `${this.#prefix}family:`, `:{${escapeKeyPart(grantId)}}`,
+      ])))
+      const grants = replies.flatMap((reply): GrantActivity[] => Array.isArray(reply) ? [grantActivity(reply as string[])] : [])
+      const last = slice.at(-1)
+      return from.length > slice.length && last !== undefined ? { grants, next: last } : { grants }
+    })
+  }
+
   // refresh-token families: RFC 9700 §4.14.2 -------------------------------------------------
 
   /**
@@ -308,6 +358,8 @@ export class RedisStore implements Store {
       JSON.stringify(family), family.clientId, family.scope, Math.floor(family.expiresAt),
       first?.tokenHash ?? '', first?.issuedAt ?? 0, first?.expiresAt ?? 0,
     ]]
+    // The grant's family index (connected apps), in the grant's slot, as long-lived as its longest family.
+    commands.push(['oidcIndexAdd', this.#key('grant-families', family.grantId), escapeKeyPart(family.familyId), pxat(family.expiresAt)])
     if (family.sessionId !== undefined && !family.offline && first !== undefined) {
       commands.push(['oidcIndexAdd', this.#sessionFamiliesKey(family.sessionId), familyMember(family), pxat(family.expiresAt)])
     }
@@ -672,6 +724,11 @@ export class RedisStore implements Store {
     return this.#key('account-sessions', accountId)
   }
 
+  /** Every stored client's id (clients never expire, nor does their index). */
+  #clientsIndexKey (): string {
+    return this.#key('clients', 'index')
+  }
+
   #accountIndexKey (accountId: string): string {
     return this.#key('account-grants', accountId)
   }
@@ -742,6 +799,27 @@ function settledValues (results: Settled[]): unknown[] {
   const failed = results.find(([error]) => error !== null)
   if (failed?.[0] !== null && failed?.[0] !== undefined) throw failed[0]
   return results.map(([, value]) => value)
+}
+
+/** A grant and its live families as `oidcGrantActivity` returns them. */
+function grantActivity ([grantJson, ...families]: string[]): GrantActivity {
+  const grant = JSON.parse(grantJson ?? '{}') as GrantRecord
+  const activity: GrantActivity['families'] = []
+  for (let index = 0; index + 1 < families.length; index += 2) {
+    const record = JSON.parse(families[index] ?? '{}') as RefreshFamilyRecord
+    const rotatedAtMs = families[index + 1]
+    activity.push({
+      familyId: record.familyId,
+      scope: record.scope,
+      offline: record.offline,
+      ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
+      ...(record.sid === undefined ? {} : { sid: record.sid }),
+      ...(record.resources === undefined ? {} : { resources: record.resources }),
+      createdAt: record.createdAt,
+      lastUsedAt: rotatedAtMs === '' || rotatedAtMs === undefined ? record.createdAt : Math.floor(Number(rotatedAtMs) / 1000),
+    })
+  }
+  return { ...grant, families: activity.sort((a, b) => a.familyId < b.familyId ? -1 : 1) }
 }
 
 /** A family's entry in its session's index. */

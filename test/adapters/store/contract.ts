@@ -254,6 +254,22 @@ export async function storeContract (
       t.same(await store.getClient(pub.client_id), pub, 'other clients are untouched')
     })
 
+    register('clients: listClients pages every stored client by id', async (t, store, other) => {
+      const saved = [client(), client(), client()]
+      for (const record of saved) await store.saveClient(record)
+      const gone = client()
+      await store.saveClient(gone)
+      await store.deleteClient(gone.client_id)
+      const ids = saved.map((record) => record.client_id).sort()
+      const first = await other.listClients({ limit: 2 })
+      t.same(first.clients.map((record) => record.client_id), ids.slice(0, 2))
+      t.same(first.clients[0], saved.find((record) => record.client_id === ids[0]), 'whole records')
+      t.equal(first.next, ids[1])
+      const second = await other.listClients({ limit: 2, after: first.next ?? '' })
+      t.same(second.clients.map((record) => record.client_id), ids.slice(2))
+      t.equal(second.next, undefined, 'the last page has no next; a deleted client is not listed')
+    })
+
     register('codes: consume once, replay is told apart from unknown', async (t, store, other) => {
       const hash = hashed()
       const record = code()
@@ -576,6 +592,42 @@ export async function storeContract (
       t.equal(await other.isAccessTokenRevoked(jti, first.grantId), false, 'tokens of other grants are not')
       t.same(await store.getGrant(first.grantId), first, 'the other grant of the pair is untouched')
       t.equal(await store.revokeGrant(id()), false, 'unknown grant')
+    })
+
+    register('grants: listAccountGrants pages one account\'s live grants with their live families', async (t, store, other) => {
+      const accountId = id()
+      const first = await startedFamily(store, { accountId, offline: false, sid: 'sid-1', resources: ['https://api.example/'] })
+      const rotated = rotation(first.family, first.first)
+      t.equal((await store.rotateRefreshToken(rotated)).status, 'rotated')
+      const secondGrant = grant({ accountId })
+      await store.saveGrant(secondGrant)
+      const revokedFamily = await startedFamily(store, { grantId: secondGrant.grantId, accountId, clientId: secondGrant.clientId })
+      await store.revokeRefreshFamily(secondGrant.grantId, revokedFamily.family.familyId, nowSeconds() + 60)
+      const thirdGrant = grant({ accountId })
+      await store.saveGrant(thirdGrant)
+      await store.saveGrant(grant())
+      const revokedGrant = grant({ accountId })
+      await store.saveGrant(revokedGrant)
+      await store.revokeGrant(revokedGrant.grantId)
+
+      const all = await other.listAccountGrants(accountId, { limit: 10 })
+      t.equal(all.next, undefined, 'one page holds them all')
+      const expected = [first.family.grantId, secondGrant.grantId, thirdGrant.grantId].sort()
+      t.same(all.grants.map((g) => g.grantId), expected, 'the account\'s live grants, ordered by id; not the revoked one, not another account\'s')
+      const listed = all.grants.find((g) => g.grantId === first.family.grantId)
+      t.equal(listed?.families.length, 1)
+      t.match(listed?.families[0], { familyId: first.family.familyId, offline: false, sid: 'sid-1', resources: ['https://api.example/'], scope: first.family.scope })
+      t.ok((listed?.families[0]?.lastUsedAt ?? 0) >= first.family.createdAt, 'last used: the rotation')
+      t.same(all.grants.find((g) => g.grantId === secondGrant.grantId)?.families, [], 'a revoked family is not listed')
+      t.notOk(JSON.stringify(all).includes(first.first), 'no token hash in the list')
+
+      const pageOne = await store.listAccountGrants(accountId, { limit: 2 })
+      t.same(pageOne.grants.map((g) => g.grantId), expected.slice(0, 2))
+      t.equal(pageOne.next, expected[1])
+      const pageTwo = await store.listAccountGrants(accountId, { limit: 2, ...(pageOne.next === undefined ? {} : { after: pageOne.next }) })
+      t.same(pageTwo.grants.map((g) => g.grantId), expected.slice(2))
+      t.equal(pageTwo.next, undefined, 'the last page has no next')
+      t.same(await store.listAccountGrants(id(), { limit: 10 }), { grants: [] }, 'an account without grants')
     })
 
     register('grants: revoke every grant of an account or of a client', async (t, store, other) => {

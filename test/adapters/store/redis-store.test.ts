@@ -67,12 +67,13 @@ if (client !== undefined) {
     await store.incrementCounter('login:alice', 60)
 
     const keys = await listKeys(client, prefix)
-    t.equal(keys.length, 14, 'client, grant, pair, 2 indexes, code, 2 refresh, jti, session and its account index, interaction, used, counter')
+    t.equal(keys.length, 15, 'client and the client index, grant, pair, 2 indexes, code, 2 refresh, jti, session and its account index, interaction, used, counter')
     const ttls = await Promise.all(keys.map(async (key) => [key, await client.pttl(key)] as const))
     const clientKey = `${prefix}client:{rp%7Btag%7D%3Ax%25y}`
     t.ok(keys.includes(clientKey), 'ids are escaped, so an id cannot choose its own hash tag')
-    t.same(ttls.filter(([, ttl]) => ttl < 0).map(([key]) => key), [clientKey], 'only the client key has no TTL')
-    t.ok(ttls.every(([key, ttl]) => key === clientKey || (ttl > 0 && ttl <= 600_000)), 'every other key expires with its record')
+    const clientsIndexKey = `${prefix}clients:{index}`
+    t.same(ttls.filter(([, ttl]) => ttl < 0).map(([key]) => key).sort(), [clientKey, clientsIndexKey].sort(), 'only the client key and the client index have no TTL')
+    t.ok(ttls.every(([key, ttl]) => key === clientKey || key === clientsIndexKey || (ttl > 0 && ttl <= 600_000)), 'every other key expires with its record')
     t.ok(keys.every((key) => /\{[^{}]+\}$/.test(key)), 'every key ends in one hash tag')
     const indexTtl = await client.pttl(`${prefix}account-grants:{alice}`)
     t.ok(indexTtl > 590_000, 'the account index expires with its grant')

@@ -1,0 +1,1 @@
+export { oidcAdmin, type OidcAdminOptions } from './plugin.js'
