@@ -90,7 +90,7 @@ export async function renderConsent (
 }
 
 /** Where the page's form may end up (CSP form-action): the client's redirect_uri; a device's request goes nowhere else. */
-function formTargets (authorization: AuthorizationRequest): string[] {
+export function formTargets (authorization: AuthorizationRequest): string[] {
   return authorization.deviceCodeHash === undefined ? [formTargetOf(authorization.redirectUri)] : []
 }
 

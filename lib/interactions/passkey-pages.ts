@@ -3,11 +3,11 @@ import { Signer } from '@fastify/cookie'
 import type { InteractionRecord } from '../contracts/store.js'
 import { OAuthError } from '../contracts/errors.js'
 import { passkeyScriptSource, passkeyUrls } from './passkey-urls.js'
-import { formTargetOf, renderPage } from '../http/pages/render.js'
+import { renderPage } from '../http/pages/render.js'
 import { nowSeconds } from '../tokens/crypto.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import { promptOf } from './binding.js'
-import { renderLogin } from './builtin-pages.js'
+import { formTargets, renderLogin } from './builtin-pages.js'
 import { PasskeyCeremonyError, type PasskeyCeremonies } from './passkeys.js'
 import { restoreRequest } from './stored-request.js'
 import { describeInteraction } from './view.js'
@@ -103,7 +103,7 @@ export class PasskeyPages {
       csrfToken: record.csrfToken,
       ticket: this.#signer.sign(Buffer.from(JSON.stringify(ticket)).toString('base64url')),
       error,
-    }, [formTargetOf(authorization.redirectUri)], passkeyScriptSource(ctx.issuer, ctx.basePath))
+    }, formTargets(authorization), passkeyScriptSource(ctx.issuer, ctx.basePath))
   }
 
   /** POST enrol-options: registration options for the account the ticket names. */

@@ -64,6 +64,8 @@ t.test('example:device on the built-in pages: code, login, consent naming the cl
   await page.fill('#username', 'demo')
   await page.fill('#password', 'demo')
   await page.click('button[type=submit]')
+  // The example server offers a passkey after a password sign-in: "Not now".
+  await page.click('#passkey-skip')
   await page.waitForURL(/\/consent\?/)
   t.match(await page.textContent('h1'), /Device example CLI/, 'the consent names the client')
   t.match(await page.textContent('#device-warning'), /Allow it only if you started this sign-in yourself/)

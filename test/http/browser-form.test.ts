@@ -108,6 +108,12 @@ t.test('an authorization request POSTed by a relying party (cross-site by nature
     response_type: 'code', client_id: client.client_id, redirect_uri: client.redirect_uris[0]!, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256',
   }, { origin: 'https://rp.example.com', 'sec-fetch-site': 'cross-site' })
   t.equal(res.statusCode, 200)
-  t.match(res.body, /name="password"/)
+  // Without our (SameSite=Lax) session cookie on the cross-site POST, our page posts the same
+  // request again from our origin, so a signed-in user's session comes with it.
+  t.match(res.body, /name="oidc_reposted" value="1"/, 'posted again from our own origin')
+  const fields = Object.fromEntries([...res.body.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((match) => [match[1]!, match[2]!]))
+  const again = await post(app, '/authorize', new CookieJar(), fields, { origin: ISSUER, 'sec-fetch-site': 'same-origin' })
+  t.equal(again.statusCode, 200)
+  t.match(again.body, /name="password"/, 'then the login page')
   t.same(refused, [])
 })

@@ -121,8 +121,10 @@ t.test('a store without ping(): readiness reads instead', async (t) => {
   const reads: string[] = []
   const legacy = withMethod(withMethod(store, 'ping', undefined), 'getCounter', async (key: string) => { reads.push(key); return await store.getCounter(key) })
   const { app } = await start(t, { store: legacy })
+  // The provider pings the store once when it is ready (one warning when it cannot reach it).
+  const atStart = reads.length
   t.same(await app.oidc.health.ready(), { status: 'ok', store: 'ok' }, 'ready')
-  t.same(reads, ['health:ping'], 'one harmless read took the ping\'s place')
+  t.same(reads.slice(atStart), ['health:ping'], 'one harmless read took the ping\'s place')
 })
 
 t.test('routes under the plugin prefix, and the option is checked', async (t) => {
