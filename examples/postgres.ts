@@ -5,10 +5,10 @@
  * example servers on the same database and schema behave as one provider.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import { PostgresStore, type Store } from '../lib/index.js'
+import { PostgresStore, type PasskeyStore, type Store } from '../lib/index.js'
 import type { CommonEnv } from './env.js'
 
-export function createPostgresStore (config: CommonEnv, log: FastifyBaseLogger): { store: Store, close: () => Promise<void> } {
+export function createPostgresStore (config: CommonEnv, log: FastifyBaseLogger): { store: Store, passkeys: PasskeyStore, close: () => Promise<void> } {
   const store = new PostgresStore({
     connectionString: config.databaseUrl ?? '',
     ...(config.databaseSchema === undefined ? {} : { schema: config.databaseSchema }),
@@ -20,5 +20,6 @@ export function createPostgresStore (config: CommonEnv, log: FastifyBaseLogger):
     poolConfig: { max: 10 },
     onError: (err) => { log.warn({ err }, 'postgres store') },
   })
-  return { store, close: async () => { await store.close() } }
+  // Passkeys in the same schema and pool (migration 003).
+  return { store, passkeys: store.passkeyStore(), close: async () => { await store.close() } }
 }

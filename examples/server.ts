@@ -91,6 +91,7 @@ export async function buildExampleServer (
   } else if (config.store === 'postgres') {
     const postgres = createPostgresStore(config, app.log)
     store = postgres.store
+    passkeys = postgres.passkeys
     closeStore = postgres.close
   }
 

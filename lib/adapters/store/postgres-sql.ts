@@ -199,6 +199,19 @@ export function statements (s: string) {
       WHERE g.account_id = $1 AND g.expires_at > now() AND ($2::text IS NULL OR g.grant_id > $2)
       ORDER BY g.grant_id LIMIT $3::int + 1`,
 
+    // passkeys (PasskeyStore, issue 31): never expire; the counter column is the compare-and-set.
+    createPasskey: `INSERT INTO ${s}.passkeys (credential_id, account_id, record, counter)
+      VALUES ($1, $2, $3::jsonb, $4::bigint) ON CONFLICT (credential_id) DO NOTHING RETURNING 1 AS created`,
+    findPasskey: `SELECT record FROM ${s}.passkeys WHERE credential_id = $1`,
+    listPasskeys: `SELECT record FROM ${s}.passkeys WHERE account_id = $1
+      ORDER BY (record->>'createdAt')::float8, credential_id`,
+    recordPasskeyUse: `UPDATE ${s}.passkeys SET counter = $3::bigint,
+        record = record || jsonb_build_object('counter', $3::bigint, 'backedUp', $4::boolean, 'lastUsedAt', $5::float8)
+      WHERE credential_id = $1 AND counter = $2::bigint RETURNING 1 AS used`,
+    renamePasskey: `UPDATE ${s}.passkeys SET record = jsonb_set(record, '{name}', to_jsonb($3::text))
+      WHERE account_id = $1 AND credential_id = $2 RETURNING 1 AS renamed`,
+    deletePasskey: `DELETE FROM ${s}.passkeys WHERE account_id = $1 AND credential_id = $2 RETURNING 1 AS deleted`,
+
     // device authorizations: RFC 8628 ---------------------------------------------------------
     // A live row holding the user code wins (nothing written, no row back); an expired one is
     // replaced in place, so a dead row never blocks a user code until the sweeper runs.

@@ -24,6 +24,7 @@ import type {
   SessionRecord,
   Store,
 } from '../../contracts/store.js'
+import type { PasskeyStore, StoredPasskey } from '../../contracts/passkeys.js'
 import { loadMigrations, migrateSchema, type PostgresMigration } from './postgres-migrate.js'
 import { connectionLost, createPool, type PostgresPool } from './postgres-pool.js'
 import { expiringTables, quoteIdentifier, statements, sweepStatement, type StatementName } from './postgres-sql.js'
@@ -179,6 +180,25 @@ export class PostgresStore implements Store {
    */
   async migrate (): Promise<number[]> {
     return await migrateSchema(await this.#resolvePool(), this.#schema)
+  }
+
+  /**
+   * The passkeys of the `passkeys` option kept in this store's schema and pool (migration 003):
+   * each method one statement; `recordPasskeyUse` a guarded UPDATE on the counter column.
+   *
+   * @example
+   * const store = new PostgresStore({ connectionString, migrate: true })
+   * await app.register(oidcProvider, { issuer, store, passkeys: { store: store.passkeyStore() } })
+   */
+  passkeyStore (): PasskeyStore {
+    return {
+      createPasskey: async (passkey) => await this.#first('createPasskey', [passkey.credentialId, passkey.accountId, JSON.stringify(passkey), passkey.counter]) !== undefined,
+      findPasskey: async (credentialId) => (await this.#first('findPasskey', [credentialId]))?.record as StoredPasskey | undefined,
+      listPasskeys: async (accountId) => (await this.#query('listPasskeys', [accountId])).map((row) => row.record as StoredPasskey),
+      recordPasskeyUse: async (credentialId, use) => await this.#first('recordPasskeyUse', [credentialId, use.previousCounter, use.counter, use.backedUp, use.usedAt]) !== undefined,
+      renamePasskey: async (accountId, credentialId, name) => await this.#first('renamePasskey', [accountId, credentialId, name]) !== undefined,
+      deletePasskey: async (accountId, credentialId) => await this.#first('deletePasskey', [accountId, credentialId]) !== undefined,
+    }
   }
 
   /** Awaited by the provider at `register`: migrates when the `migrate` option asks for it. */

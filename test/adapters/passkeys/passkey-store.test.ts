@@ -2,6 +2,8 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { MemoryPasskeyStore, RedisPasskeyStore, type PasskeyStore, type StoredPasskey } from '../../../lib/index.js'
 import { deleteKeys, requireRedis, testPrefix } from '../../helpers/redis.js'
+import { dropSchemaAtTeardown, requirePostgres, testSchema } from '../../helpers/postgres.js'
+import { PostgresStore } from '../../../lib/index.js'
 
 function passkey (credentialId: string, accountId: string, createdAt: number): StoredPasskey {
   return { credentialId, accountId, publicKey: 'cHVibGlj', counter: 0, deviceType: 'singleDevice', backedUp: false, name: `key ${credentialId}`, createdAt, transports: ['usb'] }
@@ -49,6 +51,17 @@ t.test('RedisPasskeyStore keeps the contract', async (t) => {
   const prefix = testPrefix()
   t.teardown(async () => { await deleteKeys(redis, prefix) })
   await contract(t, new RedisPasskeyStore({ client: redis, prefix }))
+})
+
+t.test('PostgresStore.passkeyStore() keeps the contract', async (t) => {
+  const pool = await requirePostgres(t)
+  if (pool === undefined) return
+  const schema = testSchema()
+  dropSchemaAtTeardown(t, pool, schema)
+  const store = new PostgresStore({ pool, schema, sweepIntervalMs: 0 })
+  await store.migrate()
+  t.teardown(() => store.close())
+  await contract(t, store.passkeyStore())
 })
 
 t.test('RedisPasskeyStore refuses a client that is not ioredis, and a prefix with a hash tag', async (t) => {
