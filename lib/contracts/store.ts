@@ -162,8 +162,15 @@ export interface CodeStore {
    * Atomically takes the code. A consumed code stays as a tombstone until its `expiresAt` so a
    * replay is told apart from an unknown code (RFC 6749 §4.1.2: revoke what the first use issued).
    */
-  consumeCode (codeHash: string): Promise<ConsumeResult<AuthorizationCodeRecord>>
+  consumeCode (codeHash: string): Promise<CodeConsumeResult>
 }
+
+/**
+ * `consumeCode`'s result. On success a store may add the code's grant as it stood at the
+ * consume, read in the same step (`null`: gone or expired), so the token endpoint makes one
+ * round trip instead of two (issue 32); without `grant` the provider reads it (`getGrant`).
+ */
+export type CodeConsumeResult = ConsumeResult<AuthorizationCodeRecord> & { grant?: GrantRecord | null }
 
 /** A refresh token; one family per grant (OAuth 2.0 Security BCP, RFC 9700 §4.14.2). */
 export interface RefreshTokenRecord {

@@ -82,7 +82,8 @@ export const authorizationCodeGrant = {
     // RFC 9449 §10: a code issued for dpop_jkt is redeemed only with a proof of that key.
     const dpopJkt = dpopJktOf(request)
     checkKeyBinding(code.dpopJkt, dpopJkt, 'authorization code')
-    const grant = await ctx.store.getGrant(code.grantId)
+    // Read with the consume where the store can (one round trip), else now.
+    const grant = result.grant === undefined ? await ctx.store.getGrant(code.grantId) : result.grant ?? undefined
     if (grant !== undefined && (grant.clientId !== client.client_id || grant.accountId !== code.accountId)) throw invalidCode()
     if (grant === undefined) {
       // Gone before our consume (consent revoked): the code died with it. Gone after it, because

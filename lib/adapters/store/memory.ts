@@ -3,6 +3,7 @@ import type {
   ClientPage,
   ClientRecord,
   ClientsPage,
+  CodeConsumeResult,
   ConsumeResult,
   DeviceApproval,
   DeviceAuthorizationRecord,
@@ -219,12 +220,13 @@ export class MemoryStore implements Store {
     this.#codes.set(codeHash, { record: { ...record }, consumed: false, expiresAt: record.expiresAt })
   }
 
-  async consumeCode (codeHash: string): Promise<ConsumeResult<AuthorizationCodeRecord>> {
+  async consumeCode (codeHash: string): Promise<CodeConsumeResult> {
     const entry = this.#codes.get(codeHash)
     if (entry === undefined) return { status: 'not_found' }
     if (entry.consumed) return { status: 'already_consumed', grantId: entry.record.grantId }
     entry.consumed = true
-    return { status: 'consumed', record: { ...entry.record } }
+    const grant = this.#grants.get(entry.record.grantId)
+    return { status: 'consumed', record: { ...entry.record }, grant: grant === undefined ? null : { ...grant } }
   }
 
   // refresh tokens -----------------------------------------------------------------------------

@@ -48,13 +48,16 @@ export function statements (s: string) {
     // The UPDATE is the decision: concurrent callers queue on the row lock and re-check
     // `NOT consumed` on the row as the winner left it, so exactly one gets the record. The
     // SELECT tells a tombstone (row, no record) from an unknown code (no row).
+    // The winner also gets the code's grant as this statement sees it (issue 32: one statement
+    // per code exchange instead of two; `grant_record` NULL: the grant is gone).
     consumeCode: `WITH won AS (
         UPDATE ${s}.codes SET consumed = true
         WHERE code_hash = $1 AND NOT consumed AND expires_at > now()
-        RETURNING record
+        RETURNING record, grant_id
       )
-      SELECT (SELECT record FROM won) AS record, grant_id FROM ${s}.codes
-      WHERE code_hash = $1 AND expires_at > now()`,
+      SELECT (SELECT record FROM won) AS record, c.grant_id,
+        (SELECT g.record FROM won JOIN ${s}.grants g ON g.grant_id = won.grant_id AND g.expires_at > now()) AS grant_record
+      FROM ${s}.codes c WHERE c.code_hash = $1 AND c.expires_at > now()`,
 
     // refresh tokens from before families ------------------------------------------------------
     saveRefreshToken: `INSERT INTO ${s}.refresh_tokens AS r (token_hash, grant_id, record, consumed, expires_at)

@@ -5,6 +5,7 @@ import type {
   AccountGrantsPage,
   ClientPage,
   ClientsPage,
+  CodeConsumeResult,
   ConsumeResult,
   DeviceApproval,
   DeviceAuthorizationRecord,
@@ -261,8 +262,10 @@ export class PostgresStore implements Store {
     await this.#query('saveCode', [codeHash, record.grantId, JSON.stringify(record), record.expiresAt])
   }
 
-  async consumeCode (codeHash: string): Promise<ConsumeResult<AuthorizationCodeRecord>> {
-    return consumeResult(await this.#first('consumeCode', [codeHash]))
+  async consumeCode (codeHash: string): Promise<CodeConsumeResult> {
+    const row = await this.#first('consumeCode', [codeHash])
+    const result = consumeResult<AuthorizationCodeRecord>(row)
+    return result.status === 'consumed' ? { ...result, grant: (row?.grant_record ?? null) as GrantRecord | null } : result
   }
 
   // refresh tokens from before families: RFC 6749 §6 ----------------------------------------------

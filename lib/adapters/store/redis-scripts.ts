@@ -20,6 +20,22 @@ return value
 `
 
 /**
+ * Issue 32: `consume` for a code, which also reads the code's grant in the same step on a
+ * single Redis (one command per code exchange instead of two). ARGV[1]: the grant keys' head
+ * (`<prefix>grant:`). Replies: false (unknown), { value } (a tombstone, or a grant id that
+ * needs escaping: the caller reads the grant), { value, grant } (grant '' when gone).
+ */
+const consumeCode = `
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+if string.byte(value, 1) ~= 97 then return { value } end
+redis.call('SETRANGE', KEYS[1], 0, 'c')
+local grantId = cjson.decode(string.sub(value, 2)).grantId
+if type(grantId) ~= 'string' or string.find(grantId, '[%%{}:]') then return { value } end
+return { value, redis.call('GET', ARGV[1] .. '{' .. grantId .. '}') or '' }
+`
+
+/**
  * Adds a grant id to a per-account or per-client index set and lets the set live as long as its
  * longest-lived grant: NX sets a first expiry (GT alone never applies to a key without one),
  * GT only ever extends it. So every index has a TTL and expires with its grants.
@@ -323,6 +339,7 @@ return {'pending', interval}
 
 export const scripts = {
   oidcConsume: { numberOfKeys: 1, lua: consume },
+  oidcConsumeCode: { numberOfKeys: 1, lua: consumeCode },
   oidcDeviceCreate: { numberOfKeys: 1, lua: deviceCreate },
   oidcDeviceDecide: { numberOfKeys: 1, lua: deviceDecide },
   oidcDevicePoll: { numberOfKeys: 1, lua: devicePoll },
@@ -351,6 +368,7 @@ export const scripts = {
 /** How the client looks once the scripts are defined (ioredis adds them at runtime). */
 export interface ScriptCommands {
   oidcConsume (key: string): Promise<string | null>
+  oidcConsumeCode (key: string, grantKeyHead: string): Promise<[string] | [string, string] | null>
   oidcDeviceCreate (key: string, record: string, clientId: string, interval: number, codeExpiresAtMs: number, expiresAtMs: number): Promise<number>
   oidcDeviceDecide (key: string, status: 'a' | 'd', approval: string): Promise<number>
   oidcDevicePoll (key: string, clientId: string): Promise<Array<string | number>>

@@ -6,6 +6,7 @@ import type {
   ClientPage,
   ClientRecord,
   ClientsPage,
+  CodeConsumeResult,
   ConsumeResult,
   DeviceApproval,
   DeviceAuthorizationRecord,
@@ -183,8 +184,15 @@ export class RedisStore implements Store {
       await this.#client.set(this.#key('code', codeHash), active(record), 'PXAT', pxat(record.expiresAt)))
   }
 
-  async consumeCode (codeHash: string): Promise<ConsumeResult<AuthorizationCodeRecord>> {
-    return consumeResult(await this.#op('consumeCode', async () => await this.#scripts.oidcConsume(this.#key('code', codeHash))))
+  /** On a single Redis one script consumes the code and reads its grant; on a Cluster (other slots) the provider reads the grant. */
+  async consumeCode (codeHash: string): Promise<CodeConsumeResult> {
+    if (this.#client.isCluster) {
+      return consumeResult(await this.#op('consumeCode', async () => await this.#scripts.oidcConsume(this.#key('code', codeHash))))
+    }
+    const reply = await this.#op('consumeCode', async () => await this.#scripts.oidcConsumeCode(this.#key('code', codeHash), `${this.#prefix}grant:`))
+    const result = consumeResult<AuthorizationCodeRecord>(reply?.[0] ?? null)
+    if (result.status !== 'consumed' || reply?.[1] === undefined) return result
+    return { ...result, grant: reply[1] === '' ? null : JSON.parse(reply[1]) as GrantRecord }
   }
 
   // refresh tokens: RFC 6749 §6, RFC 9700 §4.14.2 (rotation and reuse detection) ---------------
