@@ -159,6 +159,13 @@ export type ConsumeResult<T> =
 export interface CodeStore {
   saveCode (codeHash: string, record: AuthorizationCodeRecord): Promise<void>
   /**
+   * Optional (issue 32): `markUsed(usedKey, usedUntil)` and, only when that mark is fresh,
+   * `saveCode`, in one step (the nonce replay check that goes with every code for a nonce).
+   * Returns false, saving nothing, when `usedKey` was already marked. A store without it is
+   * called with `markUsed` and `saveCode` side by side.
+   */
+  saveCodeOnce? (codeHash: string, record: AuthorizationCodeRecord, usedKey: string, usedUntil: EpochSeconds): Promise<boolean>
+  /**
    * Atomically takes the code. A consumed code stays as a tombstone until its `expiresAt` so a
    * replay is told apart from an unknown code (RFC 6749 §4.1.2: revoke what the first use issued).
    */
@@ -672,6 +679,7 @@ export const storeMethods = {
   updateClientIfExists: 'required',
   listClients: 'required',
   saveCode: 'required',
+  saveCodeOnce: 'optional',
   consumeCode: 'required',
   saveRefreshToken: 'required',
   findRefreshToken: 'required',

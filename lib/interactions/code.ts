@@ -45,15 +45,21 @@ export async function issueCode (
   if (authentication.amr !== undefined) record.amr = authentication.amr
   if (request.claims !== undefined) record.claims = JSON.stringify(request.claims)
   if (request.dpopJkt !== undefined) record.dpopJkt = request.dpopJkt
-  const saved = ctx.store.saveCode(sha256(code), record)
   // The seed's nonce replay protection: a nonce is good for one ID token per client within
   // the ID token lifetime. Checked when the code is issued, so reloading a login page is fine.
-  // Checked alongside the save (one store round trip, not two): a code saved for a replayed
-  // nonce is never handed out, so nobody can redeem it before it expires.
-  const fresh = request.nonce !== undefined && ctx.options.nonceReplayProtection
-    ? ctx.store.markUsed(`nonce:${request.client.client_id}:${sha256(request.nonce)}`, now + ctx.options.ttl.idToken)
-    : Promise.resolve(true)
-  const [nonceIsFresh] = await Promise.all([fresh, saved, recordSessionClient(ctx, authentication.sessionId, request.client.client_id, authentication.sessionClients)])
+  // One store step where the store offers it (saveCodeOnce: the code is saved only for a fresh
+  // nonce), else checked alongside the save: a code saved for a replayed nonce is never handed
+  // out, so nobody can redeem it before it expires.
+  const nonceKey = request.nonce !== undefined && ctx.options.nonceReplayProtection
+    ? `nonce:${request.client.client_id}:${sha256(request.nonce)}`
+    : undefined
+  const codeHash = sha256(code)
+  const saved = nonceKey === undefined
+    ? ctx.store.saveCode(codeHash, record).then(() => true)
+    : ctx.store.saveCodeOnce !== undefined
+      ? ctx.store.saveCodeOnce(codeHash, record, nonceKey, now + ctx.options.ttl.idToken)
+      : Promise.all([ctx.store.markUsed(nonceKey, now + ctx.options.ttl.idToken), ctx.store.saveCode(codeHash, record)]).then(([fresh]) => fresh)
+  const [nonceIsFresh] = await Promise.all([saved, recordSessionClient(ctx, authentication.sessionId, request.client.client_id, authentication.sessionClients)])
   if (!nonceIsFresh) throw redirectError('invalid_request', 'this nonce was already used')
   return code
 }

@@ -220,6 +220,12 @@ export class MemoryStore implements Store {
     this.#codes.set(codeHash, { record: { ...record }, consumed: false, expiresAt: record.expiresAt })
   }
 
+  async saveCodeOnce (codeHash: string, record: AuthorizationCodeRecord, usedKey: string, usedUntil: EpochSeconds): Promise<boolean> {
+    if (!await this.markUsed(usedKey, usedUntil)) return false
+    await this.saveCode(codeHash, record)
+    return true
+  }
+
   async consumeCode (codeHash: string): Promise<CodeConsumeResult> {
     const entry = this.#codes.get(codeHash)
     if (entry === undefined) return { status: 'not_found' }

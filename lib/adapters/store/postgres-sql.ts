@@ -48,6 +48,19 @@ export function statements (s: string) {
     // The UPDATE is the decision: concurrent callers queue on the row lock and re-check
     // `NOT consumed` on the row as the winner left it, so exactly one gets the record. The
     // SELECT tells a tombstone (row, no record) from an unknown code (no row).
+    // markUsed, then saveCode only when the mark is fresh: one statement (issue 32).
+    saveCodeOnce: `WITH fresh AS (
+        INSERT INTO ${s}.used_values AS u (key, expires_at) VALUES ($5, to_timestamp($6::float8))
+        ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE u.expires_at <= now()
+        RETURNING 1
+      ), saved AS (
+        INSERT INTO ${s}.codes AS c (code_hash, grant_id, record, consumed, expires_at)
+        SELECT $1, $2, $3::jsonb, false, to_timestamp($4::float8) FROM fresh
+        ON CONFLICT (code_hash) DO UPDATE SET grant_id = excluded.grant_id, record = excluded.record,
+          consumed = false, expires_at = excluded.expires_at
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM saved)::int AS saved`,
     // The winner also gets the code's grant as this statement sees it (issue 32: one statement
     // per code exchange instead of two; `grant_record` NULL: the grant is gone).
     consumeCode: `WITH won AS (

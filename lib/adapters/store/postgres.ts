@@ -262,6 +262,10 @@ export class PostgresStore implements Store {
     await this.#query('saveCode', [codeHash, record.grantId, JSON.stringify(record), record.expiresAt])
   }
 
+  async saveCodeOnce (codeHash: string, record: AuthorizationCodeRecord, usedKey: string, usedUntil: EpochSeconds): Promise<boolean> {
+    return (await this.#first('saveCodeOnce', [codeHash, record.grantId, JSON.stringify(record), record.expiresAt, usedKey, usedUntil]))?.saved === 1
+  }
+
   async consumeCode (codeHash: string): Promise<CodeConsumeResult> {
     const row = await this.#first('consumeCode', [codeHash])
     const result = consumeResult<AuthorizationCodeRecord>(row)

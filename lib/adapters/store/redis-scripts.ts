@@ -20,6 +20,17 @@ return value
 `
 
 /**
+ * Issue 32: markUsed, then the code only when the mark is fresh (one command on a single
+ * Redis). KEYS: the used mark, the code. ARGV: the mark's end and the code's (epoch ms), the
+ * code's stored value. 1 when saved, 0 when the mark was already there.
+ */
+const saveCodeOnce = `
+if not redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[1], 'NX') then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], 'PXAT', ARGV[2])
+return 1
+`
+
+/**
  * Issue 32: `consume` for a code, which also reads the code's grant in the same step on a
  * single Redis (one command per code exchange instead of two). ARGV[1]: the grant keys' head
  * (`<prefix>grant:`). Replies: false (unknown), { value } (a tombstone, or a grant id that
@@ -340,6 +351,7 @@ return {'pending', interval}
 export const scripts = {
   oidcConsume: { numberOfKeys: 1, lua: consume },
   oidcConsumeCode: { numberOfKeys: 1, lua: consumeCode },
+  oidcSaveCodeOnce: { numberOfKeys: 2, lua: saveCodeOnce },
   oidcDeviceCreate: { numberOfKeys: 1, lua: deviceCreate },
   oidcDeviceDecide: { numberOfKeys: 1, lua: deviceDecide },
   oidcDevicePoll: { numberOfKeys: 1, lua: devicePoll },
@@ -369,6 +381,7 @@ export const scripts = {
 export interface ScriptCommands {
   oidcConsume (key: string): Promise<string | null>
   oidcConsumeCode (key: string, grantKeyHead: string): Promise<[string] | [string, string] | null>
+  oidcSaveCodeOnce (usedKey: string, codeKey: string, usedUntilMs: number, codeExpiresAtMs: number, value: string): Promise<number>
   oidcDeviceCreate (key: string, record: string, clientId: string, interval: number, codeExpiresAtMs: number, expiresAtMs: number): Promise<number>
   oidcDeviceDecide (key: string, status: 'a' | 'd', approval: string): Promise<number>
   oidcDevicePoll (key: string, clientId: string): Promise<Array<string | number>>

@@ -184,6 +184,17 @@ export class RedisStore implements Store {
       await this.#client.set(this.#key('code', codeHash), active(record), 'PXAT', pxat(record.expiresAt)))
   }
 
+  /** One script on a single Redis; on a Cluster (two slots) the mark, then the code. */
+  async saveCodeOnce (codeHash: string, record: AuthorizationCodeRecord, usedKey: string, usedUntil: EpochSeconds): Promise<boolean> {
+    if (this.#client.isCluster) {
+      if (!await this.markUsed(usedKey, usedUntil)) return false
+      await this.saveCode(codeHash, record)
+      return true
+    }
+    return await this.#op('saveCodeOnce', async () => await this.#scripts.oidcSaveCodeOnce(
+      this.#key('used', usedKey), this.#key('code', codeHash), pxat(usedUntil), pxat(record.expiresAt), active(record))) === 1
+  }
+
   /** On a single Redis one script consumes the code and reads its grant; on a Cluster (other slots) the provider reads the grant. */
   async consumeCode (codeHash: string): Promise<CodeConsumeResult> {
     if (this.#client.isCluster) {

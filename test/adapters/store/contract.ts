@@ -297,6 +297,25 @@ export async function storeContract (
       t.same(withoutGrant(await store.consumeCode(bareHash)), { status: 'consumed', record: bare })
     })
 
+    register(`codes: saveCodeOnce saves only under a fresh mark, one winner of ${RACERS}`, async (t, store, other, stores) => {
+      if (store.saveCodeOnce === undefined) { t.pass('optional: this store has no saveCodeOnce'); return }
+      const usedKey = `nonce:${id()}`
+      const first = hashed()
+      t.equal(await store.saveCodeOnce(first, code(), usedKey, nowSeconds() + 60), true, 'a fresh mark: saved')
+      t.equal((await other.consumeCode(first)).status, 'consumed', 'the code is there')
+      const second = hashed()
+      t.equal(await other.saveCodeOnce!(second, code(), usedKey, nowSeconds() + 60), false, 'the same mark again: refused')
+      t.equal((await store.consumeCode(second)).status, 'not_found', 'and that code was never saved')
+      t.equal(await store.markUsed(usedKey, nowSeconds() + 60), false, 'the mark is the one markUsed sees')
+
+      const raced = `nonce:${id()}`
+      const hashes = Array.from({ length: RACERS }, () => hashed())
+      const results = await race(stores, async (s, index) => await s.saveCodeOnce!(hashes[index]!, code(), raced, nowSeconds() + 60))
+      t.equal(results.filter((saved) => saved).length, 1, 'exactly one caller saved its code')
+      const found = await Promise.all(hashes.map(async (hash) => (await store.consumeCode(hash)).status))
+      t.equal(found.filter((status) => status === 'consumed').length, 1, 'and exactly one code exists')
+    })
+
     register('codes: a consume that reads the grant reads it as it stands', async (t, store, other) => {
       const live = grant()
       await store.saveGrant(live)
