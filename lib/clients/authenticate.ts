@@ -3,7 +3,7 @@ import type { ClientRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, safeEqualDigests, sha256 } from '../tokens/crypto.js'
-import { clientAuthFailureKind, FailureCounter } from '../http/failure-counters.js'
+import { clientAuthFailureKind, FailureCounter, type CounterRead } from '../http/failure-counters.js'
 import { AssertionError, assertionSubject, jwtBearerAssertionType, verifyClientAssertion } from './assertion.js'
 
 /** Which endpoint is authenticating the client (for audit events and, later, rate limits). */
@@ -65,8 +65,8 @@ export async function onClientAuthFailure (
  * @example
  * const hasFailures = await refuseLockedClient(ctx, clientId, request.ip)
  */
-export async function refuseLockedClient (ctx: ProviderContext, clientId: string | undefined, ip: string): Promise<boolean> {
-  const { lockedFor, nameHasFailures } = await new FailureCounter(ctx, clientAuthFailureKind).check(clientId, ip)
+export async function refuseLockedClient (ctx: ProviderContext, clientId: string | undefined, ip: string, read?: CounterRead): Promise<boolean> {
+  const { lockedFor, nameHasFailures } = await new FailureCounter(ctx, clientAuthFailureKind).check(clientId, ip, read)
   if (lockedFor > 0) {
     throw new OAuthError('invalid_client', 'too many failed client authentications; retry later', {
       statusCode: 429,
@@ -116,10 +116,21 @@ export async function authenticateClient (
     await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: options.endpoint })
     throw invalidClient(ctx, description, basic)
   }
-  const hasFailures = await refuseLockedClient(ctx, presented?.clientId, request.ip)
+  // A registered client is read with its failure counters in one store step where the store
+  // offers it (issue 32); the lockout is still decided before any secret is compared.
+  let readAlong: { client: ClientRecord | undefined } | undefined
+  const store = ctx.store
+  const read: CounterRead | undefined = presented !== undefined && store.getClientWithCounters !== undefined && ctx.clients.isStored(presented.clientId)
+    ? async (keys) => {
+      const found = await store.getClientWithCounters!(presented.clientId, keys)
+      readAlong = { client: found.client }
+      return found.counters
+    }
+    : undefined
+  const hasFailures = await refuseLockedClient(ctx, presented?.clientId, request.ip, read)
   if (presented === undefined) return await fail('client authentication is required', undefined)
 
-  const client = await ctx.clients.find(presented.clientId)
+  const client = readAlong !== undefined ? readAlong.client : await ctx.clients.find(presented.clientId)
   const storedHash = client?.client_secret_hash
   if (presented.secret !== undefined) {
     // Always compare, even for an unknown or public client, so every failure costs the same.

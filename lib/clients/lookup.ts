@@ -72,6 +72,7 @@ export function createClientDirectory (core: ProviderCore): ClientDirectory {
   return {
     lookup,
     find: async (clientId) => (await lookup(clientId)).client,
+    isStored: (clientId) => !core.staticClients.has(clientId) && !(documents !== undefined && isClientIdUrl(clientId)),
     resolvesMetadataDocuments: documents !== undefined,
   }
 }

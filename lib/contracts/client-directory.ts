@@ -16,6 +16,12 @@ export interface ClientDirectory {
   lookup (clientId: string): Promise<ClientLookup>
   /** The client, or undefined when unknown (or its metadata document was refused). */
   find (clientId: string): Promise<ClientRecord | undefined>
+  /**
+   * Whether `clientId` is looked up in the store (neither a static client nor a client_id URL
+   * resolved by its document): client authentication then reads it with its failure counters
+   * in one store step where the store offers it (`getClientWithCounters`).
+   */
+  isStored (clientId: string): boolean
   /** True when client_id URLs are resolved by their metadata documents (discovery says so). */
   readonly resolvesMetadataDocuments: boolean
 }

@@ -415,6 +415,12 @@ export interface ReplayStore {
    * request), in the order of `keys`. A store without it is read with `getCounter` per key.
    */
   getCounters? (keys: readonly string[]): Promise<Array<{ count: number, resetAt: EpochSeconds } | undefined>>
+  /**
+   * Optional (issue 32): `getClient(clientId)` and `getCounters(keys)` in one step: client
+   * authentication reads the client and its failure counters on every request. `keys` is never
+   * empty. A store without it is read with the two separately.
+   */
+  getClientWithCounters? (clientId: string, keys: readonly string[]): Promise<{ client: ClientRecord | undefined, counters: Array<{ count: number, resetAt: EpochSeconds } | undefined> }>
   resetCounter (key: string): Promise<void>
 }
 
@@ -708,6 +714,7 @@ export const storeMethods = {
   incrementCounter: 'required',
   getCounter: 'required',
   getCounters: 'optional',
+  getClientWithCounters: 'optional',
   resetCounter: 'required',
   startRefreshFamily: 'required',
   rotateRefreshToken: 'required',

@@ -19,6 +19,9 @@ export interface FailureCheck {
   nameHasFailures: boolean
 }
 
+/** Reads the counters of `keys`, in their order (undefined: no failures on record). */
+export type CounterRead = (keys: readonly string[]) => Promise<Array<{ count: number, resetAt: number } | undefined>>
+
 /**
  * Brute-force limits (RFC 6749 §10.10; §2.3.1 for client credentials): failures counted per
  * name (a username, a client_id) and per IP in the store, so a limit holds across every
@@ -36,14 +39,20 @@ export class FailureCounter {
     return name === undefined ? [this.kind.ipKey(ip)] : [this.kind.nameKey(name), this.kind.ipKey(ip)]
   }
 
-  /** How long `name` (when known) or `ip` is locked out, read in one store step where the store offers it. */
-  async check (name: string | undefined, ip: string): Promise<FailureCheck> {
+  /**
+   * How long `name` (when known) or `ip` is locked out, read in one store step where the store
+   * offers it. `read`, when given, reads the counters instead (with something else in the same
+   * step: client authentication reads the client along, issue 32).
+   */
+  async check (name: string | undefined, ip: string, read?: CounterRead): Promise<FailureCheck> {
     const { max } = this.kind.limit(this.ctx)
     const keys = this.#keys(name, ip)
     // One store step where the store offers it (one Redis command instead of two).
-    const counters = this.ctx.store.getCounters !== undefined
-      ? await this.ctx.store.getCounters(keys)
-      : await Promise.all(keys.map(async (key) => await this.ctx.store.getCounter(key)))
+    const counters = read !== undefined
+      ? await read(keys)
+      : this.ctx.store.getCounters !== undefined
+        ? await this.ctx.store.getCounters(keys)
+        : await Promise.all(keys.map(async (key) => await this.ctx.store.getCounter(key)))
     const now = nowSeconds()
     let lockedFor = 0
     for (const counter of counters) {

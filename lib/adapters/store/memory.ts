@@ -574,6 +574,10 @@ export class MemoryStore implements Store {
     return await Promise.all(keys.map(async (key) => await this.getCounter(key)))
   }
 
+  async getClientWithCounters (clientId: string, keys: readonly string[]): Promise<{ client: ClientRecord | undefined, counters: Array<{ count: number, resetAt: EpochSeconds } | undefined> }> {
+    return { client: await this.getClient(clientId), counters: await this.getCounters(keys) }
+  }
+
   async resetCounter (key: string): Promise<void> {
     this.#counters.delete(key)
   }

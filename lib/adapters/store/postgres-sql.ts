@@ -279,6 +279,12 @@ export function statements (s: string) {
       FROM unnest($1::text[]) WITH ORDINALITY AS k (key, position)
       LEFT JOIN ${s}.counters c ON c.key = k.key AND c.expires_at > now()
       ORDER BY k.position`,
+    // getCounters with the client beside (issue 32: client authentication in one statement).
+    getClientWithCounters: `SELECT c.count, ceil(extract(epoch FROM c.expires_at))::float8 AS reset_at,
+        (SELECT record FROM ${s}.clients WHERE client_id = $2) AS client
+      FROM unnest($1::text[]) WITH ORDINALITY AS k (key, position)
+      LEFT JOIN ${s}.counters c ON c.key = k.key AND c.expires_at > now()
+      ORDER BY k.position`,
     resetCounter: `DELETE FROM ${s}.counters WHERE key = $1`,
   }
 }

@@ -540,6 +540,14 @@ export class PostgresStore implements Store {
     return rows.map((row) => row.count === null ? undefined : { count: Number(row.count), resetAt: Number(row.reset_at) })
   }
 
+  async getClientWithCounters (clientId: string, keys: readonly string[]): Promise<{ client: ClientRecord | undefined, counters: Array<{ count: number, resetAt: EpochSeconds } | undefined> }> {
+    const rows = await this.#query('getClientWithCounters', [keys, clientId])
+    return {
+      client: (rows[0]?.client ?? undefined) as ClientRecord | undefined,
+      counters: rows.map((row) => row.count === null ? undefined : { count: Number(row.count), resetAt: Number(row.reset_at) }),
+    }
+  }
+
   async resetCounter (key: string): Promise<void> {
     await this.#query('resetCounter', [key])
   }

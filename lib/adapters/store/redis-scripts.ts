@@ -90,6 +90,19 @@ return out
 `
 
 /**
+ * Issue 32: the client record KEYS[1] and the counters KEYS[2..] (as countersRead) in one
+ * command, for client authentication. Different slots: a single Redis only.
+ */
+const clientWithCounters = `
+local out = { redis.call('GET', KEYS[1]) or false }
+for i = 2, #KEYS do
+  local count = redis.call('GET', KEYS[i])
+  if count then out[i] = { tonumber(count), redis.call('PEXPIRETIME', KEYS[i]) } else out[i] = false end
+end
+return out
+`
+
+/**
  * The (account, client) pointer KEYS[1], then the grant it names (ARGV[1] .. '{' .. id .. '}'),
  * in one step: {id, json}, {id} when the id needs escaping (the caller reads the grant itself),
  * or false. The grant key is not declared (it is only known from the pointer), which a single
@@ -370,6 +383,7 @@ export const scripts = {
   oidcAlive: { numberOfKeys: 2, lua: alive, readOnly: true },
   // Issue 19: fewer commands per request on a single Redis (KEYS counts are given per call).
   oidcCountersRead: { lua: countersRead, readOnly: true },
+  oidcClientWithCounters: { lua: clientWithCounters, readOnly: true },
   oidcGrantByPair: { numberOfKeys: 1, lua: grantByPair, readOnly: true },
   oidcTokenAlive: { lua: tokenAlive, readOnly: true },
   oidcSessionGet: { numberOfKeys: 2, lua: sessionGet, readOnly: true },
@@ -399,6 +413,7 @@ export interface ScriptCommands {
   oidcFamilyRevoke (familyKey: string, tombstoneUntilMs: number): Promise<number>
   oidcAlive (grantKey: string, familyKey: string): Promise<number>
   oidcCountersRead (numberOfKeys: number, ...keys: string[]): Promise<Array<[number, number] | null>>
+  oidcClientWithCounters (numberOfKeys: number, ...keys: string[]): Promise<[string | null, ...Array<[number, number] | null>]>
   oidcGrantByPair (pairKey: string, grantKeyPrefix: string): Promise<[string, string] | [string] | null>
   oidcTokenAlive (numberOfKeys: number, ...keys: string[]): Promise<number>
   oidcSessionGet (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>

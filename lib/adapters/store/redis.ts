@@ -644,6 +644,21 @@ export class RedisStore implements Store {
     return replies.map((reply) => reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) })
   }
 
+  /** One script on a single Redis; on a Cluster (other slots) the two reads side by side. */
+  async getClientWithCounters (clientId: string, keys: readonly string[]): Promise<{ client: ClientRecord | undefined, counters: Array<{ count: number, resetAt: EpochSeconds } | undefined> }> {
+    if (this.#client.isCluster) {
+      const [client, counters] = await Promise.all([this.getClient(clientId), this.getCounters(keys)])
+      return { client, counters }
+    }
+    const redisKeys = [this.#key('client', clientId), ...keys.map((key) => this.#key('counter', key))]
+    const [client, ...counters] = await this.#op('getClientWithCounters', async () =>
+      await this.#scripts.oidcClientWithCounters(redisKeys.length, ...redisKeys))
+    return {
+      client: parse<ClientRecord>(client ?? null),
+      counters: counters.map((reply) => reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) }),
+    }
+  }
+
   async resetCounter (key: string): Promise<void> {
     await this.#op('resetCounter', async () => await this.#client.del(this.#key('counter', key)))
   }

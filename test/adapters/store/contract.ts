@@ -817,6 +817,17 @@ export async function storeContract (
         // Issue 19: the optional batch read answers like getCounter, in the order of the keys.
         t.same(await store.getCounters([`login:${id()}`, key]), [undefined, { count: 3, resetAt: one.resetAt }], 'getCounters reads several, in order')
       }
+      if (store.getClientWithCounters !== undefined) {
+        // Issue 32: the client and its counters in one step, as getClient and getCounters answer.
+        const saved = client()
+        await store.saveClient(saved)
+        t.same(await other.getClientWithCounters!(saved.client_id, [`login:${id()}`, key]),
+          { client: saved, counters: [undefined, { count: 3, resetAt: one.resetAt }] }, 'getClientWithCounters: the client and the counters, in order')
+        t.same(await other.getClientWithCounters!(id(), [key]),
+          { client: undefined, counters: [{ count: 3, resetAt: one.resetAt }] }, 'an unknown client: undefined, counters still read')
+        t.same(await store.getClientWithCounters!(saved.client_id, [`login:${id()}`]),
+          { client: saved, counters: [undefined] }, 'no counters on record')
+      }
       t.equal((await store.incrementCounter(`login:${id()}`, 60)).count, 1, 'counters are independent')
 
       await other.resetCounter(key)
