@@ -343,6 +343,12 @@ export interface SessionStore {
    * so an SSO authorization for a client the session already signed into writes nothing more).
    */
   getSession (sessionId: string): Promise<SessionRecord | undefined>
+  /**
+   * Optional (issue 32): `getSession(sessionId)` and, for its user, `findGrant(accountId,
+   * clientId)` in one step (an SSO authorization reads both). Undefined when there is no session.
+   * A store without it is read with the two one after the other.
+   */
+  getSessionWithGrant? (sessionId: string, clientId: string): Promise<{ session: SessionRecord, grant: GrantRecord | undefined } | undefined>
   deleteSession (sessionId: string): Promise<void>
   /**
    * Ends every login session of an account (password change, "log out everywhere"), so no
@@ -702,6 +708,7 @@ export const storeMethods = {
   isAccessTokenRevoked: 'required',
   saveSession: 'required',
   getSession: 'required',
+  getSessionWithGrant: 'optional',
   deleteSession: 'required',
   deleteAccountSessions: 'required',
   addSessionClient: 'required',

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { browserSession } from '../sessions/browser.js'
+import { browserSessionWithGrant } from '../sessions/browser.js'
 import { parseAuthorizationRequest } from './authorization-request.js'
 import { resolvePushedRequest } from './par.js'
 import { decide } from './decide.js'
@@ -64,7 +64,7 @@ export async function handleAuthorizationRequest (
     return sendAutoSubmitForm(reply, ctx.urls.authorize, { ...formFields(raw), [repostMarker]: '1' })
   }
   try {
-    const decision = await decide(ctx, authorization, await browserSession(deps, request))
+    const decision = await decide(ctx, authorization, await browserSessionWithGrant(deps, request, authorization.client.client_id))
     return await act(deps, decision, authorization, request, reply, 302)
   } catch (error) {
     return respondOnError(ctx, reply, error, authorization, 302)

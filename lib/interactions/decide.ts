@@ -3,6 +3,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds } from '../tokens/crypto.js'
 import { needsConsent } from './grant.js'
 import { redirectError } from './errors.js'
+import type { SessionWithGrant } from '../sessions/browser.js'
 import { sessionAuthentication } from './authentication.js'
 import type { Authentication, AuthorizationRequest, Decision } from './types.js'
 
@@ -13,24 +14,31 @@ import type { Authentication, AuthorizationRequest, Decision } from './types.js'
  * the caller acts on the decision (`act`).
  *
  * @example
- * const decision = await decide(ctx, authorization, await browserSession(deps, request))
+ * const decision = await decide(ctx, authorization, await browserSessionWithGrant(deps, request, authorization.client.client_id))
  * return await act(deps, decision, authorization, request, reply, 302)
  */
-export async function decide (ctx: ProviderContext, authorization: AuthorizationRequest, session: SessionRecord | undefined): Promise<Decision> {
+export async function decide (ctx: ProviderContext, authorization: AuthorizationRequest, signedIn: SessionWithGrant | undefined): Promise<Decision> {
+  const session = signedIn?.session
   if (session === undefined || loginNeeded(authorization, session)) {
     // OIDC Core §3.1.2.1: prompt=none never shows anything, whoever would have shown it.
     if (authorization.prompt.has('none')) return { kind: 'error', error: redirectError('login_required', 'the user is not logged in') }
     return { kind: 'login' }
   }
-  return await decideConsent(ctx, authorization, sessionAuthentication(session))
+  return await decideConsent(ctx, authorization, sessionAuthentication(session), signedIn?.grant)
 }
 
 /**
  * Once the user is known (a session, or a login just made): the consent page when the grant
  * falls short (OIDC Core §3.1.2.4), else the code under that grant.
  */
-export async function decideConsent (ctx: ProviderContext, authorization: AuthorizationRequest, authentication: Authentication): Promise<Decision> {
-  const grant = await ctx.store.findGrant(authentication.accountId, authorization.client.client_id)
+export async function decideConsent (
+  ctx: ProviderContext,
+  authorization: AuthorizationRequest,
+  authentication: Authentication,
+  /** The user's grant to this client when already read with their session (issue 32). */
+  known?: { record: GrantRecord | undefined }
+): Promise<Decision> {
+  const grant = known !== undefined ? known.record : await ctx.store.findGrant(authentication.accountId, authorization.client.client_id)
   if (consentNeeded(ctx, authorization, grant)) {
     if (authorization.prompt.has('none')) return { kind: 'error', error: redirectError('consent_required', 'the user has not consented to this application') }
     return { kind: 'consent', authentication }

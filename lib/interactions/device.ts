@@ -6,7 +6,7 @@ import { routes } from '../contracts/urls.js'
 import { FailureCounter, userCodeFailureKind } from '../http/failure-counters.js'
 import { pageLocale } from '../http/pages/locale.js'
 import { nowSeconds, randomToken, safeEqual, sha256 } from '../tokens/crypto.js'
-import { browserSession } from '../sessions/browser.js'
+import { browserSessionWithGrant } from '../sessions/browser.js'
 import { decide } from './decide.js'
 import { act } from './steps.js'
 import { forbidden } from './errors.js'
@@ -120,7 +120,7 @@ export class DeviceVerification {
       return await this.#render(request, reply, { userCode: typed, status: 400, error: catalogs.t(locale, 'device.used') })
     }
     const authorization = await restoreRequest(ctx, found.record.params)
-    const decision = await decide(ctx, authorization, await browserSession(this.deps, request))
+    const decision = await decide(ctx, authorization, await browserSessionWithGrant(this.deps, request, authorization.client.client_id))
     return await act(this.deps, decision, authorization, request, reply, 303)
   }
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { InteractionRecord, SessionRecord } from '../contracts/store.js'
+import type { GrantRecord, InteractionRecord, SessionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import type { ProviderCookies } from '../http/cookies.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
@@ -21,6 +21,32 @@ export interface BrowserDeps {
 export async function browserSession (deps: BrowserDeps, request: FastifyRequest): Promise<SessionRecord | undefined> {
   const sessionId = deps.cookies.sessionId(request)
   return sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
+}
+
+/** A browser's session and, where the store read it in the same step, its user's grant to one client. */
+export interface SessionWithGrant {
+  session: SessionRecord
+  /** Present when read with the session (`getSessionWithGrant`); absent: read when needed. */
+  grant?: { record: GrantRecord | undefined }
+}
+
+/**
+ * `browserSession`, with the user's grant to `clientId` read in the same store step where the
+ * store offers it (issue 32: an SSO authorization needs both; one round trip instead of two).
+ *
+ * @example
+ * const decision = await decide(ctx, authorization, await browserSessionWithGrant(deps, request, authorization.client.client_id))
+ */
+export async function browserSessionWithGrant (deps: BrowserDeps, request: FastifyRequest, clientId: string): Promise<SessionWithGrant | undefined> {
+  const sessionId = deps.cookies.sessionId(request)
+  if (sessionId === undefined) return undefined
+  const { store } = deps.ctx
+  if (store.getSessionWithGrant === undefined) {
+    const session = await store.getSession(sessionId)
+    return session === undefined ? undefined : { session }
+  }
+  const found = await store.getSessionWithGrant(sessionId, clientId)
+  return found === undefined ? undefined : { session: found.session, grant: { record: found.grant } }
 }
 
 /** What a pending interaction holds besides its id, binding, CSRF token and expiry. */

@@ -486,6 +486,11 @@ export class MemoryStore implements Store {
     return clients === undefined || clients.size === 0 ? { ...session } : { ...session, clients: [...clients] }
   }
 
+  async getSessionWithGrant (sessionId: string, clientId: string): Promise<{ session: SessionRecord, grant: GrantRecord | undefined } | undefined> {
+    const session = await this.getSession(sessionId)
+    return session === undefined ? undefined : { session, grant: await this.findGrant(session.accountId, clientId) }
+  }
+
   async deleteSession (sessionId: string): Promise<void> {
     this.#sessions.delete(sessionId)
     this.#sessionClients.delete(sessionId)

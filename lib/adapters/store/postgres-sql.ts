@@ -179,6 +179,11 @@ export function statements (s: string) {
       ON CONFLICT (session_id) DO UPDATE SET account_id = excluded.account_id, record = excluded.record,
         clients = CASE WHEN x.expires_at <= now() THEN '{}' ELSE x.clients END, expires_at = excluded.expires_at`,
     getSession: `SELECT record, clients FROM ${s}.sessions WHERE session_id = $1 AND expires_at > now()`,
+    // getSession, and findGrant for its account and the client $2 (issue 32: one statement per SSO authorization).
+    getSessionWithGrant: `SELECT s.record, s.clients, (SELECT g.record FROM ${s}.grant_pairs p
+        JOIN ${s}.grants g ON g.grant_id = p.grant_id AND g.account_id = s.account_id AND g.client_id = $2
+        WHERE p.account_id = s.account_id AND p.client_id = $2 AND g.expires_at > now()) AS grant_record
+      FROM ${s}.sessions s WHERE s.session_id = $1 AND s.expires_at > now()`,
     deleteSession: `DELETE FROM ${s}.sessions WHERE session_id = $1`,
     deleteAccountSessions: `WITH d AS (
         DELETE FROM ${s}.sessions WHERE account_id = $1 RETURNING session_id, expires_at

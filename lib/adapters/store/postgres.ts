@@ -413,6 +413,14 @@ export class PostgresStore implements Store {
     return clients.length === 0 ? row.record as SessionRecord : { ...row.record as SessionRecord, clients }
   }
 
+  async getSessionWithGrant (sessionId: string, clientId: string): Promise<{ session: SessionRecord, grant: GrantRecord | undefined } | undefined> {
+    const row = await this.#first('getSessionWithGrant', [sessionId, clientId])
+    if (row === undefined) return undefined
+    const clients = row.clients as string[]
+    const session = clients.length === 0 ? row.record as SessionRecord : { ...row.record as SessionRecord, clients }
+    return { session, grant: (row.grant_record ?? undefined) as GrantRecord | undefined }
+  }
+
   async deleteSession (sessionId: string): Promise<void> {
     await this.#query('deleteSession', [sessionId])
   }

@@ -136,6 +136,24 @@ if not value then return false end
 return { value, redis.call('SMEMBERS', KEYS[2]) }
 `
 
+/**
+ * Issue 32: sessionGet, then the user's grant to the client ARGV[2] (as grantByPair; ARGV[1]
+ * is the key prefix): { session, clients, grant } (grant '' when none), or { session, clients }
+ * when an id needs escaping (the caller reads the grant itself). Undeclared keys: a single
+ * Redis only.
+ */
+const sessionWithGrant = `
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local clients = redis.call('SMEMBERS', KEYS[2])
+local accountId = cjson.decode(value).accountId
+if type(accountId) ~= 'string' or string.find(accountId, '[%%{}:]') or string.find(ARGV[2], '[%%{}:]') then return { value, clients } end
+local id = redis.call('GET', ARGV[1] .. 'grant-pair:{' .. accountId .. ':' .. ARGV[2] .. '}')
+if not id then return { value, clients, '' } end
+if string.find(id, '[%%{}:]') then return { value, clients } end
+return { value, clients, redis.call('GET', ARGV[1] .. 'grant:{' .. id .. '}') or '' }
+`
+
 /** Deletes the key only while it still holds ARGV[1] (a pair index may point to a newer grant). */
 const deleteIfEquals = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -387,6 +405,7 @@ export const scripts = {
   oidcGrantByPair: { numberOfKeys: 1, lua: grantByPair, readOnly: true },
   oidcTokenAlive: { lua: tokenAlive, readOnly: true },
   oidcSessionGet: { numberOfKeys: 2, lua: sessionGet, readOnly: true },
+  oidcSessionWithGrant: { numberOfKeys: 2, lua: sessionWithGrant, readOnly: true },
   // Issue 30: connected apps (one script per grant, in the grant's slot).
   oidcGrantActivity: { numberOfKeys: 2, lua: grantActivity, readOnly: true },
 } as const
@@ -417,5 +436,6 @@ export interface ScriptCommands {
   oidcGrantByPair (pairKey: string, grantKeyPrefix: string): Promise<[string, string] | [string] | null>
   oidcTokenAlive (numberOfKeys: number, ...keys: string[]): Promise<number>
   oidcSessionGet (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>
+  oidcSessionWithGrant (sessionKey: string, clientsKey: string, prefix: string, clientId: string): Promise<[string, string[]] | [string, string[], string] | null>
   oidcGrantActivity (grantKey: string, familiesKey: string, familyKeyHead: string, familyKeyTail: string): Promise<string[] | null>
 }

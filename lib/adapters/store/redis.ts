@@ -545,6 +545,23 @@ export class RedisStore implements Store {
     return reply[1].length === 0 ? session : { ...session, clients: reply[1] }
   }
 
+  /** One script on a single Redis; on a Cluster (other slots) getSession, then findGrant. */
+  async getSessionWithGrant (sessionId: string, clientId: string): Promise<{ session: SessionRecord, grant: GrantRecord | undefined } | undefined> {
+    if (this.#client.isCluster) {
+      const session = await this.getSession(sessionId)
+      return session === undefined ? undefined : { session, grant: await this.findGrant(session.accountId, clientId) }
+    }
+    const reply = await this.#op('getSessionWithGrant', async () => await this.#scripts.oidcSessionWithGrant(
+      this.#key('session', sessionId), this.#key('session-clients', sessionId), this.#prefix, clientId))
+    if (reply === null) return undefined
+    const stored = JSON.parse(reply[0]) as SessionRecord
+    const session = reply[1].length === 0 ? stored : { ...stored, clients: reply[1] }
+    if (reply.length === 2) return { session, grant: await this.findGrant(session.accountId, clientId) }
+    const grant = reply[2] === '' ? undefined : JSON.parse(reply[2]) as GrantRecord
+    // As findGrant: a pointer left to a grant of another pair is no grant of this one.
+    return { session, grant: grant?.accountId === session.accountId && grant.clientId === clientId ? grant : undefined }
+  }
+
   async deleteSession (sessionId: string): Promise<void> {
     await this.#op('deleteSession', async () => {
       const previous = parse<SessionRecord>(await this.#client.getdel(this.#key('session', sessionId)))

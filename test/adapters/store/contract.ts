@@ -746,6 +746,36 @@ export async function storeContract (
       t.pass('deleting a missing session is harmless')
     })
 
+    register('sessions: getSessionWithGrant reads the session and its user\'s grant to one client', async (t, store, other) => {
+      if (store.getSessionWithGrant === undefined) { t.pass('optional: this store has no getSessionWithGrant'); return }
+      const record = session()
+      await store.saveSession(record)
+      const clientId = id()
+      t.same(await other.getSessionWithGrant!(record.sessionId, clientId), { session: record, grant: undefined }, 'no grant yet')
+      const live = grant({ accountId: record.accountId, clientId })
+      await store.saveGrant(live)
+      await store.saveGrant(grant({ accountId: id(), clientId }))
+      await store.saveGrant(grant({ accountId: record.accountId, clientId: id() }))
+      await store.addSessionClient(record.sessionId, clientId)
+      t.same(await other.getSessionWithGrant!(record.sessionId, clientId), { session: { ...record, clients: [clientId] }, grant: live },
+        'the session as getSession answers it, and exactly this user\'s grant to this client')
+      t.same(await other.getSessionWithGrant!(record.sessionId, clientId), {
+        session: await store.getSession(record.sessionId), grant: await store.findGrant(record.accountId, clientId),
+      }, 'the same as getSession and findGrant')
+      await other.revokeGrant(live.grantId)
+      t.equal((await store.getSessionWithGrant!(record.sessionId, clientId))?.grant, undefined, 'a revoked grant is gone at once')
+      // Ids with the characters a key escapes still find the grant.
+      const odd = session({ accountId: `user:{${id()}}%` })
+      await store.saveSession(odd)
+      const oddClient = `https://rp.example/{client}:${id()}`
+      const oddGrant = grant({ accountId: odd.accountId, clientId: oddClient })
+      await store.saveGrant(oddGrant)
+      t.same((await other.getSessionWithGrant!(odd.sessionId, oddClient))?.grant, oddGrant, 'escaped ids: the grant is found')
+      t.equal(await store.getSessionWithGrant!(id(), clientId), undefined, 'unknown session')
+      await store.deleteSession(record.sessionId)
+      t.equal(await other.getSessionWithGrant!(record.sessionId, clientId), undefined, 'ended session')
+    })
+
     register('sessions: every session of one account ends at once, others stay', async (t, store, other) => {
       const accountId = id()
       const mine = [session({ accountId }), session({ accountId }), session({ accountId })]

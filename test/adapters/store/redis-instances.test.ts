@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { RedisStore, type GrantRecord } from '../../../lib/index.js'
+import { RedisStore, type CodeConsumeResult, type GrantRecord } from '../../../lib/index.js'
 import { hiddenField, CookieJar } from '../../helpers/flow.js'
 import { deleteKeys, REDIS_URL, requireRedis, testPrefix } from '../../helpers/redis.js'
 import {
@@ -94,6 +94,12 @@ if (admin !== undefined) {
     let reached = (): void => {}
     const reading = new Promise<void>((resolve) => { reached = resolve })
     class HeldGrantRead extends RedisStore {
+      // As a store that does not read the grant with the consume (a Cluster, a host's store).
+      override async consumeCode (codeHash: string): Promise<CodeConsumeResult> {
+        const { grant: _grant, ...result } = await super.consumeCode(codeHash)
+        return result
+      }
+
       override async getGrant (grantId: string): Promise<GrantRecord | undefined> {
         reached()
         await held
@@ -117,6 +123,38 @@ if (admin !== undefined) {
     const tokens = won.json<TokenResponse>()
     t.ok(tokens.id_token, 'with an id_token')
     // The replay revoked the code's family before A started it: whatever A issued is dead.
+    if (tokens.refresh_token !== undefined) t.equal((await refresh(b.app, client, tokens.refresh_token)).json().error, 'invalid_grant', 'its refresh token is dead')
+    t.equal((await userinfo(b.app, tokens.access_token)).statusCode, 401, 'its access token is dead (RFC 6749 §4.1.2)')
+  })
+
+  t.test('a replay on B while A is between its consume (with the grant) and its family: A answers 200, and what it issued is dead', async (t) => {
+    // Issue 32: a single Redis reads the grant with the consume; the window left is before the
+    // family starts. B's replay revokes the family first (a tombstone): A's start must lose.
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => { release = resolve })
+    let reached = (): void => {}
+    const starting = new Promise<void>((resolve) => { reached = resolve })
+    class HeldFamilyStart extends RedisStore {
+      override async startRefreshFamily (...args: Parameters<RedisStore['startRefreshFamily']>): Promise<boolean> {
+        reached()
+        await held
+        return await super.startRefreshFamily(...args)
+      }
+    }
+    const prefix = testPrefix()
+    const a = await startInstance(REDIS_URL, prefix, {}, (options) => new HeldFamilyStart(options))
+    const b = await startInstance(REDIS_URL, prefix)
+    t.teardown(async () => { release(); await a.close(); await b.close(); await deleteKeys(admin, prefix) })
+    const client = await registerClient(b.app)
+    const flow = await splitCodeFlow([b.app], client)
+
+    const first = redeem(a.app, client, flow)
+    await starting
+    t.equal((await redeem(b.app, client, flow)).json().error, 'invalid_grant', 'the replay on B is refused ...')
+    release()
+    const won = await first
+    t.equal(won.statusCode, 200, '... and the first redemption on A still answers')
+    const tokens = won.json<TokenResponse>()
     if (tokens.refresh_token !== undefined) t.equal((await refresh(b.app, client, tokens.refresh_token)).json().error, 'invalid_grant', 'its refresh token is dead')
     t.equal((await userinfo(b.app, tokens.access_token)).statusCode, 401, 'its access token is dead (RFC 6749 §4.1.2)')
   })
