@@ -236,6 +236,33 @@ return 1
 `
 
 /**
+ * Issue 32: familyStart and the index entries that go with it in one command on a single
+ * Redis. KEYS: as familyStart, then the grant's family index, then (optional) the session's.
+ * ARGV: as familyStart, then the grant index member, the indexes' end (epoch ms) and the
+ * session index member. The indexes are written whatever the start answers, as the batch does.
+ */
+const familyStartIndexed = `
+local started = 0
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'state', 'a', 'client', ARGV[2], 'scope', ARGV[3], 'exp', ARGV[4], 'cur', ARGV[5], 'rec', ARGV[1])
+  redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[4]) * 1000)
+  if ARGV[5] ~= '' then
+    redis.call('SET', KEYS[2], ARGV[6] .. ' ' .. ARGV[7], 'PXAT', tonumber(ARGV[7]) * 1000)
+  end
+  started = 1
+end
+local function indexAdd (key, member)
+  redis.call('SADD', key, member)
+  if redis.call('PEXPIREAT', key, ARGV[9], 'NX') == 0 then
+    redis.call('PEXPIREAT', key, ARGV[9], 'GT')
+  end
+end
+indexAdd(KEYS[3], ARGV[8])
+if KEYS[4] then indexAdd(KEYS[4], ARGV[10]) end
+return started
+`
+
+/**
  * The refresh (RFC 6749 §6, RFC 9700 §4.14.2) in one step. KEYS: grant, family, presented
  * token, successor token. ARGV: client, presented hash, successor hash, sealed successor,
  * successor lifetime (s), grace (ms), request scope ('' when absent).
@@ -395,6 +422,7 @@ export const scripts = {
   oidcExtendGrant: { numberOfKeys: 1, lua: extendGrant },
   oidcExtendIfEquals: { numberOfKeys: 1, lua: extendIfEquals },
   oidcFamilyStart: { numberOfKeys: 2, lua: familyStart },
+  oidcFamilyStartIndexed: { lua: familyStartIndexed },
   oidcRotate: { numberOfKeys: 4, lua: rotate },
   oidcFamilyToken: { numberOfKeys: 3, lua: familyToken, readOnly: true },
   oidcFamilyRevoke: { numberOfKeys: 1, lua: familyRevoke },
@@ -427,6 +455,7 @@ export interface ScriptCommands {
   oidcExtendGrant (key: string, expiresAt: number): Promise<string | null>
   oidcExtendIfEquals (key: string, value: string, expiresAtMs: number): Promise<number>
   oidcFamilyStart (familyKey: string, tokenKey: string, ...args: Array<string | number>): Promise<number>
+  oidcFamilyStartIndexed (numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>
   oidcRotate (grantKey: string, familyKey: string, tokenKey: string, successorKey: string, ...args: Array<string | number>): Promise<Array<string | number>>
   oidcFamilyToken (grantKey: string, familyKey: string, tokenKey: string, tokenHash: string): Promise<[string, string] | null>
   oidcFamilyRevoke (familyKey: string, tombstoneUntilMs: number): Promise<number>

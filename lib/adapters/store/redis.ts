@@ -370,6 +370,23 @@ export class RedisStore implements Store {
    * slot; the index lives as long as its longest family).
    */
   async startRefreshFamily (family: RefreshFamilyRecord, first?: FamilyTokenRecord): Promise<boolean> {
+    const indexSession = family.sessionId !== undefined && !family.offline && first !== undefined
+    if (!this.#client.isCluster) {
+      // Issue 32: one script for the family and its index entries (the session's index is in
+      // another slot, which a single Redis allows).
+      const keys = [
+        this.#familyKey(family.grantId, family.familyId),
+        this.#familyTokenKey(family.grantId, first?.tokenHash ?? 'none'),
+        this.#key('grant-families', family.grantId),
+        ...(indexSession ? [this.#sessionFamiliesKey(family.sessionId!)] : []),
+      ]
+      const started = await this.#op('startRefreshFamily', async () => await this.#scripts.oidcFamilyStartIndexed(
+        keys.length, ...keys,
+        JSON.stringify(family), family.clientId, family.scope, Math.floor(family.expiresAt),
+        first?.tokenHash ?? '', first?.issuedAt ?? 0, first?.expiresAt ?? 0,
+        escapeKeyPart(family.familyId), pxat(family.expiresAt), indexSession ? familyMember(family) : ''))
+      return started === 1
+    }
     const commands: Command[] = [[
       'oidcFamilyStart',
       this.#familyKey(family.grantId, family.familyId),
@@ -379,8 +396,8 @@ export class RedisStore implements Store {
     ]]
     // The grant's family index (connected apps), in the grant's slot, as long-lived as its longest family.
     commands.push(['oidcIndexAdd', this.#key('grant-families', family.grantId), escapeKeyPart(family.familyId), pxat(family.expiresAt)])
-    if (family.sessionId !== undefined && !family.offline && first !== undefined) {
-      commands.push(['oidcIndexAdd', this.#sessionFamiliesKey(family.sessionId), familyMember(family), pxat(family.expiresAt)])
+    if (indexSession) {
+      commands.push(['oidcIndexAdd', this.#sessionFamiliesKey(family.sessionId!), familyMember(family), pxat(family.expiresAt)])
     }
     const [started] = await this.#op('startRefreshFamily', async () => settledValues(await this.#batch(commands)))
     return started === 1
