@@ -14,6 +14,9 @@
  * - Revoking a grant invalidates everything issued under it in O(1): codes, refresh tokens and
  *   access tokens are only valid while their grant exists, so deleting the grant is enough.
  * - A backend that cannot answer throws `StoreUnavailableError`; nothing is silently dropped.
+ * - Nobody changes the store through a value it returned or was given: a store returns copies,
+ *   or (clients, read on every request) the stored record deeply frozen; callers never write
+ *   to a returned record.
  */
 
 /** Seconds since the epoch, as in JWT `exp`. */

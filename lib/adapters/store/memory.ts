@@ -39,6 +39,15 @@ const now = (): EpochSeconds => Math.floor(Date.now() / 1000)
  * A Map whose entries disappear after their `expiresAt`: lazily on read, and in bulk when the
  * store sweeps, so memory stays bounded under load even for records nobody reads again.
  */
+/** Freezes `value` and everything it holds (a JSON-like record: objects and arrays). */
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member)
+    Object.freeze(value)
+  }
+  return value
+}
+
 class ExpiringMap<V extends Expiring> {
   readonly #entries = new Map<string, V>()
 
@@ -195,13 +204,17 @@ export class MemoryStore implements Store {
 
   // clients ------------------------------------------------------------------------------------
 
+  /**
+   * The stored record itself, deeply frozen when saved: nobody can change the store through it,
+   * and no lookup copies it (issue 32: two lookups per code flow, and per-client caches keyed by
+   * the record keep hitting).
+   */
   async getClient (clientId: string): Promise<ClientRecord | undefined> {
-    const client = this.#clients.get(clientId)
-    return client === undefined ? undefined : structuredClone(client)
+    return this.#clients.get(clientId)
   }
 
   async saveClient (client: ClientRecord): Promise<void> {
-    this.#clients.set(client.client_id, structuredClone(client))
+    this.#clients.set(client.client_id, deepFreeze(structuredClone(client)))
   }
 
   async deleteClient (clientId: string): Promise<boolean> {
@@ -210,7 +223,7 @@ export class MemoryStore implements Store {
 
   async updateClientIfExists (client: ClientRecord): Promise<boolean> {
     if (!this.#clients.has(client.client_id)) return false
-    this.#clients.set(client.client_id, structuredClone(client))
+    this.#clients.set(client.client_id, deepFreeze(structuredClone(client)))
     return true
   }
 
@@ -271,7 +284,7 @@ export class MemoryStore implements Store {
     const slice = ids.slice(0, page.limit)
     const clients = slice.flatMap((clientId) => {
       const client = this.#clients.get(clientId)
-      return client === undefined ? [] : [structuredClone(client)]
+      return client === undefined ? [] : [client]
     })
     const last = slice.at(-1)
     return ids.length > slice.length && last !== undefined ? { clients, next: last } : { clients }
