@@ -269,9 +269,9 @@ export async function refresh (http: HttpClient, client: FlowClient, refreshToke
 
 /**
  * The operations whose store traffic is counted (sequentially, one client, nothing else on the
- * store meanwhile): each returns a function that runs one operation.
+ * store meanwhile), each a function that runs one operation; `close` when done.
  */
-export async function countedOperations (target: Target): Promise<Record<string, () => Promise<void>>> {
+export async function countedOperations (target: Target): Promise<{ operations: Record<string, () => Promise<void>>, close: () => void }> {
   const http = new HttpClient(target.origin, 1)
   const browser = browserOf(http, target, 0)
   const first = await browser.signIn()
@@ -283,7 +283,8 @@ export async function countedOperations (target: Target): Promise<Record<string,
   }
   const cc = form({ grant_type: 'client_credentials' })
   const introspect = form({ token: serviceToken, token_type_hint: 'access_token' })
-  return {
+  let logins = 0
+  const operations: Record<string, () => Promise<void>> = {
     'sso-code-flow': async () => {
       const { code, verifier } = await browser.silentAuthorize()
       tokens = await redeemCode(http, code, verifier, target.web)
@@ -292,6 +293,11 @@ export async function countedOperations (target: Target): Promise<Record<string,
     client_credentials: async () => { await expect('POST', routes.token, { ...cc.headers, authorization: basicAuth(target.service) }, cc.body) },
     introspection: async () => { await expect('POST', routes.introspect, { ...introspect.headers, authorization: basicAuth(target.service) }, introspect.body) },
     userinfo: async () => { await expect('GET', routes.userinfo, { authorization: `Bearer ${tokens.access_token}` }) },
-    close: async () => { http.close() },
+    // A new browser each time (login page, credentials, passkey offer declined, code, token).
+    'login-flow': async () => {
+      const result = await browserOf(http, target, logins++).signIn()
+      await redeemCode(http, result.code, result.verifier, target.web)
+    },
   }
+  return { operations, close: () => { http.close() } }
 }
