@@ -138,8 +138,15 @@ async function startProviders (base: ExampleEnv, redisServer: BenchRedis | undef
         })))
         counters.set('postgres', async (operations, run) => {
           const before = relay.statements()
+          const textsBefore = relay.byText()
           for (let i = 0; i < operations; i++) await run()
-          return { statementsPerOp: round2((relay.statements() - before) / operations), operations }
+          const statements: Record<string, number> = {}
+          for (const [text, count] of relay.byText()) {
+            const delta = count - (textsBefore.get(text) ?? 0)
+            // The run's schema name adds nothing to the reader.
+            if (delta > 0) statements[text.replaceAll(`"${postgres.schema}".`, '')] = round2(delta / operations)
+          }
+          return { statementsPerOp: round2((relay.statements() - before) / operations), statements, operations }
         })
       } else {
         progress(`postgres variants skipped: ${postgres.reason}`)
