@@ -30,7 +30,9 @@ const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url
 export async function startExample (env: Record<string, string>): Promise<ExampleServer> {
   const port = await freePort()
   const folder = cpuProfileFolder()
-  const child = spawn(tsx, ['examples/server.ts'], {
+  // Node refuses --cpu-prof in NODE_OPTIONS; tsx passes Node's own flags on to the node it starts.
+  const profile = folder === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${folder}`]
+  const child = spawn(tsx, [...profile, 'examples/server.ts'], {
     cwd: root,
     env: {
       ...process.env,
@@ -39,7 +41,6 @@ export async function startExample (env: Record<string, string>): Promise<Exampl
       ...env,
       PORT: String(port),
       HOST: '127.0.0.1',
-      ...(folder === undefined ? {} : { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${folder}`.trim() }),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
