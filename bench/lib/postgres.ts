@@ -1,13 +1,13 @@
 /**
  * PostgreSQL for the bench: the database at DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/test), a schema of the run's own (dropped at the end), the
- * CPU time of the provider's backend processes (found by their application_name), and the
- * number of statements the provider sent (counted by the server under test, over IPC).
+ * CPU time of the provider's backend processes (found by their application_name, which the
+ * bench gives the example's connections in DATABASE_URL). Statements are counted by the relay
+ * in ./pg-proxy.ts.
  */
 import { readFile } from 'node:fs/promises'
 import { execFileSync } from 'node:child_process'
 import pg from 'pg'
-import type { ChildServer } from './child.js'
 
 export const benchDatabaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -54,18 +54,4 @@ export async function benchPostgres (runId: string): Promise<BenchPostgres | { r
       await pool.end().catch(() => {})
     },
   }
-}
-
-/** How many statements the postgres server under test has sent so far (its IPC counter). */
-export async function statementsSent (child: ChildServer): Promise<number> {
-  return await new Promise((resolve) => {
-    const listener = (message: unknown): void => {
-      const statements = (message as { statements?: number }).statements
-      if (statements === undefined) return
-      child.process.off('message', listener)
-      resolve(statements)
-    }
-    child.process.on('message', listener)
-    child.process.send('statements')
-  })
 }
