@@ -14,6 +14,16 @@ export async function nodeOidcSsoScenario (settings: RunSettings): Promise<Scena
   const child = await startChild('oidc-provider-server.ts', {})
   const http = new HttpClient(child.origin, settings.connections)
   try {
+    // The same warm-up as ours (bench/lib/scenarios.ts warmUp): 4 browsers, 50 flows each.
+    await Promise.all([0, 1, 2, 3].map(async () => {
+      const browser = new BenchBrowser(http, child.origin, 'demo', { client: oidcProviderClient, authorizePath: '/auth', silentStatus: 303 })
+      const first = await browser.signIn()
+      await redeemCode(http, first.code, first.verifier, oidcProviderClient)
+      for (let i = 0; i < 50; i++) {
+        const { code, verifier } = await browser.silentAuthorize()
+        await redeemCode(http, code, verifier, oidcProviderClient)
+      }
+    }))
     const loop = await closedLoop({
       concurrency: settings.connections,
       durationMs: settings.durationSec * 1000,
