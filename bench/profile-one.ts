@@ -60,8 +60,11 @@ async function main (): Promise<void> {
   const env: Record<string, string> = { KEYS_DIR: keysDir, SECRET_KEY: randomBytes(32).toString('base64url'), STORE: store === 'redis' ? 'redis' : 'memory' }
   if (store !== 'redis') env.REDIS_URL = ''
   if (alg !== undefined) env.ACCESS_TOKEN_ALG = alg
-  const server = await startExample(env)
   let results: ScenarioResult[]
+  const server = await startExample(env).catch(async (error: unknown) => {
+    await rm(keysDir, { recursive: true, force: true })
+    throw error
+  })
   try {
     const target = await prepareTarget(server, store === 'redis' ? 'redis' : 'memory', server.cpuMs, alg === undefined ? {} : { alg })
     results = await run(target)

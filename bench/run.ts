@@ -245,9 +245,12 @@ async function storeCounts (providers: Providers): Promise<void> {
   }
 }
 
+/** The run's keys folder, removed at the end whatever happens. */
+let keysDir: string | undefined
+
 async function main (): Promise<void> {
   progress(`machine ${JSON.stringify(machine())}`)
-  const keysDir = await mkdtemp(join(tmpdir(), 'bench-keys-'))
+  keysDir = await mkdtemp(join(tmpdir(), 'bench-keys-'))
   const base: ExampleEnv = { KEYS_DIR: keysDir, SECRET_KEY: randomBytes(32).toString('base64url') }
   let redisServer: BenchRedis | undefined
   if (wanted('redis')) {
@@ -301,7 +304,6 @@ async function main (): Promise<void> {
   }
   if (wanted('algorithms')) await algorithmScenarios(base)
   if (wanted('memory-rss')) await memoryRss()
-  await rm(keysDir, { recursive: true, force: true })
 
   const computed: Ratio[] = ratios(results)
   const invalid = results.filter((result) => result.valid === false).map((result) => `${String(result.scenario)}${result.store === undefined ? '' : `/${String(result.store)}`}`)
@@ -326,7 +328,9 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+const removeKeys = async (): Promise<void> => { if (keysDir !== undefined) await rm(keysDir, { recursive: true, force: true }) }
+main().then(removeKeys, async (error: unknown) => {
   console.error(error)
+  await removeKeys()
   process.exit(1)
 })
