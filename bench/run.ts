@@ -322,6 +322,13 @@ async function main (): Promise<void> {
     const sides = ratio.sides === undefined ? '' : ` [${Object.entries(ratio.sides).map(([key, value]) => `${key} ${value ?? 'n/a'}`).join(', ')}]`
     progress(`${ratio.met === undefined ? 'n/a ' : ratio.met ? 'MET ' : 'MISS'} ${ratio.name}: ${ratio.value ?? 'n/a'} (target ${ratio.target})${sides}`)
   }
+  // The store traffic per operation, one line each (the JSON lines have the breakdown by statement).
+  for (const line of results.filter((result) => String(result.scenario).endsWith('-store-traffic'))) {
+    const count = line.store === 'redis'
+      ? `${String(line.commandsPerOp)} commands sent (${String(line.executedPerOp)} executed, scripts' included): ${JSON.stringify(line.sent)}`
+      : `${String(line.statementsPerOp)} statements`
+    progress(`store ${String(line.store)} ${String(line.operation)}: ${count}`)
+  }
   if (invalid.length > 0) {
     progress(`INVALID (non-2xx or errors): ${invalid.join(', ')}`)
     process.exitCode = 1
