@@ -1,21 +1,28 @@
 /**
- * Profiles one scenario alone: starts one provider server with `--cpu-prof`, runs the scenario
- * against it, closes it (V8 writes the profile) and prints the top self-time functions.
+ * Profiles one scenario alone: starts the example server (as the bench does, memory store or
+ * REDIS_URL's Redis) with `--cpu-prof`, runs the scenario against it, closes it (V8 writes the
+ * profile) and prints the top self-time functions.
  *
  *   npx tsx bench/profile-one.ts sso-code-flow            # memory store, RS256
- *   npx tsx bench/profile-one.ts userinfo redis
+ *   REDIS_URL=redis://127.0.0.1:6379 npx tsx bench/profile-one.ts userinfo redis
  *   BENCH_ALG=ES256 npx tsx bench/profile-one.ts client_credentials
  *
- * Scenarios: client_credentials, sso-code-flow, introspection, userinfo, discovery, jwks,
- * login-flow. The profile stays in reports/cpu-prof/ (or BENCH_CPU_PROF when it names a folder).
+ * Scenarios: client_credentials, sso-code-flow, introspection, userinfo, refresh, discovery,
+ * jwks, login-flow. The profile stays in reports/cpu-prof/ (or BENCH_CPU_PROF when it names a folder).
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cpuProfileFolder, startChild } from './lib/child.js'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { cpuProfileFolder } from './lib/child.js'
+import { startExample } from './lib/example.js'
 import {
   clientCredentialsScenario,
   introspectionScenario,
   loginFlowScenario,
+  prepareTarget,
+  refreshScenario,
   ssoFlowScenario,
   staticDocumentScenarios,
   userinfoScenario,
@@ -32,15 +39,14 @@ const settings: RunSettings = {
   durationSec: Number(process.env.BENCH_DURATION ?? 5),
   connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
 }
-const runId = `${process.pid}-${Date.now().toString(36)}`
-
 async function run (target: Target): Promise<ScenarioResult[]> {
   switch (scenario) {
     case 'client_credentials': return [await clientCredentialsScenario(target, settings)]
-    case 'sso-code-flow': return [await ssoFlowScenario(target, settings, runId)]
+    case 'sso-code-flow': return [await ssoFlowScenario(target, settings)]
     case 'introspection': return [await introspectionScenario(target, settings)]
-    case 'userinfo': return [await userinfoScenario(target, settings, runId)]
-    case 'login-flow': return [await loginFlowScenario(target, settings, runId)]
+    case 'userinfo': return [await userinfoScenario(target, settings)]
+    case 'refresh': return [await refreshScenario(target, settings)]
+    case 'login-flow': return [await loginFlowScenario(target, settings)]
     case 'discovery':
     case 'jwks': return (await staticDocumentScenarios(target, settings)).filter((result) => result.scenario === scenario)
     default: throw new Error(`unknown scenario ${scenario}`)
@@ -49,14 +55,22 @@ async function run (target: Target): Promise<ScenarioResult[]> {
 
 async function main (): Promise<void> {
   const started = Date.now()
-  const env: Record<string, string> = { BENCH_STORE: store, BENCH_PREFIX: `bench-profile:${runId}:` }
-  if (process.env.BENCH_ALG !== undefined) env.BENCH_ALG = process.env.BENCH_ALG
-  const child = await startChild('server.ts', env)
+  const keysDir = await mkdtemp(join(tmpdir(), 'bench-keys-'))
+  const alg = process.env.BENCH_ALG
+  const env: Record<string, string> = { KEYS_DIR: keysDir, SECRET_KEY: randomBytes(32).toString('base64url'), STORE: store === 'redis' ? 'redis' : 'memory' }
+  if (store !== 'redis') env.REDIS_URL = ''
+  if (alg !== undefined) env.ACCESS_TOKEN_ALG = alg
   let results: ScenarioResult[]
+  const server = await startExample(env).catch(async (error: unknown) => {
+    await rm(keysDir, { recursive: true, force: true })
+    throw error
+  })
   try {
-    results = await run({ store: store === 'redis' ? 'redis' : 'memory', origin: child.origin, cpuMs: child.cpuMs })
+    const target = await prepareTarget(server, store === 'redis' ? 'redis' : 'memory', server.cpuMs, alg === undefined ? {} : { alg })
+    results = await run(target)
   } finally {
-    await child.close()
+    await server.close()
+    await rm(keysDir, { recursive: true, force: true })
   }
   for (const result of results) console.log(JSON.stringify(result))
   const files: string[] = []

@@ -1,48 +1,64 @@
 /**
- * `npm run bench`: every scenario in one run, one JSON line per scenario on stdout, then one
- * `summary` line with the ratios against the baselines and whether each target is met.
- * Progress and the servers' own logs go to stderr.
+ * `npm run bench`: the real app's scenario. The example server as `npm start` builds it
+ * (examples/server.ts through tsx, a process tree of its own, LOG_LEVEL=warn), clients registered
+ * through /register, the demo users; on memory, Redis and PostgreSQL. Server CPU per operation is
+ * the provider's whole process tree plus the store server's processes (redis-server; the
+ * PostgreSQL backends of the provider's connections). Baselines in the same run: jose
+ * signatures, a bare Fastify route, node-oidc-provider's SSO flow, store commands / statements
+ * per operation. One JSON line per scenario on stdout, then one `summary` line with the ratios
+ * of issue 32 and whether each target is met; progress and the servers' logs go to stderr.
  *
  * Environment: BENCH_DURATION (seconds per scenario, default 5), BENCH_CONNECTIONS (default 32),
  * REDIS_URL (default: a private redis-server the bench starts, else redis://127.0.0.1:6379),
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; the run works in a schema of
- * its own, dropped at the end), BENCH_ONLY (comma-separated groups: baselines, bare, memory,
- * redis, postgres, memory-rss, algorithms),
+ * its own, dropped at the end), BENCH_ONLY (comma-separated groups: baselines, bare, node-oidc,
+ * memory, redis, postgres, algorithms, memory-rss),
  * BENCH_CPU_PROF (1 or a folder: V8 CPU profiles of every server, see bench/profile-summary.ts).
  */
-import { Redis } from 'ioredis'
-import { cpus } from 'node:os'
-import { runForMessage, startChild, type ChildServer } from './lib/child.js'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runForMessage, startChild } from './lib/child.js'
 import { cannon } from './lib/cannon.js'
 import { joseSignatures, scryptVerify } from './lib/baselines.js'
+import { startExample, type ExampleServer } from './lib/example.js'
+import { nodeOidcSsoScenario } from './lib/node-oidc.js'
+import { countingRelay, type CountingRelay } from './lib/pg-proxy.js'
+import { processesCpuMs } from './lib/proc.js'
 import {
-  clientCredentialsAlgScenario,
   clientCredentialsScenario,
+  countedOperations,
   introspectionScenario,
   loginFlowScenario,
-  userinfoScenario,
-  ssoFlowAlgScenario,
+  prepareTarget,
+  refreshScenario,
   ssoFlowScenario,
-  ssoRedisCommands,
-  ssoPostgresStatements,
   staticDocumentScenarios,
+  userinfoScenario,
   type RunSettings,
   type Target,
 } from './lib/scenarios.js'
 import type { ScenarioResult } from './lib/stats.js'
 import { ratios, type Ratio } from './lib/ratios.js'
-import { redisStoreClass } from './lib/redis-store.js'
-import { benchRedis, type BenchRedis } from './lib/redis-server.js'
-import { benchDatabaseUrl, benchPostgres, statementsSent } from './lib/postgres.js'
+import { benchRedis, countCommands, redisServerPid, type BenchRedis } from './lib/redis-server.js'
+import { benchDatabaseUrl, benchPostgres } from './lib/postgres.js'
 
 const settings: RunSettings = {
   durationSec: Number(process.env.BENCH_DURATION ?? 5),
   connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
 }
-const only = new Set((process.env.BENCH_ONLY ?? '').split(',').filter((group) => group !== ''))
+const groups = ['baselines', 'bare', 'node-oidc', 'memory', 'redis', 'postgres', 'algorithms', 'memory-rss']
+const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map((group) => group.trim()).filter((group) => group !== ''))
+for (const group of only) {
+  if (groups.includes(group)) continue
+  process.stderr.write(`bench: BENCH_ONLY: unknown group "${group}" (groups: ${groups.join(', ')})\n`)
+  process.exit(1)
+}
 const wanted = (group: string): boolean => only.size === 0 || only.has(group)
-let redisUrl = 'redis://127.0.0.1:6379'
 const runId = `${process.pid}-${Date.now().toString(36)}`
+/** RedisStore's default key prefix (the example does not set one). */
+const redisPrefix = 'oidc:'
 
 const results: Array<ScenarioResult | Record<string, unknown>> = []
 
@@ -55,129 +71,146 @@ function progress (message: string): void {
   process.stderr.write(`bench: ${message}\n`)
 }
 
+/** What every example server of the run shares: one keys folder (generated at the first start) and one SECRET_KEY. */
+interface ExampleEnv { KEYS_DIR: string, SECRET_KEY: string }
+
+interface Providers {
+  targets: Target[]
+  /** How to count the store traffic of an operation on a target. */
+  counters: Map<string, (operations: number, run: () => Promise<void>) => Promise<Record<string, unknown>>>
+  close: () => Promise<void>
+}
+
 /**
- * Starts the provider with the memory store and, when Redis and RedisStore are there, with the
- * Redis store, both at once: each scenario then runs on one and right after on the other, so
- * the two numbers of a pair see the same machine (this machine is shared and its load moves).
+ * Starts the example server on each selected store, all at once: each scenario then runs on one
+ * and right after on the others, so the numbers of a comparison see the same machine (this
+ * machine is shared and its load moves).
  */
-async function startProviders (): Promise<{ targets: Target[], prefix?: string, postgres?: ChildServer, close: () => Promise<void> }> {
-  const children: ChildServer[] = []
+async function startProviders (base: ExampleEnv, redisServer: BenchRedis | undefined): Promise<Providers> {
+  const servers: ExampleServer[] = []
   const targets: Target[] = []
+  const counters: Providers['counters'] = new Map()
   const cleanups: Array<() => Promise<void>> = []
-  const memory = await startChild('server.ts', { BENCH_STORE: 'memory' })
-  children.push(memory)
-  targets.push({ store: 'memory', origin: memory.origin, cpuMs: memory.cpuMs })
-  const redis = wanted('redis') ? await redisAvailable() : { reason: 'not selected (BENCH_ONLY)' }
-  const prefix = `bench:${runId}:`
-  if ('client' in redis) {
-    const child = await startChild('server.ts', { BENCH_STORE: 'redis', REDIS_URL: redisUrl, BENCH_PREFIX: prefix })
-    children.push(child)
-    targets.push({ store: 'redis', origin: child.origin, cpuMs: child.cpuMs })
-    cleanups.push(async () => {
-      const deleted = await deleteKeys(redis.client, prefix)
-      progress(`redis: deleted ${deleted} keys under ${prefix}`)
-      await redis.client.quit()
-    })
-  } else {
-    progress(`redis variants skipped: ${redis.reason}`)
-    for (const scenario of ['client_credentials', 'introspection', 'userinfo', 'sso-code-flow', 'login-flow']) {
-      emit({ scenario, store: 'redis', skipped: true, reason: redis.reason })
-    }
-  }
-  // Issue 27: the PostgreSQL store; its target's CPU is the provider's plus its backends'.
-  const postgres = wanted('postgres') ? await benchPostgres(runId) : { reason: 'not selected (BENCH_ONLY)' }
-  let postgresChild: ChildServer | undefined
-  if ('schema' in postgres) {
-    postgresChild = await startChild('server.ts', {
-      BENCH_STORE: 'postgres', DATABASE_URL: benchDatabaseUrl, BENCH_SCHEMA: postgres.schema, BENCH_APPLICATION_NAME: postgres.applicationName,
-    })
-    children.push(postgresChild)
-    const child = postgresChild
-    targets.push({ store: 'postgres', origin: child.origin, cpuMs: async () => await child.cpuMs() + await postgres.backendsCpuMs() })
-    cleanups.push(async () => { await postgres.drop() })
-  } else {
-    progress(`postgres variants skipped: ${postgres.reason}`)
-    for (const scenario of ['client_credentials', 'sso-code-flow']) emit({ scenario, store: 'postgres', skipped: true, reason: postgres.reason })
-  }
-  return {
+  const providers: Providers = {
     targets,
-    ...('client' in redis ? { prefix } : {}),
-    ...(postgresChild === undefined ? {} : { postgres: postgresChild }),
+    counters,
     close: async () => {
-      for (const child of children) await child.close()
+      for (const server of servers) await server.close()
       for (const cleanup of cleanups) await cleanup()
     },
   }
-}
-
-/** Deletes every key under the run's prefix; returns how many there were. */
-async function deleteKeys (client: Redis, prefix: string): Promise<number> {
-  let deleted = 0
-  let cursor = '0'
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    cursor = next
-    if (keys.length > 0) deleted += await client.unlink(...keys)
-  } while (cursor !== '0')
-  return deleted
-}
-
-async function redisAvailable (): Promise<{ client: Redis } | { reason: string }> {
-  if (await redisStoreClass() === undefined) return { reason: 'RedisStore is not exported by lib/index.ts yet' }
-  const client = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null })
   try {
-    await client.connect()
-    await client.ping()
-    return { client }
+    if (wanted('memory')) {
+      const server = await startExample({ ...base, STORE: 'memory', REDIS_URL: '' })
+      servers.push(server)
+      targets.push(await prepareTarget(server, 'memory', async () => ({ provider: await server.cpuMs() })))
+    }
+    if (wanted('redis') && redisServer !== undefined) {
+      const url = redisServer.url
+      const pid = redisServer.pid ?? await redisServerPid(url).catch(() => undefined)
+      const server = await startExample({ ...base, STORE: 'redis', REDIS_URL: url })
+      servers.push(server)
+      targets.push(await prepareTarget(server, 'redis', async () => ({
+        provider: await server.cpuMs(),
+        ...(pid === undefined ? {} : { 'redis-server': await processesCpuMs([pid]) }),
+      })))
+      if (pid === undefined) progress('redis: redis-server\'s pid is unknown, its CPU is not counted')
+      counters.set('redis', async (operations, run) => {
+        const count = await countCommands(url, redisPrefix, operations, run)
+        return { commandsPerOp: count.sentPerOp, executedPerOp: count.executedPerOp, sent: count.sent, executed: count.executed, operations }
+      })
+    }
+    if (wanted('postgres')) {
+      const postgres = await benchPostgres(runId)
+      if ('schema' in postgres) {
+        cleanups.push(async () => { await postgres.drop() })
+        // Statements are counted by a relay in front of PostgreSQL (bench/lib/pg-proxy.ts); the
+        // backends are found by the application_name the connection string gives them.
+        const relay: CountingRelay = await countingRelay(benchDatabaseUrl)
+        cleanups.push(relay.close)
+        const url = new URL(relay.url)
+        url.searchParams.set('application_name', postgres.applicationName)
+        const server = await startExample({ ...base, STORE: 'postgres', REDIS_URL: '', DATABASE_URL: url.href, DATABASE_SCHEMA: postgres.schema })
+        servers.push(server)
+        targets.push(await prepareTarget(server, 'postgres', async () => ({
+          provider: await server.cpuMs(),
+          'postgres-backends': await postgres.backendsCpuMs(),
+        })))
+        counters.set('postgres', async (operations, run) => {
+          const before = relay.statements()
+          const textsBefore = relay.byText()
+          for (let i = 0; i < operations; i++) await run()
+          const statements: Record<string, number> = {}
+          for (const [text, count] of relay.byText()) {
+            const delta = count - (textsBefore.get(text) ?? 0)
+            // The run's schema name adds nothing to the reader.
+            if (delta > 0) statements[text.replaceAll(`"${postgres.schema}".`, '')] = round2(delta / operations)
+          }
+          return { statementsPerOp: round2((relay.statements() - before) / operations), statements, operations }
+        })
+      } else {
+        progress(`postgres variants skipped: ${postgres.reason}`)
+        emit({ scenario: 'postgres', skipped: true, reason: postgres.reason })
+      }
+    }
   } catch (error) {
-    client.disconnect()
-    return { reason: `no Redis at ${redisUrl} (${error instanceof Error ? error.message : String(error)})` }
+    await providers.close()
+    throw error
   }
+  return providers
 }
 
+const round2 = (value: number): number => Math.round(value * 100) / 100
+
+/** BENCH-ONLY server: a bare Fastify route (bench/server.ts), the framework's floor. */
 async function bareFastify (): Promise<void> {
-  progress('bare Fastify route')
-  const child = await startChild('server.ts', { BENCH_MODE: 'bare' })
+  progress('bare Fastify route (bench-only server)')
+  const child = await startChild('server.ts', {})
   try {
-    emit(await cannon({
-      scenario: 'bare-fastify',
-      url: `${child.origin}/`,
-      serverCpuMs: child.cpuMs,
-      verifyBody: (body) => body === '{"hello":"world"}',
-      connections: settings.connections,
-      durationSec: settings.durationSec,
-    }))
+    emit({
+      ...await cannon({
+        scenario: 'bare-fastify',
+        url: `${child.origin}/`,
+        serverCpuMs: child.cpuMs,
+        verifyBody: (body) => body === '{"hello":"world"}',
+        connections: settings.connections,
+        durationSec: settings.durationSec,
+      }),
+      baseline: true,
+      note: 'BENCH-ONLY server (bench/server.ts): Fastify with one GET / route, logger at warn',
+    })
   } finally {
     await child.close()
   }
 }
 
 /**
- * client_credentials tokens per second with each signing algorithm: one memory-store server per
- * algorithm (BENCH_ALG), one after the other, so each runs alone on the machine.
+ * The example server signing with one algorithm (ACCESS_TOKEN_ALG, and the web app registered
+ * with id_token_signed_response_alg): client_credentials, and the SSO flow for ES256 and EdDSA,
+ * each server alone on the machine, with that algorithm's jose baseline next to it.
  */
-async function algorithmScenarios (): Promise<void> {
-  for (const alg of ['RS256', 'PS256', 'ES256', 'EdDSA']) {
-    progress(`client_credentials signed ${alg}${alg === 'PS256' ? '' : ', and the SSO code flow'}`)
-    const child = await startChild('server.ts', { BENCH_STORE: 'memory', BENCH_ALG: alg })
+async function algorithmScenarios (base: ExampleEnv): Promise<void> {
+  for (const alg of ['ES256', 'EdDSA', 'PS256'] as const) {
+    progress(`example server signing ${alg}: client_credentials${alg === 'PS256' ? '' : ' and the SSO code flow'}`)
+    if (alg !== 'PS256') emit(await joseSignatures(settings.connections, settings.durationSec * 1000, alg))
+    const server = await startExample({ ...base, STORE: 'memory', REDIS_URL: '', ACCESS_TOKEN_ALG: alg })
     try {
-      const target: Target = { store: 'memory', origin: child.origin, cpuMs: child.cpuMs }
-      emit({ ...await clientCredentialsAlgScenario(target, settings, alg), alg })
-      // Issue 19: the SSO flow with ES256 and EdDSA keys against RS256, each on its own server.
-      if (alg !== 'PS256') emit(await ssoFlowAlgScenario(target, settings, runId, alg))
+      const target = await prepareTarget(server, 'memory', async () => ({ provider: await server.cpuMs() }), { alg })
+      emit(await clientCredentialsScenario(target, settings))
+      if (alg !== 'PS256') emit(await ssoFlowScenario(target, settings))
     } finally {
-      await child.close()
+      await server.close()
     }
   }
 }
 
-async function joseConcurrent (round: number): Promise<void> {
-  emit({ ...await joseSignatures(settings.connections, settings.durationSec * 1000), round })
+async function joseRs256 (round: number): Promise<void> {
+  emit({ ...await joseSignatures(settings.connections, settings.durationSec * 1000, 'RS256'), round })
 }
 
 async function memoryRss (): Promise<void> {
-  progress('memory: 100k issues into the MemoryStore, then expiry')
-  emit(await runForMessage('memory.ts', ['--expose-gc']))
+  progress('memory: 100k issues into the MemoryStore, then expiry (bench-only in-process provider)')
+  emit({ ...await runForMessage('memory.ts', ['--expose-gc']), note: 'BENCH-ONLY: bench/memory.ts, an in-process provider with static clients' })
 }
 
 function machine (): Record<string, unknown> {
@@ -190,50 +223,76 @@ function machine (): Record<string, unknown> {
   }
 }
 
+/**
+ * Store commands (Redis) or statements (PostgreSQL) per operation: 100 of each alone (20 logins:
+ * each costs a scrypt), after one that is not counted (nothing that happens once per browser or
+ * client is counted).
+ */
+async function storeCounts (providers: Providers): Promise<void> {
+  for (const target of providers.targets) {
+    const counter = providers.counters.get(target.store)
+    if (counter === undefined) continue
+    progress(`${target.store}: store traffic per operation (one at a time)`)
+    const { operations, close } = await countedOperations(target)
+    try {
+      for (const [scenario, run] of Object.entries(operations)) {
+        await run()
+        emit({ scenario: `${scenario}-store-traffic`, store: target.store, operation: scenario, ...await counter(scenario === 'login-flow' ? 20 : 100, run), valid: true })
+      }
+    } finally {
+      close()
+    }
+  }
+}
+
+/** The run's keys folder, removed at the end whatever happens. */
+let keysDir: string | undefined
+
 async function main (): Promise<void> {
   progress(`machine ${JSON.stringify(machine())}`)
+  keysDir = await mkdtemp(join(tmpdir(), 'bench-keys-'))
+  const base: ExampleEnv = { KEYS_DIR: keysDir, SECRET_KEY: randomBytes(32).toString('base64url') }
   let redisServer: BenchRedis | undefined
   if (wanted('redis')) {
     redisServer = await benchRedis()
-    redisUrl = redisServer.url
-    progress(`redis: ${redisServer.private ? 'a private redis-server at ' : ''}${redisUrl}`)
+    progress(`redis: ${redisServer.private ? 'a private redis-server at ' : 'shared '}${redisServer.url}`)
   }
-  const providers = wanted('memory') || wanted('redis') || wanted('postgres') ? await startProviders() : undefined
+  const stores = wanted('memory') || wanted('redis') || wanted('postgres')
+  const providers = stores ? await startProviders(base, redisServer) : undefined
   try {
     // Each ratio's two sides are measured close together: jose, then the signing endpoints,
     // then jose again (the ratios use the mean of both jose runs).
     if (wanted('baselines')) {
       progress('jose RS256 signatures, sequential and concurrent')
-      emit(await joseSignatures(1, settings.durationSec * 1000))
-      await joseConcurrent(1)
+      emit(await joseSignatures(1, settings.durationSec * 1000, 'RS256'))
+      await joseRs256(1)
     }
-    if (providers !== undefined) {
-      const [first] = providers.targets
-      progress('client_credentials and SSO code flow')
-      for (const target of providers.targets) emit(await clientCredentialsScenario(target, settings))
-      for (const target of providers.targets) emit(await ssoFlowScenario(target, settings, runId))
-      const redisTarget = providers.targets.find((target) => target.store === 'redis')
-      if (redisTarget !== undefined && providers.prefix !== undefined) {
-        progress('Redis commands per SSO flow (INFO commandstats and MONITOR, 100 flows alone)')
-        emit(await ssoRedisCommands(redisTarget, runId, { url: redisUrl, prefix: providers.prefix }))
+    if (providers !== undefined && providers.targets.length > 0) {
+      const { targets } = providers
+      progress(`client_credentials and SSO code flow on ${targets.map((target) => target.store).join(', ')}`)
+      for (const target of targets) emit(await clientCredentialsScenario(target, settings))
+      for (const target of targets) emit(await ssoFlowScenario(target, settings))
+    }
+    if (wanted('node-oidc')) {
+      progress('node-oidc-provider SSO code flow (baseline)')
+      emit(await nodeOidcSsoScenario(settings))
+    }
+    if (wanted('baselines')) await joseRs256(2)
+    if (wanted('bare')) await bareFastify()
+    if (providers !== undefined && providers.targets.length > 0) {
+      const { targets } = providers
+      await storeCounts(providers)
+      const memory = targets.find((target) => target.store === 'memory')
+      if (memory !== undefined) {
+        progress('discovery and JWKS')
+        for (const result of await staticDocumentScenarios(memory, settings)) emit(result)
       }
-      const postgresTarget = providers.targets.find((target) => target.store === 'postgres')
-      if (postgresTarget !== undefined && providers.postgres !== undefined) {
-        progress('PostgreSQL statements per SSO flow (the driver\'s count, 100 flows alone)')
-        const child = providers.postgres
-        emit(await ssoPostgresStatements(postgresTarget, runId, async () => await statementsSent(child)))
-      }
-      if (wanted('baselines')) await joseConcurrent(2)
-      if (wanted('bare')) await bareFastify()
-      progress('discovery and JWKS')
-      for (const result of await staticDocumentScenarios(first!, settings)) emit(result)
-      progress('introspection and userinfo')
-      for (const target of providers.targets) emit(await introspectionScenario(target, settings))
-      for (const target of providers.targets) emit(await userinfoScenario(target, settings, runId))
+      progress('introspection, userinfo, refresh')
+      for (const target of targets) emit(await introspectionScenario(target, settings))
+      for (const target of targets) emit(await userinfoScenario(target, settings))
+      for (const target of targets) emit(await refreshScenario(target, settings))
       progress('login flow')
-      for (const target of providers.targets) emit(await loginFlowScenario(target, settings, runId))
-    } else if (wanted('bare')) {
-      await bareFastify()
+      for (const target of targets) emit(await loginFlowScenario(target, settings))
     }
   } finally {
     await providers?.close()
@@ -243,7 +302,7 @@ async function main (): Promise<void> {
     progress('scrypt verify (staticUsers, default cost)')
     emit(await scryptVerify(4, Math.min(settings.durationSec, 4) * 1000))
   }
-  if (wanted('algorithms')) await algorithmScenarios()
+  if (wanted('algorithms')) await algorithmScenarios(base)
   if (wanted('memory-rss')) await memoryRss()
 
   const computed: Ratio[] = ratios(results)
@@ -251,16 +310,24 @@ async function main (): Promise<void> {
   emit({
     summary: true,
     machine: machine(),
-    redis: redisServer === undefined ? 'not used' : redisServer.private ? 'private redis-server' : redisUrl,
+    scenario: 'examples/server.ts as npm start runs it (tsx, LOG_LEVEL=warn), clients registered through /register, demo users',
+    benchOnly: ['bare-fastify (bench/server.ts)', 'memory-100k (bench/memory.ts)'],
+    redis: redisServer === undefined ? 'not used' : redisServer.private ? 'private redis-server' : redisServer.url,
     ratios: computed,
     targetsMet: computed.filter((ratio) => ratio.met === true).length,
     targetsMissed: computed.filter((ratio) => ratio.met === false).map((ratio) => ratio.name),
     invalidScenarios: invalid,
   })
   for (const ratio of computed) {
-    const beside = ratio.basis === 'cpu' ? `, throughput ${ratio.throughputValue ?? 'n/a'}` : ratio.basis === 'throughput' && ratio.cpuValue !== undefined ? `, by CPU ${ratio.cpuValue ?? 'n/a'}` : ''
     const sides = ratio.sides === undefined ? '' : ` [${Object.entries(ratio.sides).map(([key, value]) => `${key} ${value ?? 'n/a'}`).join(', ')}]`
-    progress(`${ratio.met === undefined ? 'n/a ' : ratio.met ? 'MET ' : 'MISS'} ${ratio.name}: ${ratio.value ?? 'n/a'}${beside} (target ${ratio.target})${sides}`)
+    progress(`${ratio.met === undefined ? 'n/a ' : ratio.met ? 'MET ' : 'MISS'} ${ratio.name}: ${ratio.value ?? 'n/a'} (target ${ratio.target})${sides}`)
+  }
+  // The store traffic per operation, one line each (the JSON lines have the breakdown by statement).
+  for (const line of results.filter((result) => String(result.scenario).endsWith('-store-traffic'))) {
+    const count = line.store === 'redis'
+      ? `${String(line.commandsPerOp)} commands sent (${String(line.executedPerOp)} executed, scripts' included): ${JSON.stringify(line.sent)}`
+      : `${String(line.statementsPerOp)} statements`
+    progress(`store ${String(line.store)} ${String(line.operation)}: ${count}`)
   }
   if (invalid.length > 0) {
     progress(`INVALID (non-2xx or errors): ${invalid.join(', ')}`)
@@ -268,7 +335,9 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+const removeKeys = async (): Promise<void> => { if (keysDir !== undefined) await rm(keysDir, { recursive: true, force: true }) }
+main().then(removeKeys, async (error: unknown) => {
   console.error(error)
+  await removeKeys()
   process.exit(1)
 })

@@ -22,23 +22,24 @@ function fromLoop (scenario: string, concurrency: number, loop: Awaited<ReturnTy
 }
 
 /**
- * The cryptographic floor: jose's RS256 (RSA-2048, the provider's default key) signatures of an
- * access-token-sized payload, one at a time and with `concurrency` in flight (WebCrypto signs in
- * the libuv thread pool, so this is what the machine's cores can sign).
+ * The cryptographic floor: one jose signature of an access-token-sized payload with the key type
+ * the provider signs with (RS256: RSA 2048, our default signer; ES256: P-256; EdDSA: Ed25519),
+ * one at a time or with `concurrency` in flight (WebCrypto signs in the libuv thread pool; this
+ * process's CPU, every thread, per signature).
  */
-export async function joseSignatures (concurrency: number, durationMs: number): Promise<ScenarioResult> {
-  const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048 })
+export async function joseSignatures (concurrency: number, durationMs: number, alg: 'RS256' | 'ES256' | 'EdDSA' = 'RS256'): Promise<ScenarioResult> {
+  const { privateKey } = await generateKeyPair(alg, alg === 'RS256' ? { modulusLength: 2048 } : {})
   const sign = async (): Promise<void> => {
     const iat = Math.floor(Date.now() / 1000)
     const jwt = await new SignJWT({ client_id: 'bench-service', scope: 'api:read api:write', jti: crypto.randomUUID() })
-      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'bench' })
+      .setProtectedHeader({ alg, typ: 'at+jwt', kid: 'bench' })
       .setIssuer('http://127.0.0.1').setSubject('bench-service').setAudience('http://127.0.0.1')
       .setIssuedAt(iat).setExpirationTime(iat + 3600)
       .sign(privateKey)
     if (jwt.split('.').length !== 3) throw new Error('not a compact JWS')
   }
   const loop = await closedLoop({ concurrency, durationMs, warmupMs: 500, setup: async () => undefined, iteration: sign })
-  return fromLoop(concurrency === 1 ? 'jose-rs256-sequential' : 'jose-rs256-concurrent', concurrency, loop)
+  return { ...fromLoop(`jose-${alg.toLowerCase()}-${concurrency === 1 ? 'sequential' : 'concurrent'}`, concurrency, loop), alg }
 }
 
 /**

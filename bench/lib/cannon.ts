@@ -1,5 +1,5 @@
 import autocannon from 'autocannon'
-import { round, type ScenarioResult } from './stats.js'
+import { cpuPerOp, round, type CpuReader, type ScenarioResult } from './stats.js'
 
 export interface CannonScenario {
   scenario: string
@@ -13,7 +13,7 @@ export interface CannonScenario {
   connections: number
   durationSec: number
   /** The server's CPU time (ms), read around the measured run. */
-  serverCpuMs?: () => Promise<number>
+  serverCpuMs?: CpuReader
 }
 
 /**
@@ -48,7 +48,7 @@ export async function cannon (options: CannonScenario): Promise<ScenarioResult> 
     total: result.requests.total,
     durationSec: result.duration,
     concurrency: options.connections,
-    ...(serverBefore === undefined || serverAfter === undefined ? {} : { serverCpuMsPerOp: round((serverAfter - serverBefore) / completed, 3) }),
+    ...(serverBefore === undefined || serverAfter === undefined ? {} : cpuPerOp(serverBefore, serverAfter, completed)),
     clientCpuMsPerOp: round((client.user + client.system) / 1000 / completed, 3),
     valid: bad === 0 && result.errors + result.timeouts === 0 && result['2xx'] > 0,
   }

@@ -24,14 +24,24 @@ export class BenchBrowser {
   readonly #issuer: string
   readonly #client: FlowClient
   readonly #password: string
+  readonly #authorizePath: string
+  readonly #silentStatus: number
   readonly username: string
 
-  constructor (http: HttpClient, issuer: string, username: string, options: { client?: FlowClient, password?: string } = {}) {
+  /**
+   * `issuer` is what the `iss` of the authorization response must be (RFC 9207) and where the
+   * provider's own redirects point; `http` connects to the server. `authorizePath` and
+   * `silentStatus` (the status of an SSO answer) default to ours: node-oidc-provider's are
+   * `/auth` and 303.
+   */
+  constructor (http: HttpClient, issuer: string, username: string, options: { client?: FlowClient, password?: string, authorizePath?: string, silentStatus?: number } = {}) {
     this.#http = http
     this.#issuer = issuer
     this.username = username
     this.#client = options.client ?? webClient
     this.#password = options.password ?? benchPassword
+    this.#authorizePath = options.authorizePath ?? '/authorize'
+    this.#silentStatus = options.silentStatus ?? 302
   }
 
   get client (): FlowClient { return this.#client }
@@ -79,11 +89,11 @@ export class BenchBrowser {
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
     })
-    return { path: `/authorize?${query}`, verifier, state }
+    return { path: `${this.#authorizePath}?${query}`, verifier, state }
   }
 
   /** The redirect to the client: a 302/303 to the redirect_uri with `code`, our `state`, and `iss` (RFC 9207). */
-  #codeFrom (response: HttpResponse, status: 302 | 303, state: string): string {
+  #codeFrom (response: HttpResponse, status: number, state: string): string {
     if (response.status !== status) throw new Error(`expected ${status} to the client, got ${response.status}: ${response.body.slice(0, 200)}`)
     const location = new URL(String(response.headers.location))
     const code = location.searchParams.get('code')
@@ -94,41 +104,63 @@ export class BenchBrowser {
     return code
   }
 
-  /** The page's form fields (interaction and CSRF), from a 200 HTML page. */
-  #formFields (response: HttpResponse, page: 'login' | 'consent'): Record<string, string> {
-    if (response.status !== 200) throw new Error(`expected the ${page} page (200), got ${response.status}: ${response.body.slice(0, 200)}`)
-    const isLogin = response.body.includes('name="password"')
-    if (isLogin !== (page === 'login')) throw new Error(`expected the ${page} page, got another page`)
-    const field = (name: string): string => {
-      const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(response.body)
-      if (match === null) throw new Error(`no ${name} on the ${page} page`)
-      return match[1]!
-    }
-    return { interaction_id: field('interaction_id'), csrf_token: field('csrf_token') }
-  }
-
   /**
-   * The full browser flow: authorize → login page → POST credentials → 303 to consent →
-   * consent page → POST approve → 303 with the code. Returns what the token request needs.
+   * The full browser flow, as a browser walks it: authorize → login page → POST credentials →
+   * (the offer to add a passkey after a password sign-in: "Not now", as test/helpers' HttpBrowser
+   * answers it) → (the consent page, unless consent is remembered: approve) → the redirect to the
+   * client with the code. Every redirect inside the provider is followed with the cookies.
    */
-  async loginAndConsent (): Promise<{ code: string, verifier: string }> {
+  async signIn (): Promise<{ code: string, verifier: string, requests: number, pages: string[] }> {
     const { path, verifier, state } = this.#authorizationRequest()
-    const login = this.#formFields(await this.#get(path), 'login')
-    const afterLogin = await this.#post('/authorize', { ...login, username: this.username, password: this.#password })
-    if (afterLogin.status !== 303) throw new Error(`expected 303 to consent after login, got ${afterLogin.status}: ${afterLogin.body.slice(0, 200)}`)
-    const consentPath = String(afterLogin.headers.location)
-    if (!consentPath.includes('/consent?')) throw new Error(`login redirected to ${consentPath}, not to consent`)
-    return await this.#consent(consentPath, verifier, state)
+    let response = await this.#get(path)
+    let requests = 1
+    const pages: string[] = []
+    for (let step = 0; step < 10; step++) {
+      if (response.status === 302 || response.status === 303) {
+        const location = new URL(String(response.headers.location), this.#issuer)
+        if (location.origin !== new URL(this.#issuer).origin) {
+          return { code: this.#codeFrom(response, response.status, state), verifier, requests, pages }
+        }
+        response = await this.#get(location.pathname + location.search)
+        requests++
+        continue
+      }
+      if (response.status !== 200) throw new Error(`expected a page or a redirect, got ${response.status}: ${response.body.slice(0, 200)}`)
+      const fields = { interaction_id: this.#field(response.body, 'interaction_id'), csrf_token: this.#field(response.body, 'csrf_token') }
+      const action = /action="([^"]+)"/.exec(response.body)?.[1]
+      if (action === undefined) throw new Error(`a page without a form: ${response.body.slice(0, 200)}`)
+      const target = new URL(action.replaceAll('&amp;', '&'), this.#issuer)
+      if (response.body.includes('name="ticket"')) {
+        pages.push('passkey-offer')
+        response = await this.#post(target.pathname + target.search, { ...fields, ticket: this.#field(response.body, 'ticket'), response: '' })
+      } else if (response.body.includes('name="password"')) {
+        pages.push('login')
+        response = await this.#post(target.pathname + target.search, { ...fields, username: this.username, password: this.#password })
+      } else {
+        pages.push('consent')
+        response = await this.#post(target.pathname + target.search, { ...fields, decision: 'approve' })
+      }
+      requests++
+    }
+    throw new Error(`the sign-in did not reach the client (pages: ${pages.join(', ')})`)
   }
 
-  /** A login of a user who may have consented already (then the login redirects with the code). */
+  #field (html: string, name: string): string {
+    const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(html)
+    if (match === null) throw new Error(`no ${name} on the page`)
+    return match[1]!
+  }
+
+  /** The sign-in of a user who has not consented yet: the consent page must be shown. */
+  async loginAndConsent (): Promise<{ code: string, verifier: string }> {
+    const result = await this.signIn()
+    if (!result.pages.includes('consent')) throw new Error(`expected the consent page, saw ${result.pages.join(', ')}`)
+    return result
+  }
+
+  /** A login of a user who may have consented already. */
   async login (): Promise<{ code: string, verifier: string }> {
-    const { path, verifier, state } = this.#authorizationRequest()
-    const login = this.#formFields(await this.#get(path), 'login')
-    const afterLogin = await this.#post('/authorize', { ...login, username: this.username, password: this.#password })
-    const location = String(afterLogin.headers.location ?? '')
-    if (afterLogin.status === 303 && location.includes('/consent?')) return await this.#consent(location, verifier, state)
-    return { code: this.#codeFrom(afterLogin, 303, state), verifier }
+    return await this.signIn()
   }
 
   /** Whether the browser holds a login session cookie (an SSO authorization may answer at once). */
@@ -141,16 +173,10 @@ export class BenchBrowser {
     return await this.#get(path)
   }
 
-  async #consent (consentPath: string, verifier: string, state: string): Promise<{ code: string, verifier: string }> {
-    const consent = this.#formFields(await this.#get(consentPath), 'consent')
-    const approved = await this.#post('/consent', { ...consent, decision: 'approve' })
-    return { code: this.#codeFrom(approved, 303, state), verifier }
-  }
-
   /** SSO: signed in and consented already, so /authorize answers at once with a 302 and a code. */
   async silentAuthorize (): Promise<{ code: string, verifier: string }> {
     const { path, verifier, state } = this.#authorizationRequest()
-    return { code: this.#codeFrom(await this.#get(path), 302, state), verifier }
+    return { code: this.#codeFrom(await this.#get(path), this.#silentStatus, state), verifier }
   }
 
   /** Forgets the cookies: the next flow starts as a new browser. */

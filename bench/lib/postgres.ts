@@ -1,13 +1,13 @@
 /**
  * PostgreSQL for the bench: the database at DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/test), a schema of the run's own (dropped at the end), the
- * CPU time of the provider's backend processes (found by their application_name), and the
- * number of statements the provider sent (counted by the server under test, over IPC).
+ * CPU time of the provider's backend processes (found by their application_name, which the
+ * bench gives the example's connections in DATABASE_URL). Statements are counted by the relay
+ * in ./pg-proxy.ts.
  */
 import { readFile } from 'node:fs/promises'
 import { execFileSync } from 'node:child_process'
 import pg from 'pg'
-import type { ChildServer } from './child.js'
 
 export const benchDatabaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -34,19 +34,24 @@ export async function benchPostgres (runId: string): Promise<BenchPostgres | { r
   const schema = `bench_${tag}`
   const applicationName = `fop-bench-${tag}`
   const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+  const seen = new Map<number, number>()
   return {
     schema,
     applicationName,
     async backendsCpuMs () {
       // The backends run on this machine (DATABASE_URL on loopback): /proc has their CPU times.
+      // A backend that exits (the pool closes idle connections) keeps its last reading, so the
+      // sum never goes down between two readings.
       const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName])
-      let ticks = 0
       for (const { pid } of rows) {
         const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+        if (stat === '') continue
         // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-        ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0)
+        seen.set(pid, Number(fields[11] ?? 0) + Number(fields[12] ?? 0))
       }
+      let ticks = 0
+      for (const value of seen.values()) ticks += value
       return ticks * 1000 / ticksPerSecond
     },
     async drop () {
@@ -54,18 +59,4 @@ export async function benchPostgres (runId: string): Promise<BenchPostgres | { r
       await pool.end().catch(() => {})
     },
   }
-}
-
-/** How many statements the postgres server under test has sent so far (its IPC counter). */
-export async function statementsSent (child: ChildServer): Promise<number> {
-  return await new Promise((resolve) => {
-    const listener = (message: unknown): void => {
-      const statements = (message as { statements?: number }).statements
-      if (statements === undefined) return
-      child.process.off('message', listener)
-      resolve(statements)
-    }
-    child.process.on('message', listener)
-    child.process.send('statements')
-  })
 }

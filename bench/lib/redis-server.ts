@@ -4,6 +4,8 @@ import { freePort } from './child.js'
 
 export interface BenchRedis {
   url: string
+  /** The redis-server process (its CPU is the store's share of an operation), when on this machine. */
+  pid?: number
   /** True when the bench started this redis-server itself (nothing else talks to it). */
   private: boolean
   stop: () => Promise<void>
@@ -48,6 +50,7 @@ export async function benchRedis (): Promise<BenchRedis> {
   return {
     url,
     private: true,
+    ...(server.pid === undefined ? {} : { pid: server.pid }),
     stop: async () => {
       process.off('exit', kill)
       if (server.exitCode !== null) return
@@ -112,6 +115,17 @@ export async function countCommands (url: string, prefix: string, operations: nu
     return { sentPerOp: total(sent), executedPerOp: total(executed), sent: per(sent), executed: per(executed), operations }
   } finally {
     monitor.disconnect()
+    await client.quit()
+  }
+}
+
+/** The redis-server's process id (INFO server), so its CPU can be read from /proc (same machine only). */
+export async function redisServerPid (url: string): Promise<number | undefined> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 })
+  try {
+    const match = /^process_id:(\d+)/m.exec(await client.info('server'))
+    return match === null ? undefined : Number(match[1])
+  } finally {
     await client.quit()
   }
 }

@@ -35,6 +35,26 @@ export function percentile (sorted: readonly number[], p: number): number {
   return sorted[rank]!
 }
 
+/**
+ * Reads the server side's CPU milliseconds so far: one number, or one per part (the provider's
+ * process tree, redis-server, the PostgreSQL backends) whose sum is the server's.
+ */
+export type CpuReader = () => Promise<number | Record<string, number>>
+
+/** CPU per operation between two readings: the total, and per part when the reader has parts. */
+export function cpuPerOp (before: number | Record<string, number>, after: number | Record<string, number>, operations: number): { serverCpuMsPerOp: number, serverCpuMsPerOpBy?: Record<string, number> } {
+  const per = (ms: number): number => operations === 0 ? 0 : round(ms / operations, 3)
+  if (typeof before === 'number' || typeof after === 'number') return { serverCpuMsPerOp: per(Number(after) - Number(before)) }
+  const by: Record<string, number> = {}
+  let total = 0
+  for (const [part, ms] of Object.entries(after)) {
+    const delta = ms - (before[part] ?? 0)
+    by[part] = per(delta)
+    total += delta
+  }
+  return { serverCpuMsPerOp: per(total), serverCpuMsPerOpBy: by }
+}
+
 export interface LoopOptions<S> {
   concurrency: number
   durationMs: number
@@ -44,7 +64,7 @@ export interface LoopOptions<S> {
   iteration: (state: S, worker: number) => Promise<void>
   warmupMs?: number
   /** Reads the server's CPU time (ms) at the start and end of the measured phase. */
-  serverCpuMs?: () => Promise<number>
+  serverCpuMs?: CpuReader
 }
 
 export interface LoopResult {
@@ -57,6 +77,8 @@ export interface LoopResult {
   firstFailure?: string
   /** CPU milliseconds per completed iteration: the server process, and this (client) process. */
   serverCpuMsPerOp?: number
+  /** The same per part (provider, redis-server, postgres backends) when the reader has parts. */
+  serverCpuMsPerOpBy?: Record<string, number>
   clientCpuMsPerOp: number
 }
 
@@ -106,7 +128,7 @@ export async function closedLoop<S> (options: LoopOptions<S>): Promise<LoopResul
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     clientCpuMsPerOp: per((client.user + client.system) / 1000),
-    ...(serverBefore === undefined || serverAfter === undefined ? {} : { serverCpuMsPerOp: per(serverAfter - serverBefore) }),
+    ...(serverBefore === undefined || serverAfter === undefined ? {} : cpuPerOp(serverBefore, serverAfter, latencies.length)),
     ...(firstFailure === undefined ? {} : { firstFailure }),
   }
 }
