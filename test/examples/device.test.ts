@@ -3,12 +3,12 @@ import { rm } from 'node:fs/promises'
 import type { Browser, Page } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceAuthorizationResponse } from 'openid-client'
-import { buildExampleServer } from '../../examples/server.js'
 import { buildCustomLoginServer } from '../../examples/custom-login.js'
 import { runDeviceCli } from '../../examples/device.js'
 import { freePort } from '../helpers/server.js'
 import { launchBrowser } from '../helpers/browser.js'
 import { exampleKeysDir } from '../helpers/example-keys.js'
+import { startExampleServer } from '../helpers/example-server.js'
 
 /*
  * `npm run example:device` end to end: the CLI (openid-client's initiateDeviceAuthorization and
@@ -19,6 +19,7 @@ import { exampleKeysDir } from '../helpers/example-keys.js'
 
 type Build = (issuer: string, keysDir: string) => Promise<{ app: FastifyInstance, close: () => Promise<void> }>
 
+/** example:custom-login (its own builder) on a loopback port; the example server: startExampleServer. */
 async function serve (t: Test, build: Build, algorithms: Parameters<typeof exampleKeysDir>[0]): Promise<string> {
   const keysDir = await exampleKeysDir(algorithms)
   t.teardown(() => rm(keysDir, { recursive: true, force: true }))
@@ -53,8 +54,7 @@ let browser: Browser | undefined
 t.test('example:device on the built-in pages: code, login, consent naming the client, "close this window"', async (t) => {
   browser = await launchBrowser(t)
   if (browser === undefined) return
-  const issuer = await serve(t, async (issuer, keysDir) =>
-    await buildExampleServer({ ISSUER: issuer, KEYS_DIR: keysDir, LOG_LEVEL: 'silent', SECRET_KEY: 's'.repeat(32) }, { deviceFlow: { interval: 1 } }), ['RS256'])
+  const { issuer } = await startExampleServer(t, { SECRET_KEY: 's'.repeat(32) }, { provider: { deviceFlow: { interval: 1 } }, algorithms: ['RS256'] })
   const cli = await startCli(issuer)
   t.match(cli.output.join('\n'), new RegExp(`enter the code ${cli.started.user_code}`), 'the CLI prints the code and the URL')
   t.match(cli.output.join('\n'), /[▀▄█]/, 'and a QR code')
