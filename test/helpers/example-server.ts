@@ -1,5 +1,5 @@
 /**
- * The example server (`npm start`) in the test's process: `buildExampleServer(env)` as
+ * The example server (`npm start`), or another example's server, in the test's process: `buildExampleServer(env)` as
  * examples/server.ts builds it, listening on a loopback port, with a fresh KEYS_DIR copied from
  * the keys made once per process (test/helpers/example-keys.ts). In-process because a tsx child
  * costs seconds of start-up on a loaded machine; what only the process decides (`.env`, exit
@@ -21,8 +21,13 @@ export interface ExampleServer {
   close (): Promise<void>
 }
 
+/** How an example builds its server from the environment: `buildExampleServer`, `buildCustomLoginServer`. */
+export type ExampleBuilder = (env: ExampleEnv, extra: Partial<OidcProviderOptions>) => Promise<{ app: FastifyInstance, close: () => Promise<void> }>
+
 export interface ExampleServerOptions {
-  /** More provider options, as `buildExampleServer`'s second argument takes them. */
+  /** The example to start; default the example server (`npm start`). */
+  build?: ExampleBuilder
+  /** More provider options, as the builder's second argument takes them. */
   provider?: Partial<OidcProviderOptions>
   /** The keys in KEYS_DIR; default the example's four (RS256 first). */
   algorithms?: SigningAlgorithm[]
@@ -41,16 +46,17 @@ export async function startExampleServer (
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT)
   const issuer = `http://127.0.0.1:${port}`
   const keysDir = await exampleKeysDir(options.algorithms)
-  let built: Awaited<ReturnType<typeof buildExampleServer>>
+  const build = options.build ?? buildExampleServer
+  let built: Awaited<ReturnType<ExampleBuilder>>
   try {
-    built = await buildExampleServer({
+    built = await build({
       ISSUER: issuer,
       SECRET_KEY: 'example-secret-'.padEnd(40, 'x'),
       KEYS_DIR: keysDir,
       LOG_LEVEL: 'silent',
       ...env,
       PORT: String(port),
-    }, options.provider)
+    }, options.provider ?? {})
   } catch (error) {
     await rm(keysDir, { recursive: true, force: true })
     throw error
