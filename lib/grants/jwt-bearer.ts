@@ -10,6 +10,7 @@ import { clientScopes, issueAccessToken, scopeSet, type AccessTokenInput, type T
 import { dpopJktOf } from '../tokens/dpop.js'
 import { resolveTokenResource, type TokenResource } from '../resources/resolve.js'
 import { verifyTrustedJwt } from '../trust/assertion.js'
+import { onClientAuthFailure, refuseLockedClient } from '../clients/authenticate.js'
 import type { GrantHandler } from './types.js'
 import { ResourceParameter } from './types.js'
 
@@ -53,8 +54,23 @@ export const jwtBearerGrant = {
     const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: asserted, client, scope })
     return await respond(ctx, request, client, payload.sub as string, scope, resource, payload)
   },
+  /**
+   * RFC 7521 §4.2, RFC 6749 §10.10: without client authentication the assertion is the only
+   * credential, so a refused one counts like a failed client authentication, per IP (there is
+   * no client_id), on the same counter and limit (`rateLimit.clientAuthFailures`): one budget
+   * per IP for guessing, whichever credential it guesses. Past it, 429 `invalid_client`.
+   */
   async handleAnonymous (ctx, params, request) {
-    return await workloadToken(ctx, params, request)
+    await refuseLockedClient(ctx, undefined, request.ip)
+    try {
+      return await workloadToken(ctx, params, request)
+    } catch (error) {
+      // invalid_grant: the assertion itself was refused (signature, issuer, lifetime, replay, rules).
+      if (error instanceof OAuthError && error.error === 'invalid_grant') {
+        await onClientAuthFailure(ctx, { clientId: undefined, ip: request.ip, endpoint: 'token' })
+      }
+      throw error
+    }
   },
 } satisfies GrantHandler<typeof body>
 

@@ -207,23 +207,49 @@ async function deviceClient (ctx: ProviderContext, params: RawParams, known: Cli
  * did not come from their browser (§5.4, remote phishing).
  */
 function validateDeviceRequest (ctx: ProviderContext, params: RawParams, client: ClientRecord, deviceCodeHash: string | undefined): AuthorizationRequest {
-  for (const [name, value] of Object.entries(params)) {
-    if (Array.isArray(value) && name !== 'resource') throw new OAuthError('invalid_request', `parameter "${name}" must appear once`)
-  }
-  const get = (name: string): string | undefined => single(params, name, (description) => new OAuthError('invalid_request', description))
-  const allowed = clientScopes(client)
-  const requested = (get('scope') ?? '').split(' ').filter((scope) => scope !== '')
+  const { get, scopes } = readSharedParams(ctx, params, client, (description) => new OAuthError('invalid_request', description))
   const request: AuthorizationRequest = {
     client,
     redirectUri: '',
     // Never used: a device authorization's answer goes to the device by polling, not to a redirect_uri.
     responseType: 'code',
     responseMode: 'query',
-    scopes: [...new Set(requested)].filter((scope) => ctx.options.scopes.includes(scope) && allowed.has(scope)),
+    scopes,
     resources: [],
     prompt: new Set(['consent']),
   }
   if (deviceCodeHash !== undefined) request.deviceCodeHash = deviceCodeHash
+  readPreferences(request, get)
+  return request
+}
+
+/**
+ * What /authorize and device authorization read alike, in one place: every parameter but
+ * `resource` appears once (RFC 6749 §3.1; RFC 8707 §2 lets `resource` repeat), and of the
+ * requested scopes the unknown are ignored and the client's registered scopes bound the rest
+ * (RFC 6749 §3.3). `fail` makes the error: a redirect at /authorize, JSON for a device.
+ */
+function readSharedParams (
+  ctx: ProviderContext,
+  params: RawParams,
+  client: ClientRecord,
+  fail: (description: string) => OAuthError
+): { get: (name: string) => string | undefined, scopes: string[] } {
+  for (const [name, value] of Object.entries(params)) {
+    if (Array.isArray(value) && name !== 'resource') throw fail(`parameter "${name}" must appear once`)
+  }
+  const get = (name: string): string | undefined => single(params, name, fail)
+  const allowed = clientScopes(client)
+  const requested = (get('scope') ?? '').split(' ').filter((scope) => scope !== '')
+  const scopes = [...new Set(requested)].filter((scope) => ctx.options.scopes.includes(scope) && allowed.has(scope))
+  return { get, scopes }
+}
+
+/**
+ * `ui_locales`, `acr_values` (OIDC Core §3.1.2.1: space-separated lists, kept to 20 items) and
+ * `claims` (§5.5), read alike for both kinds of request.
+ */
+function readPreferences (request: AuthorizationRequest, get: (name: string) => string | undefined): void {
   const spaceList = (value: string | undefined): string[] => (value ?? '').split(' ').filter((item) => item !== '').slice(0, 20)
   const uiLocales = spaceList(get('ui_locales'))
   if (uiLocales.length > 0) request.uiLocales = uiLocales
@@ -231,7 +257,6 @@ function validateDeviceRequest (ctx: ProviderContext, params: RawParams, client:
   if (acrValues.length > 0) request.acrValues = acrValues
   const claims = get('claims')
   if (claims !== undefined) request.claims = parseClaimsRequest(claims)
-  return request
 }
 
 /**
@@ -299,11 +324,7 @@ function validateRequest (
   via: RequestSource,
   requestObject: RequestObjectUse
 ): AuthorizationRequest {
-  for (const [name, value] of Object.entries(params)) {
-    // RFC 8707 §2: `resource` may be repeated; every other parameter appears once (RFC 6749 §3.1).
-    if (Array.isArray(value) && name !== 'resource') throw redirectError('invalid_request', `parameter "${name}" must appear once`)
-  }
-  const get = (name: string): string | undefined => single(params, name, (description) => redirectError('invalid_request', description))
+  const { get, scopes } = readSharedParams(ctx, params, client, (description) => redirectError('invalid_request', description))
 
   // RFC 9126 §2.1: "request_uri ... MUST NOT be provided" in a pushed request.
   if (via === 'par' && get('request_uri') !== undefined) throw redirectError('invalid_request', 'request_uri must not be pushed (RFC 9126 section 2.1)')
@@ -334,10 +355,6 @@ function validateRequest (
   // OIDC Core §3.2.2.1, §3.3.2.11: an ID token in the front channel needs a nonce (replay).
   if (returnsIdToken(responseType) && nonce === undefined) throw redirectError('invalid_request', `nonce is required for response_type=${responseType}`)
 
-  // RFC 6749 §3.3: unknown scopes are ignored; the client's registered scopes bound the rest.
-  const allowed = clientScopes(client)
-  const requested = (get('scope') ?? '').split(' ').filter((scope) => scope !== '')
-  const scopes = [...new Set(requested)].filter((scope) => ctx.options.scopes.includes(scope) && allowed.has(scope))
   // OIDC Core §3.2.2.1, §3.3.2.1: an ID token is an OpenID Connect answer, asked for with `openid`.
   if (returnsIdToken(responseType) && !scopes.includes('openid')) throw redirectError('invalid_request', `response_type=${responseType} needs the openid scope`)
 
@@ -391,12 +408,6 @@ function validateRequest (
     if (!/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) throw redirectError('invalid_request', 'dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (RFC 9449 section 10)')
     request.dpopJkt = dpopJkt
   }
-  const spaceList = (value: string | undefined): string[] => (value ?? '').split(' ').filter((item) => item !== '').slice(0, 20)
-  const uiLocales = spaceList(get('ui_locales'))
-  if (uiLocales.length > 0) request.uiLocales = uiLocales
-  const acrValues = spaceList(get('acr_values'))
-  if (acrValues.length > 0) request.acrValues = acrValues
-  const claims = get('claims')
-  if (claims !== undefined) request.claims = parseClaimsRequest(claims)
+  readPreferences(request, get)
   return request
 }

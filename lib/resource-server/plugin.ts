@@ -87,8 +87,11 @@ const resourceServerPlugin: FastifyPluginAsync<OidcResourceServerOptions> = asyn
 
   /**
    * The challenge in the scheme the token came with; without a token (`scheme` undefined),
-   * one challenge per scheme accepted (RFC 9110 §11.6.1: a list in one header), DPoP only when
-   * required (RFC 9449 §7.1).
+   * one challenge per scheme accepted (RFC 9110 §11.6.1: a list in one header). With
+   * `dpop.required` only DPoP, whatever was sent (RFC 9449 §7.1): a DPoP-only resource never
+   * offers Bearer. Each challenge carries its own `scope` and `resource_metadata`: auth-params
+   * belong to their challenge (RFC 9110 §11.6.1), and RFC 6750 §3, RFC 9449 §7.1 and RFC 9728
+   * §5.1 allow both in either scheme, so a client that picks one scheme still finds them.
    */
   const refuse = (status: number, error: BearerErrorCode | undefined, description: string | undefined, scope?: readonly string[], scheme?: TokenScheme): BearerChallengeError => {
     const params = {
@@ -97,7 +100,7 @@ const resourceServerPlugin: FastifyPluginAsync<OidcResourceServerOptions> = asyn
       ...(scope === undefined ? {} : { scope }),
       resourceMetadata,
     }
-    const schemes: TokenScheme[] = scheme !== undefined ? [scheme] : dpop.required ? ['DPoP'] : ['Bearer', 'DPoP']
+    const schemes: TokenScheme[] = dpop.required ? ['DPoP'] : scheme !== undefined ? [scheme] : ['Bearer', 'DPoP']
     const challenges = schemes.map((name) => name === 'DPoP' ? dpopChallenge(params, dpopAlgorithms) : bearerChallenge(params))
     return new BearerChallengeError(status, error, description, { 'www-authenticate': challenges.join(', ') })
   }

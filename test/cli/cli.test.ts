@@ -10,9 +10,8 @@ import { runCli } from '../../lib/cli/main.js'
 import { buildApp } from '../helpers/app.js'
 import { freePort } from '../helpers/server.js'
 import { fromRoot } from '../helpers/paths.js'
+import { nodeScript } from '../helpers/node-script.js'
 
-const cli = fromRoot('lib', 'cli', 'bin.ts')
-const tsx = import.meta.resolve('tsx')
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
 // Built, not written out: a literal PEM header in the repo looks like a committed key to scanners.
 const pemHeader = `${'-'.repeat(5)}BEGIN PRIVATE KEY${'-'.repeat(5)}`
@@ -21,8 +20,9 @@ const silentLog = { log: { info () {}, warn () {} } }
 interface Run { code: number, stdout: string, stderr: string }
 
 /**
- * Runs the real CLI in a child process, in `cwd`, the way `npx fastify-oidc-provider` would. A tsx
- * child costs seconds on a loaded machine, so only what the process boundary decides runs here:
+ * Runs the real CLI in a child process, in `cwd`, the way `npx fastify-oidc-provider` would (as
+ * JavaScript under `npm test`: test/helpers/node-script.ts). A child costs up to seconds on a
+ * loaded machine, so only what the process boundary decides runs here:
  * the default `./keys` folder of the working directory, `KEYS_DIR` from the environment, the
  * exit statuses and the stdout/stderr split. Everything else runs in-process (`runHere`).
  */
@@ -30,7 +30,7 @@ function run (cwd: string, args: string[], env: Record<string, string> = {}): Pr
   const childEnv: NodeJS.ProcessEnv = childEnvOf(env)
   if (env.KEYS_DIR === undefined) delete childEnv.KEYS_DIR
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', tsx, cli, ...args], { cwd, env: childEnv }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...nodeScript('lib', 'cli', 'bin.ts'), ...args], { cwd, env: childEnv }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
       resolve({ code, stdout, stderr })
     })
@@ -217,7 +217,7 @@ t.test('--help and --version answer on stdout with exit 0', async (t) => {
 t.test('the example server picks up a rotated key on SIGHUP and keeps the old kid published', async (t) => {
   const cwd = t.testdir()
   const port = await freePort()
-  const server = spawn(process.execPath, ['--import', tsx, fromRoot('examples', 'server.ts')], {
+  const server = spawn(process.execPath, nodeScript('examples', 'server.ts'), {
     cwd,
     env: childEnvOf({ PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: join(cwd, 'keys'), LOG_LEVEL: 'info', SECRET_KEY: 'k'.repeat(32), REDIS_URL: '' }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
+import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { MemoryStore } from '../../lib/index.js'
-import { buildApp } from '../helpers/app.js'
+import { buildApp, ISSUER } from '../helpers/app.js'
 
 const service = { client_id: 'service', client_secret: 'service-secret-0123456789', grant_types: ['client_credentials' as const], scope: 'api.read' }
 const other = { client_id: 'other', client_secret: 'other-secret-0123456789ab', grant_types: ['client_credentials' as const], scope: 'api.read' }
@@ -13,6 +14,8 @@ async function setup (t: Test) {
     rateLimit: { clientAuthFailures: 3, clientAuthWindow: 60 },
   })
 }
+
+type SigningKey = Parameters<SignJWT['sign']>[0]
 
 function basic (id: string, secret: string): string {
   return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`
@@ -66,4 +69,47 @@ t.test('a successful authentication clears the client counter', async (t) => {
   t.equal((await token('wrong', '10.2.0.4')).statusCode, 401)
   t.equal((await token('wrong', '10.2.0.5')).statusCode, 401)
   t.equal((await token(service.client_secret, '10.2.0.6')).statusCode, 200, 'not locked: the success reset the count')
+})
+
+t.test('refused anonymous workload assertions (jwt-bearer without client authentication) count per IP, on the client-auth limit', async (t) => {
+  const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+  const PARTNER = 'https://partner.example.com'
+  const NOTES = 'https://notes.example/'
+  const keys = await generateKeyPair('ES256')
+  const forger = await generateKeyPair('ES256')
+  const app = await buildApp(t, {
+    store: new MemoryStore(),
+    clients: [service],
+    scopes: ['openid', 'api.read'],
+    rateLimit: { clientAuthFailures: 3, clientAuthWindow: 60 },
+    resourceServers: [{ resource: NOTES, scopes: { 'notes:read': 'Read notes' } }],
+    trustedIssuers: [{
+      issuer: PARTNER,
+      jwks: { keys: [{ ...await exportJWK(keys.publicKey), kid: 'k1', alg: 'ES256' }] },
+      workloads: [{ subjectPattern: '^spiffe://partner\\.example/.+$', resources: [NOTES], scopes: ['notes:read'] }],
+    }],
+  })
+  const assertion = async (key: SigningKey): Promise<string> => await new SignJWT({ jti: crypto.randomUUID(), sub: 'spiffe://partner.example/ns/a/sa/job', aud: `${ISSUER}/token` })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(PARTNER).setIssuedAt().setExpirationTime('2m').sign(key)
+  const workload = async (key: SigningKey, remoteAddress: string) => await app.inject({
+    method: 'POST',
+    url: '/token',
+    remoteAddress,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await assertion(key), resource: NOTES }).toString(),
+  })
+
+  t.equal((await workload(keys.privateKey, '10.3.0.1')).statusCode, 200, 'a good assertion gets a token')
+  for (let i = 0; i < 3; i++) {
+    const forged = await workload(forger.privateKey, '10.3.0.1')
+    t.equal(forged.statusCode, 400, `forged assertion ${i + 1}`)
+    t.equal(forged.json().error, 'invalid_grant')
+  }
+  const locked = await workload(keys.privateKey, '10.3.0.1')
+  t.equal(locked.statusCode, 429, 'then even a good assertion from that IP is refused')
+  t.same(locked.json(), { error: 'invalid_client', error_description: 'too many failed client authentications; retry later' })
+  t.ok(Number(locked.headers['retry-after']) > 0)
+  t.equal(locked.headers['cache-control'], 'no-store')
+  t.equal((await serviceToken(app, service.client_secret, '10.3.0.1')).statusCode, 429, 'one budget per IP: client secrets from it are refused too')
+  t.equal((await workload(keys.privateKey, '10.3.0.2')).statusCode, 200, 'another IP is not locked')
 })

@@ -1,13 +1,12 @@
 import t, { type Test } from 'tap'
 import { createServer } from 'node:http'
-import { rm } from 'node:fs/promises'
 import * as client from 'openid-client'
 import * as OTPAuth from 'otpauth'
 import type { Page } from 'playwright-core'
 import { buildCustomLoginServer, aliceTotpSecret } from '../../examples/custom-login.js'
 import { freePort } from '../helpers/server.js'
 import { launchBrowser } from '../helpers/browser.js'
-import { exampleKeysDir } from '../helpers/example-keys.js'
+import { startExampleServer } from '../helpers/example-server.js'
 import { jwtClaims } from '../helpers/codes.js'
 
 /** A stand-in relying party: its callback just answers 200 so the browser lands there. */
@@ -21,13 +20,7 @@ async function startRelyingParty (t: Test): Promise<string> {
 
 /** The example host on a loopback port, a client registered on it, openid-client configured. */
 async function startExample (t: Test) {
-  const keysDir = await exampleKeysDir(['RS256'])
-  t.teardown(() => rm(keysDir, { recursive: true, force: true }))
-  const port = await freePort()
-  const issuer = `http://127.0.0.1:${port}`
-  const { app, close } = await buildCustomLoginServer({ PORT: String(port), ISSUER: issuer, KEYS_DIR: keysDir, LOG_LEVEL: 'silent', SECRET_KEY: 's'.repeat(32) })
-  await app.listen({ port, host: '127.0.0.1' })
-  t.teardown(close)
+  const { issuer } = await startExampleServer(t, { SECRET_KEY: 's'.repeat(32) }, { build: buildCustomLoginServer, algorithms: ['RS256'] })
   const redirectUri = await startRelyingParty(t)
   const postLogoutUri = redirectUri.replace(/\/callback$/, '/signed-out')
   const registered = await fetch(`${issuer}/register`, {

@@ -1,14 +1,10 @@
 import t, { type Test } from 'tap'
-import { rm } from 'node:fs/promises'
 import type { Browser, Page } from 'playwright-core'
-import type { FastifyInstance } from 'fastify'
 import type { DeviceAuthorizationResponse } from 'openid-client'
-import { buildExampleServer } from '../../examples/server.js'
 import { buildCustomLoginServer } from '../../examples/custom-login.js'
 import { runDeviceCli } from '../../examples/device.js'
-import { freePort } from '../helpers/server.js'
 import { launchBrowser } from '../helpers/browser.js'
-import { exampleKeysDir } from '../helpers/example-keys.js'
+import { startExampleServer } from '../helpers/example-server.js'
 
 /*
  * `npm run example:device` end to end: the CLI (openid-client's initiateDeviceAuthorization and
@@ -16,19 +12,6 @@ import { exampleKeysDir } from '../helpers/example-keys.js'
  * the built-in pages and on example:custom-login's host pages. One browser for the file; the
  * polling interval is 1 s so a run waits about a second for the device.
  */
-
-type Build = (issuer: string, keysDir: string) => Promise<{ app: FastifyInstance, close: () => Promise<void> }>
-
-async function serve (t: Test, build: Build, algorithms: Parameters<typeof exampleKeysDir>[0]): Promise<string> {
-  const keysDir = await exampleKeysDir(algorithms)
-  t.teardown(() => rm(keysDir, { recursive: true, force: true }))
-  const port = await freePort()
-  const issuer = `http://127.0.0.1:${port}`
-  const { app, close } = await build(issuer, keysDir)
-  await app.listen({ port, host: '127.0.0.1' })
-  t.teardown(close)
-  return issuer
-}
 
 /** Runs the CLI; resolves with what the user must open, and the CLI's result and output. */
 async function startCli (issuer: string): Promise<{ started: DeviceAuthorizationResponse, done: Promise<string>, output: string[] }> {
@@ -53,8 +36,7 @@ let browser: Browser | undefined
 t.test('example:device on the built-in pages: code, login, consent naming the client, "close this window"', async (t) => {
   browser = await launchBrowser(t)
   if (browser === undefined) return
-  const issuer = await serve(t, async (issuer, keysDir) =>
-    await buildExampleServer({ ISSUER: issuer, KEYS_DIR: keysDir, LOG_LEVEL: 'silent', SECRET_KEY: 's'.repeat(32) }, { deviceFlow: { interval: 1 } }), ['RS256'])
+  const { issuer } = await startExampleServer(t, { SECRET_KEY: 's'.repeat(32) }, { provider: { deviceFlow: { interval: 1 } }, algorithms: ['RS256'] })
   const cli = await startCli(issuer)
   t.match(cli.output.join('\n'), new RegExp(`enter the code ${cli.started.user_code}`), 'the CLI prints the code and the URL')
   t.match(cli.output.join('\n'), /[▀▄█]/, 'and a QR code')
@@ -79,8 +61,7 @@ t.test('example:device on the built-in pages: code, login, consent naming the cl
 t.test('example:device on example:custom-login: the host\'s sign-in and consent pages serve the device too', async (t) => {
   browser = await launchBrowser(t)
   if (browser === undefined) return
-  const issuer = await serve(t, async (issuer, keysDir) =>
-    await buildCustomLoginServer({ ISSUER: issuer, KEYS_DIR: keysDir, LOG_LEVEL: 'silent', SECRET_KEY: 's'.repeat(32) }, { deviceFlow: { interval: 1 } }), ['RS256'])
+  const { issuer } = await startExampleServer(t, { SECRET_KEY: 's'.repeat(32) }, { build: buildCustomLoginServer, provider: { deviceFlow: { interval: 1 } }, algorithms: ['RS256'] })
   const cli = await startCli(issuer)
   const page = await browser.newPage()
   await confirmCode(t, page, cli.started)

@@ -1,14 +1,11 @@
 import t from 'tap'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { rm } from 'node:fs/promises'
 import * as client from 'openid-client'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
-import { buildExampleServer } from '../../examples/server.js'
-import { freePort } from '../helpers/server.js'
+import { startExampleServer } from '../helpers/example-server.js'
 import { HttpBrowser } from '../helpers/http-browser.js'
 import { pkcePair } from '../helpers/flow.js'
-import { exampleKeysDir } from '../helpers/example-keys.js'
 
 /*
  * Issue 25: on `npm start` (an http loopback issuer) a relying party on http loopback registers a
@@ -34,13 +31,7 @@ t.test('the example server delivers the logout token to an http loopback receive
   t.teardown(() => new Promise<void>((resolve) => { receiver.closeAllConnections(); receiver.close(() => resolve()) }))
   const backchannel = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/backchannel`
 
-  const keysDir = await exampleKeysDir()
-  t.teardown(() => rm(keysDir, { recursive: true, force: true }))
-  const port = await freePort()
-  const issuer = `http://127.0.0.1:${port}`
-  const { app, close } = await buildExampleServer({ PORT: String(port), ISSUER: issuer, KEYS_DIR: keysDir, LOG_LEVEL: 'silent' })
-  await app.listen({ port, host: '127.0.0.1' })
-  t.teardown(close)
+  const { issuer } = await startExampleServer(t)
 
   const redirectUri = `${issuer}/callback`
   const registered = await fetch(`${issuer}/register`, {

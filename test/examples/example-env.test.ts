@@ -7,7 +7,7 @@ import { buildExampleServer } from '../../examples/server.js'
 import { parseClusterNodes } from '../../examples/redis.js'
 import { childEnv } from '../helpers/child-env.js'
 import { freePort } from '../helpers/server.js'
-import { fromRoot } from '../helpers/paths.js'
+import { nodeScript, scriptRoot } from '../helpers/node-script.js'
 import { exampleKeysDir } from '../helpers/example-keys.js'
 
 /**
@@ -15,9 +15,8 @@ import { exampleKeysDir } from '../helpers/example-keys.js'
  * malformed value stops the start with one line naming the variable, `.env` is read.
  */
 
-const tsx = import.meta.resolve('tsx')
-const server = fromRoot('examples', 'server.ts')
-const defaultKeys = fromRoot('keys') + '/'
+// The example server's default KEYS_DIR is keys/ beside its examples/ folder, in the tree the child runs from.
+const defaultKeys = join(scriptRoot('examples', 'server.ts'), 'keys') + '/'
 const contract = ['PORT', 'HOST', 'ISSUER', 'STORE', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'DATABASE_SCHEMA', 'SECRET_KEY', 'KEYS_DIR', 'LOG_LEVEL', 'TRUST_PROXY',
   'CODE_TTL', 'ACCESS_TOKEN_TTL', 'ID_TOKEN_TTL', 'REFRESH_TOKEN_TTL', 'DEVICE_CODE_TTL']
 
@@ -32,7 +31,7 @@ interface Child { code: number | null, stdout: string, stderr: string }
 
 /** Starts the example like `npm start` does; resolves when it exits or when `ready` says so. */
 function start (t: { teardown (fn: () => unknown): void }, cwd: string, childEnvironment: NodeJS.ProcessEnv): { exited: Promise<Child>, ready: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', tsx, server], { cwd, env: childEnvironment, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, nodeScript('examples', 'server.ts'), { cwd, env: childEnvironment, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { child.kill('SIGTERM') })
   let stdout = ''
   let stderr = ''

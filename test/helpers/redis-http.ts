@@ -1,50 +1,11 @@
 /**
- * The example server over real HTTP, for the Redis outage and Cluster tests: started with
- * `buildExampleServer(env)` on a loopback port, and driven with fetch and HttpBrowser as a
+ * Driving the example server (test/helpers/example-server.ts) over real HTTP, for the Redis
+ * outage and Cluster tests and the PostgreSQL instances test: with fetch and HttpBrowser as a
  * relying party and a user would.
  */
-import { rm } from 'node:fs/promises'
-import { buildExampleServer, type ExampleEnv } from '../../examples/server.js'
-import { exampleKeysDir } from './example-keys.js'
 import { pkcePair } from './flow.js'
 import { HttpBrowser, requestTimeoutMs } from './http-browser.js'
 import { basicAuth, REDIRECT_URI, type RegisteredClient, type TokenResponse } from './redis-instances.js'
-import { freePort } from './server.js'
-
-export interface ExampleServer {
-  issuer: string
-  port: number
-  close (): Promise<void>
-}
-
-/**
- * Starts the example server with `env` (plus PORT, ISSUER, SECRET_KEY and a temporary KEYS_DIR)
- * on 127.0.0.1. Closed, and its keys folder removed, at teardown.
- */
-export async function startExampleServer (t: { teardown (fn: () => unknown): void }, env: ExampleEnv): Promise<ExampleServer> {
-  // A restart test passes the PORT (and KEYS_DIR) of the server it replaces: same issuer, same key.
-  const port = env.PORT === undefined ? await freePort() : Number(env.PORT)
-  const issuer = `http://127.0.0.1:${port}`
-  const keysDir = await exampleKeysDir()
-  const { app, close } = await buildExampleServer({
-    ISSUER: issuer,
-    SECRET_KEY: 'example-secret-'.padEnd(40, 'x'),
-    KEYS_DIR: keysDir,
-    LOG_LEVEL: 'silent',
-    ...env,
-    PORT: String(port),
-  })
-  let closed = false
-  const stop = async (): Promise<void> => {
-    if (closed) return
-    closed = true
-    await close()
-    await rm(keysDir, { recursive: true, force: true })
-  }
-  t.teardown(stop)
-  await app.listen({ port, host: '127.0.0.1' })
-  return { issuer, port, close: stop }
-}
 
 export async function postForm (url: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
   return await fetch(url, {

@@ -3,23 +3,16 @@ import { createServer } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildExampleServer } from '../../examples/server.js'
+import { startExampleServer } from '../helpers/example-server.js'
 import { freePort, startServer } from '../helpers/server.js'
 import { launchBrowser } from '../helpers/browser.js'
 import { buildApp } from '../helpers/app.js'
 import { pkcePair } from '../helpers/flow.js'
 import { testUsers } from '../helpers/users.js'
-import { exampleKeysDir } from '../helpers/example-keys.js'
 
 /** The example server (`npm start`) on a loopback port, with one registered public client. */
 async function startExample (t: Test): Promise<{ issuer: string, query: (extra?: Record<string, string>) => string }> {
-  const keysDir = await exampleKeysDir()
-  t.teardown(() => rm(keysDir, { recursive: true, force: true }))
-  const port = await freePort()
-  const issuer = `http://127.0.0.1:${port}`
-  const { app, close } = await buildExampleServer({ PORT: String(port), ISSUER: issuer, KEYS_DIR: keysDir, LOG_LEVEL: 'silent' })
-  await app.listen({ port, host: '127.0.0.1' })
-  t.teardown(close)
+  const { issuer } = await startExampleServer(t)
   const registered = await fetch(`${issuer}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

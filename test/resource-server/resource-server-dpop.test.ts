@@ -205,6 +205,13 @@ t.test('dpop.required behind trustProxy: Bearer refused, metadata says so, forwa
   t.match(bearer.body, { error_description: /only DPoP-bound/ })
   const bare = await call(url, {})
   t.match(bare.challenge, /^DPoP algs="[^"]+", resource_metadata="[^"]+"$/, 'only the DPoP scheme is offered')
+  // RFC 9449 §7.1: a DPoP-only resource answers in the DPoP scheme even to a Bearer attempt.
+  const malformedBearer = await call(url, { authorization: 'Bearer a b' })
+  t.equal(malformedBearer.status, 400)
+  t.match(malformedBearer.challenge, /^DPoP algs="[^"]+", error="invalid_request", error_description="[^"]+", resource_metadata="[^"]+"$/, 'a malformed Bearer header: the DPoP challenge, not a Bearer one')
+  const forgedBearer = await call(url, { authorization: 'Bearer not.a.token' })
+  t.equal(forgedBearer.status, 401)
+  t.match(forgedBearer.challenge, /^DPoP algs="[^"]+", error="invalid_token", error_description="[^"]+", resource_metadata="[^"]+"$/, 'an invalid Bearer token: the DPoP challenge too')
 
   const ok = await client.fetchProtectedResource(s.config, token, new URL(url), 'GET', undefined, undefined, { DPoP: handle })
   t.equal(ok.status, 200)

@@ -24,6 +24,7 @@ import type {
   SessionRecord,
   Store,
 } from '../../contracts/store.js'
+import { grantActivity } from './grant-activity.js'
 
 /** Options of `new MemoryStore(options)`. */
 export interface MemoryStoreOptions {
@@ -341,30 +342,20 @@ export class MemoryStore implements Store {
     const grants: GrantActivity[] = []
     for (const grantId of slice) {
       const grant = this.#grants.get(grantId)
-      if (grant !== undefined) grants.push({ ...grant, families: this.#familyActivity(grantId) })
+      if (grant !== undefined) grants.push(grantActivity(grant, this.#liveFamilies(grantId)))
     }
     const last = slice.at(-1)
     return from.length > slice.length && last !== undefined ? { grants, next: last } : { grants }
   }
 
-  #familyActivity (grantId: string): GrantActivity['families'] {
-    const activity: GrantActivity['families'] = []
+  #liveFamilies (grantId: string): Array<{ record: RefreshFamilyRecord, rotatedAt: EpochSeconds | undefined }> {
+    const live: Array<{ record: RefreshFamilyRecord, rotatedAt: EpochSeconds | undefined }> = []
     for (const familyId of this.#grantFamilies.get(grantId) ?? []) {
       const entry = this.#families.get(pairKey(grantId, familyId))
       if (entry === undefined || entry.revoked) continue
-      const { record } = entry
-      activity.push({
-        familyId,
-        scope: record.scope,
-        offline: record.offline,
-        ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
-        ...(record.sid === undefined ? {} : { sid: record.sid }),
-        ...(record.resources === undefined ? {} : { resources: [...record.resources] }),
-        createdAt: record.createdAt,
-        lastUsedAt: entry.previous === undefined ? record.createdAt : Math.floor(entry.previous.rotatedAtMs / 1000),
-      })
+      live.push({ record: entry.record, rotatedAt: entry.previous === undefined ? undefined : Math.floor(entry.previous.rotatedAtMs / 1000) })
     }
-    return activity.sort((a, b) => a.familyId < b.familyId ? -1 : 1)
+    return live
   }
 
   #revokeWhere (match: (grant: GrantRecord) => boolean): number {

@@ -26,6 +26,7 @@ import type {
   Store,
 } from '../../contracts/store.js'
 import type { PasskeyStore, StoredPasskey } from '../../contracts/passkeys.js'
+import { grantActivity } from './grant-activity.js'
 import { loadMigrations, migrateSchema, type PostgresMigration } from './postgres-migrate.js'
 import { connectionLost, createPool, type PostgresPool } from './postgres-pool.js'
 import { expiringTables, quoteIdentifier, statements, sweepStatement, type StatementName } from './postgres-sql.js'
@@ -473,19 +474,8 @@ export class PostgresStore implements Store {
 
   async listAccountGrants (accountId: string, page: GrantPage): Promise<AccountGrantsPage> {
     const rows = await this.#query('listAccountGrants', [accountId, page.after ?? null, page.limit])
-    const grants: GrantActivity[] = rows.slice(0, page.limit).map((row) => {
-      const families = (row.families as Array<{ familyId: string, record: RefreshFamilyRecord, rotatedAt: number | null }>).map(({ familyId, record, rotatedAt }) => ({
-        familyId,
-        scope: record.scope,
-        offline: record.offline,
-        ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
-        ...(record.sid === undefined ? {} : { sid: record.sid }),
-        ...(record.resources === undefined ? {} : { resources: [...record.resources] }),
-        createdAt: record.createdAt,
-        lastUsedAt: rotatedAt === null ? record.createdAt : Number(rotatedAt),
-      }))
-      return { ...(row.record as GrantRecord), families }
-    })
+    const grants: GrantActivity[] = rows.slice(0, page.limit).map((row) => grantActivity(row.record as GrantRecord,
+      (row.families as Array<{ record: RefreshFamilyRecord, rotatedAt: number | null }>).map(({ record, rotatedAt }) => ({ record, rotatedAt: rotatedAt === null ? undefined : Number(rotatedAt) }))))
     const last = grants.at(-1)
     return rows.length > page.limit && last !== undefined ? { grants, next: last.grantId } : { grants }
   }

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import { StoreUnavailableError } from '../../contracts/errors.js'
+import { grantActivity } from './grant-activity.js'
 import { scripts, type ScriptCommands } from './redis-scripts.js'
 import type {
   AuthorizationCodeRecord,
@@ -356,7 +357,7 @@ export class RedisStore implements Store {
         'oidcGrantActivity', this.#key('grant', grantId), this.#key('grant-families', grantId),
         `${this.#prefix}family:`, `:{${escapeKeyPart(grantId)}}`,
       ])))
-      const grants = replies.flatMap((reply): GrantActivity[] => Array.isArray(reply) ? [grantActivity(reply as string[])] : [])
+      const grants = replies.flatMap((reply): GrantActivity[] => Array.isArray(reply) ? [replyActivity(reply as string[])] : [])
       const last = slice.at(-1)
       return from.length > slice.length && last !== undefined ? { grants, next: last } : { grants }
     })
@@ -870,24 +871,16 @@ function settledValues (results: Settled[]): unknown[] {
 }
 
 /** A grant and its live families as `oidcGrantActivity` returns them. */
-function grantActivity ([grantJson, ...families]: string[]): GrantActivity {
-  const grant = JSON.parse(grantJson ?? '{}') as GrantRecord
-  const activity: GrantActivity['families'] = []
+function replyActivity ([grantJson, ...families]: string[]): GrantActivity {
+  const live: Array<{ record: RefreshFamilyRecord, rotatedAt: EpochSeconds | undefined }> = []
   for (let index = 0; index + 1 < families.length; index += 2) {
-    const record = JSON.parse(families[index] ?? '{}') as RefreshFamilyRecord
     const rotatedAtMs = families[index + 1]
-    activity.push({
-      familyId: record.familyId,
-      scope: record.scope,
-      offline: record.offline,
-      ...(record.sessionId === undefined ? {} : { sessionId: record.sessionId }),
-      ...(record.sid === undefined ? {} : { sid: record.sid }),
-      ...(record.resources === undefined ? {} : { resources: record.resources }),
-      createdAt: record.createdAt,
-      lastUsedAt: rotatedAtMs === '' || rotatedAtMs === undefined ? record.createdAt : Math.floor(Number(rotatedAtMs) / 1000),
+    live.push({
+      record: JSON.parse(families[index] ?? '{}') as RefreshFamilyRecord,
+      rotatedAt: rotatedAtMs === '' || rotatedAtMs === undefined ? undefined : Math.floor(Number(rotatedAtMs) / 1000),
     })
   }
-  return { ...grant, families: activity.sort((a, b) => a.familyId < b.familyId ? -1 : 1) }
+  return grantActivity(JSON.parse(grantJson ?? '{}') as GrantRecord, live)
 }
 
 /** A family's entry in its session's index. */

@@ -8,7 +8,8 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { requireRedisServer, startRedisCluster } from '../../helpers/redis.js'
 import { basicAuth, type TokenResponse } from '../../helpers/redis-instances.js'
-import { obtainCode, postForm, redeemCode, registerWhenReady, startExampleServer } from '../../helpers/redis-http.js'
+import { startExampleServer } from '../../helpers/example-server.js'
+import { obtainCode, postForm, redeemCode, registerWhenReady } from '../../helpers/redis-http.js'
 
 if (requireRedisServer(t)) {
   t.test('register, log in, exchange, refresh, userinfo and revoke through the example server on a Cluster', async (t) => {

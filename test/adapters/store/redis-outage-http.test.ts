@@ -15,9 +15,9 @@ import {
   postForm,
   redeemCode,
   register,
-  startExampleServer,
   waitUntil,
 } from '../../helpers/redis-http.js'
+import { startExampleServer } from '../../helpers/example-server.js'
 
 /** The bound a request may take while Redis is down (the example's timeouts are 1-2 s). */
 const BOUND_MS = 3000

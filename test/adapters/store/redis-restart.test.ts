@@ -19,7 +19,8 @@ import {
   userinfo,
   type TokenResponse,
 } from '../../helpers/redis-instances.js'
-import { fullFlow, obtainCode, postForm, redeemCode, startExampleServer } from '../../helpers/redis-http.js'
+import { startExampleServer } from '../../helpers/example-server.js'
+import { fullFlow, obtainCode, postForm, redeemCode } from '../../helpers/redis-http.js'
 
 t.test('a new instance on the same prefix and keys takes over everything the closed one issued', async (t) => {
   const admin = await requireRedis(t)
