@@ -85,7 +85,12 @@ const hidden = (interaction: Interaction | LogoutInteraction): string =>
 
 function passwordForm (reply: FastifyReply, interaction: Interaction, error = '', username = interaction.loginHint ?? '', status = 200): FastifyReply {
   const client = escapeHtml(interaction.client.clientName ?? interaction.client.clientId)
-  return page(reply, 'Wonderland sign-in', `<p>Sign in to continue to <strong>${client}</strong>.</p>
+  // Step-up (OIDC Core §3.1.2.1): the provider sent the user back here because the application
+  // asked for a passkey's class (docs/passkeys.md) and the session was a password one.
+  const stepUp = interaction.acrValues.some((acr) => acr === 'phr' || acr === 'phrh')
+    ? '<p id="step-up">This application asks you to sign in with a passkey.</p>'
+    : ''
+  return page(reply, 'Wonderland sign-in', `<p>Sign in to continue to <strong>${client}</strong>.</p>${stepUp}
 ${error === '' ? '' : `<p class="error" id="error">${escapeHtml(error)}</p>`}
 <form method="post" action="/sign-in">${hidden(interaction)}
 <label for="username">Who are you?</label><input type="text" id="username" name="username" value="${escapeHtml(username)}" autocomplete="username" required>

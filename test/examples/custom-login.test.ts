@@ -48,7 +48,9 @@ async function signIn (
   page: Page,
   env: Awaited<ReturnType<typeof startExample>>,
   scope: string,
-  steps: (page: Page) => Promise<void>
+  steps: (page: Page) => Promise<void>,
+  /** More authorization request parameters (acr_values). */
+  extra: Record<string, string> = {}
 ): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers> {
   const verifier = client.randomPKCECodeVerifier()
   // A fresh nonce each time: the provider refuses a nonce used before (replay protection).
@@ -60,6 +62,7 @@ async function signIn (
     nonce,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
+    ...extra,
   })
   await page.goto(url.href)
   await steps(page)
@@ -201,6 +204,16 @@ t.test('custom-login example: passkeys through app.oidc.passkeys on the host pag
   const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId })
   t.equal(credentials.length, 1, 'the authenticator holds the new passkey')
   t.equal(credentials[0]!.isResidentCredential, true, 'a discoverable credential (usernameless sign-in)')
+
+  // Step-up: the application asks for a passkey's class; the password session is not reused.
+  const stepUp = await signIn(page, env, 'openid', async (page) => {
+    t.equal(new URL(page.url()).pathname, '/sign-in', 'the host page again, despite the session')
+    t.equal(await page.textContent('#step-up'), 'This application asks you to sign in with a passkey.')
+    await page.waitForSelector('#passkey-button', { state: 'visible' })
+    await page.click('#passkey-button')
+  }, { acr_values: 'phr' })
+  t.same(stepUp.claims()!.amr, ['hwk', 'user'], 'stepped up with the passkey')
+  t.equal(stepUp.claims()!.acr, 'phrh', 'a device-bound passkey satisfies phr')
 
   // Signed out: the provider's cookies are gone; only the authenticator remembers the user.
   await context.clearCookies()
