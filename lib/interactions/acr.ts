@@ -59,7 +59,8 @@ export function stepUpNeeded (ctx: ProviderContext, authorization: Authorization
   const request = requestedAcr(authorization)
   if (request === undefined) return false
   const supported = supportedAcrValues(ctx)
-  if (acrSatisfies(supported, sessionAcr, request.values)) return false
+  // A login that stated no class reports `defaultAcr` ("0") when asked: that is what it satisfies.
+  if (acrSatisfies(supported, sessionAcr ?? ctx.options.defaultAcr, request.values)) return false
   return request.essential || request.values.some((value) => supported.includes(value))
 }
 
@@ -69,5 +70,5 @@ export function stepUpNeeded (ctx: ProviderContext, authorization: Authorization
  */
 export function essentialAcrUnmet (ctx: ProviderContext, authorization: AuthorizationRequest, acr: string | undefined): boolean {
   const request = requestedAcr(authorization)
-  return request !== undefined && request.essential && !acrSatisfies(supportedAcrValues(ctx), acr, request.values)
+  return request !== undefined && request.essential && !acrSatisfies(supportedAcrValues(ctx), acr ?? ctx.options.defaultAcr, request.values)
 }

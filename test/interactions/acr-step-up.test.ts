@@ -98,6 +98,8 @@ t.test('step-up to a passkey by acr_values and by an essential acr claim', async
     const unknown = await browser.authorize({ acr_values: 'urn:example:unknown' })
     const claims = await idToken(base, unknown.response, unknown.verifier)
     t.equal(claims.acr, '0', 'acr_values is voluntary: the ID token says what was done (defaultAcr)')
+    const zero = await browser.authorize({ claims: JSON.stringify({ id_token: { acr: { essential: true, value: '0' } } }), prompt: 'none' })
+    t.equal((await idToken(base, zero.response, zero.verifier)).acr, '0', 'an essential "0" (defaultAcr) is what a password session reached')
   })
 
   await t.test('acr_values=phr on a password session: prompt=none answers login_required, otherwise the login page', async (t) => {
