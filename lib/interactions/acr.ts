@@ -25,16 +25,17 @@ export function supportedAcrValues (ctx: ProviderContext): string[] {
 /**
  * What the request asks for: an essential `acr` claim of the ID token with `value` or `values`
  * (OIDC Core §5.5.1.1; the `claims` parameter, a request object's too), else `acr_values`
- * (§3.1.2.1, a voluntary claim). Undefined when it asks for none.
+ * (§3.1.2.1) and a voluntary `acr` claim's values, both voluntary. Undefined when it asks for none.
  */
 export function requestedAcr (authorization: AuthorizationRequest): AcrRequest | undefined {
   const claim = authorization.claims?.id_token?.acr
-  if (claim !== undefined && claim !== null && claim.essential === true) {
-    const values = [...(Array.isArray(claim.values) ? claim.values : []), ...(claim.value === undefined ? [] : [claim.value])]
-      .filter((value): value is string => typeof value === 'string')
-    if (values.length > 0) return { values, essential: true }
-  }
-  return authorization.acrValues === undefined ? undefined : { values: authorization.acrValues, essential: false }
+  const claimed = claim === undefined || claim === null
+    ? []
+    : [...(Array.isArray(claim.values) ? claim.values : []), ...(claim.value === undefined ? [] : [claim.value])]
+        .filter((value): value is string => typeof value === 'string')
+  if (claimed.length > 0 && claim?.essential === true) return { values: claimed, essential: true }
+  const values = [...(authorization.acrValues ?? []), ...claimed]
+  return values.length === 0 ? undefined : { values, essential: false }
 }
 
 /**

@@ -110,6 +110,8 @@ t.test('step-up to a passkey by acr_values and by an essential acr claim', async
     const claim = JSON.stringify({ id_token: { acr: { essential: true, values: ['phrh'] } } })
     const silentClaim = await browser.authorize({ claims: claim, prompt: 'none' })
     t.equal(callback(silentClaim.response).get('error'), 'login_required', 'an essential acr claim steps up the same way')
+    const voluntaryClaim = await browser.authorize({ claims: JSON.stringify({ id_token: { acr: { values: ['phr'] } } }), prompt: 'none' })
+    t.equal(callback(voluntaryClaim.response).get('error'), 'login_required', 'and a voluntary acr claim with values, as acr_values')
     const shown = await browser.authorize({ acr_values: 'phr' })
     t.equal(shown.response.status, 200, 'the login page, not the silent reuse')
     t.match(await shown.response.text(), /id="passkey-button"/, 'with the passkey to sign in with')
