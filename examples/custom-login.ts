@@ -30,7 +30,7 @@ import formbody from '@fastify/formbody'
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import * as OTPAuth from 'otpauth'
-import { oidcProvider, escapeHtml, fileKeys, staticUsers, MemoryStore, MemoryPasskeyStore, OAuthError, type Interaction, type LogoutInteraction, type OidcProviderOptions, type Store } from '../lib/index.js'
+import { oidcProvider, escapeHtml, fileKeys, staticUsers, MemoryStore, MemoryPasskeyStore, OAuthError, type Interaction, type LogoutInteraction, type OidcProviderOptions, type PasskeyStore, type Store } from '../lib/index.js'
 import { createRedisStore } from './redis.js'
 import { passkeyPageScript } from './custom-login-passkeys.js'
 import type { ExampleEnv } from './server.js'
@@ -164,10 +164,13 @@ export async function buildCustomLoginServer (
   await app.register(formbody)
 
   let store: Store = new MemoryStore()
+  // Passkeys beside the rest: on Redis, shared by every instance like the sessions.
+  let passkeys: PasskeyStore = new MemoryPasskeyStore()
   let closeStore = async (): Promise<void> => {}
   if ((env.REDIS_URL ?? '') !== '' || (env.REDIS_CLUSTER_NODES ?? '') !== '') {
     const redis = createRedisStore(env, app.log)
     store = redis.store
+    passkeys = redis.passkeys
     closeStore = redis.close
   }
   const secretKey = env.SECRET_KEY !== undefined && env.SECRET_KEY !== '' ? env.SECRET_KEY : undefined
@@ -181,8 +184,8 @@ export async function buildCustomLoginServer (
     users,
     ...(secretKey === undefined ? {} : { cookieSecret: secretKey }),
     registration: {},
-    // Passkeys for app.oidc.passkeys (several instances: RedisPasskeyStore or the PostgreSQL store's).
-    passkeys: { store: new MemoryPasskeyStore(), rpName: 'Wonderland Corp' },
+    // Passkeys for app.oidc.passkeys.
+    passkeys: { store: passkeys, rpName: 'Wonderland Corp' },
     // The custom scope, its claims and its consent text in one place (beside the standard ones).
     scopes: { roles: { claims: ['roles'], description: 'Your roles' } },
     // Access tokens carry the roles too, for the APIs that read them.
