@@ -40,6 +40,8 @@ export type OAuthErrorCode =
   | 'invalid_request_uri'
   /** OIDC Core §3.1.2.6, RFC 9101 §6.3: the request object is invalid (signature, claims, content). */
   | 'invalid_request_object'
+  /** OpenID Connect Core Error Code unmet_authentication_requirements 1.0: an essential `acr` was not reached. */
+  | 'unmet_authentication_requirements'
 
 /** Default HTTP status per error code (RFC 6749 §5.2: 400 unless said otherwise). */
 const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {

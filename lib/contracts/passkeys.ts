@@ -85,6 +85,9 @@ export interface PasskeyAcr {
   synced?: string
 }
 
+/** The default `passkeys.acr` mapping: the OpenID EAP ACR Values 1.0 classes. */
+export const defaultPasskeyAcr: Required<PasskeyAcr> = { deviceBound: 'phrh', synced: 'phr' }
+
 /**
  * The `passkeys` option: sign-in with passkeys on the built-in login page and through
  * `app.oidc.passkeys`. Off unless given.

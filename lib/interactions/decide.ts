@@ -5,6 +5,7 @@ import { needsConsent } from './grant.js'
 import { redirectError } from './errors.js'
 import type { SessionWithGrant } from '../sessions/browser.js'
 import { sessionAuthentication } from './authentication.js'
+import { stepUpNeeded } from './acr.js'
 import type { Authentication, AuthorizationRequest, Decision } from './types.js'
 
 /**
@@ -22,6 +23,12 @@ export async function decide (ctx: ProviderContext, authorization: Authorization
   if (session === undefined || loginNeeded(authorization, session)) {
     // OIDC Core §3.1.2.1: prompt=none never shows anything, whoever would have shown it.
     if (authorization.prompt.has('none')) return { kind: 'error', error: redirectError('login_required', 'the user is not logged in') }
+    return { kind: 'login' }
+  }
+  // OIDC Core §3.1.2.1, §5.5.1.1: a session of a weaker class than asked for is not reused
+  // silently (a password session, when a passkey's class was asked for): the user signs in again.
+  if (stepUpNeeded(ctx, authorization, session.acr)) {
+    if (authorization.prompt.has('none')) return { kind: 'error', error: redirectError('login_required', 'the requested authentication context needs a new sign-in') }
     return { kind: 'login' }
   }
   return await decideConsent(ctx, authorization, sessionAuthentication(session), signedIn?.grant)

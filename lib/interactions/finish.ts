@@ -13,6 +13,7 @@ import { interactionAuthentication, sessionAuthentication } from './authenticati
 import { redirectError } from './errors.js'
 import { denyDevice } from './device-result.js'
 import type { Authentication, AuthorizationRequest, Decision, FlowDeps } from './types.js'
+import { essentialAcrUnmet } from './acr.js'
 
 const interactionErrors = new Set(['access_denied', 'login_required', 'consent_required', 'interaction_required', 'account_selection_required'])
 const defaultDescriptions: Record<string, string> = {
@@ -106,6 +107,11 @@ async function decisionAfter (
     // OIDC Core §3.1.2.1: the user the client named with id_token_hint, or no one.
     if (authorization.hintSubject !== undefined && authorization.hintSubject !== authentication.accountId) {
       return { kind: 'error', error: redirectError('login_required', 'the signed-in user is not the one the application asked for') }
+    }
+    // OIDC Core §5.5.1.1: an essential acr this login did not reach is a failed authentication
+    // (OpenID Connect Core Error Code unmet_authentication_requirements 1.0).
+    if (essentialAcrUnmet(ctx, authorization, authentication.acr)) {
+      return { kind: 'error', error: redirectError('unmet_authentication_requirements', 'the sign-in did not reach the authentication context the application requires') }
     }
     // A login may carry the consent too (one page for both): no consent step then.
     if (result.consent !== undefined) {

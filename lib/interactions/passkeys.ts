@@ -10,7 +10,7 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server'
 import type { ProviderContext } from '../contracts/context.js'
-import type { PasskeyLogin, PasskeyOptions, PasskeyStore, PasskeySummary, StoredPasskey } from '../contracts/passkeys.js'
+import { defaultPasskeyAcr, type PasskeyLogin, type PasskeyOptions, type PasskeyStore, type PasskeySummary, type StoredPasskey } from '../contracts/passkeys.js'
 import { OAuthError } from '../contracts/errors.js'
 import type { ProviderCookies } from '../http/cookies.js'
 import type { FailureCounter } from '../http/failure-counters.js'
@@ -52,7 +52,6 @@ interface Challenge {
 }
 
 const credentialIdPattern = /^[A-Za-z0-9_-]{16,1400}$/
-const defaultAcr = { deviceBound: 'phrh', synced: 'phr' } as const
 
 /**
  * The WebAuthn ceremonies (WebAuthn Level 3 §7.1 registration, §7.2 authentication) on
@@ -88,7 +87,7 @@ export class PasskeyCeremonies {
     this.store = options.store
     this.offerEnrolment = options.offerEnrolment ?? true
     this.#challengeTtl = options.challengeTtl ?? 300
-    this.#acr = { ...defaultAcr, ...options.acr }
+    this.#acr = { ...defaultPasskeyAcr, ...options.acr }
   }
 
   /** WebAuthn §5.4.3 `user.id`: opaque, stable, at most 64 bytes, and no personal data. */

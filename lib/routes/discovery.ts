@@ -5,6 +5,7 @@ import { grantHandlers } from '../grants/index.js'
 import { idJagGrantProfile, tokenTypes } from '../contracts/trust.js'
 import { algorithmMetadata, supportedAlgorithms } from '../tokens/algorithms.js'
 import { keyMetadata } from '../clients/discovery.js'
+import { supportedAcrValues } from '../interactions/acr.js'
 import { corsAllowedHeaders, corsMaxAge, publicCorsHeaders } from '../http/cors.js'
 
 /**
@@ -17,6 +18,7 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
   // when a response type issues an ID token at the authorization endpoint.
   const grantTypes: string[] = grantHandlers.map((handler) => handler.grantType)
   if (options.responseTypes.some((type) => type !== 'code')) grantTypes.push('implicit')
+  const acrValues = supportedAcrValues(ctx)
   return {
     issuer: ctx.issuer,
     authorization_endpoint: urls.authorize,
@@ -45,6 +47,8 @@ export function providerMetadata (ctx: ProviderContext): Record<string, unknown>
     code_challenge_methods_supported: ['S256'],
     claims_supported: options.scopeRegistry.supportedClaims(),
     claims_parameter_supported: true,
+    // OIDC Discovery §3: the classes a sign-in here can reach (a passkey's; docs/passkeys.md).
+    ...(acrValues.length === 0 ? {} : { acr_values_supported: acrValues }),
     // OIDC Core §6, RFC 9101: `request` by value when on; `request_uri` only as a pushed
     // request's (RFC 9126), never fetched, so request_uri_parameter_supported stays false.
     request_parameter_supported: options.requestObjects.enabled,

@@ -18,9 +18,14 @@ async function startRelyingParty (t: Test): Promise<string> {
   return `http://127.0.0.1:${port}/callback`
 }
 
-/** The example host on a loopback port, a client registered on it, openid-client configured. */
-async function startExample (t: Test) {
-  const { issuer } = await startExampleServer(t, { SECRET_KEY: 's'.repeat(32) }, { build: buildCustomLoginServer, algorithms: ['RS256'] })
+/**
+ * The example host on a loopback port, a client registered on it, openid-client configured.
+ * `host`: `localhost` where WebAuthn runs (it refuses an IP address as RP ID).
+ */
+async function startExample (t: Test, host = '127.0.0.1') {
+  const port = await freePort()
+  const issuer = `http://${host}:${port}`
+  await startExampleServer(t, { PORT: String(port), ISSUER: issuer, SECRET_KEY: 's'.repeat(32) }, { build: buildCustomLoginServer, algorithms: ['RS256'] })
   const redirectUri = await startRelyingParty(t)
   const postLogoutUri = redirectUri.replace(/\/callback$/, '/signed-out')
   const registered = await fetch(`${issuer}/register`, {
@@ -38,21 +43,26 @@ async function signIn (
   page: Page,
   env: Awaited<ReturnType<typeof startExample>>,
   scope: string,
-  steps: (page: Page) => Promise<void>
+  steps: (page: Page) => Promise<void>,
+  /** More authorization request parameters (acr_values). */
+  extra: Record<string, string> = {}
 ): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers> {
   const verifier = client.randomPKCECodeVerifier()
+  // A fresh nonce each time: the provider refuses a nonce used before (replay protection).
+  const nonce = client.randomNonce()
   const url = client.buildAuthorizationUrl(env.config, {
     redirect_uri: env.redirectUri,
     scope,
     state: 'st-1',
-    nonce: 'n-1',
+    nonce,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
+    ...extra,
   })
   await page.goto(url.href)
   await steps(page)
   await page.waitForURL((landed) => landed.href.startsWith(env.redirectUri))
-  return await client.authorizationCodeGrant(env.config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st-1', expectedNonce: 'n-1', idTokenExpected: true })
+  return await client.authorizationCodeGrant(env.config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st-1', expectedNonce: nonce, idTokenExpected: true })
 }
 
 t.test('custom-login example: alice signs in with password + TOTP on the host pages and grants only openid and roles', async (t) => {
@@ -74,6 +84,8 @@ t.test('custom-login example: alice signs in with password + TOTP on the host pa
     t.match(await page.textContent('#error'), /not valid/, 'a wrong TOTP code is refused')
     await page.fill('#otp', totp.generate())
     await page.click('#verify')
+    // The passkey offer comes after both factors; "Not now" finishes with them.
+    await page.click('#passkey-skip')
     await page.waitForURL(/\/approve\?/)
     t.ok(await page.isChecked('#scope-roles'))
     t.match(await page.textContent('label:has(#scope-roles)'), /Your roles/, 'the custom scope has its consent text')
@@ -105,6 +117,7 @@ t.test('custom-login example: demo signs in with the password alone; without the
     t.match(await page.textContent('#error'), /not right/)
     await page.fill('#password', 'demo')
     await page.click('#sign-in')
+    await page.click('#passkey-skip')
     await page.waitForURL(/\/approve\?/)
     t.equal(await page.$('#scope-roles'), null, 'roles was not asked for')
     await page.click('#approve')
@@ -127,6 +140,7 @@ t.test("custom-login example: the relying party's logout is confirmed on the hos
     await page.fill('#username', 'demo')
     await page.fill('#password', 'demo')
     await page.click('#sign-in')
+    await page.click('#passkey-skip')
     await page.waitForURL(/\/approve\?/)
     await page.click('#approve')
   }
@@ -151,4 +165,62 @@ t.test("custom-login example: the relying party's logout is confirmed on the hos
     code_challenge_method: 'S256',
   }).href)
   t.equal(new URL(page.url()).pathname, '/sign-in', 'the login page again')
+})
+
+t.test('custom-login example: passkeys through app.oidc.passkeys on the host pages: enrol after the password, then sign in with the passkey only', async (t) => {
+  const browser = await launchBrowser(t)
+  if (browser === undefined) return
+  const env = await startExample(t, 'localhost')
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  const errors: string[] = []
+  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()) })
+  // A CTAP2 platform authenticator with user verification (the DevTools protocol's virtual
+  // authenticator); it simulates the user's touch, so the ceremonies need no prompt.
+  const cdp = await context.newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  })
+
+  const first = await signIn(page, env, 'openid', async (page) => {
+    await page.fill('#username', 'demo')
+    await page.fill('#password', 'demo')
+    await page.click('#sign-in')
+    // The host's offer, after the password: registration options + verification.
+    await page.waitForSelector('#passkey-button')
+    t.equal(await page.textContent('#host-title'), 'Add a passkey?')
+    await page.fill('#passkey-name', 'Test laptop')
+    await page.click('#passkey-button')
+    await page.waitForURL(/\/approve\?/)
+    await page.click('#approve')
+  })
+  t.same(first.claims()!.amr, ['pwd'], 'the first sign-in was the password')
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId })
+  t.equal(credentials.length, 1, 'the authenticator holds the new passkey')
+  t.equal(credentials[0]!.isResidentCredential, true, 'a discoverable credential (usernameless sign-in)')
+
+  // Step-up: the application asks for a passkey's class; the password session is not reused.
+  const stepUp = await signIn(page, env, 'openid', async (page) => {
+    t.equal(new URL(page.url()).pathname, '/sign-in', 'the host page again, despite the session')
+    t.equal(await page.textContent('#step-up'), 'This application asks you to sign in with a passkey.')
+    await page.waitForSelector('#passkey-button', { state: 'visible' })
+    await page.click('#passkey-button')
+  }, { acr_values: 'phr' })
+  t.same(stepUp.claims()!.amr, ['hwk', 'user'], 'stepped up with the passkey')
+  t.equal(stepUp.claims()!.acr, 'phrh', 'a device-bound passkey satisfies phr')
+
+  // Signed out: the provider's cookies are gone; only the authenticator remembers the user.
+  await context.clearCookies()
+  const second = await signIn(page, env, 'openid', async (page) => {
+    t.equal(new URL(page.url()).pathname, '/sign-in')
+    await page.waitForSelector('#passkey-button', { state: 'visible' })
+    // No username typed: the passkey names the user (authentication options + verification).
+    await page.click('#passkey-button')
+  })
+  const claims = second.claims()!
+  t.equal(claims.sub, 'demo', 'usernameless: the passkey named the user')
+  t.same(claims.amr, ['hwk', 'user'], 'a device-bound passkey with user verification (RFC 8176)')
+  t.equal(claims.acr, 'phrh', 'the documented acr of a device-bound passkey')
+  t.same(errors.filter((text) => /Content Security Policy/i.test(text)), [], 'nothing blocked by the CSP')
 })
