@@ -92,6 +92,16 @@ export function isClientIdUrl (clientId: string): boolean {
 }
 
 /** The passkey routes of the built-in pages (registered only with the `passkeys` option). */
+/**
+ * The account page (the `accountPage` option): the page, and its two forms. Not in `routes`:
+ * they are not protocol endpoints and discovery does not name them.
+ */
+export const accountRoutes = {
+  page: '/account',
+  revokeApp: '/account/apps/revoke',
+  endSession: '/account/sessions/end',
+} as const
+
 export const passkeyRoutes = {
   /** @simplewebauthn/browser's bundle, served from here (no CDN). */
   library: '/passkeys/webauthn.js',

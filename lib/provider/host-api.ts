@@ -3,6 +3,7 @@ import type { AuditRecord, SecurityEventName, SecurityEvents } from '../contract
 import type { EndpointUrls } from '../contracts/urls.js'
 import type { PublicJwk } from '../contracts/keys.js'
 import { endAccountSessions } from '../sessions/end.js'
+import { endAccountSession, listAccountSessions, type AccountSession } from '../sessions/account-sessions.js'
 import {
   listConnectedApps,
   revokeAllConnectedApps,
@@ -93,6 +94,12 @@ export interface OidcHostApi {
    */
   readonly connectedApps: ConnectedAppsApi
   /**
+   * A user's login sessions (where they are signed in), named by their public `sid`: list them
+   * (device, created, last seen), end one as a logout does (back-channel logout included). For
+   * an account page of your own; the built-in one (`accountPage`) uses the same calls.
+   */
+  readonly accountSessions: AccountSessionsApi
+  /**
    * Client administration: `create`, `get`, `update` (RFC 7592 §2.2 replacement), `delete`,
    * `rotateSecret(clientId, overlapSeconds)` and `list({ after, limit, search })`. A new secret is
    * in the one answer that issues it; static clients are read-only (409). Errors are
@@ -168,6 +175,14 @@ export interface ConnectedAppsApi {
   revokeAll (accountId: string): Promise<number>
 }
 
+/** `app.oidc.accountSessions`: where a user is signed in, for the account page or the host's own. */
+export interface AccountSessionsApi {
+  /** The user's live sessions, newest first (`current` is always false here: no browser asks). */
+  list (accountId: string): Promise<AccountSession[]>
+  /** Ends the user's session `sid` on every instance; false when the user has no such session. */
+  end (accountId: string, sid: string): Promise<boolean>
+}
+
 export function createHostApi (
   ctx: ProviderContext,
   interactions: InteractionService,
@@ -200,6 +215,10 @@ export function createHostApi (
       list: async (accountId, query) => await listConnectedApps(ctx, accountId, query),
       revoke: async (accountId, clientId) => await revokeConnectedApp(ctx, accountId, clientId, 'host'),
       revokeAll: async (accountId) => await revokeAllConnectedApps(ctx, accountId, 'host'),
+    },
+    accountSessions: {
+      list: async (accountId) => await listAccountSessions(ctx, accountId),
+      end: async (accountId, sid) => await endAccountSession(ctx, accountId, sid, 'host') !== undefined,
     },
     async endAccountSessions (accountId) {
       // Through the sessions module: each ended session also notifies its clients (back-channel logout).

@@ -3,6 +3,7 @@ import type { InteractionRecord, SessionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import type { ProviderCookies } from '../http/cookies.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
+import { noteSessionUse } from './account-sessions.js'
 
 /** What reading and binding the browser takes: the provider and its two cookies. */
 export interface BrowserDeps {
@@ -13,14 +14,18 @@ export interface BrowserDeps {
 /**
  * The browser's login session: the one its signed session cookie names, while the store still
  * has it (expired, ended or never there: undefined). Every reader (the authorization request,
- * the consent check, the logout request and its confirmation) goes through here.
+ * the consent check, the logout request and its confirmation) goes through here, which also
+ * records the use for the account page's "last seen" (a write every few minutes at most).
  *
  * @example
  * const session = await browserSession(deps, request)
  */
 export async function browserSession (deps: BrowserDeps, request: FastifyRequest): Promise<SessionRecord | undefined> {
   const sessionId = deps.cookies.sessionId(request)
-  return sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
+  if (sessionId === undefined) return undefined
+  const session = await deps.ctx.store.getSession(sessionId)
+  if (session !== undefined) await noteSessionUse(deps.ctx, session)
+  return session
 }
 
 /** What a pending interaction holds besides its id, binding, CSRF token and expiry. */
