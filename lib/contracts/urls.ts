@@ -100,6 +100,11 @@ export const accountRoutes = {
   page: '/account',
   revokeApp: '/account/apps/revoke',
   endSession: '/account/sessions/end',
+  /** With the `passkeys` option: registration options (JSON), then the ceremony's result. */
+  passkeyOptions: '/account/passkeys/options',
+  passkeyAdd: '/account/passkeys/add',
+  passkeyRename: '/account/passkeys/rename',
+  passkeyRemove: '/account/passkeys/remove',
 } as const
 
 export const passkeyRoutes = {

@@ -10,6 +10,7 @@ import { browserSession, type BrowserDeps } from './browser.js'
 import { listConnectedApps, revokeConnectedApp, type ConnectedApp } from './connected-apps.js'
 import { endAccountSession, listAccountSessions, type AccountSession } from './account-sessions.js'
 import { leave } from './logout.js'
+import { passkeyField, passkeysView, type AccountPasskeys } from './account-passkeys.js'
 
 /*
  * The built-in account page (the `accountPage` option, issue 30): the signed-in user's connected
@@ -21,7 +22,19 @@ import { leave } from './logout.js'
  */
 
 /** Notices after a form (Post/Redirect/Get): the query's `done`, one of these keys only. */
-const notices = { revoked: 'account.revoked', ended: 'account.ended' } as const
+const notices = {
+  revoked: 'account.revoked',
+  ended: 'account.ended',
+  passkey_added: 'account.passkeyAdded',
+  passkey_renamed: 'account.passkeyRenamed',
+  passkey_removed: 'account.passkeyRemoved',
+  passkey_failed: 'account.passkeyFailed',
+} as const
+
+/** The page's dependencies: the browser's cookies, and the passkey ceremonies when `passkeys` is on. */
+export interface AccountPageDeps extends BrowserDeps {
+  passkeys?: AccountPasskeys
+}
 
 /** Apps shown at most (one page of the account's grant index); the rest are summarised. */
 const appsShown = 100
@@ -37,7 +50,7 @@ export function accountCsrfToken (ctx: ProviderContext, sessionId: string): stri
 }
 
 /** GET /account: the page, or a clear "not signed in" page (never an error). */
-export async function showAccountPage (deps: BrowserDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+export async function showAccountPage (deps: AccountPageDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { ctx } = deps
   const locale = requestLocale(reply)
   const catalogs = reply.oidcPages.catalogs
@@ -45,12 +58,13 @@ export async function showAccountPage (deps: BrowserDeps, request: FastifyReques
   if (session === undefined) {
     return await renderPage(reply, 'account', { locale, title: catalogs.t(locale, 'account.signedOutTitle'), signedIn: false })
   }
-  const [page, sessions, account] = await Promise.all([
+  const when = dateFormat(locale)
+  const [page, sessions, account, passkeys] = await Promise.all([
     listConnectedApps(ctx, session.accountId, { limit: appsShown }),
     listAccountSessions(ctx, session.accountId, session.sessionId),
     accountName(ctx, session.accountId),
+    deps.passkeys === undefined ? undefined : passkeysView(deps.passkeys, ctx.basePath, session.accountId, when),
   ])
-  const when = dateFormat(locale)
   const apps = page.apps.map((app) => appView(app, when))
   const done = (request.query as Record<string, unknown> | undefined)?.done
   const notice = typeof done === 'string' && Object.hasOwn(notices, done) ? catalogs.t(locale, notices[done as keyof typeof notices]) : undefined
@@ -68,7 +82,12 @@ export async function showAccountPage (deps: BrowserDeps, request: FastifyReques
       endSession: ctx.basePath + accountRoutes.endSession,
     },
     notice,
-  }, { locale, imageSources: [...new Set(apps.flatMap((app) => app.logoOrigin === undefined ? [] : [app.logoOrigin]))] })
+    passkeys,
+  }, {
+    locale,
+    imageSources: [...new Set(apps.flatMap((app) => app.logoOrigin === undefined ? [] : [app.logoOrigin]))],
+    ...(deps.passkeys === undefined ? {} : { scriptSource: deps.passkeys.scripts.source }),
+  })
 }
 
 /**
@@ -103,6 +122,54 @@ export async function submitEndSession (deps: BrowserDeps, body: Record<string, 
   if (ended.sessionId !== session.sessionId) return await backToPage(deps.ctx, reply, 'ended')
   deps.cookies.clearSession(reply)
   return await leave(deps.ctx, reply, { uiLocales: [] }, 'signed_out', 303)
+}
+
+/**
+ * POST /account/passkeys/options: registration options for the signed-in user (JSON, for the
+ * page's script), as the enrolment offer asks them; the challenge is bound to this browser.
+ */
+export async function passkeyOptions (deps: AccountPageDeps, body: Record<string, unknown>, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const passkeys = passkeysOf(deps)
+  const session = await signedInForm(deps, body, request)
+  if (session === undefined) throw new OAuthError('access_denied', 'you are not signed in', { statusCode: 403 })
+  const claims = await deps.ctx.users.claims(session.accountId, new Set(['openid', 'profile', 'email']))
+  const userName = await accountName(deps.ctx, session.accountId)
+  reply.header('cache-control', 'no-store')
+  return await passkeys.registrationOptions(reply, { accountId: session.accountId, userName, displayName: typeof claims?.name === 'string' && claims.name !== '' ? claims.name : userName })
+}
+
+/** POST /account/passkeys/add: the ceremony's result; verified, the passkey is the user's. */
+export async function submitPasskeyAdd (deps: AccountPageDeps, body: Record<string, unknown>, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const passkeys = passkeysOf(deps)
+  const session = await signedInForm(deps, body, request)
+  if (session === undefined) return await backToPage(deps.ctx, reply)
+  const name = typeof body.name === 'string' && body.name.trim() !== '' ? { name: body.name.trim().slice(0, 64) } : {}
+  try {
+    await passkeys.verifyRegistration(request, { accountId: session.accountId, response: body.response, ...name })
+  } catch (error) {
+    // A ceremony that did not verify (cancelled, replayed, another challenge): said on the page.
+    if (error instanceof OAuthError && error.statusCode < 500) return await backToPage(deps.ctx, reply, 'passkey_failed')
+    throw error
+  }
+  return await backToPage(deps.ctx, reply, 'passkey_added')
+}
+
+/** POST /account/passkeys/rename and /remove: one of the user's passkeys; another's is a 404. */
+export async function submitPasskeyChange (deps: AccountPageDeps, change: 'rename' | 'remove', body: Record<string, unknown>, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const passkeys = passkeysOf(deps)
+  const session = await signedInForm(deps, body, request)
+  if (session === undefined) return await backToPage(deps.ctx, reply)
+  const credentialId = passkeyField(body.credential_id, 'credential_id', 1400)
+  const done = change === 'rename'
+    ? await passkeys.rename(session.accountId, credentialId, passkeyField(body.name, 'name', 64))
+    : await passkeys.remove(session.accountId, credentialId)
+  if (!done) throw new OAuthError('invalid_request', 'this passkey is not one of yours, or it was removed already', { statusCode: 404 })
+  return await backToPage(deps.ctx, reply, change === 'rename' ? 'passkey_renamed' : 'passkey_removed')
+}
+
+function passkeysOf (deps: AccountPageDeps): AccountPasskeys {
+  if (deps.passkeys === undefined) throw new OAuthError('invalid_request', 'passkeys are not enabled', { statusCode: 404 })
+  return deps.passkeys
 }
 
 /** The form's session, when the browser is signed in and the CSRF token is this session's. */

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { MemoryStore, RedisStore, type StaticClient, type Store } from '../../lib/index.js'
+import { MemoryPasskeyStore, MemoryStore, RedisStore, type StaticClient, type Store } from '../../lib/index.js'
+import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { deviceSummary } from '../../lib/sessions/device.js'
 import { startServer } from '../helpers/server.js'
 import { testUsers } from '../helpers/users.js'
@@ -186,6 +187,56 @@ t.test('last seen is written once per interval on use, and the device is recorde
   await store.saveSession({ ...session, authTime: session.authTime - 3600, lastSeenAt: seen - 10 })
   await browser.send(`${issuer}/account`)
   t.equal((await store.listAccountSessions('demo'))[0]?.lastSeenAt, seen - 10, 'a use within the interval writes nothing')
+})
+
+t.test('passkeys on the account page: add through the enrolment ceremony, rename, remove; another user\'s refused', async (t) => {
+  const passkeys = new MemoryPasskeyStore()
+  const { issuer } = await startServer(t, { users: testUsers, clients: clients(), accountPage: true, passkeys: { store: passkeys, offerEnrolment: false } })
+  const browser = new HttpBrowser()
+  await signIn(issuer, browser, OTHER, 'openid')
+  const first = await browser.send(`${issuer}/account`)
+  const html = await first.text()
+  t.match(html, 'id="no-passkeys"')
+  t.match(first.headers.get('content-security-policy') ?? '', new RegExp(`script-src ${issuer.replace(/[.]/g, '\\.')}/passkeys/; connect-src 'self'`), 'our scripts only')
+  const [csrf] = hiddenValues(html, 'csrf_token')
+
+  t.equal((await post(browser, `${issuer}/account/passkeys/options`, { csrf_token: 'forged' })).status, 403, 'options need the CSRF token')
+  const options = await post(browser, `${issuer}/account/passkeys/options`, { csrf_token: csrf ?? '' })
+  t.equal(options.status, 200)
+  const creation = await options.json() as { challenge: string, user: { id: string, name: string } }
+  t.equal(creation.user.name, 'demo@example.com', 'for the signed-in user')
+  const authenticator = new SoftAuthenticator(issuer)
+  const added = await post(browser, `${issuer}/account/passkeys/add`, { csrf_token: csrf ?? '', name: 'Laptop <b>', response: JSON.stringify(authenticator.register(creation)) })
+  t.equal(added.headers.get('location'), '/account?done=passkey_added')
+  const [stored] = await passkeys.listPasskeys('demo')
+  t.equal(stored?.credentialId, authenticator.credentialId, 'the passkey is demo\'s')
+  const replayed = await post(browser, `${issuer}/account/passkeys/add`, { csrf_token: csrf ?? '', response: JSON.stringify(authenticator.register(creation)) })
+  t.equal(replayed.headers.get('location'), '/account?done=passkey_failed', 'a replayed ceremony is refused, on the page')
+  const listed = await (await browser.send(`${issuer}/account?done=passkey_added`)).text()
+  t.match(listed, 'Laptop &lt;b&gt;', 'its name, escaped')
+  t.match(listed, 'Your passkey was added.')
+
+  await passkeys.createPasskey({ ...stored!, credentialId: 'alice-credential-0123456789', accountId: 'alice', name: 'Alice phone' })
+  t.equal((await post(browser, `${issuer}/account/passkeys/remove`, { csrf_token: csrf ?? '', credential_id: 'alice-credential-0123456789' })).status, 404, 'another user\'s passkey is refused')
+  t.equal((await post(browser, `${issuer}/account/passkeys/rename`, { csrf_token: csrf ?? '', credential_id: 'alice-credential-0123456789', name: 'mine' })).status, 404)
+  t.equal((await passkeys.listPasskeys('alice'))[0]?.name, 'Alice phone', 'and stays as it was')
+  t.equal((await post(browser, `${issuer}/account/passkeys/rename`, { csrf_token: csrf ?? '', credential_id: authenticator.credentialId, name: '' })).status, 400, 'an empty name is a 400')
+
+  const renamed = await post(browser, `${issuer}/account/passkeys/rename`, { csrf_token: csrf ?? '', credential_id: authenticator.credentialId, name: 'Work laptop' })
+  t.equal(renamed.headers.get('location'), '/account?done=passkey_renamed')
+  t.equal((await passkeys.listPasskeys('demo'))[0]?.name, 'Work laptop')
+  const removed = await post(browser, `${issuer}/account/passkeys/remove`, { csrf_token: csrf ?? '', credential_id: authenticator.credentialId })
+  t.equal(removed.headers.get('location'), '/account?done=passkey_removed')
+  t.same(await passkeys.listPasskeys('demo'), [])
+})
+
+t.test('without the passkeys option the page has no script and no passkey routes', async (t) => {
+  const { issuer } = await startServer(t, { users: testUsers, clients: clients(), accountPage: true })
+  const browser = new HttpBrowser()
+  await signIn(issuer, browser, OTHER, 'openid')
+  const page = await browser.send(`${issuer}/account`)
+  t.notOk((await page.text()).includes('<script'), 'no script tag')
+  t.equal((await post(browser, `${issuer}/account/passkeys/options`, { csrf_token: 'x' })).status, 404)
 })
 
 t.test('the page is off by default', async (t) => {
