@@ -1,5 +1,8 @@
 import t, { type Test } from 'tap'
 import { createServer } from 'node:http'
+import Fastify from 'fastify'
+import { MemoryPasskeyStore, oidcProvider } from '../../lib/index.js'
+import { testKeys } from '../helpers/keys.js'
 import { freePort, startServer } from '../helpers/server.js'
 import { launchBrowser } from '../helpers/browser.js'
 import { pkcePair } from '../helpers/flow.js'
@@ -74,4 +77,53 @@ t.test('the account page in Chromium: lists the app, no CSP violation, revokes, 
   const [answer] = await Promise.all([page.waitForNavigation(), page.click('#go')])
   t.equal(answer?.status(), 403, 'a cross-site post is refused')
   t.match(await page.textContent('main'), /another site/)
+})
+
+t.test('the account page in Chromium: add a passkey with a virtual authenticator, under the page\'s CSP', async (t) => {
+  const browser = await launchBrowser(t)
+  if (browser === undefined) return
+  // WebAuthn needs a domain for its RP ID: the issuer is localhost (a secure context over http).
+  const port = await freePort()
+  const issuer = `http://localhost:${port}`
+  const rp = await startRelyingParty(t, () => issuer)
+  const passkeys = new MemoryPasskeyStore()
+  const app = Fastify({ logger: false })
+  await app.register(oidcProvider, {
+    issuer,
+    keys: testKeys(),
+    cookieSecret: 's'.repeat(32),
+    users: testUsers,
+    accountPage: true,
+    passkeys: { store: passkeys, offerEnrolment: false },
+    clients: [{ client_id: 'spa', token_endpoint_auth_method: 'none', redirect_uris: [`${rp}/callback`], first_party: true }],
+  })
+  await app.listen({ port, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  const errors: string[] = []
+  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()) })
+  const cdp = await context.newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  })
+
+  const { challenge } = pkcePair()
+  const query = new URLSearchParams({ response_type: 'code', client_id: 'spa', redirect_uri: `${rp}/callback`, scope: 'openid', state: 's', code_challenge: challenge, code_challenge_method: 'S256' })
+  await page.goto(`${issuer}/authorize?${query}`)
+  await page.fill('#username', 'demo')
+  await page.fill('#password', 'demo')
+  await Promise.all([page.waitForURL((url) => url.href.startsWith(rp)), page.click('button[type=submit]')])
+
+  await page.goto(`${issuer}/account`)
+  t.match(await page.textContent('#no-passkeys'), /no passkey yet/)
+  await page.fill('#passkey-name', 'Virtual <key>')
+  await Promise.all([page.waitForURL(/done=passkey_added$/), page.click('#passkey-button')])
+  t.match(await page.textContent('#account-notice'), /passkey was added/)
+  t.match(await page.textContent('#passkeys'), /Virtual <key>/, 'listed under its name, as text')
+  t.equal((await passkeys.listPasskeys('demo')).length, 1, 'stored for the signed-in user')
+  // (A 404 for /favicon.ico, which the provider does not serve, is not the page's.)
+  t.same(errors.filter((text) => /Content Security Policy|Refused to/i.test(text)), [], 'nothing blocked by the CSP')
 })
