@@ -1,4 +1,7 @@
 import t, { type Test } from 'tap'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { decodeJwt } from 'jose'
 import { MemoryPasskeyStore, MemoryStore, RedisStore, type StaticClient, type Store } from '../../lib/index.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { deviceSummary } from '../../lib/sessions/device.js'
@@ -17,12 +20,29 @@ const WEB = { client_id: 'web', client_secret: 'web-secret-0123456789abcdef' }
 const OTHER = { client_id: 'other', client_secret: 'other-secret-0123456789abcdef' }
 const HOSTILE_NAME = 'Photo <img src=x onerror=alert(1)> & "co"'
 
-function clients (): StaticClient[] {
+function clients (backchannel?: string): StaticClient[] {
   const common = { redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'] as StaticClient['grant_types'], scope: 'openid profile email offline_access' }
   return [
     { ...WEB, ...common, client_name: HOSTILE_NAME, logo_uri: 'https://cdn.rp.example.com/logo.png' },
-    { ...OTHER, ...common },
+    { ...OTHER, ...common, ...(backchannel === undefined ? {} : { backchannel_logout_uri: backchannel }) },
   ]
+}
+
+/** A Back-Channel Logout receiver recording each POSTed logout_token. */
+async function startReceiver (t: Test): Promise<{ url: string, tokens: string[] }> {
+  const state = { url: '', tokens: [] as string[] }
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk: Buffer) => { body += chunk.toString() })
+    req.on('end', () => {
+      state.tokens.push(new URLSearchParams(body).get('logout_token') ?? '')
+      res.writeHead(200).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bc`
+  return state
 }
 
 interface Tokens { access_token: string, refresh_token?: string, id_token?: string }
@@ -67,7 +87,8 @@ async function post (browser: HttpBrowser, url: string, fields: Record<string, s
 }
 
 async function suite (t: Test, store: Store): Promise<void> {
-  const { app, issuer } = await startServer(t, { store, users: testUsers, clients: clients(), accountPage: true })
+  const receiver = await startReceiver(t)
+  const { app, issuer } = await startServer(t, { store, users: testUsers, clients: clients(receiver.url), accountPage: true, outbound: { allowHttpLoopback: true, timeoutMs: 5000 } })
   const here = new HttpBrowser()
   const elsewhere = new HttpBrowser()
   const web = await signIn(issuer, here, WEB, 'openid profile offline_access')
@@ -137,6 +158,9 @@ async function suite (t: Test, store: Store): Promise<void> {
   t.equal(ended.status, 303)
   t.equal(ended.headers.get('location'), '/account?done=ended')
   t.match(await (await elsewhere.send(`${issuer}/account`)).text(), 'id="account-signed-out"', 'the other browser is signed out')
+  // The delivery is not awaited by the form: wait for it (bounded).
+  for (let tries = 0; receiver.tokens.length === 0 && tries < 250; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.same(receiver.tokens.map((token) => decodeJwt(token).sid), [remote], 'the client it signed into got a Logout Token for that session (back-channel logout)')
   await signIn(issuer, elsewhere, OTHER, 'openid email')
   t.equal(elsewhere.sawLogin, true, 'it must sign in again')
   await signIn(issuer, here, OTHER, 'openid email offline_access')
