@@ -1,5 +1,8 @@
 import t, { type Test } from 'tap'
 import { createServer } from 'node:http'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { decodeJwt } from 'jose'
 import { MemoryPasskeyStore, MemoryStore, RedisStore, type StaticClient, type Store } from '../../lib/index.js'
@@ -177,6 +180,11 @@ async function suite (t: Test, store: Store): Promise<void> {
   t.match(await signedOut.text(), 'You are not signed in')
   const late = await post(here, endUrl, { csrf_token: csrf ?? '', sid: mine })
   t.equal(late.status, 303, 'a form posted after sign-out goes back to the page')
+
+  // The host API a host's own account page uses: another user's sid ends nothing.
+  t.equal(await app.oidc.accountSessions.end('demo', aliceSid), false, 'demo cannot end alice\'s session')
+  t.equal(await app.oidc.accountSessions.end('alice', aliceSid), true)
+  t.same(await app.oidc.accountSessions.list('alice'), [])
 }
 
 t.test('memory', async (t) => {
@@ -261,6 +269,20 @@ t.test('without the passkeys option the page has no script and no passkey routes
   const page = await browser.send(`${issuer}/account`)
   t.notOk((await page.text()).includes('<script'), 'no script tag')
   t.equal((await post(browser, `${issuer}/account/passkeys/options`, { csrf_token: 'x' })).status, 404)
+})
+
+t.test('the host replaces the page with its own template (pages.templates.account)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'account-template-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'account.eta')
+  await writeFile(file, '<p id="mine"><%= it.signedIn ? it.account : it.title %></p><% (it.apps || []).forEach(function (app) { %><i><%= app.name %></i><% }) %>')
+  const { issuer } = await startServer(t, { users: testUsers, clients: clients(), accountPage: true, pages: { templates: { account: file } } })
+  t.equal(await (await fetch(`${issuer}/account`)).text(), '<p id="mine">You are not signed in</p>', 'signed out, with the same variables')
+  const browser = new HttpBrowser()
+  await signIn(issuer, browser, WEB, 'openid')
+  const page = await browser.send(`${issuer}/account`)
+  t.equal(await page.text(), '<p id="mine">demo@example.com</p><i>Photo &lt;img src=x onerror=alert(1)&gt; &amp; &quot;co&quot;</i>', 'the host\'s template, values escaped')
+  t.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/, 'with the pages\' headers')
 })
 
 t.test('the page is off by default', async (t) => {
