@@ -4,6 +4,7 @@ import type { EndpointUrls } from '../contracts/urls.js'
 import type { PublicJwk } from '../contracts/keys.js'
 import { endAccountSessions } from '../sessions/end.js'
 import { endAccountSession, listAccountSessions, type AccountSession } from '../sessions/account-sessions.js'
+import { browserSession } from '../sessions/browser.js'
 import {
   listConnectedApps,
   revokeAllConnectedApps,
@@ -177,6 +178,11 @@ export interface ConnectedAppsApi {
 
 /** `app.oidc.accountSessions`: where a user is signed in, for the account page or the host's own. */
 export interface AccountSessionsApi {
+  /**
+   * Who is signed in in the browser making `request` (the provider's session cookie), for a
+   * host route under the issuer's path; undefined when no live session. Never the session id.
+   */
+  current (request: FastifyRequest): Promise<{ accountId: string, sid?: string, authTime: number } | undefined>
   /** The user's live sessions, newest first (`current` is always false here: no browser asks). */
   list (accountId: string): Promise<AccountSession[]>
   /** Ends the user's session `sid` on every instance; false when the user has no such session. */
@@ -217,6 +223,11 @@ export function createHostApi (
       revokeAll: async (accountId) => await revokeAllConnectedApps(ctx, accountId, 'host'),
     },
     accountSessions: {
+      async current (request) {
+        const session = await browserSession(interactions.deps, request)
+        if (session === undefined) return undefined
+        return { accountId: session.accountId, authTime: session.authTime, ...(session.sid === undefined ? {} : { sid: session.sid }) }
+      },
       list: async (accountId) => await listAccountSessions(ctx, accountId),
       end: async (accountId, sid) => await endAccountSession(ctx, accountId, sid, 'host') !== undefined,
     },

@@ -8,7 +8,10 @@ import { decodeJwt } from 'jose'
 import { MemoryPasskeyStore, MemoryStore, RedisStore, type StaticClient, type Store } from '../../lib/index.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { deviceSummary } from '../../lib/sessions/device.js'
-import { startServer } from '../helpers/server.js'
+import Fastify from 'fastify'
+import { oidcProvider } from '../../lib/index.js'
+import { freePort, startServer } from '../helpers/server.js'
+import { testKeys } from '../helpers/keys.js'
 import { testUsers } from '../helpers/users.js'
 import { HttpBrowser } from '../helpers/http-browser.js'
 import { pkcePair } from '../helpers/flow.js'
@@ -283,6 +286,28 @@ t.test('the host replaces the page with its own template (pages.templates.accoun
   const page = await browser.send(`${issuer}/account`)
   t.equal(await page.text(), '<p id="mine">demo@example.com</p><i>Photo &lt;img src=x onerror=alert(1)&gt; &amp; &quot;co&quot;</i>', 'the host\'s template, values escaped')
   t.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/, 'with the pages\' headers')
+})
+
+t.test('a host\'s own account page: app.oidc.accountSessions.current names the signed-in user', async (t) => {
+  const port = await freePort()
+  const issuer = `http://127.0.0.1:${port}`
+  const app = Fastify({ logger: false })
+  await app.register(oidcProvider, { issuer, keys: testKeys(), cookieSecret: 'x'.repeat(32), users: testUsers, clients: clients() })
+  // A host route beside the provider (the page option is off): who is signed in, and their sessions.
+  app.get('/my-account', async (request) => {
+    const who = await app.oidc.accountSessions.current(request)
+    if (who === undefined) return { signedIn: false }
+    return { who, sessions: (await app.oidc.accountSessions.list(who.accountId)).map((entry) => entry.sid) }
+  })
+  await app.listen({ port, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  t.same(await (await fetch(`${issuer}/my-account`)).json(), { signedIn: false })
+  const browser = new HttpBrowser()
+  const tokens = await signIn(issuer, browser, OTHER, 'openid')
+  const sid = decodeJwt(tokens.id_token ?? '').sid
+  const answer = await (await browser.send(`${issuer}/my-account`)).json() as { who: { accountId: string, sid: string }, sessions: string[] }
+  t.match(answer.who, { accountId: 'demo', sid })
+  t.same(answer.sessions, [sid])
 })
 
 t.test('the page is off by default', async (t) => {
