@@ -5,6 +5,7 @@ import type { SessionRecord } from '../contracts/store.js'
 import { OAuthError } from '../contracts/errors.js'
 import { accountRoutes } from '../contracts/urls.js'
 import { renderPage, requestLocale } from '../http/pages/render.js'
+import { scopeDescription } from '../http/pages/scope-text.js'
 import { safeEqual } from '../tokens/crypto.js'
 import { browserSession, type BrowserDeps } from './browser.js'
 import { listConnectedApps, revokeConnectedApp, type ConnectedApp } from './connected-apps.js'
@@ -65,7 +66,8 @@ export async function showAccountPage (deps: AccountPageDeps, request: FastifyRe
     accountName(ctx, session.accountId),
     deps.passkeys === undefined ? undefined : passkeysView(deps.passkeys, ctx.basePath, session.accountId, when),
   ])
-  const apps = page.apps.map((app) => appView(app, when))
+  const describe = (scope: string): { name: string, description: string } => ({ name: scope, description: scopeDescription(ctx, catalogs, locale, scope) })
+  const apps = page.apps.map((app) => appView(app, when, describe))
   const done = (request.query as Record<string, unknown> | undefined)?.done
   const notice = typeof done === 'string' && Object.hasOwn(notices, done) ? catalogs.t(locale, notices[done as keyof typeof notices]) : undefined
   return await reply.oidcPages.send(reply, 'account', {
@@ -227,13 +229,13 @@ function logoOf (uri: string | undefined): { logoUri: string, logoOrigin: string
   }
 }
 
-function appView (app: ConnectedApp, when: DateFormat): Record<string, unknown> & { logoOrigin?: string } {
+function appView (app: ConnectedApp, when: DateFormat, describe: (scope: string) => { name: string, description: string }): Record<string, unknown> & { logoOrigin?: string } {
   return {
     grantId: app.grantId,
     clientId: app.clientId,
     name: app.clientName ?? app.clientId,
     ...logoOf(app.logoUri),
-    scopes: app.scopes,
+    scopes: app.scopes.map(describe),
     resources: app.resources,
     created: when(app.createdAt),
     lastUsed: when(app.lastUsedAt),
