@@ -124,6 +124,8 @@ export async function buildExampleServer (
     // passkey" and autofill on the login page. WebAuthn needs a domain: the default issuer
     // http://localhost:3000 works in browsers; an IP address does not.
     passkeys: { store: passkeys },
+    // /account: the signed-in user's connected apps and sessions, each revocable (issue 30).
+    accountPage: true,
     ...(config.secretKey === undefined ? {} : { cookieSecret: config.secretKey }),
     registration: {},
     ttl,

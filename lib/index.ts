@@ -1,8 +1,9 @@
 export { oidcProvider } from './provider/plugin.js'
 export type { AuthorizationResponseType, OidcProviderOptions, StaticClient } from './contracts/options.js'
-export type { OidcHostApi, ConnectedAppsApi } from './provider/host-api.js'
+export type { OidcHostApi, ConnectedAppsApi, AccountSessionsApi } from './provider/host-api.js'
 export type { ClientAdmin, AdminClient, IssuedClient, ClientListQuery, ClientList } from './clients/admin.js'
 export type { ConnectedApp, ConnectedAppsPage, ConnectedAppsQuery } from './sessions/connected-apps.js'
+export type { AccountSession } from './sessions/account-sessions.js'
 export { OAuthError, StoreUnavailableError, type OAuthErrorCode } from './contracts/errors.js'
 export type { SecurityEvents, SecurityEventName, AuditRecord, AuditOutcome } from './contracts/events.js'
 

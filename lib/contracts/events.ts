@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events'
 
 /**
  * Why a session ended: the user logged out, host code ended it (`app.oidc.endAccountSessions`),
- * or a new login in the same browser replaced it (every login starts a new session).
+ * or a new login in the same browser replaced it (every login starts a new session), or the
+ * user ended it on the account page.
  */
-export type SessionEndReason = 'logout' | 'host' | 'replaced'
+export type SessionEndReason = 'logout' | 'host' | 'replaced' | 'account'
 
 /**
  * Security-relevant events, with the ids needed to act on them and never a secret, token,

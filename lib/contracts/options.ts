@@ -280,6 +280,8 @@ export const OptionsSchema = Type.Object({
     }, { additionalProperties: false })),
     challengeTtl: Type.Optional(Type.Integer({ minimum: 30, maximum: 900, description: 'Seconds a ceremony\'s challenge stays valid. Default 300.' })),
   }, { additionalProperties: false }))),
+  // Issue 30: the built-in account page (lib/routes/account.ts).
+  accountPage: Type.Boolean({ default: false, description: 'Serve the built-in account page at /account: the signed-in user\'s connected apps and sessions (and passkeys, when on), each revocable.' }),
   // RFC 8628: the device authorization grant (lib/routes/device-authorization.ts).
   deviceFlow: Type.Object({
     interval: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'RFC 8628 §3.2 `interval`: seconds a device waits between polls (each too-fast poll adds 5).' }),
@@ -505,6 +507,15 @@ export interface OidcProviderOptions {
    * passkeys: { store: new RedisPasskeyStore({ client: redis }), rpName: 'Acme ID' }
    */
   passkeys?: PasskeyOptions
+  /**
+   * The built-in account page at `/account` (off by default): the signed-in user sees the apps
+   * they let in and their login sessions, and revokes or ends them. Same pages machinery as
+   * login (brand, languages, `pages.templates.account`). See docs/connected-apps.md.
+   *
+   * @example
+   * accountPage: true
+   */
+  accountPage?: boolean
 }
 
 type SameNames<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false

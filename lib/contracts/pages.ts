@@ -34,7 +34,7 @@ export interface BrandOptions {
  * `device` is the code entry page at the verification URI (RFC 8628 §3.3), `device-done` the
  * page after the user's answer ("you can close this window").
  */
-export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out' | 'device' | 'device-done' | (string & {})
+export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out' | 'device' | 'device-done' | 'account' | (string & {})
 
 /**
  * The `pages` option.
@@ -75,6 +75,8 @@ export interface PageRenderOptions {
    * `script-src` (and the page may fetch from its own origin, `connect-src 'self'`). Never inline.
    */
   scriptSource?: string
+  /** Origins of images the page shows besides the brand's (the account page's client logos), CSP `img-src`. */
+  imageSources?: readonly string[]
 }
 
 /**

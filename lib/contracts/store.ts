@@ -336,6 +336,13 @@ export interface SessionRecord {
   /** OIDC Core §2: the login's authentication context and methods, kept for SSO ID tokens. */
   acr?: string
   amr?: string[]
+  /**
+   * A short summary of the browser that signed in ("Firefox on Linux"), from its User-Agent when
+   * the session started, for the account page. Plain text: escape it when you render it.
+   */
+  device?: string
+  /** When the browser last used the session (`touchSession`, at most every few minutes). */
+  lastSeenAt?: EpochSeconds
 }
 
 /** Login sessions (the SSO cookie's server side) and the clients each one signed into. */
@@ -371,6 +378,18 @@ export interface SessionStore {
   takeSession (sessionId: string): Promise<SessionRecord | undefined>
   /** Ends every session of the account and hands them back with their `clients`. */
   takeAccountSessions (accountId: string): Promise<SessionRecord[]>
+  /**
+   * The account's live sessions (the account page), from the account's own session index:
+   * never a scan of every session, and never another account's. Order unspecified; `clients`
+   * may be left out.
+   */
+  listAccountSessions (accountId: string): Promise<SessionRecord[]>
+  /**
+   * Records that the browser used the session at `lastSeenAt`. Never brings an ended session
+   * back (false then) and leaves its expiry alone. Called at most every few minutes per session,
+   * so the SSO path does not write on every request.
+   */
+  touchSession (sessionId: string, lastSeenAt: EpochSeconds): Promise<boolean>
 }
 
 /** A pending authorization request between `/authorize` and the code (login, consent). */
@@ -717,6 +736,8 @@ export const storeMethods = {
   addSessionClient: 'required',
   takeSession: 'required',
   takeAccountSessions: 'required',
+  listAccountSessions: 'required',
+  touchSession: 'required',
   saveInteraction: 'required',
   getInteraction: 'required',
   consumeInteraction: 'required',

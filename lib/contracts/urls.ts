@@ -92,6 +92,21 @@ export function isClientIdUrl (clientId: string): boolean {
 }
 
 /** The passkey routes of the built-in pages (registered only with the `passkeys` option). */
+/**
+ * The account page (the `accountPage` option): the page, and its two forms. Not in `routes`:
+ * they are not protocol endpoints and discovery does not name them.
+ */
+export const accountRoutes = {
+  page: '/account',
+  revokeApp: '/account/apps/revoke',
+  endSession: '/account/sessions/end',
+  /** With the `passkeys` option: registration options (JSON), then the ceremony's result. */
+  passkeyOptions: '/account/passkeys/options',
+  passkeyAdd: '/account/passkeys/add',
+  passkeyRename: '/account/passkeys/rename',
+  passkeyRemove: '/account/passkeys/remove',
+} as const
+
 export const passkeyRoutes = {
   /** @simplewebauthn/browser's bundle, served from here (no CDN). */
   library: '/passkeys/webauthn.js',

@@ -14,6 +14,7 @@ import { redirectError } from './errors.js'
 import { denyDevice } from './device-result.js'
 import type { Authentication, AuthorizationRequest, Decision, FlowDeps } from './types.js'
 import { essentialAcrUnmet } from './acr.js'
+import { deviceSummary } from '../sessions/device.js'
 
 const interactionErrors = new Set(['access_denied', 'login_required', 'consent_required', 'interaction_required', 'account_selection_required'])
 const defaultDescriptions: Record<string, string> = {
@@ -153,6 +154,9 @@ async function startSession (deps: FlowDeps, login: LoginResult, clientId: strin
     ...(login.acr === undefined ? {} : { acr: login.acr }),
     ...(login.amr === undefined ? {} : { amr: [...login.amr] }),
   }
+  // For the account page's session list; escaped where shown.
+  const device = deviceSummary(request.headers['user-agent'])
+  if (device !== undefined) session.device = device
   await ctx.store.saveSession(session)
   cookies.setSession(reply, session.sessionId, login.remember !== false)
   ctx.audit('login.success', { accountId: login.accountId, clientId, ip: request.ip })

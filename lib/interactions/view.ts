@@ -1,25 +1,13 @@
 import type { FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
-import type { PageCatalogs } from '../contracts/pages.js'
 import { publicClient } from '../tokens/claims-hook.js'
 import { pageLocale } from '../http/pages/locale.js'
+import { scopeDescription } from '../http/pages/scope-text.js'
 import { promptOf } from './binding.js'
 import { restoreRequest } from './stored-request.js'
 import type { AuthorizationRequest } from './types.js'
 import type { Interaction, InteractionScope } from '../contracts/interactions.js'
-
-/**
- * The consent text of a scope: the host's own, else the catalog's, else the words of the
- * resource server (API) that declared it, else its name.
- */
-export function scopeDescription (ctx: ProviderContext, catalogs: PageCatalogs, locale: string, scope: string): string {
-  const own = ctx.options.scopeRegistry.description(scope)
-  if (own !== undefined) return own
-  const key = `scope.${scope}`
-  if (catalogs.has(locale, key)) return catalogs.t(locale, key)
-  return ctx.resources.describeScope(scope) ?? scope
-}
 
 /** The public view of a pending interaction (what `app.oidc.getInteraction` returns). */
 export function toInteraction (ctx: ProviderContext, record: InteractionRecord, authorization: AuthorizationRequest, request: FastifyRequest): Interaction {

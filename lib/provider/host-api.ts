@@ -3,6 +3,8 @@ import type { AuditRecord, SecurityEventName, SecurityEvents } from '../contract
 import type { EndpointUrls } from '../contracts/urls.js'
 import type { PublicJwk } from '../contracts/keys.js'
 import { endAccountSessions } from '../sessions/end.js'
+import { endAccountSession, listAccountSessions, type AccountSession } from '../sessions/account-sessions.js'
+import { browserSession } from '../sessions/browser.js'
 import {
   listConnectedApps,
   revokeAllConnectedApps,
@@ -93,6 +95,12 @@ export interface OidcHostApi {
    */
   readonly connectedApps: ConnectedAppsApi
   /**
+   * A user's login sessions (where they are signed in), named by their public `sid`: list them
+   * (device, created, last seen), end one as a logout does (back-channel logout included). For
+   * an account page of your own; the built-in one (`accountPage`) uses the same calls.
+   */
+  readonly accountSessions: AccountSessionsApi
+  /**
    * Client administration: `create`, `get`, `update` (RFC 7592 §2.2 replacement), `delete`,
    * `rotateSecret(clientId, overlapSeconds)` and `list({ after, limit, search })`. A new secret is
    * in the one answer that issues it; static clients are read-only (409). Errors are
@@ -168,6 +176,19 @@ export interface ConnectedAppsApi {
   revokeAll (accountId: string): Promise<number>
 }
 
+/** `app.oidc.accountSessions`: where a user is signed in, for the account page or the host's own. */
+export interface AccountSessionsApi {
+  /**
+   * Who is signed in in the browser making `request` (the provider's session cookie), for a
+   * host route under the issuer's path; undefined when no live session. Never the session id.
+   */
+  current (request: FastifyRequest): Promise<{ accountId: string, sid?: string, authTime: number } | undefined>
+  /** The user's live sessions, newest first (`current` is always false here: no browser asks). */
+  list (accountId: string): Promise<AccountSession[]>
+  /** Ends the user's session `sid` on every instance; false when the user has no such session. */
+  end (accountId: string, sid: string): Promise<boolean>
+}
+
 export function createHostApi (
   ctx: ProviderContext,
   interactions: InteractionService,
@@ -200,6 +221,15 @@ export function createHostApi (
       list: async (accountId, query) => await listConnectedApps(ctx, accountId, query),
       revoke: async (accountId, clientId) => await revokeConnectedApp(ctx, accountId, clientId, 'host'),
       revokeAll: async (accountId) => await revokeAllConnectedApps(ctx, accountId, 'host'),
+    },
+    accountSessions: {
+      async current (request) {
+        const session = await browserSession(interactions.deps, request)
+        if (session === undefined) return undefined
+        return { accountId: session.accountId, authTime: session.authTime, ...(session.sid === undefined ? {} : { sid: session.sid }) }
+      },
+      list: async (accountId) => await listAccountSessions(ctx, accountId),
+      end: async (accountId, sid) => await endAccountSession(ctx, accountId, sid, 'host') !== undefined,
     },
     async endAccountSessions (accountId) {
       // Through the sessions module: each ended session also notifies its clients (back-channel logout).

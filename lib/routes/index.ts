@@ -14,6 +14,7 @@ import { endSessionRoutes } from './end-session.js'
 import { corsRoutes } from '../http/cors.js'
 import { parRoutes } from './par.js'
 import { passkeyRoutesModule } from './passkeys.js'
+import { accountRoutesModule } from './account.js'
 import { deviceAuthorizationRoutes, deviceVerificationRoutes } from './device-authorization.js'
 
 export type RouteModule = (app: FastifyInstance, ctx: ProviderContext) => Promise<void>
@@ -51,4 +52,5 @@ export const browserRouteModules: readonly BrowserRouteModule[] = [
   endSessionRoutes,
   passkeyRoutesModule,
   deviceVerificationRoutes,
+  accountRoutesModule,
 ]

@@ -3,6 +3,7 @@ import type { GrantRecord, InteractionRecord, SessionRecord } from '../contracts
 import type { ProviderContext } from '../contracts/context.js'
 import type { ProviderCookies } from '../http/cookies.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
+import { noteSessionUse } from './account-sessions.js'
 
 /** What reading and binding the browser takes: the provider and its two cookies. */
 export interface BrowserDeps {
@@ -13,14 +14,18 @@ export interface BrowserDeps {
 /**
  * The browser's login session: the one its signed session cookie names, while the store still
  * has it (expired, ended or never there: undefined). Every reader (the authorization request,
- * the consent check, the logout request and its confirmation) goes through here.
+ * the consent check, the logout request and its confirmation) goes through here, which also
+ * records the use for the account page's "last seen" (a write every few minutes at most).
  *
  * @example
  * const session = await browserSession(deps, request)
  */
 export async function browserSession (deps: BrowserDeps, request: FastifyRequest): Promise<SessionRecord | undefined> {
   const sessionId = deps.cookies.sessionId(request)
-  return sessionId === undefined ? undefined : await deps.ctx.store.getSession(sessionId)
+  if (sessionId === undefined) return undefined
+  const session = await deps.ctx.store.getSession(sessionId)
+  if (session !== undefined) await noteSessionUse(deps.ctx, session)
+  return session
 }
 
 /** A browser's session and, where the store read it in the same step, its user's grant to one client. */
@@ -41,12 +46,17 @@ export async function browserSessionWithGrant (deps: BrowserDeps, request: Fasti
   const sessionId = deps.cookies.sessionId(request)
   if (sessionId === undefined) return undefined
   const { store } = deps.ctx
+  let found: SessionWithGrant | undefined
   if (store.getSessionWithGrant === undefined) {
     const session = await store.getSession(sessionId)
-    return session === undefined ? undefined : { session }
+    found = session === undefined ? undefined : { session }
+  } else {
+    const read = await store.getSessionWithGrant(sessionId, clientId)
+    found = read === undefined ? undefined : { session: read.session, grant: { record: read.grant } }
   }
-  const found = await store.getSessionWithGrant(sessionId, clientId)
-  return found === undefined ? undefined : { session: found.session, grant: { record: found.grant } }
+  // As browserSession: the use counts for the account page's "last seen".
+  if (found !== undefined) await noteSessionUse(deps.ctx, found.session)
+  return found
 }
 
 /** What a pending interaction holds besides its id, binding, CSRF token and expiry. */

@@ -146,6 +146,7 @@ function everyOption (): Record<string, unknown> {
     health: { route: '/health', timeoutMs: 500 },
     passkeys: { store: new MemoryPasskeyStore(), rpId: 'localhost', rpName: 'Acme ID', offerEnrolment: false, acr: { deviceBound: 'hw', synced: 'sw' }, challengeTtl: 120 },
     deviceFlow: { interval: 3 },
+    accountPage: true,
   }
 }
 
@@ -168,6 +169,7 @@ t.test('every option that exists still registers', async (t) => {
   t.notOk(discovery.scopes_supported.includes('phone'))
   t.same(discovery.response_types_supported, ['code', 'id_token', 'code id_token'], 'the responseTypes option applied')
   t.ok(discovery.request_object_signing_alg_values_supported.includes('none'), 'the requestObjects option applied')
+  t.equal((await app.inject('/account')).statusCode, 200, 'the accountPage option applied')
   t.same(ttl, before, 'defaults are not written into the host\'s objects')
 })
 

@@ -138,6 +138,8 @@ export class MemoryStore implements Store {
   readonly #sessions = new ExpiringMap<SessionRecord>()
   /** sessionId → clients it signed into; lives and dies with the session. */
   readonly #sessionClients = new Map<string, Set<string>>()
+  /** accountId → its session ids (the account page's list, without a scan); pruned as read and swept. */
+  readonly #accountSessions = new Map<string, Set<string>>()
   readonly #interactions = new ExpiringMap<InteractionRecord>()
   readonly #used = new ExpiringMap<Expiring>()
   readonly #counters = new ExpiringMap<CounterEntry>()
@@ -167,6 +169,10 @@ export class MemoryStore implements Store {
     this.#counters.sweep(at)
     this.#devices.sweep(at)
     this.#deviceUserCodes.sweep(at)
+    for (const [accountId, sessionIds] of this.#accountSessions) {
+      for (const sessionId of sessionIds) if (this.#sessions.get(sessionId) === undefined) sessionIds.delete(sessionId)
+      if (sessionIds.size === 0) this.#accountSessions.delete(accountId)
+    }
     for (const sessionId of this.#sessionClients.keys()) {
       if (this.#sessions.get(sessionId) === undefined) this.#sessionClients.delete(sessionId)
     }
@@ -192,7 +198,7 @@ export class MemoryStore implements Store {
     return this.#clients.size + this.#codes.size + this.#refreshTokens.size + this.#grants.size +
       this.#grantByPair.size + this.#families.size + this.#familyTokens.size + this.#sessionFamilies.size +
       this.#accountGrants.size + this.#grantFamilies.size +
-      this.#revokedJtis.size + this.#sessions.size +
+      this.#revokedJtis.size + this.#sessions.size + this.#accountSessions.size +
       this.#interactions.size + this.#used.size + this.#counters.size
   }
 
@@ -481,6 +487,30 @@ export class MemoryStore implements Store {
 
   async saveSession (session: SessionRecord): Promise<void> {
     this.#sessions.set(session.sessionId, { ...session })
+    const sessionIds = this.#accountSessions.get(session.accountId) ?? new Set<string>()
+    sessionIds.add(session.sessionId)
+    this.#accountSessions.set(session.accountId, sessionIds)
+  }
+
+  async listAccountSessions (accountId: string): Promise<SessionRecord[]> {
+    const sessionIds = this.#accountSessions.get(accountId)
+    if (sessionIds === undefined) return []
+    const sessions: SessionRecord[] = []
+    for (const sessionId of sessionIds) {
+      const session = this.#sessions.get(sessionId)
+      // Gone, or the id now names another account's session: drop it from this index.
+      if (session === undefined || session.accountId !== accountId) sessionIds.delete(sessionId)
+      else sessions.push({ ...session })
+    }
+    if (sessionIds.size === 0) this.#accountSessions.delete(accountId)
+    return sessions
+  }
+
+  async touchSession (sessionId: string, lastSeenAt: EpochSeconds): Promise<boolean> {
+    const session = this.#sessions.get(sessionId)
+    if (session === undefined) return false
+    this.#sessions.set(sessionId, { ...session, lastSeenAt })
+    return true
   }
 
   async getSession (sessionId: string): Promise<SessionRecord | undefined> {

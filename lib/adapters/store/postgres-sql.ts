@@ -198,6 +198,12 @@ export function statements (s: string) {
       RETURNING 1 AS live`,
     takeSession: `DELETE FROM ${s}.sessions WHERE session_id = $1 RETURNING record, clients, expires_at > now() AS live`,
     takeAccountSessions: `DELETE FROM ${s}.sessions WHERE account_id = $1 RETURNING record, clients, expires_at > now() AS live`,
+    // The account page: the account's live sessions by the sessions_account_id index (001).
+    listAccountSessions: `SELECT record FROM ${s}.sessions WHERE account_id = $1 AND expires_at > now()`,
+    // Inside the record (jsonb), so no column is needed; a session ended meanwhile is not touched.
+    touchSession: `UPDATE ${s}.sessions SET record = jsonb_set(record, '{lastSeenAt}', to_jsonb($2::bigint))
+      WHERE session_id = $1 AND expires_at > now()
+      RETURNING 1 AS live`,
 
     // interactions ------------------------------------------------------------------------------
     saveInteraction: `INSERT INTO ${s}.interactions AS i (interaction_id, record, expires_at)

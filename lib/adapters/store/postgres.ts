@@ -441,6 +441,15 @@ export class PostgresStore implements Store {
     return row === undefined ? undefined : { ...row.record as SessionRecord, clients: row.clients as string[] }
   }
 
+  async listAccountSessions (accountId: string): Promise<SessionRecord[]> {
+    return (await this.#query('listAccountSessions', [accountId])).map((row) => row.record as SessionRecord)
+  }
+
+  /** One guarded UPDATE: only a live session gets its `lastSeenAt`. */
+  async touchSession (sessionId: string, lastSeenAt: EpochSeconds): Promise<boolean> {
+    return await this.#first('touchSession', [sessionId, lastSeenAt]) !== undefined
+  }
+
   async takeAccountSessions (accountId: string): Promise<SessionRecord[]> {
     const rows = await this.#query('takeAccountSessions', [accountId])
     return rows.filter((row) => row.live === true).map((row) => ({ ...row.record as SessionRecord, clients: row.clients as string[] }))

@@ -627,6 +627,41 @@ export class RedisStore implements Store {
     })
   }
 
+  /**
+   * Reads the account's session index, then its sessions in one pipeline (each on its own slot:
+   * separate GETs, never a cross-slot MGET); ids whose session ended are dropped from the index.
+   */
+  async listAccountSessions (accountId: string): Promise<SessionRecord[]> {
+    return await this.#op('listAccountSessions', async () => {
+      const indexKey = this.#accountSessionsKey(accountId)
+      const sessionIds = await this.#client.smembers(indexKey)
+      if (sessionIds.length === 0) return []
+      const values = settledValues(await this.#batch(sessionIds.map((sessionId): Command => ['get', this.#key('session', sessionId)])))
+      const sessions: SessionRecord[] = []
+      const gone: string[] = []
+      values.forEach((value, index) => {
+        const session = typeof value === 'string' ? JSON.parse(value) as SessionRecord : undefined
+        if (session?.accountId === accountId) sessions.push(session)
+        else gone.push(sessionIds[index] as string)
+      })
+      if (gone.length > 0) await this.#client.srem(indexKey, ...gone)
+      return sessions
+    })
+  }
+
+  /**
+   * Two round trips, every few minutes per session: GET, then SET XX KEEPTTL, which writes only
+   * while the key exists (a session taken meanwhile stays ended) and keeps its expiry.
+   */
+  async touchSession (sessionId: string, lastSeenAt: EpochSeconds): Promise<boolean> {
+    return await this.#op('touchSession', async () => {
+      const key = this.#key('session', sessionId)
+      const session = parse<SessionRecord>(await this.#client.get(key))
+      if (session === undefined) return false
+      return await this.#client.set(key, JSON.stringify({ ...session, lastSeenAt }), 'KEEPTTL', 'XX') === 'OK'
+    })
+  }
+
   async #takeSession (sessionId: string): Promise<SessionRecord | undefined> {
     const reply = await this.#scripts.oidcSessionTake(this.#key('session', sessionId), this.#key('session-clients', sessionId))
     if (reply === null) return undefined

@@ -2,7 +2,7 @@
  * The English catalog: every key the built-in pages use. Other catalogs translate these keys;
  * a missing key falls back to English. `{name}` placeholders are filled by `t(key, { name })`.
  * Keys are grouped by page (`login.*`, `consent.*`, `device.*` for the device code entry and its end, `error.*`, `logout.*` for the logout
- * confirmation and signed-out pages, `scope.*`); a new page adds its own group to each catalog.
+ * confirmation and signed-out pages, `account.*` for the account page, `scope.*`); a new page adds its own group to each catalog.
  */
 export const en = {
   'login.title': 'Sign in',
@@ -67,6 +67,38 @@ export const en = {
   'logout.signedOutLead': 'You have been signed out. You can close this window.',
   'logout.stayedTitle': 'You are still signed in',
   'logout.stayedLead': 'You chose not to sign out.',
+  'account.title': 'Your account',
+  'account.signedInAs': 'Signed in as {account}',
+  'account.signedOutTitle': 'You are not signed in',
+  'account.signedOutLead': 'Sign in to an application that uses this account, then come back to this page to see your connected apps and sessions.',
+  'account.apps': 'Connected apps',
+  'account.noApps': 'You have not let any app access your account.',
+  'account.moreApps': 'More apps are connected than this page shows.',
+  'account.scopes': 'Can:',
+  'account.resources': 'APIs:',
+  'account.appDates': 'Connected {created} · last used {lastUsed}',
+  'account.offline': 'Stays connected when you are away',
+  'account.revoke': 'Remove access',
+  'account.revoked': 'The app no longer has access to your account.',
+  'account.sessions': 'Where you are signed in',
+  'account.unknownDevice': 'Unknown device',
+  'account.thisDevice': 'This browser',
+  'account.sessionDates': 'Signed in {created} · last seen {lastSeen}',
+  'account.endSession': 'Sign out there',
+  'account.signOut': 'Sign out',
+  'account.ended': 'That session has ended.',
+  'account.passkeys': 'Passkeys',
+  'account.noPasskeys': 'You have no passkey yet. Add one to sign in without a password.',
+  'account.passkeyDates': 'Added {created} · last used {lastUsed}',
+  'account.passkeyUnused': 'Added {created} · not used yet',
+  'account.passkeySynced': 'Synced',
+  'account.passkeyNewName': 'New name',
+  'account.rename': 'Rename',
+  'account.remove': 'Remove',
+  'account.passkeyAdded': 'Your passkey was added.',
+  'account.passkeyRenamed': 'The passkey was renamed.',
+  'account.passkeyRemoved': 'The passkey was removed.',
+  'account.passkeyFailed': 'The passkey could not be added. Try again.',
   'scope.openid': 'Sign you in with your account',
   'scope.profile': 'Your name and basic profile information',
   'scope.email': 'Your email address',

@@ -92,8 +92,9 @@ export class PageRenderer implements ProviderPages {
     const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ')
     const styleSrc = `'nonce-${nonce}'${this.#styleSources === '' ? '' : ` ${this.#styleSources}`}`
     const scripts = options.scriptSource === undefined ? '' : `; script-src ${options.scriptSource}; connect-src 'self'`
+    const imgSrc = options.imageSources === undefined || options.imageSources.length === 0 ? this.#imgSources : `${this.#imgSources} ${options.imageSources.join(' ')}`
     reply.headers({
-      'content-security-policy': `default-src 'none'; style-src ${styleSrc}; img-src ${this.#imgSources}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'${scripts}`,
+      'content-security-policy': `default-src 'none'; style-src ${styleSrc}; img-src ${imgSrc}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'${scripts}`,
       'x-frame-options': 'DENY',
       'x-content-type-options': 'nosniff',
       // same-origin, not no-referrer: under no-referrer a browser posts our own forms with

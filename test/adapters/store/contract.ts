@@ -799,6 +799,40 @@ export async function storeContract (
       t.equal(await store.deleteAccountSessions(id()), 0, 'an account without sessions')
     })
 
+    register('sessions: an account lists its own live sessions, from its index', async (t, store, other) => {
+      const accountId = id()
+      const mine = [session({ accountId, device: 'Firefox on Linux' }), session({ accountId }), session({ accountId })]
+      const theirs = session()
+      for (const record of [...mine, theirs]) await store.saveSession(record)
+      const byId = (list: SessionRecord[]): SessionRecord[] => list.map(({ clients: _clients, ...rest }) => rest).sort((a, b) => a.sessionId.localeCompare(b.sessionId))
+      t.same(byId(await other.listAccountSessions(accountId)), byId(mine), 'every live session of the account, with its device')
+      await store.deleteSession(mine[1]!.sessionId)
+      await other.takeSession(mine[2]!.sessionId)
+      t.same(byId(await store.listAccountSessions(accountId)), byId([mine[0]!]), 'ended sessions are not listed')
+      t.same(byId(await store.listAccountSessions(theirs.accountId)), [theirs], 'another account sees only its own')
+      t.same(await store.listAccountSessions(id()), [], 'an account without sessions')
+      const listed = await store.listAccountSessions(accountId)
+      if (listed[0] !== undefined) listed[0].accountId = 'mallory'
+      t.equal((await store.listAccountSessions(accountId))[0]?.accountId, accountId, 'the list holds copies')
+    })
+
+    register('sessions: touchSession records the last use of a live session only', async (t, store, other) => {
+      const record = session()
+      await store.saveSession(record)
+      await store.addSessionClient(record.sessionId, 'a')
+      const seen = nowSeconds() + 5
+      t.equal(await other.touchSession(record.sessionId, seen), true, 'a live session is touched')
+      const read = await store.getSession(record.sessionId)
+      t.equal(read?.lastSeenAt, seen, 'getSession has lastSeenAt')
+      t.equal(read?.expiresAt, record.expiresAt, 'the expiry stays')
+      t.same(read?.clients, ['a'], 'the clients stay')
+      t.equal((await store.listAccountSessions(record.accountId))[0]?.lastSeenAt, seen, 'the list has it too')
+      t.equal(await store.touchSession(id(), seen), false, 'an unknown session')
+      await store.takeSession(record.sessionId)
+      t.equal(await other.touchSession(record.sessionId, seen + 1), false, 'an ended session')
+      t.equal(await store.getSession(record.sessionId), undefined, 'touching never brings a session back')
+    })
+
     register('interactions: save, get, consume once; values are copies', async (t, store, other) => {
       const record = interaction({ accountId: id(), sessionId: id(), authTime: nowSeconds() })
       await store.saveInteraction(record)

@@ -18,6 +18,7 @@ import {
   waitUntil,
 } from '../../helpers/redis-http.js'
 import { startExampleServer } from '../../helpers/example-server.js'
+import { HttpBrowser } from '../../helpers/http-browser.js'
 
 /** The bound a request may take while Redis is down (the example's timeouts are 1-2 s). */
 const BOUND_MS = 3000
@@ -34,7 +35,10 @@ if (requireRedisServer(t)) {
     t.equal(registered.status, 201, 'a client_credentials client is registered')
     const service = await registered.json() as RegisteredClient
     t.equal((await postForm(`${issuer}/token`, { grant_type: 'client_credentials' }, basicAuth(service))).status, 200, 'client_credentials works before')
-    const pendingCode = await obtainCode(issuer, client)
+    // A signed-in browser for the account page (the example server turns it on).
+    const signedIn = new HttpBrowser()
+    const pendingCode = await obtainCode(issuer, client, signedIn)
+    t.equal((await signedIn.send(`${issuer}/account`)).status, 200, 'the account page before the outage')
 
     await redis.stop()
 
@@ -69,6 +73,7 @@ if (requireRedisServer(t)) {
     await unavailable('GET /userinfo', async () =>
       await fetch(`${issuer}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } }))
     await unavailable('POST /register', async () => await register(issuer))
+    await unavailable('GET /account', async () => await signedIn.send(`${issuer}/account`), true)
     await unavailable('POST /introspect', async () => await postForm(`${issuer}/introspect`, { token: tokens.access_token }, basicAuth(client)))
     await unavailable('POST /revoke', async () => await postForm(`${issuer}/revoke`, { token: tokens.refresh_token }, basicAuth(client)))
 
