@@ -452,6 +452,13 @@ export interface ReplayStore {
   resetCounter (key: string): Promise<void>
 }
 
+/** An `act` claim (RFC 8693 §4.1): the acting party, with the earlier actors nested. */
+export interface ActorClaim {
+  sub: string
+  iss?: string
+  act?: ActorClaim
+}
+
 /**
  * A token family (RFC 9700 §4.14.2): everything descending from one authorization code, its
  * refresh tokens and the access tokens issued with them. It lives beside its grant (same hash
@@ -485,6 +492,12 @@ export interface RefreshFamilyRecord {
   amr?: string[]
   /** RFC 9449 §5: a public client's family is bound to this DPoP key thumbprint. */
   jkt?: string
+  /**
+   * A family a token exchange started (RFC 8693, when the host's policy granted a refresh
+   * token): its refreshes issue an access token only (no ID token), with this `act` (absent:
+   * impersonation).
+   */
+  exchange?: { act?: ActorClaim }
   createdAt: EpochSeconds
   /** The family's absolute end: no token of it lives longer. */
   expiresAt: EpochSeconds

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import type { ClientRecord } from './store.js'
+import type { ActorClaim, ClientRecord } from './store.js'
 
 /** RFC 8693 §3: the token type identifiers this provider reads and writes. */
 export const tokenTypes = {
@@ -109,12 +109,8 @@ export const TrustedIssuerSchema = Type.Object({
   maxAssertionLifetime: Type.Optional(Type.Integer({ minimum: 10, maximum: 86400, description: 'Longest accepted assertion lifetime (seconds). Default 600.' })),
 }, { additionalProperties: false })
 
-/** An `act` claim (RFC 8693 §4.1): the acting party, with the earlier actors nested. */
-export interface ActorClaim {
-  sub: string
-  iss?: string
-  act?: ActorClaim
-}
+/** An `act` claim (RFC 8693 §4.1); declared with the store's records, which keep it (refresh families). */
+export type { ActorClaim } from './store.js'
 
 /** The token a token exchange starts from, as the policy sees it. */
 export interface ExchangeSubject {
@@ -168,6 +164,15 @@ export interface TokenExchangeDecision {
   clientId?: string
   /** Access-token (or ID-JAG) lifetime in seconds, at most the default. */
   ttl?: number
+  /**
+   * RFC 8693 §2.2.1 (`refresh_token` is optional, the server's choice): issue one with the
+   * exchanged access token. Only for a subject of ours under a live grant, to a client
+   * registered for the `refresh_token` grant; otherwise no refresh token. It starts a token
+   * family of its own under the subject's grant (revoking that grant ends it); each refresh
+   * gives an access token of the same shape (audience, `act`, scope at most the exchanged one),
+   * never an ID token. Never for an ID-JAG.
+   */
+  refreshToken?: boolean
 }
 
 /**

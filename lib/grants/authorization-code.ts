@@ -135,7 +135,7 @@ export const authorizationCodeGrant = {
 export function startFamily (
   ctx: ProviderContext,
   client: ClientRecord,
-  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[], sid?: string, acr?: string, amr?: string[] },
+  code: { clientId: string, grantId: string, accountId: string, scope: string, authTime: number, sessionId?: string, resources?: string[], sid?: string, acr?: string, amr?: string[], exchange?: RefreshFamilyRecord['exchange'] },
   familyId: string,
   grantExpiresAt: number,
   dpopJkt?: string
@@ -154,6 +154,7 @@ export function startFamily (
     ...(code.sid === undefined ? {} : { sid: code.sid }),
     ...(code.acr === undefined ? {} : { acr: code.acr }),
     ...(code.amr === undefined ? {} : { amr: code.amr }),
+    ...(code.exchange === undefined ? {} : { exchange: code.exchange }),
     // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
     ...(dpopJkt !== undefined && client.token_endpoint_auth_method === 'none' ? { jkt: dpopJkt } : {}),
     offline: scopeSet(code.scope).has('offline_access'),

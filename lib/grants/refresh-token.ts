@@ -8,6 +8,7 @@ import { userTokenResponse } from './issue.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
 import { legacyRefresh } from './refresh-legacy.js'
+import { exchangedRefreshResponse } from './token-exchange.js'
 import {
   narrowToClient,
   newFamilyRefreshToken,
@@ -138,6 +139,8 @@ async function respond (
   const scope = narrowToClient(client, params.scope === undefined ? family.scope : [...scopeSet(params.scope)].join(' '))
   // RFC 8707 §2.2: narrow to one of the grant's resources, never widen.
   const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: family.resources ?? [], client, scope })
+  // A family a token exchange started refreshes into the exchange's shape (RFC 8693).
+  if (family.exchange !== undefined) return await exchangedRefreshResponse(ctx, client, family, { scope, resource, refreshToken, dpopJkt })
   return await userTokenResponse(ctx, {
     grantType: 'refresh_token',
     client,

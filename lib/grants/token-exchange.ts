@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox'
 import type { FastifyRequest } from 'fastify'
-import type { ClientRecord } from '../contracts/store.js'
+import type { ClientRecord, RefreshFamilyRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { idJagType, tokenExchangeGrantType, tokenTypes, type ActorClaim, type TokenExchangeDecision, type TokenExchangeRequest } from '../contracts/trust.js'
@@ -10,7 +10,8 @@ import { tokenClaims } from '../tokens/claims-hook.js'
 import { signJwt } from '../tokens/jwt.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
 import { dpopJktOf } from '../tokens/dpop.js'
-import { resolveTokenResource } from '../resources/resolve.js'
+import { resolveTokenResource, type TokenResource } from '../resources/resolve.js'
+import { startFamily } from './authorization-code.js'
 import { actorOf, mayAct, readExchangeToken, type ReadToken } from './exchange-subject.js'
 import type { GrantHandler } from './types.js'
 import { ResourceParameter } from './types.js'
@@ -106,11 +107,17 @@ async function exchangeForAccessToken (ctx: ProviderContext, params: Params, cli
   const act = decision.impersonate === true ? undefined : subject.act === undefined ? actor : { ...actor, act: subject.act }
 
   const dpopJkt = dpopJktOf(request)
+  // RFC 8693 §2.2.1: a refresh token only when the policy grants one (TokenExchangeDecision).
+  const family = decision.refreshToken === true
+    ? await startExchangeFamily(ctx, client, subject, { scope, ...(resource === undefined ? {} : { resource: resource.resource }), ...(act === undefined ? {} : { act }), ...(dpopJkt === undefined ? {} : { dpopJkt }) })
+    : undefined
   const input: AccessTokenInput = { client, sub: subject.sub, scope }
   if (resource !== undefined) input.audience = resource.audience
   input.ttl = Math.min(resource?.ttl ?? ctx.options.ttl.accessToken, decision.ttl ?? Number.POSITIVE_INFINITY)
   if (subject.grantId !== undefined) input.grantId = subject.grantId
-  if (subject.familyId !== undefined) input.familyId = subject.familyId
+  // The token joins the subject's family, or the one just started for its refresh token (under the same grant).
+  if (family !== undefined) input.familyId = family.familyId
+  else if (subject.familyId !== undefined) input.familyId = subject.familyId
   if (subject.authTime !== undefined) input.authTime = subject.authTime
   if (act !== undefined) input.act = act
   if (dpopJkt !== undefined) input.dpopJkt = dpopJkt
@@ -134,6 +141,71 @@ async function exchangeForAccessToken (ctx: ProviderContext, params: Params, cli
     issued_token_type: tokenTypes.accessToken,
     token_type: dpopJkt === undefined ? 'Bearer' : 'DPoP',
     expires_in: access.expiresIn,
+  }
+  if (scope !== '') response.scope = scope
+  if (family !== undefined) {
+    await family.saved
+    if (family.token !== undefined) response.refresh_token = family.token
+  }
+  return response
+}
+
+/**
+ * The token family behind a refresh token the policy granted (RFC 8693 §2.2.1): only for a
+ * subject of ours under a live grant of that user, to a client registered for the
+ * `refresh_token` grant; otherwise undefined (no refresh token). A family of its own under the
+ * subject's grant, so revoking the grant (the user's consent) ends it, and a replay of one of
+ * its refresh tokens ends only it; its refreshes keep the exchange's audience and `act`.
+ */
+async function startExchangeFamily (
+  ctx: ProviderContext,
+  client: ClientRecord,
+  subject: ReadToken,
+  issued: { scope: string, resource?: string, act?: ActorClaim, dpopJkt?: string }
+): Promise<{ familyId: string, token: string | undefined, saved: Promise<unknown> } | undefined> {
+  if (subject.issuer !== ctx.issuer || subject.grantId === undefined || !client.grant_types.includes('refresh_token')) return undefined
+  const grant = await ctx.store.getGrant(subject.grantId)
+  if (grant === undefined || grant.accountId !== subject.sub) return undefined
+  const familyId = randomToken(16)
+  const started = startFamily(ctx, client, {
+    clientId: client.client_id,
+    grantId: grant.grantId,
+    accountId: subject.sub,
+    scope: issued.scope,
+    authTime: subject.authTime ?? grant.createdAt,
+    ...(issued.resource === undefined ? {} : { resources: [issued.resource] }),
+    exchange: issued.act === undefined ? {} : { act: issued.act },
+  }, familyId, grant.expiresAt, issued.dpopJkt)
+  return { familyId, ...started }
+}
+
+/**
+ * A refresh of a family a token exchange started: an access token of the exchange's shape
+ * (its audience, its `act`, the family's scope or less), never an ID token, and the rotated
+ * refresh token. RFC 6749 §5.1's response (the refresh is not itself an exchange).
+ */
+export async function exchangedRefreshResponse (
+  ctx: ProviderContext,
+  client: ClientRecord,
+  family: RefreshFamilyRecord,
+  issued: { scope: string, resource: TokenResource | undefined, refreshToken: string, dpopJkt: string | undefined }
+): Promise<TokenResponse> {
+  const scope = issued.resource?.scope ?? issued.scope
+  const input: AccessTokenInput = { client, sub: family.accountId, scope, grantId: family.grantId, familyId: family.familyId, authTime: family.authTime }
+  if (issued.resource !== undefined) {
+    input.audience = issued.resource.audience
+    input.ttl = issued.resource.ttl
+  }
+  if (family.exchange?.act !== undefined) input.act = family.exchange.act
+  if (issued.dpopJkt !== undefined) input.dpopJkt = issued.dpopJkt
+  input.claims = (await tokenClaims(ctx, { client, accountId: family.accountId, scope, grantType: 'refresh_token', ...(issued.resource === undefined ? {} : { resource: issued.resource.resource }) })).accessToken
+  const access = await issueAccessToken(ctx, input)
+  ctx.audit('token.issued', { clientId: client.client_id, accountId: family.accountId, grantType: 'refresh_token', grantId: family.grantId })
+  const response: TokenResponse = {
+    access_token: access.token,
+    token_type: issued.dpopJkt === undefined ? 'Bearer' : 'DPoP',
+    expires_in: access.expiresIn,
+    refresh_token: issued.refreshToken,
   }
   if (scope !== '') response.scope = scope
   return response

@@ -4,6 +4,7 @@ import { checkAlgorithmMembers, supportedAlgorithms, type SupportedAlgorithms } 
 import { checkPkcePolicy } from '../../tokens/pkce.js'
 import { deviceCodeGrantType, type ApplicationType, type GrantType, type TokenEndpointAuthMethod } from '../../contracts/store.js'
 import type { ClientMetadata } from '../../contracts/clients.js'
+import { tokenExchangeGrantType } from '../../contracts/trust.js'
 import type { AuthorizationResponseType } from '../../contracts/options.js'
 import { canonicalResponseType, grantTypesOf } from '../response-types.js'
 import { validateLogoutMetadata } from '../logout-metadata.js'
@@ -168,9 +169,10 @@ function checkGrantAndResponseTypes (body: Record<string, unknown>, allowed: rea
     if (!grantTypes.includes(grant as GrantType) || (grant === 'implicit' && !frontChannel)) throw invalid(`grant_types: ${show(grant)} is not supported`)
   }
   const usesCode = grant_types.includes('authorization_code')
-  // A refresh token is issued at the end of a user's grant: the code flow or the device flow (RFC 8628 §3.5).
-  if (grant_types.includes('refresh_token') && !usesCode && !grant_types.includes(deviceCodeGrantType)) {
-    throw invalid('grant_types: refresh_token requires authorization_code or the device_code grant')
+  // A refresh token is issued at the end of a user's grant: the code flow, the device flow
+  // (RFC 8628 §3.5), or a token exchange whose policy grants one (RFC 8693 §2.2.1).
+  if (grant_types.includes('refresh_token') && !usesCode && !grant_types.includes(deviceCodeGrantType) && !grant_types.includes(tokenExchangeGrantType)) {
+    throw invalid('grant_types: refresh_token requires authorization_code, the device_code grant or token exchange')
   }
   const requested = optionalStringArray(body, 'response_types') ?? (usesCode ? ['code'] : [])
   const response_types = [...new Set(requested.map((type) => {
