@@ -7,8 +7,8 @@ import { startChild } from './child.js'
 import { BenchBrowser, redeemCode } from './flows.js'
 import { HttpClient } from './http.js'
 import { oidcProviderClient } from './register.js'
-import { closedLoop, round, type ScenarioResult } from './stats.js'
-import type { RunSettings } from './scenarios.js'
+import { closedLoop, type ScenarioResult } from './stats.js'
+import { flowResult, type RunSettings } from './scenarios.js'
 
 export async function nodeOidcSsoScenario (settings: RunSettings): Promise<ScenarioResult> {
   const child = await startChild('oidc-provider-server.ts', {})
@@ -40,24 +40,11 @@ export async function nodeOidcSsoScenario (settings: RunSettings): Promise<Scena
         await redeemCode(http, code, verifier, oidcProviderClient)
       },
     })
-    return {
-      scenario: 'node-oidc-provider-sso-code-flow',
+    return flowResult('node-oidc-provider-sso-code-flow', undefined, settings.connections, loop, {
       baseline: true,
-      flowsPerSec: round(loop.perSec),
-      p50: round(loop.p50, 2),
-      p99: round(loop.p99, 2),
-      non2xx: loop.failed,
-      errors: 0,
-      total: loop.completed,
-      durationSec: round(loop.durationSec, 2),
-      concurrency: settings.connections,
-      valid: loop.failed === 0 && loop.completed > 0,
-      ...(loop.serverCpuMsPerOp === undefined ? {} : { serverCpuMsPerOp: loop.serverCpuMsPerOp }),
-      clientCpuMsPerOp: loop.clientCpuMsPerOp,
       signaturesPerFlow: 1,
       note: 'BASELINE: node-oidc-provider 9 (bench/oidc-provider-server.ts), in-memory adapter, opaque access tokens',
-      ...(loop.firstFailure === undefined ? {} : { firstFailure: loop.firstFailure }),
-    }
+    })
   } finally {
     http.close()
     await child.close()

@@ -138,10 +138,11 @@ export async function userinfoScenario (target: Target, settings: RunSettings): 
   })
 }
 
-function flowResult (scenario: string, store: StoreName, concurrency: number, loop: LoopResult, extra: Record<string, unknown>): ScenarioResult {
+/** A flow scenario's result line; `store` undefined for a baseline that has none (node-oidc-provider). */
+export function flowResult (scenario: string, store: StoreName | undefined, concurrency: number, loop: LoopResult, extra: Record<string, unknown>): ScenarioResult {
   return {
     scenario,
-    store,
+    ...(store === undefined ? {} : { store }),
     flowsPerSec: round(loop.perSec),
     p50: round(loop.p50, 2),
     p99: round(loop.p99, 2),

@@ -43,20 +43,18 @@ export interface SessionWithGrant {
  * const decision = await decide(ctx, authorization, await browserSessionWithGrant(deps, request, authorization.client.client_id))
  */
 export async function browserSessionWithGrant (deps: BrowserDeps, request: FastifyRequest, clientId: string): Promise<SessionWithGrant | undefined> {
+  const { store } = deps.ctx
+  if (store.getSessionWithGrant === undefined) {
+    const session = await browserSession(deps, request)
+    return session === undefined ? undefined : { session }
+  }
   const sessionId = deps.cookies.sessionId(request)
   if (sessionId === undefined) return undefined
-  const { store } = deps.ctx
-  let found: SessionWithGrant | undefined
-  if (store.getSessionWithGrant === undefined) {
-    const session = await store.getSession(sessionId)
-    found = session === undefined ? undefined : { session }
-  } else {
-    const read = await store.getSessionWithGrant(sessionId, clientId)
-    found = read === undefined ? undefined : { session: read.session, grant: { record: read.grant } }
-  }
+  const read = await store.getSessionWithGrant(sessionId, clientId)
+  if (read === undefined) return undefined
   // As browserSession: the use counts for the account page's "last seen".
-  if (found !== undefined) await noteSessionUse(deps.ctx, found.session)
-  return found
+  await noteSessionUse(deps.ctx, read.session)
+  return { session: read.session, grant: { record: read.grant } }
 }
 
 /** What a pending interaction holds besides its id, binding, CSRF token and expiry. */

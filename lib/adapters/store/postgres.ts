@@ -409,17 +409,13 @@ export class PostgresStore implements Store {
 
   async getSession (sessionId: string): Promise<SessionRecord | undefined> {
     const row = await this.#first('getSession', [sessionId])
-    if (row === undefined) return undefined
-    const clients = row.clients as string[]
-    return clients.length === 0 ? row.record as SessionRecord : { ...row.record as SessionRecord, clients }
+    return row === undefined ? undefined : sessionOf(row)
   }
 
   async getSessionWithGrant (sessionId: string, clientId: string): Promise<{ session: SessionRecord, grant: GrantRecord | undefined } | undefined> {
     const row = await this.#first('getSessionWithGrant', [sessionId, clientId])
     if (row === undefined) return undefined
-    const clients = row.clients as string[]
-    const session = clients.length === 0 ? row.record as SessionRecord : { ...row.record as SessionRecord, clients }
-    return { session, grant: (row.grant_record ?? undefined) as GrantRecord | undefined }
+    return { session: sessionOf(row), grant: (row.grant_record ?? undefined) as GrantRecord | undefined }
   }
 
   async deleteSession (sessionId: string): Promise<void> {
@@ -538,20 +534,20 @@ export class PostgresStore implements Store {
 
   async getCounter (key: string): Promise<{ count: number, resetAt: EpochSeconds } | undefined> {
     const row = await this.#first('getCounter', [key])
-    return row === undefined ? undefined : { count: Number(row.count), resetAt: Number(row.reset_at) }
+    return row === undefined ? undefined : counterOf(row)
   }
 
   /** One statement for every key, in the order of `keys`. */
   async getCounters (keys: readonly string[]): Promise<Array<{ count: number, resetAt: EpochSeconds } | undefined>> {
     const rows = await this.#query('getCounters', [keys])
-    return rows.map((row) => row.count === null ? undefined : { count: Number(row.count), resetAt: Number(row.reset_at) })
+    return rows.map(counterOf)
   }
 
   async getClientWithCounters (clientId: string, keys: readonly string[]): Promise<{ client: ClientRecord | undefined, counters: Array<{ count: number, resetAt: EpochSeconds } | undefined> }> {
     const rows = await this.#query('getClientWithCounters', [keys, clientId])
     return {
       client: (rows[0]?.client ?? undefined) as ClientRecord | undefined,
-      counters: rows.map((row) => row.count === null ? undefined : { count: Number(row.count), resetAt: Number(row.reset_at) }),
+      counters: rows.map(counterOf),
     }
   }
 
@@ -656,6 +652,17 @@ function fnv1a (value: string): string {
 }
 
 /** The consume statement's row (record when this caller won) as the contract's result. */
+/** A `sessions` row (record, clients) as getSession answers it. */
+function sessionOf (row: Row): SessionRecord {
+  const clients = row.clients as string[]
+  return clients.length === 0 ? row.record as SessionRecord : { ...row.record as SessionRecord, clients }
+}
+
+/** A counter row (count, reset_at; count NULL: none on record) as the contract's counter. */
+function counterOf (row: Row): { count: number, resetAt: EpochSeconds } | undefined {
+  return row.count === null || row.count === undefined ? undefined : { count: Number(row.count), resetAt: Number(row.reset_at) }
+}
+
 function consumeResult<T> (row: Row | undefined): ConsumeResult<T> {
   if (row === undefined) return { status: 'not_found' }
   if (row.record !== null && row.record !== undefined) return { status: 'consumed', record: row.record as T }

@@ -221,17 +221,22 @@ end
 return 0
 `
 
+/** The family hash and its first token (KEYS and ARGV as familyStart's); part of both family scripts. */
+const familyCreate = `
+redis.call('HSET', KEYS[1], 'state', 'a', 'client', ARGV[2], 'scope', ARGV[3], 'exp', ARGV[4], 'cur', ARGV[5], 'rec', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[4]) * 1000)
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[6] .. ' ' .. ARGV[7], 'PXAT', tonumber(ARGV[7]) * 1000)
+end
+`
+
 /**
  * KEYS: family, first token. ARGV: record JSON, client, scope, end (s), first token hash ('' for
  * none), its issuedAt, its expiresAt. Never overwrites a family or its replay tombstone.
  */
 const familyStart = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'a', 'client', ARGV[2], 'scope', ARGV[3], 'exp', ARGV[4], 'cur', ARGV[5], 'rec', ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[4]) * 1000)
-if ARGV[5] ~= '' then
-  redis.call('SET', KEYS[2], ARGV[6] .. ' ' .. ARGV[7], 'PXAT', tonumber(ARGV[7]) * 1000)
-end
+${familyCreate}
 return 1
 `
 
@@ -244,11 +249,7 @@ return 1
 const familyStartIndexed = `
 local started = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'state', 'a', 'client', ARGV[2], 'scope', ARGV[3], 'exp', ARGV[4], 'cur', ARGV[5], 'rec', ARGV[1])
-  redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[4]) * 1000)
-  if ARGV[5] ~= '' then
-    redis.call('SET', KEYS[2], ARGV[6] .. ' ' .. ARGV[7], 'PXAT', tonumber(ARGV[7]) * 1000)
-  end
+${familyCreate}
   started = 1
 end
 local function indexAdd (key, member)

@@ -558,9 +558,7 @@ export class RedisStore implements Store {
   async getSession (sessionId: string): Promise<SessionRecord | undefined> {
     const reply = await this.#op('getSession', async () =>
       await this.#scripts.oidcSessionGet(this.#key('session', sessionId), this.#key('session-clients', sessionId)))
-    if (reply === null) return undefined
-    const session = JSON.parse(reply[0]) as SessionRecord
-    return reply[1].length === 0 ? session : { ...session, clients: reply[1] }
+    return reply === null ? undefined : sessionOf(reply[0], reply[1])
   }
 
   /** One script on a single Redis; on a Cluster (other slots) getSession, then findGrant. */
@@ -572,8 +570,7 @@ export class RedisStore implements Store {
     const reply = await this.#op('getSessionWithGrant', async () => await this.#scripts.oidcSessionWithGrant(
       this.#key('session', sessionId), this.#key('session-clients', sessionId), this.#prefix, clientId))
     if (reply === null) return undefined
-    const stored = JSON.parse(reply[0]) as SessionRecord
-    const session = reply[1].length === 0 ? stored : { ...stored, clients: reply[1] }
+    const session = sessionOf(reply[0], reply[1])
     if (reply.length === 2) return { session, grant: await this.findGrant(session.accountId, clientId) }
     const grant = reply[2] === '' ? undefined : JSON.parse(reply[2]) as GrantRecord
     // As findGrant: a pointer left to a grant of another pair is no grant of this one.
@@ -701,8 +698,7 @@ export class RedisStore implements Store {
   }
 
   async getCounter (key: string): Promise<{ count: number, resetAt: EpochSeconds } | undefined> {
-    const reply = await this.#op('getCounter', async () => await this.#scripts.oidcCounterRead(this.#key('counter', key)))
-    return reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) }
+    return counterOf(await this.#op('getCounter', async () => await this.#scripts.oidcCounterRead(this.#key('counter', key))))
   }
 
   /** One script on a single Redis (the keys hash to different slots); one round trip on a Cluster. */
@@ -711,7 +707,7 @@ export class RedisStore implements Store {
     const replies = await this.#op('getCounters', async () => this.#client.isCluster
       ? settledValues(await this.#batch(redisKeys.map((key): Command => ['oidcCounterRead', key]))) as Array<[number, number] | null>
       : await this.#scripts.oidcCountersRead(redisKeys.length, ...redisKeys))
-    return replies.map((reply) => reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) })
+    return replies.map(counterOf)
   }
 
   /** One script on a single Redis; on a Cluster (other slots) the two reads side by side. */
@@ -725,7 +721,7 @@ export class RedisStore implements Store {
       await this.#scripts.oidcClientWithCounters(redisKeys.length, ...redisKeys))
     return {
       client: parse<ClientRecord>(client ?? null),
-      counters: counters.map((reply) => reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) }),
+      counters: counters.map(counterOf),
     }
   }
 
@@ -930,6 +926,17 @@ function escapeKeyPart (id: string): string {
 /** `expiresAt` (seconds) as a PXAT argument; a time in the past makes Redis drop the key at once. */
 function pxat (expiresAt: EpochSeconds): number {
   return Math.max(1, Math.floor(expiresAt * 1000))
+}
+
+/** A session as its record and its clients' set come back from Redis (getSession's shape). */
+function sessionOf (json: string, clients: string[]): SessionRecord {
+  const session = JSON.parse(json) as SessionRecord
+  return clients.length === 0 ? session : { ...session, clients }
+}
+
+/** A counter script's reply ([count, window end in ms] or null) as the contract's counter. */
+function counterOf (reply: [number, number] | null): { count: number, resetAt: EpochSeconds } | undefined {
+  return reply === null ? undefined : { count: reply[0], resetAt: Math.ceil(reply[1] / 1000) }
 }
 
 function parse<T> (json: string | null): T | undefined {
