@@ -1,4 +1,4 @@
-import { constants, createPublicKey, verify as cryptoVerify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
+import { constants, createHash, createPublicKey, verify as cryptoVerify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
 import type { JWTPayload } from 'jose'
 import type { PublicJwk, SigningAlgorithm, SigningKey } from '../contracts/keys.js'
 import { inSpan } from '../contracts/tracing.js'
@@ -89,8 +89,23 @@ const segmentPattern = /^[A-Za-z0-9_-]+$/
 export class JwtVerifier {
   readonly #keys: VerificationKey[]
   readonly #issuer: string
+  /**
+   * Tokens whose signature this verifier has checked, by the SHA-256 of the whole compact JWS:
+   * an API introspects, and a client presents at userinfo, the same access token for its whole
+   * life, and the signature is most of what checking it costs (RS256 45-65 µs, ES256 more;
+   * `bench/README.md`). Only a signature is remembered, never a verdict: `typ`, `iss`, `exp`,
+   * `nbf` and `aud` are checked on every call, and callers still ask the store whether the token
+   * or its grant was revoked. Keyed by the hash, so the heap holds no bearer token; only
+   * signatures we verified get in, so it fills only with tokens we issued; bounded, and held by
+   * this verifier, which a key reload replaces (a key withdrawn from the set invalidates it).
+   */
+  readonly #verified = new Map<string, { typ: string, payload: JWTPayload }>()
 
-  constructor (publicKeys: PublicJwk[], issuer: string) {
+  readonly #held: number
+
+  /** `held`: how many verified signatures it remembers (about 200 bytes of payload each). */
+  constructor (publicKeys: PublicJwk[], issuer: string, held = 4096) {
+    this.#held = held
     this.#keys = publicKeys.map((jwk) => {
       const key = createPublicKey({ key: { ...jwk } as JsonWebKey, format: 'jwk' })
       return { kid: jwk.kid, alg: jwk.alg, ...verifyParams(jwk.alg, key) }
@@ -103,6 +118,16 @@ export class JwtVerifier {
    * expired or malformed: callers answer with their RFC error, never with the reason.
    */
   async verify (token: string, options: { typ: string, audience?: string, ignoreExpiry?: boolean }): Promise<JWTPayload | undefined> {
+    const tokenHash = createHash('sha256').update(token).digest('base64url')
+    const known = this.#verified.get(tokenHash)
+    if (known !== undefined) {
+      if ((known.payload.exp as number) > Math.floor(Date.now() / 1000)) {
+        if (normalizeTyp(known.typ) !== normalizeTyp(options.typ)) return undefined
+        return this.#checkClaims(known.payload, options)
+      }
+      // Expired: forgotten, and checked afresh below (an expired id_token_hint is still read).
+      this.#verified.delete(tokenHash)
+    }
     const parts = token.split('.')
     if (parts.length !== 3) return undefined
     const [headerPart, payloadPart, signaturePart] = parts as [string, string, string]
@@ -118,7 +143,17 @@ export class JwtVerifier {
     const signature = Buffer.from(signaturePart, 'base64url')
     if (!candidates.some((key) => verifySignature(key.digest, input, key.key, signature))) return undefined
     const payload = decodeJson(payloadPart) as JWTPayload | undefined
-    if (payload === undefined || payload.iss !== this.#issuer) return undefined
+    if (payload === undefined) return undefined
+    const checked = this.#checkClaims(payload, options)
+    if (checked !== undefined && typeof payload.exp === 'number' && payload.exp > Math.floor(Date.now() / 1000)) {
+      this.#remember(tokenHash, header.typ as string, payload)
+    }
+    return checked
+  }
+
+  /** RFC 7519 §4.1 on a payload whose signature is ours: issuer, times (no tolerance), audience. */
+  #checkClaims (payload: JWTPayload, options: { audience?: string, ignoreExpiry?: boolean }): JWTPayload | undefined {
+    if (payload.iss !== this.#issuer) return undefined
     const { exp, nbf, iat } = payload
     if ((exp !== undefined && typeof exp !== 'number') || (nbf !== undefined && typeof nbf !== 'number') || (iat !== undefined && typeof iat !== 'number')) return undefined
     if (options.ignoreExpiry !== true) {
@@ -132,6 +167,26 @@ export class JwtVerifier {
     }
     return payload
   }
+
+  /**
+   * Frozen, because every later caller gets this same object. When full, the oldest entry goes
+   * first (insertion order); an expired one goes when it is next presented or pushed out.
+   */
+  #remember (tokenHash: string, typ: string, payload: JWTPayload): void {
+    if (this.#verified.size >= this.#held) {
+      const oldest = this.#verified.keys().next().value
+      if (oldest !== undefined) this.#verified.delete(oldest)
+    }
+    this.#verified.set(tokenHash, { typ, payload: deepFreeze(payload) })
+  }
+}
+
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member)
+    Object.freeze(value)
+  }
+  return value
 }
 
 function verifySignature (digest: string | null, input: Buffer, key: KeyObject | VerifyKeyObjectInput, signature: Buffer): boolean {
