@@ -4,7 +4,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
 import { mayRedeemWithoutVerifier, verifyPkce } from '../tokens/pkce.js'
-import { scopeSet } from '../tokens/issue.js'
+import { scopeValues } from '../tokens/issue.js'
 import { familyIdForCode, narrowToClient, newFamilyRefreshToken } from '../tokens/refresh-token.js'
 import type { GrantHandler } from './types.js'
 import { userTokenResponse, type UserTokenInput } from './issue.js'
@@ -149,19 +149,20 @@ export function startFamily (
     accountId: code.accountId,
     scope: code.scope,
     authTime: code.authTime,
-    ...(code.sessionId === undefined ? {} : { sessionId: code.sessionId }),
-    ...(code.resources === undefined ? {} : { resources: code.resources }),
-    ...(code.sid === undefined ? {} : { sid: code.sid }),
-    ...(code.acr === undefined ? {} : { acr: code.acr }),
-    ...(code.amr === undefined ? {} : { amr: code.amr }),
-    ...(code.exchange === undefined ? {} : { exchange: code.exchange }),
-    // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
-    ...(dpopJkt !== undefined && client.token_endpoint_auth_method === 'none' ? { jkt: dpopJkt } : {}),
-    offline: scopeSet(code.scope).has('offline_access'),
+    offline: scopeValues(code.scope).has('offline_access'),
     createdAt: now,
     // Without refresh tokens the family only has to outlive its access tokens.
     expiresAt: now + (refreshes ? ctx.options.ttl.refreshTokenAbsolute : ctx.options.ttl.accessToken),
   }
+  // Optional members assigned, not spread from temporary objects (on every code redemption).
+  if (code.sessionId !== undefined) family.sessionId = code.sessionId
+  if (code.resources !== undefined) family.resources = code.resources
+  if (code.sid !== undefined) family.sid = code.sid
+  if (code.acr !== undefined) family.acr = code.acr
+  if (code.amr !== undefined) family.amr = code.amr
+  if (code.exchange !== undefined) family.exchange = code.exchange
+  // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
+  if (dpopJkt !== undefined && client.token_endpoint_auth_method === 'none') family.jkt = dpopJkt
   const first = refreshes ? newFamilyRefreshToken(code.grantId, familyId) : undefined
   const firstRecord = first === undefined
     ? undefined

@@ -1,7 +1,7 @@
 import type { ClientRecord, GrantType } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import type { TokenResource } from '../resources/resolve.js'
-import { issueAccessToken, issueIdToken, scopeSet, type AccessTokenInput, type IdTokenInput, type TokenResponse } from '../tokens/issue.js'
+import { issueAccessToken, issueIdToken, scopeValues, type AccessTokenInput, type IdTokenInput, type TokenResponse } from '../tokens/issue.js'
 import { tokenClaims, type TokenClaimsInput } from '../tokens/claims-hook.js'
 
 export interface UserTokenInput {
@@ -70,7 +70,7 @@ export async function userTokenResponse (ctx: ProviderContext, input: UserTokenI
     expires_in: access.expiresIn,
     scope: accessScope,
   }
-  if (scopeSet(input.scope).has('openid')) {
+  if (scopeValues(input.scope).has('openid')) {
     const idInput: IdTokenInput = {
       client: input.client,
       sub: input.accountId,

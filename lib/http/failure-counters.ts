@@ -89,9 +89,27 @@ export const loginFailureKind: FailureCounterKind = {
   limit: (ctx) => ({ max: ctx.options.rateLimit.loginFailures, window: ctx.options.rateLimit.loginWindow }),
 }
 
+/**
+ * The counter keys of recent client_ids: every token request reads its client's counter, and
+ * a client_id is hashed the same way every time. Kept only for ids of a sane length, and the
+ * map is dropped whole when it fills (the ids come from requests, registered or not).
+ */
+const clientKeys = new Map<string, string>()
+
+function clientCounterKey (clientId: string): string {
+  const cached = clientKeys.get(clientId)
+  if (cached !== undefined) return cached
+  const key = `client-auth-fail:client:${sha256(clientId)}`
+  if (clientId.length <= 256) {
+    if (clientKeys.size >= 1000) clientKeys.clear()
+    clientKeys.set(clientId, key)
+  }
+  return key
+}
+
 /** Failed client authentications, per client_id (hashed) and per IP. */
 export const clientAuthFailureKind: FailureCounterKind = {
-  nameKey: (clientId) => `client-auth-fail:client:${sha256(clientId)}`,
+  nameKey: clientCounterKey,
   ipKey: (ip) => `client-auth-fail:ip:${ip}`,
   limit: (ctx) => ({ max: ctx.options.rateLimit.clientAuthFailures, window: ctx.options.rateLimit.clientAuthWindow }),
 }

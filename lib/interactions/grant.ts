@@ -1,13 +1,17 @@
 import type { GrantRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
+import { scopeValues } from '../tokens/issue.js'
 import type { AuthorizationRequest, IssueCode } from './types.js'
 
 /** Whether the user's existing consent covers every requested scope. */
 export function grantCovers (grant: GrantRecord | undefined, scopes: readonly string[]): boolean {
   if (grant === undefined) return false
-  const granted = new Set(grant.scope.split(' '))
-  return scopes.every((scope) => granted.has(scope))
+  // The grant's scope string splits the same way on every SSO authorization (twice: the
+  // consent check and the code): read through the shared set.
+  const granted = scopeValues(grant.scope)
+  for (const scope of scopes) if (!granted.has(scope)) return false
+  return true
 }
 
 /** Consent is skipped for first-party clients and when an earlier consent covers the request. */

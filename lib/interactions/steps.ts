@@ -1,4 +1,4 @@
-import { inSpan } from '../contracts/tracing.js'
+import { inSpan, tracingRegistered } from '../contracts/tracing.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { InteractionRecord } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
@@ -32,6 +32,8 @@ export async function act (
   reply: FastifyReply,
   status: 302 | 303
 ): Promise<FastifyReply> {
+  // Tracing off (the usual case): no span attributes, name and closure per authorization.
+  if (!tracingRegistered()) return await actUntraced(deps, decision, authorization, request, reply, status)
   // One span per interaction step: which step, for which client (an id, never the user).
   return await inSpan(`oidc.interaction.${decision.kind}`, { 'oauth.client_id': authorization.client.client_id }, async () =>
     await actUntraced(deps, decision, authorization, request, reply, status))

@@ -224,6 +224,27 @@ export function scopeSet (scope: string | undefined): Set<string> {
 }
 
 /**
+ * `scopeSet`, shared and never to be changed, for the checks that only read it: a token
+ * request splits its grant's scope string four times (claims, ID token, family, client), and
+ * a provider sees few distinct scope strings. Kept by the string; long strings are not kept,
+ * and the map is dropped whole when it fills (scope strings can come from requests).
+ */
+const sharedScopes = new Map<string, ReadonlySet<string>>()
+const maxSharedScopes = 500
+const maxSharedScopeLength = 512
+
+export function scopeValues (scope: string): ReadonlySet<string> {
+  const cached = sharedScopes.get(scope)
+  if (cached !== undefined) return cached
+  const set = scopeSet(scope)
+  if (scope.length <= maxSharedScopeLength) {
+    if (sharedScopes.size >= maxSharedScopes) sharedScopes.clear()
+    sharedScopes.set(scope, set)
+  }
+  return set
+}
+
+/**
  * The client's registered scopes as a set, built once per client record instead of on every
  * request that checks a scope against them. The scope string is compared on every use, so a
  * record whose `scope` changed in place gets its new set.

@@ -113,3 +113,14 @@ t.test('refused anonymous workload assertions (jwt-bearer without client authent
   t.equal((await serviceToken(app, service.client_secret, '10.3.0.1')).statusCode, 429, 'one budget per IP: client secrets from it are refused too')
   t.equal((await workload(keys.privateKey, '10.3.0.2')).statusCode, 200, 'another IP is not locked')
 })
+
+t.test("a client's counter key is the hash of its client_id, whether kept or not (issue 32)", async (t) => {
+  const { clientAuthFailureKind } = await import('../../lib/http/failure-counters.js')
+  const { sha256 } = await import('../../lib/tokens/crypto.js')
+  t.equal(clientAuthFailureKind.nameKey('web-app'), `client-auth-fail:client:${sha256('web-app')}`)
+  t.equal(clientAuthFailureKind.nameKey('web-app'), `client-auth-fail:client:${sha256('web-app')}`, 'again, from the map')
+  const long = 'c'.repeat(300)
+  t.equal(clientAuthFailureKind.nameKey(long), `client-auth-fail:client:${sha256(long)}`, 'a long id is hashed each time')
+  for (let i = 0; i < 1100; i++) clientAuthFailureKind.nameKey(`client-${i}`)
+  t.equal(clientAuthFailureKind.nameKey('client-3'), `client-auth-fail:client:${sha256('client-3')}`, 'right after the map was dropped and refilled')
+})

@@ -40,4 +40,5 @@ t.test('scope helpers: normalized for comparison, narrowed to the client', async
   const client = { scope: 'openid profile' } as ClientRecord
   t.equal(narrowToClient(client, 'openid profile email'), 'openid profile')
   t.equal(narrowToClient(client, 'email'), '')
+  t.equal(narrowToClient(client, ' profile  email openid profile '), 'profile openid', 'distinct values in their order, single spaces')
 })

@@ -117,3 +117,27 @@ t.test('the scopes option: the array form still works, bad definitions fail regi
   await t.rejects(buildApp(t, { tokenClaims: { refreshToken: () => ({}) } as never }), { message: /tokenClaims.refreshToken/ })
   await t.rejects(buildApp(t, { interactions: { url: 'https://x' } as never }), { message: /interactions.url/ })
 })
+
+t.test('releasedClaimNames: what the scopes release (plus extra claims), registered ones left out, in filterClaims order', async (t) => {
+  const { releasedClaimNames, resolveScopes, filterClaims } = await import('../../lib/tokens/scopes.js')
+  const registry = resolveScopes({ roles: { claims: ['roles'] } })
+  t.same(releasedClaimNames(registry, 'openid email'), ['email', 'email_verified'])
+  t.equal(releasedClaimNames(registry, 'openid email'), releasedClaimNames(registry, 'openid email'), 'computed once per scope string')
+  t.ok(Object.isFrozen(releasedClaimNames(registry, 'openid email')), 'shared, so frozen')
+  t.same(releasedClaimNames(registry, ''), [])
+  t.same(releasedClaimNames(registry, 'roles email', ['nickname', 'sub', 'email']), ['roles', 'email', 'email_verified', 'nickname'], 'extra claims after, registered and repeated ones dropped')
+  t.same(releasedClaimNames(registry, `email ${'x'.repeat(600)}`), ['email', 'email_verified'], 'a long scope string (not kept) answers the same')
+  for (let i = 0; i < 600; i++) releasedClaimNames(registry, `s${i} phone`)
+  t.same(releasedClaimNames(registry, 'phone'), ['phone_number', 'phone_number_verified'], 'right after the map was dropped and refilled')
+  // The same selection as filterClaims, without `sub`.
+  const claims = { sub: 'u', email: 'u@example.com', name: 'U', roles: ['admin'], phone_number: '1' }
+  const expected = filterClaims(claims, new Set(['roles', 'email', 'profile']), registry, ['phone_number'])
+  delete expected.sub
+  const picked: Record<string, unknown> = {}
+  for (const name of releasedClaimNames(registry, 'roles email profile', ['phone_number'])) {
+    const value = (claims as Record<string, unknown>)[name]
+    if (value !== undefined) picked[name] = value
+  }
+  t.strictSame(picked, expected)
+  t.same(Object.keys(picked), Object.keys(expected), 'in the same order')
+})

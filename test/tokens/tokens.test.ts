@@ -34,3 +34,17 @@ t.test('scopeSet splits on spaces and drops empties and duplicates', async (t) =
   t.same([...scopeSet(undefined)], [])
   t.same([...scopeSet('')], [])
 })
+
+t.test('scopeValues: the distinct values of a scope string, one shared set per string (issue 32)', async (t) => {
+  const { scopeValues } = await import('../../lib/tokens/issue.js')
+  t.same([...scopeValues(' openid  profile openid ')], ['openid', 'profile'], 'as scopeSet: empty values and repeats dropped')
+  t.equal(scopeValues('openid email'), scopeValues('openid email'), 'the same string, the same set')
+  const long = `openid ${'x'.repeat(600)}`
+  t.not(scopeValues(long), scopeValues(long), 'a long string is not kept')
+  t.same([...scopeValues(long)], ['openid', 'x'.repeat(600)])
+  // More distinct strings than the map holds: it is dropped and refilled, answers stay right.
+  const wrong = Array.from({ length: 600 }, (_, i) => i).filter((i) => !scopeValues(`s${i} openid`).has(`s${i}`))
+  t.same(wrong, [])
+  t.same([...scopeValues('s1 openid')], ['s1', 'openid'])
+  t.same([...scopeValues('')], [])
+})

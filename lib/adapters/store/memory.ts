@@ -87,7 +87,8 @@ class ExpiringMap<V extends Expiring> {
   }
 }
 
-interface CodeEntry extends Expiring { record: AuthorizationCodeRecord, consumed: boolean }
+/** A code until its use; after it, only the tombstone of its grant (a replay revokes what it issued). */
+interface CodeEntry extends Expiring { record: AuthorizationCodeRecord | undefined, grantId: string }
 interface RefreshEntry extends Expiring { record: RefreshTokenRecord, consumed: boolean }
 interface CounterEntry extends Expiring { count: number }
 /** A device authorization and its polling state (RFC 8628 §3.5). */
@@ -237,7 +238,7 @@ export class MemoryStore implements Store {
   // codes --------------------------------------------------------------------------------------
 
   async saveCode (codeHash: string, record: AuthorizationCodeRecord): Promise<void> {
-    this.#codes.set(codeHash, { record: { ...record }, consumed: false, expiresAt: record.expiresAt })
+    this.#codes.set(codeHash, { record: { ...record }, grantId: record.grantId, expiresAt: record.expiresAt })
   }
 
   async saveCodeOnce (codeHash: string, record: AuthorizationCodeRecord, usedKey: string, usedUntil: EpochSeconds): Promise<boolean> {
@@ -249,10 +250,13 @@ export class MemoryStore implements Store {
   async consumeCode (codeHash: string): Promise<CodeConsumeResult> {
     const entry = this.#codes.get(codeHash)
     if (entry === undefined) return { status: 'not_found' }
-    if (entry.consumed) return { status: 'already_consumed', grantId: entry.record.grantId }
-    entry.consumed = true
-    const grant = this.#grants.get(entry.record.grantId)
-    return { status: 'consumed', record: { ...entry.record }, grant: grant === undefined ? null : { ...grant } }
+    const record = entry.record
+    if (record === undefined) return { status: 'already_consumed', grantId: entry.grantId }
+    // The store lets go of the record as it hands it over (a tombstone keeps the grant id): the
+    // caller gets the store's own copy, and no copy is made per redemption.
+    entry.record = undefined
+    const grant = this.#grants.get(entry.grantId)
+    return { status: 'consumed', record, grant: grant === undefined ? null : { ...grant } }
   }
 
   // refresh tokens -----------------------------------------------------------------------------
@@ -610,7 +614,11 @@ export class MemoryStore implements Store {
   }
 
   async getCounters (keys: readonly string[]): Promise<Array<{ count: number, resetAt: EpochSeconds } | undefined>> {
-    return await Promise.all(keys.map(async (key) => await this.getCounter(key)))
+    // Read in one synchronous pass: no promise per key on every client authentication.
+    return keys.map((key) => {
+      const entry = this.#counters.get(key)
+      return entry === undefined ? undefined : { count: entry.count, resetAt: entry.expiresAt }
+    })
   }
 
   async getClientWithCounters (clientId: string, keys: readonly string[]): Promise<{ client: ClientRecord | undefined, counters: Array<{ count: number, resetAt: EpochSeconds } | undefined> }> {
