@@ -29,7 +29,7 @@ import type { PasskeyStore, StoredPasskey } from '../../contracts/passkeys.js'
 import { grantActivity } from './grant-activity.js'
 import { loadMigrations, migrateSchema, type PostgresMigration } from './postgres-migrate.js'
 import { connectionLost, createPool, type PostgresPool } from './postgres-pool.js'
-import { expiringTables, quoteIdentifier, statements, sweepStatement, type StatementName } from './postgres-sql.js'
+import { counterStatements, expiringTables, maxCounterKeys, quoteIdentifier, statements, sweepStatement, type StatementName } from './postgres-sql.js'
 
 export type { PostgresMigration } from './postgres-migrate.js'
 export type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
@@ -116,6 +116,8 @@ const maxSweepRounds = 10
 export class PostgresStore implements Store {
   readonly #schema: string
   readonly #sql: ReturnType<typeof statements>
+  /** `counterStatements` by key count, built on first use (at most `maxCounterKeys` entries). */
+  readonly #counterSql = new Map<number, ReturnType<typeof counterStatements>>()
   readonly #sweeps: string[]
   /** Prepared-statement names are per connection: the schema's hash keeps two stores apart. */
   readonly #namePrefix: string
@@ -539,16 +541,31 @@ export class PostgresStore implements Store {
 
   /** One statement for every key, in the order of `keys`. */
   async getCounters (keys: readonly string[]): Promise<Array<{ count: number, resetAt: EpochSeconds } | undefined>> {
-    const rows = await this.#query('getCounters', [keys])
-    return rows.map(counterOf)
+    if (keys.length > maxCounterKeys) return (await this.#query('getCounters', [keys])).map(counterOf)
+    if (keys.length === 0) return []
+    const { rows } = await this.#execute(`getCounters${keys.length}`, this.#counters(keys.length).getCounters, [...keys])
+    return countersAt(rows, keys.length)
   }
 
   async getClientWithCounters (clientId: string, keys: readonly string[]): Promise<{ client: ClientRecord | undefined, counters: Array<{ count: number, resetAt: EpochSeconds } | undefined> }> {
-    const rows = await this.#query('getClientWithCounters', [keys, clientId])
-    return {
-      client: (rows[0]?.client ?? undefined) as ClientRecord | undefined,
-      counters: rows.map(counterOf),
+    if (keys.length > maxCounterKeys) {
+      const rows = await this.#query('getClientWithCounters', [keys, clientId])
+      return { client: (rows[0]?.client ?? undefined) as ClientRecord | undefined, counters: rows.map(counterOf) }
     }
+    if (keys.length === 0) return { client: await this.getClient(clientId), counters: [] }
+    const { rows } = await this.#execute(`getClientWithCounters${keys.length}`, this.#counters(keys.length).getClientWithCounters, [clientId, ...keys])
+    // The client's row is the one at position 0, present when the client exists.
+    const client = rows.find((row) => row.position === 0)?.client as ClientRecord | undefined
+    return { client, counters: countersAt(rows, keys.length) }
+  }
+
+  #counters (count: number): ReturnType<typeof counterStatements> {
+    let texts = this.#counterSql.get(count)
+    if (texts === undefined) {
+      texts = counterStatements(quoteIdentifier(this.#schema), count)
+      this.#counterSql.set(count, texts)
+    }
+    return texts
   }
 
   async resetCounter (key: string): Promise<void> {
@@ -661,6 +678,16 @@ function sessionOf (row: Row): SessionRecord {
 /** A counter row (count, reset_at; count NULL: none on record) as the contract's counter. */
 function counterOf (row: Row): { count: number, resetAt: EpochSeconds } | undefined {
   return row.count === null || row.count === undefined ? undefined : { count: Number(row.count), resetAt: Number(row.reset_at) }
+}
+
+/** The live counters of `counterStatements` (rows by 1-based `position`) in the order of the keys. */
+function countersAt (rows: Row[], count: number): Array<{ count: number, resetAt: EpochSeconds } | undefined> {
+  const counters = new Array<{ count: number, resetAt: EpochSeconds } | undefined>(count).fill(undefined)
+  for (const row of rows) {
+    const position = row.position as number
+    if (position > 0) counters[position - 1] = { count: Number(row.count), resetAt: Number(row.reset_at) }
+  }
+  return counters
 }
 
 function consumeResult<T> (row: Row | undefined): ConsumeResult<T> {

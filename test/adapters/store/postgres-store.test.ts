@@ -77,6 +77,39 @@ if (pool !== undefined && peerPool !== undefined) {
     t.ok(await store.getClient('kept'), 'clients stay')
   })
 
+  t.test('counters: one statement per key count keeps one plan; many keys, no keys and repeated keys answer as getCounter', async (t) => {
+    const factory = await postgresStoreFactory(t, pool, peerPool)
+    const { store: anyStore, cleanup } = await factory()
+    t.teardown(cleanup)
+    const store = anyStore as PostgresStore
+    await store.saveClient(client('rp'))
+    const live = await store.incrementCounter('live', 600)
+    const counter = { count: 1, resetAt: live.resetAt }
+    t.same(await store.getCounters([]), [], 'no keys: no counters')
+    t.same(await store.getClientWithCounters('rp', []), { client: client('rp'), counters: [] }, 'no keys: the client alone')
+    t.same(await store.getCounters(['live', 'none', 'live']), [counter, undefined, counter], 'a key given twice answers twice')
+    const many = Array.from({ length: 20 }, (_, index) => index % 7 === 0 ? 'live' : `none${index}`)
+    const expected = many.map((key) => key === 'live' ? counter : undefined)
+    t.same(await store.getCounters(many), expected, 'more keys than the per-count statements take: the array statement')
+    t.same(await store.getClientWithCounters('rp', many), { client: client('rp'), counters: expected })
+    t.same(await store.getClientWithCounters('nobody', many), { client: undefined, counters: expected })
+    // With a counters table of some size, analyzed (a server that has seen failures), the
+    // array form was planned again at every call. A host pool of one connection, so the plan
+    // statistics below are this connection's.
+    await pool.query(`INSERT INTO "${factory.schema}".counters (key, count, expires_at)
+      SELECT 'other' || g, 1, now() + interval '1 hour' FROM generate_series(1, 2000) g`)
+    await pool.query(`ANALYZE "${factory.schema}".counters`)
+    const single = await requirePostgres(t, { max: 1 })
+    if (single === undefined) return
+    const one = new PostgresStore({ pool: single, schema: factory.schema, sweepIntervalMs: 0 })
+    t.teardown(() => one.close())
+    for (let i = 0; i < 12; i++) await one.getClientWithCounters('rp', ['live', `none${i}`])
+    const { rows } = await single.query<{ generic: number, custom: number }>(
+      'SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name LIKE \'%getClientWithCounters2\'')
+    t.ok(rows.length === 1 && rows[0]!.generic >= 7 && rows[0]!.custom <= 5,
+      `PostgreSQL settles on the generic plan after its first custom ones, instead of planning each call (${JSON.stringify(rows)})`)
+  })
+
   t.test('a statement that waits past statementTimeoutMs throws StoreUnavailableError; then the store works', async (t) => {
     // A host pool with statement_timeout set, as PostgresStoreOptions asks.
     const timedPool = await requirePostgres(t, { statement_timeout: 300 })
