@@ -28,7 +28,7 @@ import type {
 import type { PasskeyStore, StoredPasskey } from '../../contracts/passkeys.js'
 import { grantActivity } from './grant-activity.js'
 import { loadMigrations, migrateSchema, type PostgresMigration } from './postgres-migrate.js'
-import { connectionLost, createPool, type PostgresPool } from './postgres-pool.js'
+import { connectionLost, createPool, type PostgresPool, type PostgresPoolClient } from './postgres-pool.js'
 import { counterStatements, expiringTables, maxCounterKeys, quoteIdentifier, statements, sweepStatement, type StatementName } from './postgres-sql.js'
 
 export type { PostgresMigration } from './postgres-migrate.js'
@@ -602,46 +602,73 @@ export class PostgresStore implements Store {
    * network keeps TCP's order.
    */
   async #execute (name: string, text: string, values: unknown[]): Promise<{ rows: Row[], rowCount: number }> {
-    let timer: NodeJS.Timeout | undefined
-    let expired = false
-    let inFlight: ((reason: Error) => void) | undefined
-    const timedOut = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        expired = true
+    let pool: PostgresPool
+    if (this.#pool instanceof Promise) {
+      // Once per store at most: its own pool, waiting for `pg` to load (the bound starts after).
+      try {
+        pool = await this.#resolvePool()
+      } catch (error) {
+        throw new StoreUnavailableError(`postgres store: ${name} failed`, { cause: error })
+      }
+    } else {
+      pool = this.#pool
+    }
+    // One promise, one timer and a few closures per statement (issue 27: this plumbing cost about
+    // 10 µs per statement as a race of two promises with a once() wrapper).
+    return await new Promise((resolve, reject) => {
+      /** The connection while its statement is in flight; taken (undefined) by whoever releases it. */
+      let held: PostgresPoolClient | undefined
+      let settled = false
+      const timer = setTimeout(() => {
+        settled = true
         const error = new StoreUnavailableError(`postgres store: ${name} did not complete within ${this.#timeoutMs} ms`)
-        inFlight?.(error)
+        // Closing the connection is the only way to make sure a stuck statement never runs late.
+        const client = held
+        held = undefined
+        client?.release(error)
         reject(error)
       }, this.#timeoutMs)
-    })
-    const work = (async () => {
-      const pool = await this.#resolvePool()
-      const client = await pool.connect()
-      const release = once((error?: Error) => { client.release(error) })
-      if (expired) {
-        release()
-        throw new StoreUnavailableError(`postgres store: ${name} timed out waiting for a connection`)
+      const fail = (error: unknown): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        reject(new StoreUnavailableError(`postgres store: ${name} failed`, { cause: error }))
       }
-      // Closing the connection is the only way to make sure a stuck statement never runs late.
-      inFlight = (reason) => { release(reason) }
+      let connecting: Promise<PostgresPoolClient>
       try {
-        const result = await client.query({ name: this.#namePrefix + name, text, values })
-        release()
-        return { rows: result.rows, rowCount: result.rowCount ?? 0 }
+        connecting = pool.connect()
       } catch (error) {
-        release(connectionLost(error) ? error as Error : undefined)
-        throw error
+        connecting = Promise.reject(error)
       }
-    })()
-    // The bound may win the race; the work's own failure is then already reported.
-    work.catch(() => {})
-    try {
-      return await Promise.race([work, timedOut])
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error
-      throw new StoreUnavailableError(`postgres store: ${name} failed`, { cause: error })
-    } finally {
-      clearTimeout(timer)
-    }
+      connecting.then((client) => {
+        // Past the bound while waiting for a connection: hand it back unused.
+        if (settled) {
+          client.release()
+          return
+        }
+        held = client
+        let answer: ReturnType<PostgresPoolClient['query']>
+        try {
+          answer = client.query({ name: this.#namePrefix + name, text, values })
+        } catch (error) {
+          answer = Promise.reject(error)
+        }
+        answer.then((result) => {
+          if (held === undefined) return
+          held = undefined
+          client.release()
+          settled = true
+          clearTimeout(timer)
+          resolve({ rows: result.rows, rowCount: result.rowCount ?? 0 })
+        }, (error: unknown) => {
+          if (held !== undefined) {
+            held = undefined
+            client.release(connectionLost(error) ? error as Error : undefined)
+          }
+          fail(error)
+        })
+      }, fail)
+    })
   }
 
   #sweepInBackground (): void {
@@ -649,15 +676,6 @@ export class PostgresStore implements Store {
     this.#sweeping = this.sweep()
       .catch((error: unknown) => { this.#onError(error as Error) })
       .finally(() => { this.#sweeping = undefined })
-  }
-}
-
-function once<A extends unknown[]> (fn: (...args: A) => void): (...args: A) => void {
-  let done = false
-  return (...args) => {
-    if (done) return
-    done = true
-    fn(...args)
   }
 }
 

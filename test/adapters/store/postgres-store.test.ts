@@ -8,7 +8,7 @@ import t from 'tap'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import { PostgresStore } from '../../../lib/adapters/store/postgres.js'
+import { PostgresStore, type PostgresPool, type PostgresPoolClient } from '../../../lib/adapters/store/postgres.js'
 import { oidcProvider } from '../../../lib/index.js'
 import { StoreUnavailableError } from '../../../lib/contracts/errors.js'
 import { nowSeconds, randomToken, sha256 } from '../../../lib/tokens/crypto.js'
@@ -144,6 +144,39 @@ if (pool !== undefined && peerPool !== undefined) {
       'register awaits the store\'s init(): a schema that cannot be migrated stops the start')
   })
 }
+
+t.test('the operation bound without a database: a late connection is handed back unused, an in-flight one closed, a throwing pool reported', async (t) => {
+  const released: Array<Error | boolean | undefined> = []
+  const fakeClient = (query: () => Promise<{ rows: [], rowCount: number }>): PostgresPoolClient => ({
+    query: query as PostgresPoolClient['query'],
+    release: (error?: Error | boolean) => { released.push(error) },
+  })
+  const fakePool = (connect: () => Promise<PostgresPoolClient>): PostgresPool => ({ connect, end: async () => {} })
+  const after = async <T>(ms: number, value: T): Promise<T> => await new Promise((resolve) => setTimeout(() => { resolve(value) }, ms))
+
+  const late = new PostgresStore({ pool: fakePool(async () => await after(150, fakeClient(async () => ({ rows: [], rowCount: 0 })))), operationTimeoutMs: 50, sweepIntervalMs: 0 })
+  await t.rejects(late.ping(), StoreUnavailableError, 'no connection within the bound')
+  await after(200, undefined)
+  t.same(released, [undefined], 'the connection that came late goes back to the pool, unused')
+
+  released.length = 0
+  const stuck = new PostgresStore({ pool: fakePool(async () => fakeClient(async () => await after(150, { rows: [], rowCount: 0 }))), operationTimeoutMs: 50, sweepIntervalMs: 0 })
+  await t.rejects(stuck.ping(), StoreUnavailableError, 'a statement past the bound')
+  await after(200, undefined)
+  t.equal(released.length, 1, 'released once, although its answer came later')
+  t.type(released[0], StoreUnavailableError, 'closed (released with the error), so the statement cannot run late')
+
+  released.length = 0
+  const throwing = new PostgresStore({ pool: fakePool(async () => fakeClient(() => { throw new TypeError('bad query') })), sweepIntervalMs: 0 })
+  const error = await throwing.ping().catch((error: unknown) => error)
+  t.type(error, StoreUnavailableError, 'a client that throws at once')
+  t.type((error as Error).cause, TypeError, 'with the cause')
+  t.equal(released.length, 1)
+  t.type(released[0], TypeError, 'the connection is closed: an error that is not the server\'s answer leaves it in doubt')
+
+  const broken = new PostgresStore({ pool: fakePool(() => { throw new Error('pool ended') }), sweepIntervalMs: 0 })
+  await t.rejects(broken.ping(), StoreUnavailableError, 'a pool that throws at once')
+})
 
 t.test('pg is loaded only when used: no module of lib/ imports it eagerly', async (t) => {
   const files = await listTs(fromRoot('lib'))
