@@ -6,6 +6,7 @@
  *   npx tsx bench/profile-one.ts sso-code-flow            # memory store, RS256
  *   REDIS_URL=redis://127.0.0.1:6379 npx tsx bench/profile-one.ts userinfo redis
  *   BENCH_ALG=ES256 npx tsx bench/profile-one.ts client_credentials
+ *   npx tsx bench/profile-one.ts sso-code-flow postgres   # DATABASE_URL's PostgreSQL, a schema of the run's own
  *
  * Scenarios: client_credentials, sso-code-flow, introspection, userinfo, refresh, discovery,
  * jwks, login-flow. The profile stays in reports/cpu-prof/ (or BENCH_CPU_PROF when it names a folder).
@@ -17,6 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { cpuProfileFolder } from './lib/child.js'
 import { startExample } from './lib/example.js'
+import { benchDatabaseUrl, benchPostgres } from './lib/postgres.js'
 import {
   clientCredentialsScenario,
   introspectionScenario,
@@ -57,20 +59,35 @@ async function main (): Promise<void> {
   const started = Date.now()
   const keysDir = await mkdtemp(join(tmpdir(), 'bench-keys-'))
   const alg = process.env.BENCH_ALG
-  const env: Record<string, string> = { KEYS_DIR: keysDir, SECRET_KEY: randomBytes(32).toString('base64url'), STORE: store === 'redis' ? 'redis' : 'memory' }
+  const storeName = store === 'redis' || store === 'postgres' ? store : 'memory'
+  const env: Record<string, string> = { KEYS_DIR: keysDir, SECRET_KEY: randomBytes(32).toString('base64url'), STORE: storeName }
   if (store !== 'redis') env.REDIS_URL = ''
   if (alg !== undefined) env.ACCESS_TOKEN_ALG = alg
+  // PostgreSQL as the bench runs it (a schema of the run's own, the backends' CPU counted beside
+  // the provider's), without its statement-counting relay.
+  const postgres = storeName === 'postgres' ? await benchPostgres(`profile_${process.pid}`) : undefined
+  if (postgres !== undefined && !('schema' in postgres)) throw new Error(postgres.reason)
+  if (postgres !== undefined) {
+    const url = new URL(benchDatabaseUrl)
+    url.searchParams.set('application_name', postgres.applicationName)
+    Object.assign(env, { DATABASE_URL: url.href, DATABASE_SCHEMA: postgres.schema })
+  }
   let results: ScenarioResult[]
   const server = await startExample(env).catch(async (error: unknown) => {
     await rm(keysDir, { recursive: true, force: true })
+    await postgres?.drop()
     throw error
   })
   try {
-    const target = await prepareTarget(server, store === 'redis' ? 'redis' : 'memory', server.cpuMs, alg === undefined ? {} : { alg })
+    const cpuMs = postgres === undefined
+      ? server.cpuMs
+      : async () => ({ provider: await server.cpuMs(), 'postgres-backends': await postgres.backendsCpuMs() })
+    const target = await prepareTarget(server, storeName, cpuMs, alg === undefined ? {} : { alg })
     results = await run(target)
   } finally {
     await server.close()
     await rm(keysDir, { recursive: true, force: true })
+    await postgres?.drop()
   }
   for (const result of results) console.log(JSON.stringify(result))
   const files: string[] = []

@@ -286,6 +286,8 @@ export function statements (s: string) {
       RETURNING count, ceil(extract(epoch FROM expires_at))::float8 AS reset_at`,
     getCounter: `SELECT count, ceil(extract(epoch FROM expires_at))::float8 AS reset_at FROM ${s}.counters
       WHERE key = $1 AND expires_at > now()`,
+    // More keys than `counterStatements` takes: one array parameter. Its plan depends on the
+    // array's length, so PostgreSQL plans it at each execution (see `counterStatements`).
     getCounters: `SELECT c.count, ceil(extract(epoch FROM c.expires_at))::float8 AS reset_at
       FROM unnest($1::text[]) WITH ORDINALITY AS k (key, position)
       LEFT JOIN ${s}.counters c ON c.key = k.key AND c.expires_at > now()
@@ -297,6 +299,38 @@ export function statements (s: string) {
       LEFT JOIN ${s}.counters c ON c.key = k.key AND c.expires_at > now()
       ORDER BY k.position`,
     resetCounter: `DELETE FROM ${s}.counters WHERE key = $1`,
+  }
+}
+
+/** Key counts up to this get statements of their own (`counterStatements`); more use one array. */
+export const maxCounterKeys = 16
+
+/**
+ * getCounters and getClientWithCounters for exactly `count` keys (1 to `maxCounterKeys`), one
+ * parameter per key: a VALUES list has as many rows in the generic plan as in a custom one, so
+ * PostgreSQL keeps one cheap plan per connection (an index lookup per key). The array form's
+ * `unnest` is guessed at 10 rows in the generic plan: PostgreSQL then re-plans at every
+ * execution, or keeps a hash join that reads the whole counters table (issue 27: 2-3 x the
+ * backend CPU of a primary-key read, measured in bench/pg-statement-cost.ts).
+ *
+ * Rows carry `position` (1-based, the key's place in `keys`); only live counters come back.
+ * getClientWithCounters answers the client, when it exists, in one more row at position 0.
+ */
+export function counterStatements (s: string, count: number): { getCounters: string, getClientWithCounters: string } {
+  const counters = (first: number): string => {
+    const keys = Array.from({ length: count }, (_, index) => `(${index + 1}, $${index + first}::text)`).join(', ')
+    return `SELECT k.position, NULL::jsonb AS client, c.count, ceil(extract(epoch FROM c.expires_at))::float8 AS reset_at
+      FROM (VALUES ${keys}) AS k (position, key)
+      JOIN ${s}.counters c ON c.key = k.key AND c.expires_at > now()`
+  }
+  return {
+    // Parameters: the keys.
+    getCounters: counters(1),
+    // Parameters: the client id, then the keys.
+    getClientWithCounters: `SELECT 0 AS position, record AS client, NULL::int AS count, NULL::float8 AS reset_at
+      FROM ${s}.clients WHERE client_id = $1
+      UNION ALL
+      ${counters(2)}`,
   }
 }
 

@@ -28,8 +28,8 @@ import type {
 import type { PasskeyStore, StoredPasskey } from '../../contracts/passkeys.js'
 import { grantActivity } from './grant-activity.js'
 import { loadMigrations, migrateSchema, type PostgresMigration } from './postgres-migrate.js'
-import { connectionLost, createPool, type PostgresPool } from './postgres-pool.js'
-import { expiringTables, quoteIdentifier, statements, sweepStatement, type StatementName } from './postgres-sql.js'
+import { connectionLost, createPool, type PostgresPool, type PostgresPoolClient } from './postgres-pool.js'
+import { counterStatements, expiringTables, maxCounterKeys, quoteIdentifier, statements, sweepStatement, type StatementName } from './postgres-sql.js'
 
 export type { PostgresMigration } from './postgres-migrate.js'
 export type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
@@ -116,6 +116,8 @@ const maxSweepRounds = 10
 export class PostgresStore implements Store {
   readonly #schema: string
   readonly #sql: ReturnType<typeof statements>
+  /** `counterStatements` by key count, built on first use (at most `maxCounterKeys` entries). */
+  readonly #counterSql = new Map<number, ReturnType<typeof counterStatements>>()
   readonly #sweeps: string[]
   /** Prepared-statement names are per connection: the schema's hash keeps two stores apart. */
   readonly #namePrefix: string
@@ -539,16 +541,31 @@ export class PostgresStore implements Store {
 
   /** One statement for every key, in the order of `keys`. */
   async getCounters (keys: readonly string[]): Promise<Array<{ count: number, resetAt: EpochSeconds } | undefined>> {
-    const rows = await this.#query('getCounters', [keys])
-    return rows.map(counterOf)
+    if (keys.length > maxCounterKeys) return (await this.#query('getCounters', [keys])).map(counterOf)
+    if (keys.length === 0) return []
+    const { rows } = await this.#execute(`getCounters${keys.length}`, this.#counters(keys.length).getCounters, [...keys])
+    return countersAt(rows, keys.length)
   }
 
   async getClientWithCounters (clientId: string, keys: readonly string[]): Promise<{ client: ClientRecord | undefined, counters: Array<{ count: number, resetAt: EpochSeconds } | undefined> }> {
-    const rows = await this.#query('getClientWithCounters', [keys, clientId])
-    return {
-      client: (rows[0]?.client ?? undefined) as ClientRecord | undefined,
-      counters: rows.map(counterOf),
+    if (keys.length > maxCounterKeys) {
+      const rows = await this.#query('getClientWithCounters', [keys, clientId])
+      return { client: (rows[0]?.client ?? undefined) as ClientRecord | undefined, counters: rows.map(counterOf) }
     }
+    if (keys.length === 0) return { client: await this.getClient(clientId), counters: [] }
+    const { rows } = await this.#execute(`getClientWithCounters${keys.length}`, this.#counters(keys.length).getClientWithCounters, [clientId, ...keys])
+    // The client's row is the one at position 0, present when the client exists.
+    const client = rows.find((row) => row.position === 0)?.client as ClientRecord | undefined
+    return { client, counters: countersAt(rows, keys.length) }
+  }
+
+  #counters (count: number): ReturnType<typeof counterStatements> {
+    let texts = this.#counterSql.get(count)
+    if (texts === undefined) {
+      texts = counterStatements(quoteIdentifier(this.#schema), count)
+      this.#counterSql.set(count, texts)
+    }
+    return texts
   }
 
   async resetCounter (key: string): Promise<void> {
@@ -585,46 +602,73 @@ export class PostgresStore implements Store {
    * network keeps TCP's order.
    */
   async #execute (name: string, text: string, values: unknown[]): Promise<{ rows: Row[], rowCount: number }> {
-    let timer: NodeJS.Timeout | undefined
-    let expired = false
-    let inFlight: ((reason: Error) => void) | undefined
-    const timedOut = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        expired = true
+    let pool: PostgresPool
+    if (this.#pool instanceof Promise) {
+      // Once per store at most: its own pool, waiting for `pg` to load (the bound starts after).
+      try {
+        pool = await this.#resolvePool()
+      } catch (error) {
+        throw new StoreUnavailableError(`postgres store: ${name} failed`, { cause: error })
+      }
+    } else {
+      pool = this.#pool
+    }
+    // One promise, one timer and a few closures per statement (issue 27: this plumbing cost about
+    // 10 µs per statement as a race of two promises with a once() wrapper).
+    return await new Promise((resolve, reject) => {
+      /** The connection while its statement is in flight; taken (undefined) by whoever releases it. */
+      let held: PostgresPoolClient | undefined
+      let settled = false
+      const timer = setTimeout(() => {
+        settled = true
         const error = new StoreUnavailableError(`postgres store: ${name} did not complete within ${this.#timeoutMs} ms`)
-        inFlight?.(error)
+        // Closing the connection is the only way to make sure a stuck statement never runs late.
+        const client = held
+        held = undefined
+        client?.release(error)
         reject(error)
       }, this.#timeoutMs)
-    })
-    const work = (async () => {
-      const pool = await this.#resolvePool()
-      const client = await pool.connect()
-      const release = once((error?: Error) => { client.release(error) })
-      if (expired) {
-        release()
-        throw new StoreUnavailableError(`postgres store: ${name} timed out waiting for a connection`)
+      const fail = (error: unknown): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        reject(new StoreUnavailableError(`postgres store: ${name} failed`, { cause: error }))
       }
-      // Closing the connection is the only way to make sure a stuck statement never runs late.
-      inFlight = (reason) => { release(reason) }
+      let connecting: Promise<PostgresPoolClient>
       try {
-        const result = await client.query({ name: this.#namePrefix + name, text, values })
-        release()
-        return { rows: result.rows, rowCount: result.rowCount ?? 0 }
+        connecting = pool.connect()
       } catch (error) {
-        release(connectionLost(error) ? error as Error : undefined)
-        throw error
+        connecting = Promise.reject(error)
       }
-    })()
-    // The bound may win the race; the work's own failure is then already reported.
-    work.catch(() => {})
-    try {
-      return await Promise.race([work, timedOut])
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error
-      throw new StoreUnavailableError(`postgres store: ${name} failed`, { cause: error })
-    } finally {
-      clearTimeout(timer)
-    }
+      connecting.then((client) => {
+        // Past the bound while waiting for a connection: hand it back unused.
+        if (settled) {
+          client.release()
+          return
+        }
+        held = client
+        let answer: ReturnType<PostgresPoolClient['query']>
+        try {
+          answer = client.query({ name: this.#namePrefix + name, text, values })
+        } catch (error) {
+          answer = Promise.reject(error)
+        }
+        answer.then((result) => {
+          if (held === undefined) return
+          held = undefined
+          client.release()
+          settled = true
+          clearTimeout(timer)
+          resolve({ rows: result.rows, rowCount: result.rowCount ?? 0 })
+        }, (error: unknown) => {
+          if (held !== undefined) {
+            held = undefined
+            client.release(connectionLost(error) ? error as Error : undefined)
+          }
+          fail(error)
+        })
+      }, fail)
+    })
   }
 
   #sweepInBackground (): void {
@@ -632,15 +676,6 @@ export class PostgresStore implements Store {
     this.#sweeping = this.sweep()
       .catch((error: unknown) => { this.#onError(error as Error) })
       .finally(() => { this.#sweeping = undefined })
-  }
-}
-
-function once<A extends unknown[]> (fn: (...args: A) => void): (...args: A) => void {
-  let done = false
-  return (...args) => {
-    if (done) return
-    done = true
-    fn(...args)
   }
 }
 
@@ -661,6 +696,16 @@ function sessionOf (row: Row): SessionRecord {
 /** A counter row (count, reset_at; count NULL: none on record) as the contract's counter. */
 function counterOf (row: Row): { count: number, resetAt: EpochSeconds } | undefined {
   return row.count === null || row.count === undefined ? undefined : { count: Number(row.count), resetAt: Number(row.reset_at) }
+}
+
+/** The live counters of `counterStatements` (rows by 1-based `position`) in the order of the keys. */
+function countersAt (rows: Row[], count: number): Array<{ count: number, resetAt: EpochSeconds } | undefined> {
+  const counters = new Array<{ count: number, resetAt: EpochSeconds } | undefined>(count).fill(undefined)
+  for (const row of rows) {
+    const position = row.position as number
+    if (position > 0) counters[position - 1] = { count: Number(row.count), resetAt: Number(row.reset_at) }
+  }
+  return counters
 }
 
 function consumeResult<T> (row: Row | undefined): ConsumeResult<T> {

@@ -8,7 +8,7 @@ import t from 'tap'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import { PostgresStore } from '../../../lib/adapters/store/postgres.js'
+import { PostgresStore, type PostgresPool, type PostgresPoolClient } from '../../../lib/adapters/store/postgres.js'
 import { oidcProvider } from '../../../lib/index.js'
 import { StoreUnavailableError } from '../../../lib/contracts/errors.js'
 import { nowSeconds, randomToken, sha256 } from '../../../lib/tokens/crypto.js'
@@ -77,6 +77,39 @@ if (pool !== undefined && peerPool !== undefined) {
     t.ok(await store.getClient('kept'), 'clients stay')
   })
 
+  t.test('counters: one statement per key count keeps one plan; many keys, no keys and repeated keys answer as getCounter', async (t) => {
+    const factory = await postgresStoreFactory(t, pool, peerPool)
+    const { store: anyStore, cleanup } = await factory()
+    t.teardown(cleanup)
+    const store = anyStore as PostgresStore
+    await store.saveClient(client('rp'))
+    const live = await store.incrementCounter('live', 600)
+    const counter = { count: 1, resetAt: live.resetAt }
+    t.same(await store.getCounters([]), [], 'no keys: no counters')
+    t.same(await store.getClientWithCounters('rp', []), { client: client('rp'), counters: [] }, 'no keys: the client alone')
+    t.same(await store.getCounters(['live', 'none', 'live']), [counter, undefined, counter], 'a key given twice answers twice')
+    const many = Array.from({ length: 20 }, (_, index) => index % 7 === 0 ? 'live' : `none${index}`)
+    const expected = many.map((key) => key === 'live' ? counter : undefined)
+    t.same(await store.getCounters(many), expected, 'more keys than the per-count statements take: the array statement')
+    t.same(await store.getClientWithCounters('rp', many), { client: client('rp'), counters: expected })
+    t.same(await store.getClientWithCounters('nobody', many), { client: undefined, counters: expected })
+    // With a counters table of some size, analyzed (a server that has seen failures), the
+    // array form was planned again at every call. A host pool of one connection, so the plan
+    // statistics below are this connection's.
+    await pool.query(`INSERT INTO "${factory.schema}".counters (key, count, expires_at)
+      SELECT 'other' || g, 1, now() + interval '1 hour' FROM generate_series(1, 2000) g`)
+    await pool.query(`ANALYZE "${factory.schema}".counters`)
+    const single = await requirePostgres(t, { max: 1 })
+    if (single === undefined) return
+    const one = new PostgresStore({ pool: single, schema: factory.schema, sweepIntervalMs: 0 })
+    t.teardown(() => one.close())
+    for (let i = 0; i < 12; i++) await one.getClientWithCounters('rp', ['live', `none${i}`])
+    const { rows } = await single.query<{ generic: number, custom: number }>(
+      'SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name LIKE \'%getClientWithCounters2\'')
+    t.ok(rows.length === 1 && rows[0]!.generic >= 7 && rows[0]!.custom <= 5,
+      `PostgreSQL settles on the generic plan after its first custom ones, instead of planning each call (${JSON.stringify(rows)})`)
+  })
+
   t.test('a statement that waits past statementTimeoutMs throws StoreUnavailableError; then the store works', async (t) => {
     // A host pool with statement_timeout set, as PostgresStoreOptions asks.
     const timedPool = await requirePostgres(t, { statement_timeout: 300 })
@@ -111,6 +144,39 @@ if (pool !== undefined && peerPool !== undefined) {
       'register awaits the store\'s init(): a schema that cannot be migrated stops the start')
   })
 }
+
+t.test('the operation bound without a database: a late connection is handed back unused, an in-flight one closed, a throwing pool reported', async (t) => {
+  const released: Array<Error | boolean | undefined> = []
+  const fakeClient = (query: () => Promise<{ rows: [], rowCount: number }>): PostgresPoolClient => ({
+    query: query as PostgresPoolClient['query'],
+    release: (error?: Error | boolean) => { released.push(error) },
+  })
+  const fakePool = (connect: () => Promise<PostgresPoolClient>): PostgresPool => ({ connect, end: async () => {} })
+  const after = async <T>(ms: number, value: T): Promise<T> => await new Promise((resolve) => setTimeout(() => { resolve(value) }, ms))
+
+  const late = new PostgresStore({ pool: fakePool(async () => await after(150, fakeClient(async () => ({ rows: [], rowCount: 0 })))), operationTimeoutMs: 50, sweepIntervalMs: 0 })
+  await t.rejects(late.ping(), StoreUnavailableError, 'no connection within the bound')
+  await after(200, undefined)
+  t.same(released, [undefined], 'the connection that came late goes back to the pool, unused')
+
+  released.length = 0
+  const stuck = new PostgresStore({ pool: fakePool(async () => fakeClient(async () => await after(150, { rows: [], rowCount: 0 }))), operationTimeoutMs: 50, sweepIntervalMs: 0 })
+  await t.rejects(stuck.ping(), StoreUnavailableError, 'a statement past the bound')
+  await after(200, undefined)
+  t.equal(released.length, 1, 'released once, although its answer came later')
+  t.type(released[0], StoreUnavailableError, 'closed (released with the error), so the statement cannot run late')
+
+  released.length = 0
+  const throwing = new PostgresStore({ pool: fakePool(async () => fakeClient(() => { throw new TypeError('bad query') })), sweepIntervalMs: 0 })
+  const error = await throwing.ping().catch((error: unknown) => error)
+  t.type(error, StoreUnavailableError, 'a client that throws at once')
+  t.type((error as Error).cause, TypeError, 'with the cause')
+  t.equal(released.length, 1)
+  t.type(released[0], TypeError, 'the connection is closed: an error that is not the server\'s answer leaves it in doubt')
+
+  const broken = new PostgresStore({ pool: fakePool(() => { throw new Error('pool ended') }), sweepIntervalMs: 0 })
+  await t.rejects(broken.ping(), StoreUnavailableError, 'a pool that throws at once')
+})
 
 t.test('pg is loaded only when used: no module of lib/ imports it eagerly', async (t) => {
   const files = await listTs(fromRoot('lib'))
