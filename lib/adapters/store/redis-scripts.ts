@@ -139,19 +139,33 @@ return { value, redis.call('SMEMBERS', KEYS[2]) }
 /**
  * Issue 32: sessionGet, then the user's grant to the client ARGV[2] (as grantByPair; ARGV[1]
  * is the key prefix): { session, clients, grant } (grant '' when none), or { session, clients }
- * when an id needs escaping (the caller reads the grant itself). Undeclared keys: a single
- * Redis only.
+ * when an id needs escaping (the caller reads the grant itself), or false. Undeclared keys: a
+ * single Redis only. Shared by the two scripts below (KEYS[1], KEYS[2]: session, its client set).
  */
-const sessionWithGrant = `
-local value = redis.call('GET', KEYS[1])
-if not value then return false end
-local clients = redis.call('SMEMBERS', KEYS[2])
-local accountId = cjson.decode(value).accountId
-if type(accountId) ~= 'string' or string.find(accountId, '[%%{}:]') or string.find(ARGV[2], '[%%{}:]') then return { value, clients } end
-local id = redis.call('GET', ARGV[1] .. 'grant-pair:{' .. accountId .. ':' .. ARGV[2] .. '}')
-if not id then return { value, clients, '' } end
-if string.find(id, '[%%{}:]') then return { value, clients } end
-return { value, clients, redis.call('GET', ARGV[1] .. 'grant:{' .. id .. '}') or '' }
+const readSessionWithGrant = `
+local function sessionWithGrant ()
+  local value = redis.call('GET', KEYS[1])
+  if not value then return false end
+  local clients = redis.call('SMEMBERS', KEYS[2])
+  local accountId = cjson.decode(value).accountId
+  if type(accountId) ~= 'string' or string.find(accountId, '[%%{}:]') or string.find(ARGV[2], '[%%{}:]') then return { value, clients } end
+  local id = redis.call('GET', ARGV[1] .. 'grant-pair:{' .. accountId .. ':' .. ARGV[2] .. '}')
+  if not id then return { value, clients, '' } end
+  if string.find(id, '[%%{}:]') then return { value, clients } end
+  return { value, clients, redis.call('GET', ARGV[1] .. 'grant:{' .. id .. '}') or '' }
+end
+`
+
+const sessionWithGrant = `${readSessionWithGrant}
+return sessionWithGrant()
+`
+
+/**
+ * Issue 32: the client KEYS[3] (its JSON, or false) and sessionWithGrant's reply, in one
+ * command: an SSO authorization reads the three. Another slot: a single Redis only.
+ */
+const clientWithSession = `${readSessionWithGrant}
+return { redis.call('GET', KEYS[3]) or false, sessionWithGrant() }
 `
 
 /** Deletes the key only while it still holds ARGV[1] (a pair index may point to a newer grant). */
@@ -435,9 +449,13 @@ export const scripts = {
   oidcTokenAlive: { lua: tokenAlive, readOnly: true },
   oidcSessionGet: { numberOfKeys: 2, lua: sessionGet, readOnly: true },
   oidcSessionWithGrant: { numberOfKeys: 2, lua: sessionWithGrant, readOnly: true },
+  oidcClientWithSession: { numberOfKeys: 3, lua: clientWithSession, readOnly: true },
   // Issue 30: connected apps (one script per grant, in the grant's slot).
   oidcGrantActivity: { numberOfKeys: 2, lua: grantActivity, readOnly: true },
 } as const
+
+/** `oidcSessionWithGrant`'s reply: none, the session without its grant read, or with it ('' when none). */
+export type SessionWithGrantReply = [string, string[]] | [string, string[], string] | null
 
 /** How the client looks once the scripts are defined (ioredis adds them at runtime). */
 export interface ScriptCommands {
@@ -466,6 +484,7 @@ export interface ScriptCommands {
   oidcGrantByPair (pairKey: string, grantKeyPrefix: string): Promise<[string, string] | [string] | null>
   oidcTokenAlive (numberOfKeys: number, ...keys: string[]): Promise<number>
   oidcSessionGet (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>
-  oidcSessionWithGrant (sessionKey: string, clientsKey: string, prefix: string, clientId: string): Promise<[string, string[]] | [string, string[], string] | null>
+  oidcSessionWithGrant (sessionKey: string, clientsKey: string, prefix: string, clientId: string): Promise<SessionWithGrantReply>
+  oidcClientWithSession (sessionKey: string, clientsKey: string, clientKey: string, prefix: string, clientId: string): Promise<[string | null, SessionWithGrantReply]>
   oidcGrantActivity (grantKey: string, familiesKey: string, familyKeyHead: string, familyKeyTail: string): Promise<string[] | null>
 }
