@@ -47,15 +47,21 @@ return { value, redis.call('GET', ARGV[1] .. '{' .. grantId .. '}') or '' }
 `
 
 /**
- * Adds a grant id to a per-account or per-client index set and lets the set live as long as its
- * longest-lived grant: NX sets a first expiry (GT alone never applies to a key without one),
- * GT only ever extends it. So every index has a TTL and expires with its grants.
+ * Adds a member to an index set (a per-account or per-client grant index, a grant's or a
+ * session's family index) and lets the set live as long as its longest-lived entry: its expiry
+ * is set when it has none (PEXPIRETIME -1) or an earlier one, never moved earlier. So every index
+ * has a TTL and expires with its entries. One write fewer than PEXPIREAT NX then GT when the
+ * expiry stays (several entries in the same second).
  */
-const indexAdd = `
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'NX') == 0 then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
+const indexAddFunction = `
+local function indexAdd (key, member, at)
+  redis.call('SADD', key, member)
+  if redis.call('PEXPIRETIME', key) < tonumber(at) then redis.call('PEXPIREAT', key, at) end
 end
+`
+
+const indexAdd = `${indexAddFunction}
+indexAdd(KEYS[1], ARGV[1], ARGV[2])
 return 1
 `
 
@@ -266,14 +272,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 ${familyCreate}
   started = 1
 end
-local function indexAdd (key, member)
-  redis.call('SADD', key, member)
-  if redis.call('PEXPIREAT', key, ARGV[9], 'NX') == 0 then
-    redis.call('PEXPIREAT', key, ARGV[9], 'GT')
-  end
-end
-indexAdd(KEYS[3], ARGV[8])
-if KEYS[4] then indexAdd(KEYS[4], ARGV[10]) end
+${indexAddFunction}
+indexAdd(KEYS[3], ARGV[8], ARGV[9])
+if KEYS[4] then indexAdd(KEYS[4], ARGV[10], ARGV[9]) end
 return started
 `
 
