@@ -359,6 +359,13 @@ export interface SessionStore {
    * A store without it is read with the two one after the other.
    */
   getSessionWithGrant? (sessionId: string, clientId: string): Promise<{ session: SessionRecord, grant: GrantRecord | undefined } | undefined>
+  /**
+   * Optional (issue 32): `getClient(clientId)` and `getSessionWithGrant(sessionId, clientId)` in
+   * one step: an SSO authorization by a signed-in browser reads the client, then its session and
+   * grant (one round trip instead of two). Read-only; `session` is undefined when there is no
+   * session. A store without it is read with the two one after the other.
+   */
+  getClientWithSession? (clientId: string, sessionId: string): Promise<{ client: ClientRecord | undefined, session: { session: SessionRecord, grant: GrantRecord | undefined } | undefined }>
   deleteSession (sessionId: string): Promise<void>
   /**
    * Ends every login session of an account (password change, "log out everywhere"), so no
@@ -744,6 +751,7 @@ export const storeMethods = {
   saveSession: 'required',
   getSession: 'required',
   getSessionWithGrant: 'optional',
+  getClientWithSession: 'optional',
   deleteSession: 'required',
   deleteAccountSessions: 'required',
   addSessionClient: 'required',

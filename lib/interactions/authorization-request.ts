@@ -46,7 +46,7 @@ export type ParsedAuthorizationRequest =
 
 export interface ParseOptions {
   via: RequestSource
-  /** The client `client_id` names, when the caller already authenticated it (PAR): not looked up again. */
+  /** The client `client_id` names, when the caller already authenticated it (PAR) or read it (issue 32): not looked up again. */
   client?: ClientRecord
 }
 

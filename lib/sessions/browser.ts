@@ -35,22 +35,31 @@ export interface SessionWithGrant {
   grant?: { record: GrantRecord | undefined }
 }
 
+/** A session and its user's grant as the store reads them together (`getSessionWithGrant`); undefined: no session. */
+export type SessionGrantRead = { session: SessionRecord, grant: GrantRecord | undefined } | undefined
+
 /**
  * `browserSession`, with the user's grant to `clientId` read in the same store step where the
  * store offers it (issue 32: an SSO authorization needs both; one round trip instead of two).
+ * `prefetched`: that read, already made for this browser's session cookie (`getClientWithSession`).
  *
  * @example
  * const decision = await decide(ctx, authorization, await browserSessionWithGrant(deps, request, authorization.client.client_id))
  */
-export async function browserSessionWithGrant (deps: BrowserDeps, request: FastifyRequest, clientId: string): Promise<SessionWithGrant | undefined> {
+export async function browserSessionWithGrant (deps: BrowserDeps, request: FastifyRequest, clientId: string, prefetched?: { read: SessionGrantRead }): Promise<SessionWithGrant | undefined> {
   const { store } = deps.ctx
-  if (store.getSessionWithGrant === undefined) {
-    const session = await browserSession(deps, request)
-    return session === undefined ? undefined : { session }
+  let read: SessionGrantRead
+  if (prefetched !== undefined) {
+    read = prefetched.read
+  } else {
+    if (store.getSessionWithGrant === undefined) {
+      const session = await browserSession(deps, request)
+      return session === undefined ? undefined : { session }
+    }
+    const sessionId = deps.cookies.sessionId(request)
+    if (sessionId === undefined) return undefined
+    read = await store.getSessionWithGrant(sessionId, clientId)
   }
-  const sessionId = deps.cookies.sessionId(request)
-  if (sessionId === undefined) return undefined
-  const read = await store.getSessionWithGrant(sessionId, clientId)
   if (read === undefined) return undefined
   // As browserSession: the use counts for the account page's "last seen".
   await noteSessionUse(deps.ctx, read.session)

@@ -8,6 +8,8 @@ import { CookieJar, pkcePair } from '../helpers/flow.js'
 import { basic, jwtClaims } from '../helpers/codes.js'
 import { deleteKeys, requireRedis, testPrefix } from '../helpers/redis.js'
 import { RedisStore, type Store } from '../../lib/index.js'
+import type { ClientRecord, GrantRecord, SessionRecord } from '../../lib/contracts/store.js'
+import { sha256 } from '../../lib/tokens/crypto.js'
 
 const ISSUER = 'http://localhost:3000'
 const client = {
@@ -362,4 +364,70 @@ t.test('Redis: the interaction, the session and the code keep acr/amr; single us
   const silent = await app.inject({ url: sso.url, headers: { cookie: jar.header() } })
   t.match(silent.headers.location, /^https:\/\/rp\.example\.com\/cb\?code=/)
   t.match(jwtClaims((await exchange(app, silent.headers.location as string, sso.verifier)).id_token), { acr: 'urn:example:mfa', amr: ['pwd', 'otp'] })
+})
+
+t.test('a store that reads the client with the session (getClientWithSession): one read per SSO authorization', async (t) => {
+  // Issue 32: a stored client and a signed-in browser are read in one store step, before the parse.
+  const calls = { withSession: 0, getClient: 0 }
+  class OneStepStore extends MemoryStore {
+    override async getClient (clientId: string): Promise<ClientRecord | undefined> {
+      calls.getClient++
+      return await super.getClient(clientId)
+    }
+
+    async getClientWithSession (clientId: string, sessionId: string): Promise<{ client: ClientRecord | undefined, session: { session: SessionRecord, grant: GrantRecord | undefined } | undefined }> {
+      calls.withSession++
+      const session = await this.getSessionWithGrant(sessionId, clientId)
+      return { client: await super.getClient(clientId), session }
+    }
+  }
+  const store = new OneStepStore()
+  t.teardown(() => store.close())
+  const stored: ClientRecord = {
+    client_id: 'stored-app',
+    client_secret_hash: sha256(client.client_secret),
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: client.redirect_uris,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    scope: 'openid profile email',
+    application_type: 'web',
+    client_id_issued_at: Math.floor(Date.now() / 1000),
+  }
+  await store.saveClient(stored)
+  const { app } = await hostApp(t, { store })
+  const first = authorizeUrl({ client_id: stored.client_id })
+  const jar = new CookieJar()
+  const res = await app.inject({ url: first.url })
+  jar.update(res)
+  t.equal(calls.withSession, 0, 'no session cookie yet: the client alone is read')
+  const shown = (await app.inject({ url: res.headers.location as string, headers: { cookie: jar.header() } })).json() as { id: string, csrfToken: string }
+  const consent = await finish(app, jar, shown, { login: { accountId: 'alice' } })
+  const consentShown = (await app.inject({ url: consent.headers.location as string, headers: { cookie: jar.header() } })).json() as { id: string, csrfToken: string }
+  await finish(app, jar, consentShown, { consent: {} })
+
+  const before = { ...calls }
+  const sso = authorizeUrl({ client_id: stored.client_id })
+  const silent = await app.inject({ url: sso.url, headers: { cookie: jar.header() } })
+  t.match(silent.headers.location, /^https:\/\/rp\.example\.com\/cb\?code=/, 'SSO: a code at once')
+  t.same({ withSession: calls.withSession - before.withSession, getClient: calls.getClient - before.getClient }, { withSession: 1, getClient: 0 },
+    'one step read the client, the session and the grant')
+  const code = new URL(silent.headers.location as string).searchParams.get('code')!
+  const token = await app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(stored.client_id, client.client_secret) },
+    payload: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirect_uris[0]!, code_verifier: sso.verifier }).toString(),
+  })
+  t.equal(token.statusCode, 200, 'the code is redeemed')
+
+  const unknown = await app.inject({ url: authorizeUrl({ client_id: 'nobody' }).url, headers: { cookie: jar.header() } })
+  t.equal(unknown.statusCode, 400, 'an unknown client is still refused on a page')
+  t.match(unknown.body, /not registered/)
+  // A static client is not in the store: the session is read on its own, after the parse.
+  const counted = calls.withSession
+  const staticSso = authorizeUrl()
+  const other = await app.inject({ url: staticSso.url, headers: { cookie: jar.header() } })
+  t.equal(calls.withSession, counted, 'no store step for a static client')
+  t.match(other.headers.location, /^https:\/\/rp\.example\.com\/cb\?|^\/host/, 'the static client is answered as before')
 })

@@ -47,15 +47,21 @@ return { value, redis.call('GET', ARGV[1] .. '{' .. grantId .. '}') or '' }
 `
 
 /**
- * Adds a grant id to a per-account or per-client index set and lets the set live as long as its
- * longest-lived grant: NX sets a first expiry (GT alone never applies to a key without one),
- * GT only ever extends it. So every index has a TTL and expires with its grants.
+ * Adds a member to an index set (a per-account or per-client grant index, a grant's or a
+ * session's family index) and lets the set live as long as its longest-lived entry: its expiry
+ * is set when it has none (PEXPIRETIME -1) or an earlier one, never moved earlier. So every index
+ * has a TTL and expires with its entries. One write fewer than PEXPIREAT NX then GT when the
+ * expiry stays (several entries in the same second).
  */
-const indexAdd = `
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'NX') == 0 then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
+const indexAddFunction = `
+local function indexAdd (key, member, at)
+  redis.call('SADD', key, member)
+  if redis.call('PEXPIRETIME', key) < tonumber(at) then redis.call('PEXPIREAT', key, at) end
 end
+`
+
+const indexAdd = `${indexAddFunction}
+indexAdd(KEYS[1], ARGV[1], ARGV[2])
 return 1
 `
 
@@ -139,19 +145,33 @@ return { value, redis.call('SMEMBERS', KEYS[2]) }
 /**
  * Issue 32: sessionGet, then the user's grant to the client ARGV[2] (as grantByPair; ARGV[1]
  * is the key prefix): { session, clients, grant } (grant '' when none), or { session, clients }
- * when an id needs escaping (the caller reads the grant itself). Undeclared keys: a single
- * Redis only.
+ * when an id needs escaping (the caller reads the grant itself), or false. Undeclared keys: a
+ * single Redis only. Shared by the two scripts below (KEYS[1], KEYS[2]: session, its client set).
  */
-const sessionWithGrant = `
-local value = redis.call('GET', KEYS[1])
-if not value then return false end
-local clients = redis.call('SMEMBERS', KEYS[2])
-local accountId = cjson.decode(value).accountId
-if type(accountId) ~= 'string' or string.find(accountId, '[%%{}:]') or string.find(ARGV[2], '[%%{}:]') then return { value, clients } end
-local id = redis.call('GET', ARGV[1] .. 'grant-pair:{' .. accountId .. ':' .. ARGV[2] .. '}')
-if not id then return { value, clients, '' } end
-if string.find(id, '[%%{}:]') then return { value, clients } end
-return { value, clients, redis.call('GET', ARGV[1] .. 'grant:{' .. id .. '}') or '' }
+const readSessionWithGrant = `
+local function sessionWithGrant ()
+  local value = redis.call('GET', KEYS[1])
+  if not value then return false end
+  local clients = redis.call('SMEMBERS', KEYS[2])
+  local accountId = cjson.decode(value).accountId
+  if type(accountId) ~= 'string' or string.find(accountId, '[%%{}:]') or string.find(ARGV[2], '[%%{}:]') then return { value, clients } end
+  local id = redis.call('GET', ARGV[1] .. 'grant-pair:{' .. accountId .. ':' .. ARGV[2] .. '}')
+  if not id then return { value, clients, '' } end
+  if string.find(id, '[%%{}:]') then return { value, clients } end
+  return { value, clients, redis.call('GET', ARGV[1] .. 'grant:{' .. id .. '}') or '' }
+end
+`
+
+const sessionWithGrant = `${readSessionWithGrant}
+return sessionWithGrant()
+`
+
+/**
+ * Issue 32: the client KEYS[3] (its JSON, or false) and sessionWithGrant's reply, in one
+ * command: an SSO authorization reads the three. Another slot: a single Redis only.
+ */
+const clientWithSession = `${readSessionWithGrant}
+return { redis.call('GET', KEYS[3]) or false, sessionWithGrant() }
 `
 
 /** Deletes the key only while it still holds ARGV[1] (a pair index may point to a newer grant). */
@@ -252,14 +272,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 ${familyCreate}
   started = 1
 end
-local function indexAdd (key, member)
-  redis.call('SADD', key, member)
-  if redis.call('PEXPIREAT', key, ARGV[9], 'NX') == 0 then
-    redis.call('PEXPIREAT', key, ARGV[9], 'GT')
-  end
-end
-indexAdd(KEYS[3], ARGV[8])
-if KEYS[4] then indexAdd(KEYS[4], ARGV[10]) end
+${indexAddFunction}
+indexAdd(KEYS[3], ARGV[8], ARGV[9])
+if KEYS[4] then indexAdd(KEYS[4], ARGV[10], ARGV[9]) end
 return started
 `
 
@@ -435,9 +450,13 @@ export const scripts = {
   oidcTokenAlive: { lua: tokenAlive, readOnly: true },
   oidcSessionGet: { numberOfKeys: 2, lua: sessionGet, readOnly: true },
   oidcSessionWithGrant: { numberOfKeys: 2, lua: sessionWithGrant, readOnly: true },
+  oidcClientWithSession: { numberOfKeys: 3, lua: clientWithSession, readOnly: true },
   // Issue 30: connected apps (one script per grant, in the grant's slot).
   oidcGrantActivity: { numberOfKeys: 2, lua: grantActivity, readOnly: true },
 } as const
+
+/** `oidcSessionWithGrant`'s reply: none, the session without its grant read, or with it ('' when none). */
+export type SessionWithGrantReply = [string, string[]] | [string, string[], string] | null
 
 /** How the client looks once the scripts are defined (ioredis adds them at runtime). */
 export interface ScriptCommands {
@@ -466,6 +485,7 @@ export interface ScriptCommands {
   oidcGrantByPair (pairKey: string, grantKeyPrefix: string): Promise<[string, string] | [string] | null>
   oidcTokenAlive (numberOfKeys: number, ...keys: string[]): Promise<number>
   oidcSessionGet (sessionKey: string, clientsKey: string): Promise<[string, string[]] | null>
-  oidcSessionWithGrant (sessionKey: string, clientsKey: string, prefix: string, clientId: string): Promise<[string, string[]] | [string, string[], string] | null>
+  oidcSessionWithGrant (sessionKey: string, clientsKey: string, prefix: string, clientId: string): Promise<SessionWithGrantReply>
+  oidcClientWithSession (sessionKey: string, clientsKey: string, clientKey: string, prefix: string, clientId: string): Promise<[string | null, SessionWithGrantReply]>
   oidcGrantActivity (grantKey: string, familiesKey: string, familyKeyHead: string, familyKeyTail: string): Promise<string[] | null>
 }

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { StoreUnavailableError } from '../../contracts/errors.js'
 import { grantActivity } from './grant-activity.js'
-import { scripts, type ScriptCommands } from './redis-scripts.js'
+import { scripts, type ScriptCommands, type SessionWithGrantReply } from './redis-scripts.js'
 import type {
   AuthorizationCodeRecord,
   ClientPage,
@@ -47,6 +47,8 @@ export interface RedisStoreOptions {
 }
 
 type Arg = string | number
+/** A session and its user's grant to one client (`getSessionWithGrant`). */
+type SessionWithGrant = { session: SessionRecord, grant: GrantRecord | undefined }
 type Command = [name: string, ...args: Arg[]]
 type Settled = [error: Error | null, value: unknown]
 
@@ -562,13 +564,35 @@ export class RedisStore implements Store {
   }
 
   /** One script on a single Redis; on a Cluster (other slots) getSession, then findGrant. */
-  async getSessionWithGrant (sessionId: string, clientId: string): Promise<{ session: SessionRecord, grant: GrantRecord | undefined } | undefined> {
-    if (this.#client.isCluster) {
-      const session = await this.getSession(sessionId)
-      return session === undefined ? undefined : { session, grant: await this.findGrant(session.accountId, clientId) }
-    }
+  async getSessionWithGrant (sessionId: string, clientId: string): Promise<SessionWithGrant | undefined> {
+    if (this.#client.isCluster) return await this.#sessionThenGrant(sessionId, clientId)
     const reply = await this.#op('getSessionWithGrant', async () => await this.#scripts.oidcSessionWithGrant(
       this.#key('session', sessionId), this.#key('session-clients', sessionId), this.#prefix, clientId))
+    return await this.#sessionWithGrantOf(reply, clientId)
+  }
+
+  /**
+   * The client, the session and its user's grant: one script on a single Redis (one command per
+   * SSO authorization where it would take two); on a Cluster (other slots) the client and
+   * getSessionWithGrant side by side.
+   */
+  async getClientWithSession (clientId: string, sessionId: string): Promise<{ client: ClientRecord | undefined, session: SessionWithGrant | undefined }> {
+    if (this.#client.isCluster) {
+      const [client, session] = await Promise.all([this.getClient(clientId), this.#sessionThenGrant(sessionId, clientId)])
+      return { client, session }
+    }
+    const [client, reply] = await this.#op('getClientWithSession', async () => await this.#scripts.oidcClientWithSession(
+      this.#key('session', sessionId), this.#key('session-clients', sessionId), this.#key('client', clientId), this.#prefix, clientId))
+    return { client: parse<ClientRecord>(client), session: await this.#sessionWithGrantOf(reply, clientId) }
+  }
+
+  async #sessionThenGrant (sessionId: string, clientId: string): Promise<SessionWithGrant | undefined> {
+    const session = await this.getSession(sessionId)
+    return session === undefined ? undefined : { session, grant: await this.findGrant(session.accountId, clientId) }
+  }
+
+  /** The session-with-grant script's reply; when an id needed escaping the grant is read now (findGrant). */
+  async #sessionWithGrantOf (reply: SessionWithGrantReply, clientId: string): Promise<SessionWithGrant | undefined> {
     if (reply === null) return undefined
     const session = sessionOf(reply[0], reply[1])
     if (reply.length === 2) return { session, grant: await this.findGrant(session.accountId, clientId) }

@@ -786,6 +786,31 @@ export async function storeContract (
       t.equal(await other.getSessionWithGrant!(record.sessionId, clientId), undefined, 'ended session')
     })
 
+    register('sessions: getClientWithSession reads the client, the session and its user\'s grant to that client', async (t, store, other) => {
+      if (store.getClientWithSession === undefined) { t.pass('optional: this store has no getClientWithSession'); return }
+      const registered = client({ client_id: `https://rp.example/{odd}:${id()}%` })
+      await store.saveClient(registered)
+      const record = session()
+      await store.saveSession(record)
+      t.same(await other.getClientWithSession!(registered.client_id, record.sessionId), { client: registered, session: { session: record, grant: undefined } },
+        'the client, and the session without a grant yet')
+      const live = grant({ accountId: record.accountId, clientId: registered.client_id })
+      await store.saveGrant(live)
+      await store.saveGrant(grant({ accountId: record.accountId, clientId: id() }))
+      await store.addSessionClient(record.sessionId, registered.client_id)
+      t.same(await other.getClientWithSession!(registered.client_id, record.sessionId), { client: registered, session: { session: { ...record, clients: [registered.client_id] }, grant: live } },
+        'the session as getSession answers it, and exactly this user\'s grant to this client')
+      const unknown = id()
+      t.same(await store.getClientWithSession!(unknown, record.sessionId), { client: undefined, session: { session: { ...record, clients: [registered.client_id] }, grant: undefined } },
+        'an unknown client: no client, and no grant to it')
+      t.same(await store.getClientWithSession!(registered.client_id, id()), { client: registered, session: undefined }, 'unknown session')
+      await other.revokeGrant(live.grantId)
+      t.equal((await store.getClientWithSession!(registered.client_id, record.sessionId)).session?.grant, undefined, 'a revoked grant is gone at once')
+      await store.deleteSession(record.sessionId)
+      await other.deleteClient(registered.client_id)
+      t.same(await store.getClientWithSession!(registered.client_id, record.sessionId), { client: undefined, session: undefined }, 'deleted client, ended session')
+    })
+
     register('sessions: every session of one account ends at once, others stay', async (t, store, other) => {
       const accountId = id()
       const mine = [session({ accountId }), session({ accountId }), session({ accountId })]

@@ -113,6 +113,12 @@ if (client !== undefined) {
     t.ok(keys.includes(`${prefix}session-families:{s1}`), 'the session index lives under the session\'s tag')
     const ttls = await Promise.all(keys.map(async (key) => await client.pttl(key)))
     t.ok(ttls.every((ttl) => ttl > 0 && ttl <= 900_000), 'every key expires, none after the family')
+    // A shorter family never shortens the indexes, which live as long as their longest family.
+    const short = { ...family, familyId: 'f2', expiresAt: now + 60 }
+    t.equal(await store.startRefreshFamily(short, { tokenHash: sha256(randomToken()), issuedAt: now, expiresAt: now + 60 }), true)
+    for (const index of [`${prefix}session-families:{s1}`, `${prefix}grant-families:{g%7B1%7D}`]) {
+      t.ok(await client.pttl(index) > 800_000, `${index.slice(prefix.length)} keeps the longest family's end`)
+    }
   })
 
   t.test('close() leaves the host-owned connection open; options are checked', async (t) => {
