@@ -184,6 +184,13 @@ export function statements (s: string) {
         JOIN ${s}.grants g ON g.grant_id = p.grant_id AND g.account_id = s.account_id AND g.client_id = $2
         WHERE p.account_id = s.account_id AND p.client_id = $2 AND g.expires_at > now()) AS grant_record
       FROM ${s}.sessions s WHERE s.session_id = $1 AND s.expires_at > now()`,
+    // getClient($2) and getSessionWithGrant($1, $2) in one row (issue 32: a signed-in browser's
+    // authorization reads the three together); record is NULL when there is no live session.
+    getClientWithSession: `SELECT (SELECT record FROM ${s}.clients WHERE client_id = $2) AS client, x.record, x.clients, x.grant_record
+      FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT s.record, s.clients, (SELECT g.record FROM ${s}.grant_pairs p
+          JOIN ${s}.grants g ON g.grant_id = p.grant_id AND g.account_id = s.account_id AND g.client_id = $2
+          WHERE p.account_id = s.account_id AND p.client_id = $2 AND g.expires_at > now()) AS grant_record
+        FROM ${s}.sessions s WHERE s.session_id = $1 AND s.expires_at > now()) AS x ON true`,
     deleteSession: `DELETE FROM ${s}.sessions WHERE session_id = $1`,
     deleteAccountSessions: `WITH d AS (
         DELETE FROM ${s}.sessions WHERE account_id = $1 RETURNING session_id, expires_at

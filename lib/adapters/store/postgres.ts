@@ -420,6 +420,13 @@ export class PostgresStore implements Store {
     return { session: sessionOf(row), grant: (row.grant_record ?? undefined) as GrantRecord | undefined }
   }
 
+  async getClientWithSession (clientId: string, sessionId: string): Promise<{ client: ClientRecord | undefined, session: { session: SessionRecord, grant: GrantRecord | undefined } | undefined }> {
+    const row = await this.#first('getClientWithSession', [sessionId, clientId])
+    const client = (row?.client ?? undefined) as ClientRecord | undefined
+    if (row === undefined || row.record === null) return { client, session: undefined }
+    return { client, session: { session: sessionOf(row), grant: (row.grant_record ?? undefined) as GrantRecord | undefined } }
+  }
+
   async deleteSession (sessionId: string): Promise<void> {
     await this.#query('deleteSession', [sessionId])
   }
