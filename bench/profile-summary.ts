@@ -13,12 +13,35 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 
-interface CallFrame { functionName: string, url: string, lineNumber: number }
-interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
-interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
+export interface CallFrame { functionName: string, url: string, lineNumber: number }
+export interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
+export interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
+
+/** Reads one `.cpuprofile` (V8's JSON, as `--cpu-prof` writes it). */
+export async function readProfile (file: string): Promise<Profile> {
+  return JSON.parse(await readFile(file, 'utf8')) as Profile
+}
+
+/**
+ * Microseconds of self time per node id. `timeDeltas[i]` is charged to sample i, as DevTools
+ * does. Only samples taken in [fromUs, toUs) (counted from the profile's first sample) count,
+ * so a caller can leave out the server's start-up.
+ */
+export function selfTimes (profile: Profile, fromUs = 0, toUs = Infinity): Map<number, number> {
+  const self = new Map<number, number>()
+  let at = 0
+  for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0
+    at += delta
+    if (at < fromUs || at >= toUs) continue
+    const id = profile.samples[i]!
+    self.set(id, (self.get(id) ?? 0) + delta)
+  }
+  return self
+}
 
 /** Where a function lives: a package under node_modules, a project folder, or the runtime. */
-function area (url: string): string {
+export function area (url: string): string {
   if (url === '') return '(runtime)'
   if (url.startsWith('node:')) return url.split('/')[0]!
   const modules = url.lastIndexOf('/node_modules/')
@@ -31,7 +54,7 @@ function area (url: string): string {
   return url
 }
 
-function shortUrl (url: string): string {
+export function shortUrl (url: string): string {
   const modules = url.lastIndexOf('/node_modules/')
   if (modules >= 0) return url.slice(modules + '/node_modules/'.length)
   const project = /\/((lib|bench|examples)\/.*)$/.exec(url)
@@ -48,11 +71,7 @@ export interface ProfileSummary {
 
 export function summarize (file: string, profile: Profile, top: number): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
-  const self = new Map<number, number>()
-  for (let i = 0; i < profile.samples.length; i++) {
-    const id = profile.samples[i]!
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
-  }
+  const self = selfTimes(profile)
   const functions = new Map<string, { name: string, where: string, selfUs: number }>()
   const areas = new Map<string, number>()
   let totalUs = 0
@@ -83,7 +102,7 @@ export function summarize (file: string, profile: Profile, top: number): Profile
   }
 }
 
-async function profilesIn (path: string): Promise<string[]> {
+export async function profilesIn (path: string): Promise<string[]> {
   if (!(await stat(path)).isDirectory()) return [path]
   return (await readdir(path)).filter((name) => name.endsWith('.cpuprofile')).sort().map((name) => join(path, name))
 }
@@ -96,7 +115,7 @@ async function main (): Promise<void> {
   if (paths.length === 0) throw new Error('usage: tsx bench/profile-summary.ts <file.cpuprofile | folder> [--top N]')
   for (const path of paths) {
     for (const file of await profilesIn(path)) {
-      const summary = summarize(file, JSON.parse(await readFile(file, 'utf8')) as Profile, top)
+      const summary = summarize(file, await readProfile(file), top)
       console.log(`\n${file}: ${summary.totalMs} ms on the main thread (idle ${summary.idleMs} ms)`)
       console.log('  self ms   share  function')
       for (const entry of summary.functions) {
