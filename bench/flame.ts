@@ -9,23 +9,26 @@
  *   npx tsx bench/flame.ts some.cpuprofile --full                # every frame on its own line
  *   npx tsx bench/flame.ts some.cpuprofile --folded > out.folded # for speedscope / flamegraph.pl
  *
- * Shares are of every sample in the window, `(idle)` included, so the root is 100 % and the
+ * Shares are of the samples in the window (counts, not time deltas: see buildTree), `(idle)`
+ * included, so the root is 100 % and the
  * idle time the load left on the table stays visible. `--from-ms` drops the samples of the first
  * milliseconds (the server's start-up: module loading under node:internal/modules; the script
  * prints on stderr when the last module-loading sample was taken, as a hint for that value);
  * `--last-ms` keeps the last milliseconds only, which for bench/profile-one.ts is its measured
  * run (BENCH_DURATION), the warm-up and the start-up left out.
- * `--folded` prints Brendan Gregg's folded stacks (`a;b;c weight`, the weight in microseconds
- * so the widths match the text graph): `flamegraph.pl --countname=us` or speedscope draw them.
+ * `--folded` prints Brendan Gregg's folded stacks (`a;b;c count`, sample counts of the same
+ * window): flamegraph.pl or speedscope draw them.
  */
 import { fileURLToPath } from 'node:url'
 import { area, readProfile, selfTimes, shortUrl, type Profile, type ProfileNode } from './profile-summary.js'
 
-/** One frame of the merged call tree; times in microseconds. */
+/** One frame of the merged call tree, weighed in samples. */
 export interface FlameNode {
   name: string
-  selfUs: number
-  totalUs: number
+  /** Samples taken in this frame itself. */
+  self: number
+  /** Samples taken in it or its callees. */
+  total: number
   children: FlameNode[]
 }
 
@@ -56,41 +59,46 @@ export function frameName (callFrame: ProfileNode['callFrame'], root = repositor
 }
 
 /**
- * The call tree with its self and inclusive times, from the samples in the window only. V8 can
- * keep two sibling nodes for one function (another line, a deoptimized copy); they are merged by
- * their printed name, so a frame appears once under its caller.
+ * The call tree with its self and inclusive sample counts, from the samples in the window only.
+ * Samples, not time deltas: on a loaded machine V8's sampler thread itself is sometimes not
+ * scheduled, and the gap (431 ms seen) would be charged to the one frame that ran when sampling
+ * resumed (a cheap string function showed 9 % from 5 samples). A count weighs every tick the
+ * same. Either way the sampler counts wall time while the thread is not idle: a main thread
+ * preempted (by the pool thread it just woke, say) keeps its frame's share. V8 can keep two sibling nodes for one function (another line, a
+ * deoptimized copy); they are merged by their printed name, so a frame appears once under its
+ * caller.
  */
 export function buildTree (profile: Profile, window: Window = {}, root = repositoryRoot): FlameNode {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
-  const self = selfTimes(profile, window.fromUs, window.toUs)
+  const self = selfTimes(profile, window.fromUs, window.toUs, () => 1)
   // The root is the node no other node names as a child (V8 writes it first, but do not rely on it).
   const childIds = new Set(profile.nodes.flatMap((node) => node.children ?? []))
   const top = profile.nodes.find((node) => !childIds.has(node.id))
   if (top === undefined) throw new Error('the profile has no root node')
   const walk = (node: ProfileNode, into: FlameNode): void => {
-    into.selfUs += self.get(node.id) ?? 0
+    into.self += self.get(node.id) ?? 0
     for (const childId of node.children ?? []) {
       const child = byId.get(childId)!
       const name = frameName(child.callFrame, root)
       let merged = into.children.find((candidate) => candidate.name === name)
       if (merged === undefined) {
-        merged = { name, selfUs: 0, totalUs: 0, children: [] }
+        merged = { name, self: 0, total: 0, children: [] }
         into.children.push(merged)
       }
       walk(child, merged)
     }
   }
-  const tree: FlameNode = { name: '(root)', selfUs: 0, totalUs: 0, children: [] }
+  const tree: FlameNode = { name: '(root)', self: 0, total: 0, children: [] }
   walk(top, tree)
   sumTotals(tree)
   return tree
 }
 
-/** Fills in inclusive times bottom-up and orders callees by them, the heaviest first. */
+/** Fills in inclusive counts bottom-up and orders callees by them, the heaviest first. */
 function sumTotals (node: FlameNode): number {
-  node.totalUs = node.selfUs + node.children.reduce((sum, child) => sum + sumTotals(child), 0)
-  node.children.sort((a, b) => b.totalUs - a.totalUs)
-  return node.totalUs
+  node.total = node.self + node.children.reduce((sum, child) => sum + sumTotals(child), 0)
+  node.children.sort((a, b) => b.total - a.total)
+  return node.total
 }
 
 const v8Buckets = new Set(['(idle)', '(program)', '(garbage collector)'])
@@ -112,23 +120,23 @@ export function bar (percent: number, width = 10): string {
  */
 export function renderTree (tree: FlameNode, options: FlameOptions & { full?: boolean }): string[] {
   const lines: string[] = []
-  const whole = tree.totalUs === 0 ? 1 : tree.totalUs
-  const share = (us: number): number => us / whole * 100
-  const percent = (us: number): string => `${share(us).toFixed(1).padStart(5)} %`
+  const whole = tree.total === 0 ? 1 : tree.total
+  const share = (samples: number): number => samples / whole * 100
+  const percent = (samples: number): string => `${share(samples).toFixed(1).padStart(5)} %`
   // V8's own buckets stay at the root whatever their share: how much was idle, or GC, is part of the answer.
   const shown = (node: FlameNode): FlameNode[] => node.children.filter((child) =>
-    share(child.totalUs) >= options.minPercent || (node === tree && v8Buckets.has(child.name)))
+    share(child.total) >= options.minPercent || (node === tree && v8Buckets.has(child.name)))
   const visit = (node: FlameNode, depth: number): void => {
     const chain = [node]
     let last = node
-    while (options.full !== true && share(last.selfUs) < options.minPercent && shown(last).length === 1) {
+    while (options.full !== true && share(last.self) < options.minPercent && shown(last).length === 1) {
       last = shown(last)[0]!
       chain.push(last)
     }
     const name = chain.length === 1
       ? node.name
       : chain.length === 2 ? `${node.name} › ${last.name}` : `${node.name} › … ${chain.length - 2} … › ${last.name}`
-    lines.push(`${bar(share(node.totalUs))} ${percent(node.totalUs)} ${percent(last.selfUs)}  ${'  '.repeat(depth)}${name}`)
+    lines.push(`${bar(share(node.total))} ${percent(node.total)} ${percent(last.self)}  ${'  '.repeat(depth)}${name}`)
     if (depth >= options.maxDepth) return
     for (const child of shown(last)) visit(child, depth + 1)
   }
@@ -136,14 +144,13 @@ export function renderTree (tree: FlameNode, options: FlameOptions & { full?: bo
   return lines
 }
 
-/** Folded stacks, one line per leaf-to-root path with self time: `a;b;c microseconds`. */
+/** Folded stacks, one line per root-to-frame path with its self samples: `a;b;c count`. */
 export function folded (tree: FlameNode): string[] {
   const lines: string[] = []
   const visit = (node: FlameNode, stack: string[]): void => {
     // `;` separates frames and the last space the weight: a frame name keeps neither ambiguous.
     const path = [...stack, node.name.replaceAll(';', ':')]
-    const us = Math.round(node.selfUs)
-    if (us > 0) lines.push(`${path.join(';')} ${us}`)
+    if (node.self > 0) lines.push(`${path.join(';')} ${node.self}`)
     for (const child of node.children) visit(child, path)
   }
   // The root is implied by every stack, as in perf's folded output.
@@ -202,8 +209,8 @@ async function main (): Promise<void> {
   }
   const loadingMs = lastModuleLoadingMs(profile)
   console.error(`${file}: ${Math.round(sampledUs / 1000)} ms profiled, last module-loading sample at ${loadingMs ?? '-'} ms, window from ${Math.round(fromMs)} ms`)
-  const idle = tree.children.find((child) => child.name === '(idle)')?.totalUs ?? 0
-  console.log(`${Math.round(tree.totalUs / 1000)} ms sampled, ${Math.round((tree.totalUs - idle) / 1000)} ms busy`)
+  const idle = tree.children.find((child) => child.name === '(idle)')?.total ?? 0
+  console.log(`${tree.total} samples in ${Math.round(sampledUs / 1000 - fromMs)} ms, ${tree.total - idle} of them busy (not idle)`)
   console.log('inclusive    incl.   self  frame')
   const options = { minPercent: option(args, '--min', 1.5), maxDepth: option(args, '--depth', Infinity), full: args.includes('--full') }
   console.log(renderTree(tree, options).join('\n'))

@@ -23,11 +23,12 @@ export async function readProfile (file: string): Promise<Profile> {
 }
 
 /**
- * Microseconds of self time per node id. `timeDeltas[i]` is charged to sample i, as DevTools
- * does. Only samples taken in [fromUs, toUs) (counted from the profile's first sample) count,
- * so a caller can leave out the server's start-up.
+ * Self time per node id: by default microseconds, `timeDeltas[i]` charged to sample i; with
+ * `weigh`, whatever it makes of each sample (1: a sample count). Only samples taken in
+ * [fromUs, toUs) (counted from the profile's first sample) count, so a caller can leave out the
+ * server's start-up.
  */
-export function selfTimes (profile: Profile, fromUs = 0, toUs = Infinity): Map<number, number> {
+export function selfTimes (profile: Profile, fromUs = 0, toUs = Infinity, weigh = (delta: number): number => delta): Map<number, number> {
   const self = new Map<number, number>()
   let at = 0
   for (let i = 0; i < profile.samples.length; i++) {
@@ -35,7 +36,7 @@ export function selfTimes (profile: Profile, fromUs = 0, toUs = Infinity): Map<n
     at += delta
     if (at < fromUs || at >= toUs) continue
     const id = profile.samples[i]!
-    self.set(id, (self.get(id) ?? 0) + delta)
+    self.set(id, (self.get(id) ?? 0) + weigh(delta))
   }
   return self
 }

@@ -30,59 +30,60 @@ t.test('frames are named function and file, a package by its name only', async (
   t.equal(frameName(frame('(program)'), root), '(program)')
 })
 
-t.test('the tree merges one frame\'s nodes and sums inclusive times', async (t) => {
+t.test('the tree merges one frame\'s nodes and counts samples, not time deltas', async (t) => {
   const tree = buildTree(profile, {}, root)
-  t.equal(tree.totalUs, 2000)
-  t.same(tree.children.map((child) => [child.name, child.totalUs, child.selfUs]), [
-    ['main lib/a.ts', 1000, 100],
-    ['(idle)', 900, 900],
-    ['(garbage collector)', 100, 100],
+  // 8 samples; by time, the last idle sample's 800 µs would make idle 45 %, not 25 %.
+  t.equal(tree.total, 8)
+  t.same(tree.children.map((child) => [child.name, child.total, child.self]), [
+    ['main lib/a.ts', 5, 1],
+    ['(idle)', 2, 2],
+    ['(garbage collector)', 1, 1],
   ])
   const helper = tree.children[0]!.children
-  t.same(helper.map((child) => [child.name, child.totalUs, child.selfUs]), [['helper @scope/pkg', 900, 300]])
-  t.same(helper[0]!.children.map((child) => [child.name, child.totalUs]), [['write node:net', 600]])
+  t.same(helper.map((child) => [child.name, child.total, child.self]), [['helper @scope/pkg', 4, 2]])
+  t.same(helper[0]!.children.map((child) => [child.name, child.total]), [['write node:net', 2]])
 })
 
-t.test('a window leaves the earlier samples out', async (t) => {
+t.test('a window leaves the other samples out', async (t) => {
   const tree = buildTree(profile, { fromUs: 1000 }, root)
-  t.equal(tree.totalUs, 1300)
+  t.equal(tree.total, 4)
   const main = tree.children.find((child) => child.name === 'main lib/a.ts')!
-  t.same([main.totalUs, main.selfUs, main.children[0]!.selfUs, main.children[0]!.children[0]!.totalUs], [400, 0, 100, 300])
-  t.equal(buildTree(profile, { fromUs: 0, toUs: 400 }, root).totalUs, 200)
+  t.same([main.total, main.self, main.children[0]!.self, main.children[0]!.children[0]!.total], [2, 0, 1, 1])
+  t.equal(buildTree(profile, { fromUs: 0, toUs: 400 }, root).total, 2)
 })
 
-t.test('folded stacks: one line per stack with self time, the root implied', async (t) => {
+t.test('folded stacks: one line per stack with its self samples, the root implied', async (t) => {
   t.same(folded(buildTree(profile, {}, root)), [
-    'main lib/a.ts 100',
-    'main lib/a.ts;helper @scope/pkg 300',
-    'main lib/a.ts;helper @scope/pkg;write node:net 600',
-    '(idle) 900',
-    '(garbage collector) 100',
+    'main lib/a.ts 1',
+    'main lib/a.ts;helper @scope/pkg 2',
+    'main lib/a.ts;helper @scope/pkg;write node:net 2',
+    '(idle) 2',
+    '(garbage collector) 1',
   ])
 })
 
 t.test('the text graph prunes, collapses pass-through chains and keeps V8 buckets', async (t) => {
   const tree = buildTree(profile, {}, root)
   const names = (lines: string[]): string[] => lines.map((line) => line.slice(10))
-  // --full: one line a frame; the 5 % GC stays though under the 10 % threshold.
-  t.same(names(renderTree(tree, { minPercent: 10, maxDepth: Infinity, full: true })), [
+  // --full: one line a frame; the 12.5 % GC stays though under the 15 % threshold.
+  t.same(names(renderTree(tree, { minPercent: 15, maxDepth: Infinity, full: true })), [
     ' 100.0 %   0.0 %  (root)',
-    '  50.0 %   5.0 %    main lib/a.ts',
-    '  45.0 %  15.0 %      helper @scope/pkg',
-    '  30.0 %  30.0 %        write node:net',
-    '  45.0 %  45.0 %    (idle)',
-    '   5.0 %   5.0 %    (garbage collector)',
+    '  62.5 %  12.5 %    main lib/a.ts',
+    '  50.0 %  25.0 %      helper @scope/pkg',
+    '  25.0 %  25.0 %        write node:net',
+    '  25.0 %  25.0 %    (idle)',
+    '  12.5 %  12.5 %    (garbage collector)',
   ])
-  // main has no self share over 10 % and one callee over it: one line, helper's self share.
-  t.same(names(renderTree(tree, { minPercent: 10, maxDepth: 1 })), [
+  // main has no self share over 15 % and one callee over it: one line, helper's self share.
+  t.same(names(renderTree(tree, { minPercent: 15, maxDepth: 1 })), [
     ' 100.0 %   0.0 %  (root)',
-    '  50.0 %  15.0 %    main lib/a.ts › helper @scope/pkg',
-    '  45.0 %  45.0 %    (idle)',
-    '   5.0 %   5.0 %    (garbage collector)',
+    '  62.5 %  25.0 %    main lib/a.ts › helper @scope/pkg',
+    '  25.0 %  25.0 %    (idle)',
+    '  12.5 %  12.5 %    (garbage collector)',
   ])
-  // At 1 %, main's own 5 % is a reason to show it alone: nothing collapses.
-  t.equal(renderTree(tree, { minPercent: 1, maxDepth: Infinity }).length, 6)
-  t.equal(renderTree(tree, { minPercent: 1, maxDepth: Infinity })[0]!.slice(0, 10), '██████████')
+  // At 10 %, main's own 12.5 % is a reason to show it alone: nothing collapses.
+  t.equal(renderTree(tree, { minPercent: 10, maxDepth: Infinity }).length, 6)
+  t.equal(renderTree(tree, { minPercent: 10, maxDepth: Infinity })[1]!.slice(0, 10), '██████▎   ')
 })
 
 t.test('bars are a tenth of the share in eighths of a character', async (t) => {
