@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { ClientRecord } from '../contracts/store.js'
+import type { ClientRecord, Store } from '../contracts/store.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { OAuthError } from '../contracts/errors.js'
 import { nowSeconds, safeEqualDigests, sha256 } from '../tokens/crypto.js'
@@ -112,43 +112,66 @@ export async function authenticateClient (
     throw error
   }
   const basic = presented?.basic ?? false
-  const fail = async (description: string, clientId: string | undefined): Promise<never> => {
-    await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: options.endpoint })
-    throw invalidClient(ctx, description, basic)
-  }
   // A registered client is read with its failure counters in one store step where the store
   // offers it (issue 32); the lockout is still decided before any secret is compared.
-  let readAlong: { client: ClientRecord | undefined } | undefined
   const store = ctx.store
-  const read: CounterRead | undefined = presented !== undefined && store.getClientWithCounters !== undefined && ctx.clients.isStored(presented.clientId)
-    ? async (keys) => {
-      const found = await store.getClientWithCounters!(presented.clientId, keys)
-      readAlong = { client: found.client }
-      return found.counters
-    }
+  const along = presented !== undefined && store.getClientWithCounters !== undefined && ctx.clients.isStored(presented.clientId)
+    ? new ClientAlongCounters(store, presented.clientId)
     : undefined
-  const hasFailures = await refuseLockedClient(ctx, presented?.clientId, request.ip, read)
-  if (presented === undefined) return await fail('client authentication is required', undefined)
+  const hasFailures = await refuseLockedClient(ctx, presented?.clientId, request.ip, along)
+  if (presented === undefined) return await failAuthentication(ctx, request, options, 'client authentication is required', undefined, basic)
 
-  const client = readAlong !== undefined ? readAlong.client : await ctx.clients.find(presented.clientId)
+  const client = along?.done === true ? along.client : await ctx.clients.find(presented.clientId)
   const storedHash = client?.client_secret_hash
   if (presented.secret !== undefined) {
     // Always compare, even for an unknown or public client, so every failure costs the same.
     const matches = secretMatches(client, sha256(presented.secret), storedHash)
     if (client === undefined || storedHash === undefined || client.token_endpoint_auth_method === 'none') {
-      return await fail('client authentication failed', presented.clientId)
+      return await failAuthentication(ctx, request, options, 'client authentication failed', presented.clientId, basic)
     }
-    if (!matches) return await fail('client authentication failed', presented.clientId)
+    if (!matches) return await failAuthentication(ctx, request, options, 'client authentication failed', presented.clientId, basic)
     if (hasFailures) await onClientAuthSuccess(ctx, client.client_id)
     return client
   }
   // No secret: only a public client, and only where the caller allows it. A private_key_jwt
   // client must send its assertion.
   if (client === undefined || client.token_endpoint_auth_method !== 'none' || storedHash !== undefined) {
-    return await fail('client authentication failed', presented.clientId)
+    return await failAuthentication(ctx, request, options, 'client authentication failed', presented.clientId, basic)
   }
-  if (!options.allowPublic) return await fail('a public client cannot be authenticated at this endpoint', presented.clientId)
+  if (!options.allowPublic) return await failAuthentication(ctx, request, options, 'a public client cannot be authenticated at this endpoint', presented.clientId, basic)
   return client
+}
+
+/** Counts and audits a failed authentication, then throws the RFC 6749 §5.2 `invalid_client`. */
+async function failAuthentication (
+  ctx: ProviderContext,
+  request: FastifyRequest,
+  options: ClientAuthOptions,
+  description: string,
+  clientId: string | undefined,
+  basic: boolean
+): Promise<never> {
+  await onClientAuthFailure(ctx, { clientId, ip: request.ip, endpoint: options.endpoint })
+  throw invalidClient(ctx, description, basic)
+}
+
+/**
+ * Reads a stored client along with its failure counters (`Store.getClientWithCounters`, one
+ * store step), keeping the client for after the lockout check. A class rather than closures
+ * made on every request.
+ */
+class ClientAlongCounters implements CounterRead {
+  client: ClientRecord | undefined
+  done = false
+
+  constructor (private readonly store: Store, private readonly clientId: string) {}
+
+  async read (keys: readonly string[]): Promise<Array<{ count: number, resetAt: number } | undefined>> {
+    const found = await this.store.getClientWithCounters!(this.clientId, keys)
+    this.client = found.client
+    this.done = true
+    return found.counters
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import type { ClientRecord } from '../contracts/store.js'
 import { OAuthError } from '../contracts/errors.js'
 import { clientScopes, issueAccessToken, scopeSet, type TokenResponse } from '../tokens/issue.js'
 import { tokenClaims } from '../tokens/claims-hook.js'
@@ -26,27 +27,24 @@ export const clientCredentialsGrant = {
   // RFC 6749 §4.4: "MUST only be used by confidential clients".
   allowPublicClients: false,
   async handle (ctx, params, client, request) {
-    const registered = new Set([...clientScopes(client)].filter((value) => !userOnlyScopes.has(value)))
-    let scopes = [...registered]
-    if (params.scope !== undefined) {
-      const requested = scopeSet(params.scope)
-      const extra = [...requested].find((value) => !registered.has(value) && !userOnlyScopes.has(value))
-      if (extra !== undefined) throw new OAuthError('invalid_scope', `scope '${extra}' is not registered for this client`)
-      // openid and offline_access are ignored (RFC 6749 §3.3 lets the server narrow the request);
-      // the response's `scope` says what was granted.
-      scopes = [...requested].filter((value) => registered.has(value))
-    }
-    // RFC 8707 §2.2: any declared resource, one per request; its scopes only.
-    const resource = await resolveTokenResource(ctx, { requested: params.resource, granted: undefined, client, scope: scopes.join(' ') })
-    const scope = resource?.scope ?? scopes.join(' ')
+    const scopes = grantedScopes(client, params.scope)
+    // RFC 8707 §2.2: any declared resource, one per request; its scopes only. Without one and
+    // without `defaultResource` there is nothing to resolve (resolveTokenResource says undefined).
+    const resource = params.resource === undefined && ctx.options.defaultResource === undefined
+      ? undefined
+      : await resolveTokenResource(ctx, { requested: params.resource, granted: undefined, client, scope: scopes })
+    const scope = resource?.scope ?? scopes
     const dpopJkt = dpopJktOf(request)
-    // The host's access-token claims hook runs for client tokens too (no account).
-    const extra = await tokenClaims(ctx, { client, scope, grantType: 'client_credentials', ...(resource === undefined ? {} : { resource: resource.resource }) })
+    // The host's access-token claims hook runs for client tokens too (no account); without the
+    // hook there are no extra claims (tokenClaims would answer `{}`).
+    const claims = ctx.options.tokenClaims.accessToken === undefined
+      ? undefined
+      : (await tokenClaims(ctx, { client, scope, grantType: 'client_credentials', ...(resource === undefined ? {} : { resource: resource.resource }) })).accessToken
     const access = await issueAccessToken(ctx, {
       client,
       sub: client.client_id,
       scope,
-      claims: extra.accessToken,
+      ...(claims === undefined ? {} : { claims }),
       ...(resource === undefined ? {} : { audience: resource.audience, ttl: resource.ttl }),
       ...(dpopJkt === undefined ? {} : { dpopJkt }),
     })
@@ -55,8 +53,48 @@ export const clientCredentialsGrant = {
       access_token: access.token,
       token_type: dpopJkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: access.expiresIn,
-      ...(scope === '' ? {} : { scope }),
     }
+    if (scope !== '') response.scope = scope
     return response
   },
 } satisfies GrantHandler<typeof body>
+
+/**
+ * The scope string granted (RFC 6749 §3.3): the client's registered scopes, or those of the
+ * requested ones that are registered; openid and offline_access are ignored (RFC 6749 §3.3 lets
+ * the server narrow the request; the response's `scope` says what was granted). An unregistered
+ * scope is `invalid_scope`. It depends only on the client record and the `scope` parameter, so
+ * it is kept per record (a record updated by RFC 7592 or re-read from the store is a new object,
+ * and its `scope` is compared too) and per parameter, a few per client.
+ */
+function grantedScopes (client: ClientRecord, requested: string | undefined): string {
+  let entry = grantedByClient.get(client)
+  if (entry === undefined || entry.scope !== client.scope) {
+    entry = { scope: client.scope, byRequest: new Map() }
+    grantedByClient.set(client, entry)
+  }
+  const key = requested ?? noScopeParameter
+  const cached = entry.byRequest.get(key)
+  if (cached !== undefined) return cached
+  const granted = computeGrantedScopes(client, requested)
+  if (key.length <= maxCachedScopeLength) {
+    if (entry.byRequest.size >= maxCachedPerClient) entry.byRequest.clear()
+    entry.byRequest.set(key, granted)
+  }
+  return granted
+}
+
+/** Stands for "no scope parameter" (a scope value cannot contain a space, RFC 6749 §3.3, nor be empty). */
+const noScopeParameter = ' '
+const maxCachedPerClient = 16
+const maxCachedScopeLength = 512
+const grantedByClient = new WeakMap<ClientRecord, { scope: string | undefined, byRequest: Map<string, string> }>()
+
+function computeGrantedScopes (client: ClientRecord, requested: string | undefined): string {
+  const registered = new Set([...clientScopes(client)].filter((value) => !userOnlyScopes.has(value)))
+  if (requested === undefined) return [...registered].join(' ')
+  const values = scopeSet(requested)
+  const extra = [...values].find((value) => !registered.has(value) && !userOnlyScopes.has(value))
+  if (extra !== undefined) throw new OAuthError('invalid_scope', `scope '${extra}' is not registered for this client`)
+  return [...values].filter((value) => registered.has(value)).join(' ')
+}

@@ -60,6 +60,11 @@ export function clientOrigins (client: ClientRecord): Set<string> {
 
 function appendVary (reply: FastifyReply, name: string): void {
   const current = reply.getHeader('vary')
+  // Usually no Vary yet (every token and introspection response): set as is, nothing to split.
+  if (current === undefined) {
+    reply.header('vary', name)
+    return
+  }
   const values = typeof current === 'string' ? current.split(',').map((value) => value.trim()).filter((value) => value !== '') : []
   if (!values.some((value) => value.toLowerCase() === name.toLowerCase() || value === '*')) values.push(name)
   reply.header('vary', values.join(', '))

@@ -19,8 +19,14 @@ export interface FailureCheck {
   nameHasFailures: boolean
 }
 
-/** Reads the counters of `keys`, in their order (undefined: no failures on record). */
-export type CounterRead = (keys: readonly string[]) => Promise<Array<{ count: number, resetAt: number } | undefined>>
+/**
+ * Reads the counters of `keys`, in their order (undefined: no failures on record). An object
+ * with a method rather than a function: the caller's per-request reader is an instance of a
+ * class, not a closure made on every request.
+ */
+export interface CounterRead {
+  read: (keys: readonly string[]) => Promise<Array<{ count: number, resetAt: number } | undefined>>
+}
 
 /**
  * Brute-force limits (RFC 6749 §10.10; §2.3.1 for client credentials): failures counted per
@@ -49,7 +55,7 @@ export class FailureCounter {
     const keys = this.#keys(name, ip)
     // One store step where the store offers it (one Redis command instead of two).
     const counters = read !== undefined
-      ? await read(keys)
+      ? await read.read(keys)
       : this.ctx.store.getCounters !== undefined
         ? await this.ctx.store.getCounters(keys)
         : await Promise.all(keys.map(async (key) => await this.ctx.store.getCounter(key)))

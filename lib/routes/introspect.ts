@@ -82,37 +82,39 @@ export async function introspectRoutes (app: FastifyInstance, ctx: ProviderConte
  * RFC 7662 §2.2 allows extension members: the claims the host's `tokenClaims.accessToken` hook
  * put in the (already verified) access token, so a resource server that introspects sees what
  * one that verifies the JWT sees. Registered and private claims are never copied from here.
+ * They are written into `response` (the payload the verifier already decoded, not the token
+ * decoded a second time), before the registered members, as the response always listed them.
  */
-function hookClaims (payload: JWTPayload): Record<string, unknown> {
-  const extra: Record<string, unknown> = {}
-  // The payload the verifier already decoded (not the token decoded a second time).
-  for (const [name, value] of Object.entries(payload)) {
-    if (!registeredClaims.has(name) && name !== 'active' && name !== 'token_type') extra[name] = value
+function copyHookClaims (payload: JWTPayload, response: Record<string, unknown>): void {
+  for (const name of Object.keys(payload)) {
+    // `__proto__` would set the response's prototype rather than a member (it was never sent).
+    if (registeredClaims.has(name) || name === 'active' || name === 'token_type' || name === '__proto__') continue
+    response[name] = payload[name]
   }
-  return extra
 }
 
 function describe (issuer: string, found: FoundToken | undefined): IntrospectionResponse {
   if (found === undefined) return { active: false }
   if (found.type === 'access_token') {
     const { claims } = found
-    return {
-      ...hookClaims(found.payload),
-      active: true,
-      ...(claims.scope === undefined ? {} : { scope: claims.scope }),
-      client_id: claims.client_id,
-      sub: claims.sub,
-      // RFC 9449 §6.2: a DPoP-bound token is introspected with its key's thumbprint.
-      token_type: claims.cnf === undefined ? 'Bearer' : 'DPoP',
-      ...(claims.cnf === undefined ? {} : { cnf: claims.cnf }),
-      exp: claims.exp,
-      iat: claims.iat,
-      iss: claims.iss,
-      aud: claims.aud,
-      jti: claims.jti,
-      // RFC 8693 §4.1: who acts for the subject (a delegated token from a token exchange).
-      ...(claims.act === undefined ? {} : { act: claims.act }),
-    }
+    // Member by member into one object (issue 32): no copies of spread temporaries per request.
+    const response: Record<string, unknown> = {}
+    copyHookClaims(found.payload, response)
+    response.active = true
+    if (claims.scope !== undefined) response.scope = claims.scope
+    response.client_id = claims.client_id
+    response.sub = claims.sub
+    // RFC 9449 §6.2: a DPoP-bound token is introspected with its key's thumbprint.
+    response.token_type = claims.cnf === undefined ? 'Bearer' : 'DPoP'
+    if (claims.cnf !== undefined) response.cnf = claims.cnf
+    response.exp = claims.exp
+    response.iat = claims.iat
+    response.iss = claims.iss
+    response.aud = claims.aud
+    response.jti = claims.jti
+    // RFC 8693 §4.1: who acts for the subject (a delegated token from a token exchange).
+    if (claims.act !== undefined) response.act = claims.act
+    return response as IntrospectionResponse
   }
   const { record } = found
   return {

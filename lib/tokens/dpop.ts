@@ -34,7 +34,6 @@ export async function verifyRequestProof (
   client?: ClientRecord
 ): Promise<string | undefined> {
   const requireNonce = ctx.options.dpop.requireNonce
-  const nonceHeader = (): Record<string, string> => requireNonce ? { 'dpop-nonce': ctx.dpopNonces.current() } : {}
   try {
     const header = readDpopHeader(request.headers)
     if (header === undefined) {
@@ -55,7 +54,8 @@ export async function verifyRequestProof (
     return proof.jkt
   } catch (error) {
     if (error instanceof DpopProofError) {
-      throw new OAuthError(error.code, error.description, { statusCode: 400, headers: nonceHeader() })
+      // RFC 9449 §8: with nonces required, every error tells the client the one to use.
+      throw new OAuthError(error.code, error.description, { statusCode: 400, headers: requireNonce ? { 'dpop-nonce': ctx.dpopNonces.current() } : {} })
     }
     throw error
   }

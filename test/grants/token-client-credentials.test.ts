@@ -55,3 +55,18 @@ t.test('accessTokenAudience sets aud', async (t) => {
   const introspection = await postForm(app, '/introspect', { token }, auth)
   t.equal(introspection.json().active, true, 'our own endpoints accept it whatever its audience')
 })
+
+t.test('the granted scope is the same whatever was kept from earlier requests (many, and long, scope parameters)', async (t) => {
+  const { app } = await tokenApp(t)
+  // More distinct parameters than one client keeps, then one too long to keep: each still granted afresh.
+  for (let repeat = 1; repeat <= 18; repeat++) {
+    const scope = Array.from({ length: repeat }, () => 'api.read').join(' ')
+    const res = await postForm(app, '/token', { grant_type: 'client_credentials', scope }, auth)
+    t.equal(res.json().scope, 'api.read', `api.read × ${repeat}`)
+  }
+  const long = Array.from({ length: 60 }, () => 'api.write').join(' ')
+  for (let i = 0; i < 2; i++) t.equal((await postForm(app, '/token', { grant_type: 'client_credentials', scope: long }, auth)).json().scope, 'api.write')
+  const again = await postForm(app, '/token', { grant_type: 'client_credentials', scope: 'api.read profile' }, auth)
+  t.equal(again.json().error, 'invalid_scope', 'an unregistered scope is refused every time (never kept)')
+  t.equal((await postForm(app, '/token', { grant_type: 'client_credentials', scope: 'api.read profile' }, auth)).json().error, 'invalid_scope')
+})
