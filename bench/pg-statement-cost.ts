@@ -15,13 +15,11 @@
  * other counters (analyzed), as a server that has seen failures holds. The first round of each
  * variant warms up; read the medians. DATABASE_URL as the bench's.
  */
-import { readFile } from 'node:fs/promises'
-import { execFileSync } from 'node:child_process'
 import pg from 'pg'
 import { PostgresStore } from '../lib/adapters/store/postgres.js'
 import { counterStatements, quoteIdentifier, statements } from '../lib/adapters/store/postgres-sql.js'
 import type { ClientRecord, GrantRecord, SessionRecord } from '../lib/contracts/store.js'
-import { benchDatabaseUrl } from './lib/postgres.js'
+import { backendsCpuReader, benchDatabaseUrl } from './lib/postgres.js'
 
 const n = Number(process.env.PG_COST_N ?? 2000)
 const rounds = Number(process.env.PG_COST_ROUNDS ?? 5)
@@ -29,7 +27,6 @@ const concurrency = Number(process.env.PG_COST_CONCURRENCY ?? 4)
 const only = process.env.PG_COST_ONLY?.split(',')
 const schema = `bench_cost_${process.pid}`
 const applicationName = `fop-cost-${process.pid}`
-const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
 
 const admin = new pg.Pool({ connectionString: benchDatabaseUrl, max: 1 })
 admin.on('error', () => {})
@@ -52,19 +49,7 @@ unix.on('error', () => {})
 const pipelined = new pg.Client({ connectionString: url.href, statement_timeout: 2000, pipeline: true } as pg.ClientConfig)
 pipelined.on('error', () => {})
 
-const seen = new Map<number, number>()
-async function backendsCpuMs (): Promise<number> {
-  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName])
-  for (const { pid } of rows) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-    if (stat === '') continue
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    seen.set(pid, Number(fields[11] ?? 0) + Number(fields[12] ?? 0))
-  }
-  let ticks = 0
-  for (const value of seen.values()) ticks += value
-  return ticks * 1000 / ticksPerSecond
-}
+const backendsCpuMs = backendsCpuReader(admin, applicationName)
 
 const now = Math.floor(Date.now() / 1000)
 const client = {

@@ -33,30 +33,37 @@ export async function benchPostgres (runId: string): Promise<BenchPostgres | { r
   const tag = runId.replace(/[^a-z0-9]/gi, '_').toLowerCase()
   const schema = `bench_${tag}`
   const applicationName = `fop-bench-${tag}`
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
-  const seen = new Map<number, number>()
   return {
     schema,
     applicationName,
-    async backendsCpuMs () {
-      // The backends run on this machine (DATABASE_URL on loopback): /proc has their CPU times.
-      // A backend that exits (the pool closes idle connections) keeps its last reading, so the
-      // sum never goes down between two readings.
-      const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName])
-      for (const { pid } of rows) {
-        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-        if (stat === '') continue
-        // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-        seen.set(pid, Number(fields[11] ?? 0) + Number(fields[12] ?? 0))
-      }
-      let ticks = 0
-      for (const value of seen.values()) ticks += value
-      return ticks * 1000 / ticksPerSecond
-    },
+    backendsCpuMs: backendsCpuReader(pool, applicationName),
     async drop () {
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {})
       await pool.end().catch(() => {})
     },
+  }
+}
+
+/**
+ * Reads the CPU milliseconds so far of every backend whose connection carries `applicationName`.
+ * The backends run on this machine (DATABASE_URL on loopback): /proc has their CPU times. A
+ * backend that exits (the pool closes idle connections) keeps its last reading, so the sum never
+ * goes down between two readings.
+ */
+export function backendsCpuReader (admin: pg.Pool, applicationName: string): () => Promise<number> {
+  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+  const seen = new Map<number, number>()
+  return async () => {
+    const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName])
+    for (const { pid } of rows) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+      if (stat === '') continue
+      // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      seen.set(pid, Number(fields[11] ?? 0) + Number(fields[12] ?? 0))
+    }
+    let ticks = 0
+    for (const value of seen.values()) ticks += value
+    return ticks * 1000 / ticksPerSecond
   }
 }
