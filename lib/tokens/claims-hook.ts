@@ -1,7 +1,7 @@
 import type { ClientRecord } from '../contracts/store.js'
 import type { ClaimsContext, TokenKind } from '../contracts/claims.js'
 import type { ProviderContext } from '../contracts/context.js'
-import { registeredClaims, releasedClaimNames } from './scopes.js'
+import { pickClaims, registeredClaims, releasedClaimNames } from './scopes.js'
 import type { ClaimsRequest, InteractionClient } from '../contracts/interactions.js'
 import { scopeSet } from './issue.js'
 import { isClientIdUrl } from '../contracts/urls.js'
@@ -92,12 +92,7 @@ export async function tokenClaims (ctx: ProviderContext, input: TokenClaimsInput
     // filterClaims' selection without `sub` (the ID token sets its own), from the names the
     // scope string releases, computed once per scope string rather than a set per token; and
     // no `delete`, which would leave the object in V8's slow dictionary mode for the signing.
-    const names = releasedClaimNames(ctx.options.scopeRegistry, ctx.options.idTokenScopeClaims || input.scopeClaimsInIdToken === true ? input.scope : '', requested)
-    const values = account as Record<string, unknown>
-    for (const name of names) {
-      const value = values[name]
-      if (value !== undefined) idToken[name] = value
-    }
+    idToken = pickClaims(account, releasedClaimNames(ctx.options.scopeRegistry, ctx.options.idTokenScopeClaims || input.scopeClaimsInIdToken === true ? input.scope : '', requested), {})
   }
   if (wantsIdToken && hooks.idToken !== undefined) {
     idToken = { ...idToken, ...withoutRegistered(ctx, 'id_token', await hooks.idToken({ ...contextFor(), kind: 'id_token', account })) }

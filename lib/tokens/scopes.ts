@@ -132,9 +132,24 @@ export function releasedClaimNames (registry: ScopeRegistry, scopes: string, ext
 const releasedByRegistry = new WeakMap<ScopeRegistry, Map<string, readonly string[]>>()
 
 function claimNamesOf (registry: ScopeRegistry, scopes: string, extra: readonly string[]): readonly string[] {
-  const names = registry.released(new Set(scopes.split(' ').filter((value) => value !== '')))
+  return Object.freeze(releasedNames(registry, new Set(scopes.split(' ').filter((value) => value !== '')), extra))
+}
+
+/** The claim names the scopes release plus `extra`, in the registry's order, registered ones left out. */
+function releasedNames (registry: ScopeRegistry, scopes: ReadonlySet<string>, extra: Iterable<string>): string[] {
+  const names = registry.released(scopes)
   for (const name of extra) names.add(name)
-  return Object.freeze([...names].filter((name) => !registeredClaims.has(name)))
+  return [...names].filter((name) => !registeredClaims.has(name))
+}
+
+/** The user's claims named `names` that have a value, added to `into`. */
+export function pickClaims (claims: UserClaims, names: Iterable<string>, into: Record<string, unknown>): Record<string, unknown> {
+  const values = claims as Record<string, unknown>
+  for (const name of names) {
+    const value = values[name]
+    if (value !== undefined) into[name] = value
+  }
+  return into
 }
 
 /**
@@ -147,13 +162,5 @@ export function filterClaims (
   registry: ScopeRegistry = new ScopeTable([...scopes].map((scope) => [scope, {}])),
   extra: Iterable<string> = []
 ): Record<string, unknown> {
-  const released: Record<string, unknown> = { sub: claims.sub }
-  const names = registry.released(scopes)
-  for (const name of extra) names.add(name)
-  for (const name of names) {
-    if (registeredClaims.has(name)) continue
-    const value = (claims as Record<string, unknown>)[name]
-    if (value !== undefined) released[name] = value
-  }
-  return released
+  return pickClaims(claims, releasedNames(registry, scopes, extra), { sub: claims.sub })
 }
