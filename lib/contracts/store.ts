@@ -386,8 +386,10 @@ export interface SessionStore {
   /** Ends every session of the account and hands them back with their `clients`. */
   takeAccountSessions (accountId: string): Promise<SessionRecord[]>
   /**
-   * The account's live sessions (the account page), from the account's own session index:
-   * never a scan of every session, and never another account's. Order unspecified; `clients`
+   * The account's live sessions (the account page, and every login: `maxSessionsPerAccount`),
+   * from the account's own session index: never a scan of every session, never another
+   * account's, never an expired or ended one (a store with an index of its own drops those from
+   * it as it reads, so the index stays as small as the live list). Order unspecified; `clients`
    * may be left out.
    */
   listAccountSessions (accountId: string): Promise<SessionRecord[]>

@@ -55,6 +55,29 @@ export async function listAccountSessions (ctx: ProviderContext, accountId: stri
 }
 
 /**
+ * Keeps the account within `maxSessionsPerAccount` live sessions after a login saved `kept`:
+ * past the cap its oldest sessions (by sign-in time) end as at a logout (`endSession`, reason
+ * `limit`: its families without `offline_access`, back-channel logout to its clients). Never
+ * `kept`, the session just started. Reading the list is also what prunes the account's index
+ * of sessions that expired or ended (every store drops those as it lists), so the index a login
+ * leaves behind holds at most the cap. Two concurrent logins may both see one session too many
+ * and pick the same oldest one (`takeSession` hands it to one of them): the next login trims.
+ *
+ * @example
+ * await limitAccountSessions(ctx, session.accountId, session.sessionId)
+ */
+export async function limitAccountSessions (ctx: ProviderContext, accountId: string, kept: string): Promise<void> {
+  const sessions = await ctx.store.listAccountSessions(accountId)
+  const excess = sessions.length - ctx.options.maxSessionsPerAccount
+  if (excess <= 0) return
+  const oldest = sessions
+    .filter((session) => session.sessionId !== kept && session.accountId === accountId)
+    .sort((a, b) => a.authTime - b.authTime || a.sessionId.localeCompare(b.sessionId))
+    .slice(0, excess)
+  for (const session of oldest) await endSession(ctx, session.sessionId, 'limit')
+}
+
+/**
  * Ends the user's session named `sid` as a logout does (`endSession`: on every instance, its
  * token families without `offline_access` with it, back-channel logout to its clients). Only
  * a session of `accountId` can be named: another user's `sid` finds nothing. Returns the

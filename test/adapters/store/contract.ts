@@ -841,6 +841,19 @@ export async function storeContract (
       t.equal((await store.listAccountSessions(accountId))[0]?.accountId, accountId, 'the list holds copies')
     })
 
+    register('sessions: an expired session is never listed, nor ended again', async (t, store, other) => {
+      const accountId = id()
+      const live = session({ accountId })
+      const expiring = session({ accountId, expiresAt: nowSeconds() + 1 })
+      for (const record of [live, expiring]) await store.saveSession(record)
+      t.equal((await other.listAccountSessions(accountId)).length, 2, 'both listed while alive')
+      await sleep(expiring.expiresAt * 1000 - Date.now() + 50)
+      const ids = async (): Promise<string[]> => (await store.listAccountSessions(accountId)).map((record) => record.sessionId)
+      t.same(await ids(), [live.sessionId], 'the expired one is left out')
+      t.same(await ids(), [live.sessionId], 'and stays out')
+      t.equal(await other.takeSession(expiring.sessionId), undefined, 'an expired session cannot be taken')
+    })
+
     register('sessions: touchSession records the last use of a live session only', async (t, store, other) => {
       const record = session()
       await store.saveSession(record)
