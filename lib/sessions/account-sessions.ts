@@ -25,11 +25,16 @@ export const lastSeenInterval = 300
 
 /**
  * Records a use of the session when the last one recorded is older than `lastSeenInterval`:
- * the SSO path reads the session anyway, and writes only this rarely.
+ * the SSO path reads the session anyway, and writes only this rarely. Returns the session as
+ * it now is: a copy with the new `lastSeenAt` when one was written, else `session` itself,
+ * which is never written to (a store may hand out frozen or shared records).
+ *
+ * @example
+ * const used = await noteSessionUse(ctx, session)
  */
-export async function noteSessionUse (ctx: ProviderContext, session: SessionRecord, at = nowSeconds()): Promise<void> {
-  if ((session.lastSeenAt ?? session.authTime) > at - lastSeenInterval) return
-  if (await ctx.store.touchSession(session.sessionId, at)) session.lastSeenAt = at
+export async function noteSessionUse (ctx: ProviderContext, session: SessionRecord, at = nowSeconds()): Promise<SessionRecord> {
+  if ((session.lastSeenAt ?? session.authTime) > at - lastSeenInterval) return session
+  return await ctx.store.touchSession(session.sessionId, at) ? { ...session, lastSeenAt: at } : session
 }
 
 /**
