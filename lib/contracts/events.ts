@@ -3,9 +3,10 @@ import { EventEmitter } from 'node:events'
 /**
  * Why a session ended: the user logged out, host code ended it (`app.oidc.endAccountSessions`),
  * or a new login in the same browser replaced it (every login starts a new session), or the
- * user ended it on the account page.
+ * user ended it on the account page, or a login past `maxSessionsPerAccount` ended the
+ * account's oldest session (`limit`).
  */
-export type SessionEndReason = 'logout' | 'host' | 'replaced' | 'account'
+export type SessionEndReason = 'logout' | 'host' | 'replaced' | 'account' | 'limit'
 
 /**
  * Security-relevant events, with the ids needed to act on them and never a secret, token,

@@ -233,6 +233,12 @@ export const OptionsSchema = Type.Object({
     default: 10,
     description: 'Seconds during which a rotated refresh token, presented again by its client before its successor was used, gets the same successor (0 = off).',
   }),
+  maxSessionsPerAccount: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 100,
+    description: 'Live login sessions one account may hold; a login past it ends the account\'s oldest session as a logout would (reason `limit`).',
+  }),
   defaultAcr: Type.String({
     minLength: 1,
     maxLength: 200,
@@ -391,6 +397,16 @@ export interface OidcProviderOptions {
    * successor and fresh access (and ID) tokens instead of counting as reuse.
    */
   refreshTokenGrace?: number
+  /**
+   * Live login sessions one account may hold (default 100, 1–1000). A login past it ends the
+   * account's oldest session as a logout would (`session.ended` with reason `limit`: its token
+   * families without `offline_access` end, its clients get back-channel logout), so logins in a
+   * loop cannot grow one account's session index without bound.
+   *
+   * @example
+   * maxSessionsPerAccount: 10,
+   */
+  maxSessionsPerAccount?: number
   /** Fastify route prefix; the plugin honours it for its routes. */
   prefix?: string
   /**

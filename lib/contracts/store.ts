@@ -249,7 +249,11 @@ export interface GrantStore {
   revokeGrant (grantId: string): Promise<boolean>
   /** Revokes every grant of an account (password change, account deletion). Returns the count. */
   revokeAccountGrants (accountId: string): Promise<number>
-  /** Revokes every grant given to a client (client deleted or compromised). Returns the count. */
+  /**
+   * Revokes every grant given to a client (client deleted or compromised), and every refresh
+   * family the client holds under another client's grant (one a token exchange started, RFC
+   * 8693: `exchange` set), which no grant of its own would take along. Returns the count of grants.
+   */
   revokeClientGrants (clientId: string): Promise<number>
   /**
    * Moves the grant's end to `expiresAt` while the grant exists, so a refresh family that is
@@ -386,8 +390,10 @@ export interface SessionStore {
   /** Ends every session of the account and hands them back with their `clients`. */
   takeAccountSessions (accountId: string): Promise<SessionRecord[]>
   /**
-   * The account's live sessions (the account page), from the account's own session index:
-   * never a scan of every session, and never another account's. Order unspecified; `clients`
+   * The account's live sessions (the account page, and every login: `maxSessionsPerAccount`),
+   * from the account's own session index: never a scan of every session, never another
+   * account's, never an expired or ended one (a store with an index of its own drops those from
+   * it as it reads, so the index stays as small as the live list). Order unspecified; `clients`
    * may be left out.
    */
   listAccountSessions (accountId: string): Promise<SessionRecord[]>
@@ -573,6 +579,8 @@ export interface RefreshFamilyStore {
    * redemption), and then writes nothing. Non-offline families with a `sessionId` and a first
    * refresh token are indexed by session for `revokeSessionFamilies` (a family without refresh
    * tokens only anchors short-lived access tokens, and is not worth a write to the index).
+   * A family with `exchange` (under another client's grant) is findable by its `clientId` for
+   * `revokeClientGrants`.
    */
   startRefreshFamily (family: RefreshFamilyRecord, first?: FamilyTokenRecord): Promise<boolean>
   /**

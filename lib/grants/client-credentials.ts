@@ -7,6 +7,7 @@ import type { GrantHandler } from './types.js'
 import { ResourceParameter } from './types.js'
 import { resolveTokenResource } from '../resources/resolve.js'
 import { dpopJktOf } from '../tokens/dpop.js'
+import { BoundedCache } from '../tokens/bounded-cache.js'
 
 const body = Type.Object({
   scope: Type.Optional(Type.String()),
@@ -70,25 +71,20 @@ export const clientCredentialsGrant = {
 function grantedScopes (client: ClientRecord, requested: string | undefined): string {
   let entry = grantedByClient.get(client)
   if (entry === undefined || entry.scope !== client.scope) {
-    entry = { scope: client.scope, byRequest: new Map() }
+    entry = { scope: client.scope, byRequest: new BoundedCache(16, 512) }
     grantedByClient.set(client, entry)
   }
   const key = requested ?? noScopeParameter
   const cached = entry.byRequest.get(key)
   if (cached !== undefined) return cached
   const granted = computeGrantedScopes(client, requested)
-  if (key.length <= maxCachedScopeLength) {
-    if (entry.byRequest.size >= maxCachedPerClient) entry.byRequest.clear()
-    entry.byRequest.set(key, granted)
-  }
+  entry.byRequest.set(key, granted)
   return granted
 }
 
 /** Stands for "no scope parameter" (a scope value cannot contain a space, RFC 6749 §3.3, nor be empty). */
 const noScopeParameter = ' '
-const maxCachedPerClient = 16
-const maxCachedScopeLength = 512
-const grantedByClient = new WeakMap<ClientRecord, { scope: string | undefined, byRequest: Map<string, string> }>()
+const grantedByClient = new WeakMap<ClientRecord, { scope: string | undefined, byRequest: BoundedCache<string> }>()
 
 function computeGrantedScopes (client: ClientRecord, requested: string | undefined): string {
   const registered = new Set([...clientScopes(client)].filter((value) => !userOnlyScopes.has(value)))

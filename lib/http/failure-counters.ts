@@ -1,5 +1,6 @@
 import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, sha256 } from '../tokens/crypto.js'
+import { BoundedCache } from '../tokens/bounded-cache.js'
 
 /** What one counter counts: its store keys, and its limit and window in the options. */
 export interface FailureCounterKind {
@@ -100,17 +101,14 @@ export const loginFailureKind: FailureCounterKind = {
  * a client_id is hashed the same way every time. Kept only for ids of a sane length, and the
  * map is dropped whole when it fills (the ids come from requests, registered or not).
  */
-const clientKeys = new Map<string, string>()
+const clientKeys = new BoundedCache<string>(1000, 256)
 
 function clientCounterKey (clientId: string): string {
-  const cached = clientKeys.get(clientId)
-  if (cached !== undefined) return cached
-  const key = `client-auth-fail:client:${sha256(clientId)}`
-  if (clientId.length <= 256) {
-    if (clientKeys.size >= 1000) clientKeys.clear()
-    clientKeys.set(clientId, key)
-  }
-  return key
+  return clientKeys.memo(clientId, hashedClientKey)
+}
+
+function hashedClientKey (clientId: string): string {
+  return `client-auth-fail:client:${sha256(clientId)}`
 }
 
 /** Failed client authentications, per client_id (hashed) and per IP. */

@@ -1,6 +1,6 @@
 import type { ProviderContext } from '../contracts/context.js'
 import { defaultPasskeyAcr } from '../contracts/passkeys.js'
-import type { AuthorizationRequest } from './types.js'
+import type { Authentication, AuthorizationRequest } from './types.js'
 
 /** The authentication context classes an authorization request asks for. */
 export interface AcrRequest {
@@ -36,6 +36,21 @@ export function requestedAcr (authorization: AuthorizationRequest): AcrRequest |
   if (claimed.length > 0 && claim?.essential === true) return { values: claimed, essential: true }
   const values = [...(authorization.acrValues ?? []), ...claimed]
   return values.length === 0 ? undefined : { values, essential: false }
+}
+
+/**
+ * The `acr` the ID tokens of this authorization state, whichever way they leave (the code's,
+ * the front channel's, the device grant's): the login's class; else, when the request asked
+ * for one (`acr_values`, or an `acr` claim of the ID token, even a voluntary `null` one), the
+ * host's `defaultAcr` ("0" unless set: no ISO/IEC 29115 level claimed); else none, as OIDC Core
+ * §2 leaves `acr` optional (§3.1.2.1 `acr_values`, §5.5.1.1 the `acr` claim).
+ *
+ * @example
+ * const acr = issuedAcr(ctx, authorization, authentication)
+ */
+export function issuedAcr (ctx: ProviderContext, request: AuthorizationRequest, authentication: Authentication): string | undefined {
+  if (authentication.acr !== undefined) return authentication.acr
+  return request.acrValues !== undefined || request.claims?.id_token?.acr !== undefined ? ctx.options.defaultAcr : undefined
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import { nowSeconds, randomToken, sha256 } from '../tokens/crypto.js'
 import type { Authentication, AuthorizationRequest } from './types.js'
 import { redirectError } from './errors.js'
+import { issuedAcr } from './acr.js'
 import { recordSessionClient } from '../sessions/session.js'
 
 /**
@@ -38,11 +39,9 @@ export async function issueCode (
   if (authentication.sessionId !== undefined) record.sessionId = authentication.sessionId
   if (request.resources.length > 0) record.resources = request.resources
   if (authentication.sid !== undefined) record.sid = authentication.sid
-  // OIDC Core §3.1.2.1, §5.5.1.1, §2: with `acr_values` or an `acr` claim requested, the ID
-  // token states the class satisfied; a login that stated none gets the host's default
-  // (`defaultAcr`, "0" unless set).
-  if (authentication.acr !== undefined) record.acr = authentication.acr
-  else if (request.acrValues !== undefined || request.claims?.id_token?.acr !== undefined) record.acr = ctx.options.defaultAcr
+  // OIDC Core §3.1.2.1, §5.5.1.1, §2: the class satisfied, or `defaultAcr` when one was asked for.
+  const acr = issuedAcr(ctx, request, authentication)
+  if (acr !== undefined) record.acr = acr
   if (authentication.amr !== undefined) record.amr = authentication.amr
   if (request.claims !== undefined) record.claims = JSON.stringify(request.claims)
   if (request.dpopJkt !== undefined) record.dpopJkt = request.dpopJkt

@@ -7,6 +7,7 @@ import { publicClient } from '../tokens/claims-hook.js'
 import { recordSessionClient } from '../sessions/session.js'
 import { grantForDecision } from './grant.js'
 import type { AuthorizationRequest, IssueCode } from './types.js'
+import { issuedAcr } from './acr.js'
 
 /*
  * How the user's part of a device authorization (RFC 8628 §3.3) ends: the answer is recorded
@@ -34,7 +35,9 @@ export async function approveDevice (
   const approval: DeviceApproval = { accountId: authentication.accountId, grantId: grant.grantId, scope: scopes.join(' '), authTime: authentication.authTime }
   if (authentication.sessionId !== undefined) approval.sessionId = authentication.sessionId
   if (authentication.sid !== undefined) approval.sid = authentication.sid
-  if (authentication.acr !== undefined) approval.acr = authentication.acr
+  // OIDC Core §3.1.2.1, §5.5.1.1: the ID token at /token states what a code's would.
+  const acr = issuedAcr(ctx, authorization, authentication)
+  if (acr !== undefined) approval.acr = acr
   if (authentication.amr !== undefined) approval.amr = authentication.amr
   const [decided] = await Promise.all([
     ctx.store.decideDeviceAuthorization(deviceCodeOf(authorization), { approved: approval }),

@@ -5,6 +5,7 @@ import type { AuthorizationResult, ConsentResult, LoginResult } from '../contrac
 import { nowSeconds, randomToken } from '../tokens/crypto.js'
 import { newSid } from '../sessions/session.js'
 import { endSession } from '../sessions/end.js'
+import { limitAccountSessions } from '../sessions/account-sessions.js'
 import { promptOf, requireInteractionUser } from './binding.js'
 import { restoreRequest } from './stored-request.js'
 import { decideConsent } from './decide.js'
@@ -158,6 +159,7 @@ async function startSession (deps: FlowDeps, login: LoginResult, clientId: strin
   const device = deviceSummary(request.headers['user-agent'])
   if (device !== undefined) session.device = device
   await ctx.store.saveSession(session)
+  await limitAccountSessions(ctx, session.accountId, session.sessionId)
   cookies.setSession(reply, session.sessionId, login.remember !== false)
   ctx.audit('login.success', { accountId: login.accountId, clientId, ip: request.ip })
   return sessionAuthentication(session)

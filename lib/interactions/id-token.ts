@@ -2,6 +2,7 @@ import type { ProviderContext } from '../contracts/context.js'
 import { issueIdToken, type IdTokenInput } from '../tokens/issue.js'
 import { tokenClaims, type TokenClaimsInput } from '../tokens/claims-hook.js'
 import type { Authentication, AuthorizationRequest } from './types.js'
+import { issuedAcr } from './acr.js'
 
 /**
  * The ID token of an authorization response (OIDC Core §3.2.2.5 for `id_token`, §3.3.2.5 for
@@ -41,7 +42,9 @@ export async function frontChannelIdToken (
   if (authorization.nonce !== undefined) input.nonce = authorization.nonce
   if (code !== undefined) input.code = code
   if (authentication.sid !== undefined) input.sid = authentication.sid
-  if (authentication.acr !== undefined) input.acr = authentication.acr
+  // OIDC Core §3.1.2.1, §5.5.1.1: the same `acr` as the code's ID token would state.
+  const acr = issuedAcr(ctx, authorization, authentication)
+  if (acr !== undefined) input.acr = acr
   if (authentication.amr !== undefined) input.amr = authentication.amr
   const idToken = await issueIdToken(ctx, input)
   ctx.audit('token.issued', { clientId: authorization.client.client_id, accountId: authentication.accountId, grantType: 'implicit' })

@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify'
 import type { OAuthError } from '../contracts/errors.js'
 import type { ProviderContext } from '../contracts/context.js'
 import { sendAutoSubmitForm } from '../http/auto-submit-form.js'
+import { BoundedCache } from '../tokens/bounded-cache.js'
 
 /**
  * The authorization response URL (RFC 6749 §4.1.2): parameters appended to the registered
@@ -66,12 +67,13 @@ interface RedirectParts {
  * Parsed redirect URIs, by the string registered: a client has a handful, but with dynamic
  * registration the set is open, so the map is dropped whole when it fills.
  */
-const parsedRedirects = new Map<string, RedirectParts>()
-const maxParsedRedirects = 1000
+const parsedRedirects = new BoundedCache<RedirectParts>(1000)
 
 function redirectParts (redirectUri: string): RedirectParts {
-  const cached = parsedRedirects.get(redirectUri)
-  if (cached !== undefined) return cached
+  return parsedRedirects.memo(redirectUri, parseRedirect)
+}
+
+function parseRedirect (redirectUri: string): RedirectParts {
   const url = new URL(redirectUri)
   const href = url.href
   // In a serialized URL, '?' first appears where the query starts and '#' where the fragment
@@ -81,10 +83,7 @@ function redirectParts (redirectUri: string): RedirectParts {
   const queryAt = beforeHash.indexOf('?')
   const head = queryAt === -1 ? beforeHash : beforeHash.slice(0, queryAt)
   const hash = hashAt === -1 ? '' : href.slice(hashAt)
-  const parts = { head, query: url.searchParams.toString(), hash, href }
-  if (parsedRedirects.size >= maxParsedRedirects) parsedRedirects.clear()
-  parsedRedirects.set(redirectUri, parts)
-  return parts
+  return { head, query: url.searchParams.toString(), hash, href }
 }
 
 /**

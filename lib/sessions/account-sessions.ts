@@ -25,11 +25,16 @@ export const lastSeenInterval = 300
 
 /**
  * Records a use of the session when the last one recorded is older than `lastSeenInterval`:
- * the SSO path reads the session anyway, and writes only this rarely.
+ * the SSO path reads the session anyway, and writes only this rarely. Returns the session as
+ * it now is: a copy with the new `lastSeenAt` when one was written, else `session` itself,
+ * which is never written to (a store may hand out frozen or shared records).
+ *
+ * @example
+ * const used = await noteSessionUse(ctx, session)
  */
-export async function noteSessionUse (ctx: ProviderContext, session: SessionRecord, at = nowSeconds()): Promise<void> {
-  if ((session.lastSeenAt ?? session.authTime) > at - lastSeenInterval) return
-  if (await ctx.store.touchSession(session.sessionId, at)) session.lastSeenAt = at
+export async function noteSessionUse (ctx: ProviderContext, session: SessionRecord, at = nowSeconds()): Promise<SessionRecord> {
+  if ((session.lastSeenAt ?? session.authTime) > at - lastSeenInterval) return session
+  return await ctx.store.touchSession(session.sessionId, at) ? { ...session, lastSeenAt: at } : session
 }
 
 /**
@@ -52,6 +57,29 @@ export async function listAccountSessions (ctx: ProviderContext, accountId: stri
       current: session.sessionId === currentSessionId,
     }))
     .sort((a, b) => b.createdAt - a.createdAt || a.sid.localeCompare(b.sid))
+}
+
+/**
+ * Keeps the account within `maxSessionsPerAccount` live sessions after a login saved `kept`:
+ * past the cap its oldest sessions (by sign-in time) end as at a logout (`endSession`, reason
+ * `limit`: its families without `offline_access`, back-channel logout to its clients). Never
+ * `kept`, the session just started. Reading the list is also what prunes the account's index
+ * of sessions that expired or ended (every store drops those as it lists), so the index a login
+ * leaves behind holds at most the cap. Two concurrent logins may both see one session too many
+ * and pick the same oldest one (`takeSession` hands it to one of them): the next login trims.
+ *
+ * @example
+ * await limitAccountSessions(ctx, session.accountId, session.sessionId)
+ */
+export async function limitAccountSessions (ctx: ProviderContext, accountId: string, kept: string): Promise<void> {
+  const sessions = await ctx.store.listAccountSessions(accountId)
+  const excess = sessions.length - ctx.options.maxSessionsPerAccount
+  if (excess <= 0) return
+  const oldest = sessions
+    .filter((session) => session.sessionId !== kept && session.accountId === accountId)
+    .sort((a, b) => a.authTime - b.authTime || a.sessionId.localeCompare(b.sessionId))
+    .slice(0, excess)
+  for (const session of oldest) await endSession(ctx, session.sessionId, 'limit')
 }
 
 /**

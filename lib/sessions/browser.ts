@@ -24,8 +24,7 @@ export async function browserSession (deps: BrowserDeps, request: FastifyRequest
   const sessionId = deps.cookies.sessionId(request)
   if (sessionId === undefined) return undefined
   const session = await deps.ctx.store.getSession(sessionId)
-  if (session !== undefined) await noteSessionUse(deps.ctx, session)
-  return session
+  return session === undefined ? undefined : await noteSessionUse(deps.ctx, session)
 }
 
 /** A browser's session and, where the store read it in the same step, its user's grant to one client. */
@@ -62,8 +61,7 @@ export async function browserSessionWithGrant (deps: BrowserDeps, request: Fasti
   }
   if (read === undefined) return undefined
   // As browserSession: the use counts for the account page's "last seen".
-  await noteSessionUse(deps.ctx, read.session)
-  return { session: read.session, grant: { record: read.grant } }
+  return { session: await noteSessionUse(deps.ctx, read.session), grant: { record: read.grant } }
 }
 
 /** What a pending interaction holds besides its id, binding, CSRF token and expiry. */

@@ -6,6 +6,7 @@ import { signJwt } from './jwt.js'
 import { digest as hashOf, nowSeconds, randomToken, sha256 } from './crypto.js'
 import { OAuthError } from '../contracts/errors.js'
 import type { ActorClaim } from '../contracts/trust.js'
+import { BoundedCache } from './bounded-cache.js'
 
 /** RFC 9068 §2.1: the `typ` header of JWT access tokens. */
 export const accessTokenType = 'at+jwt'
@@ -229,19 +230,10 @@ export function scopeSet (scope: string | undefined): Set<string> {
  * a provider sees few distinct scope strings. Kept by the string; long strings are not kept,
  * and the map is dropped whole when it fills (scope strings can come from requests).
  */
-const sharedScopes = new Map<string, ReadonlySet<string>>()
-const maxSharedScopes = 500
-const maxSharedScopeLength = 512
+const sharedScopes = new BoundedCache<ReadonlySet<string>>(500, 512)
 
 export function scopeValues (scope: string): ReadonlySet<string> {
-  const cached = sharedScopes.get(scope)
-  if (cached !== undefined) return cached
-  const set = scopeSet(scope)
-  if (scope.length <= maxSharedScopeLength) {
-    if (sharedScopes.size >= maxSharedScopes) sharedScopes.clear()
-    sharedScopes.set(scope, set)
-  }
-  return set
+  return sharedScopes.memo(scope, scopeSet)
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ScopeDefinition, ScopeRegistry, ScopesOption, UserClaims } from '../contracts/claims.js'
+import { BoundedCache } from './bounded-cache.js'
 
 /** Which claims each standard scope releases (OpenID Connect Core §5.4). */
 export const scopeClaims: Readonly<Record<string, readonly string[]>> = {
@@ -116,20 +117,17 @@ export function releasedClaimNames (registry: ScopeRegistry, scopes: string, ext
   if (extra.length > 0) return claimNamesOf(registry, scopes, extra)
   let byScope = releasedByRegistry.get(registry)
   if (byScope === undefined) {
-    byScope = new Map()
+    byScope = new BoundedCache(500, 512)
     releasedByRegistry.set(registry, byScope)
   }
   const cached = byScope.get(scopes)
   if (cached !== undefined) return cached
   const names = claimNamesOf(registry, scopes, extra)
-  if (scopes.length <= 512) {
-    if (byScope.size >= 500) byScope.clear()
-    byScope.set(scopes, names)
-  }
+  byScope.set(scopes, names)
   return names
 }
 
-const releasedByRegistry = new WeakMap<ScopeRegistry, Map<string, readonly string[]>>()
+const releasedByRegistry = new WeakMap<ScopeRegistry, BoundedCache<readonly string[]>>()
 
 function claimNamesOf (registry: ScopeRegistry, scopes: string, extra: readonly string[]): readonly string[] {
   return Object.freeze(releasedNames(registry, new Set(scopes.split(' ').filter((value) => value !== '')), extra))

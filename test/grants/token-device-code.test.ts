@@ -187,3 +187,15 @@ t.test('a poll with a DPoP proof gets DPoP-bound tokens; resource sets aud', asy
   t.equal(access.aud, api.resource, 'resource → aud')
   t.equal(tokens.scope, 'api:read')
 })
+
+t.test('OIDC Core §3.1.2.1: acr_values asked at the device endpoint give the ID token the default acr, as a code does', async (t) => {
+  const app = await provider(t)
+  const asked = await start(app, { client_id: 'tv', scope: 'openid', acr_values: 'urn:example:loa:2' })
+  await userPart(app, new CookieJar(), asked.user_code, 'approve')
+  const res = await poll(app, asked.device_code)
+  t.equal(res.statusCode, 200, res.body)
+  t.equal(decodeJwt(res.json().id_token).acr, '0', 'defaultAcr: the login stated none')
+  const plain = await start(app, { client_id: 'tv', scope: 'openid' })
+  await userPart(app, new CookieJar(), plain.user_code, 'approve')
+  t.notOk('acr' in decodeJwt((await poll(app, plain.device_code)).json().id_token), 'none asked for, none claimed')
+})

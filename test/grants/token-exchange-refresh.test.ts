@@ -124,3 +124,35 @@ t.test('registration: refresh_token goes with token exchange, and still not alon
   t.equal(alone.status, 400)
   t.match(await alone.json(), { error: 'invalid_client_metadata' }, 'refresh_token alone: no grant could ever issue one')
 })
+
+t.test('deleting the exchanging client ends the refresh family its exchange started', async (t) => {
+  // The family lives under the user's grant to another client (the subject's), so revoking the
+  // deleted client's own grants alone would leave it alive.
+  const registered = await fetch(`${idp.issuer}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ grant_types: [EXCHANGE, 'refresh_token'], scope: 'calendar:read', token_endpoint_auth_method: 'client_secret_basic' }),
+  })
+  t.equal(registered.status, 201)
+  const { client_id: clientId, client_secret: secret } = await registered.json() as { client_id: string, client_secret: string }
+  const agent = await configure(clientId, secret)
+  const user = await userToken()
+  const exchanged = await client.genericGrantRequest(agent, EXCHANGE, exchangeFor(user.token))
+  t.type(exchanged.refresh_token, 'string', 'the exchange started a family with a refresh token')
+  const refreshed = await client.refreshTokenGrant(agent, exchanged.refresh_token!)
+  const claims = decodeJwt(refreshed.access_token) as { jti: string, grant_id: string, family_id: string }
+  const revoked = async (): Promise<boolean> => await store.isAccessTokenRevoked(claims.jti, claims.grant_id, claims.family_id)
+  t.equal(await revoked(), false, 'its access token is alive while the client exists')
+  t.equal((await client.tokenIntrospection(agent, refreshed.refresh_token!)).active, true, 'and so is its refresh token')
+  const record = await store.getClient(clientId)
+
+  await idp.app.oidc.clients.delete(clientId)
+  t.equal(await revoked(), true, 'the deleted client\'s access token is revoked with its family')
+  // The deleted client cannot authenticate any more; were its record back (a restored backup),
+  // its refresh token must still be dead: the family is gone, not just out of reach.
+  await store.saveClient(record!)
+  t.match(await refusal(client.refreshTokenGrant(agent, refreshed.refresh_token!)), { error: 'invalid_grant', status: 400 }, 'its refresh token no longer refreshes')
+  t.equal((await client.tokenIntrospection(agent, refreshed.refresh_token!)).active, false, 'and introspects inactive')
+  t.ok(await store.getGrant(user.grantId), 'the user\'s grant to the subject\'s client stays')
+  t.equal((await client.tokenIntrospection(web, user.token)).active, true, 'with the subject token')
+})

@@ -124,6 +124,26 @@ t.test('response_type=id_token and code id_token: fragment by default, form_post
   t.equal(decodeJwt(token.json().id_token).sub, hybridClaims.sub, 'the same user in both ID tokens')
 })
 
+t.test('OIDC Core §3.1.2.1, §5.5.1.1: an ID token from /authorize has the default acr when one was asked for, as from /token', async (t) => {
+  const flow = async (nonce: string, extra: Record<string, string>, jar?: CookieJar): Promise<Awaited<ReturnType<typeof runCodeFlow>>> =>
+    await runCodeFlow(app, { clientId: hybrid.client_id, redirectUri: REDIRECT, scope: 'openid', nonce, pkce: false, ...(jar === undefined ? {} : { jar }), extra })
+  const implicit = await flow('n-acr-1', { response_type: 'id_token', acr_values: 'urn:example:loa:2 urn:example:loa:1' })
+  t.equal(decodeJwt(implicit.response.params.id_token!).acr, '0', 'acr_values: the host\'s defaultAcr (the login stated none)')
+  const claimed = await flow('n-acr-2', { response_type: 'id_token', claims: JSON.stringify({ id_token: { acr: null } }) }, implicit.jar)
+  t.equal(decodeJwt(claimed.response.params.id_token!).acr, '0', 'a voluntary acr claim (SSO, no new login): the same')
+  const both = await runCodeFlow(app, { clientId: hybrid.client_id, redirectUri: REDIRECT, scope: 'openid', nonce: 'n-acr-3', jar: implicit.jar, extra: { response_type: 'code id_token', acr_values: '1' } })
+  t.equal(decodeJwt(both.response.params.id_token!).acr, '0', 'code id_token: the front-channel ID token')
+  const token = await app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${hybrid.client_id}:${hybrid.client_secret}`).toString('base64')}` },
+    payload: new URLSearchParams({ grant_type: 'authorization_code', code: both.code!, redirect_uri: REDIRECT, code_verifier: both.verifier }).toString(),
+  })
+  t.equal(decodeJwt(token.json().id_token).acr, '0', 'and the back-channel one agrees')
+  const unasked = await flow('n-acr-4', { response_type: 'id_token' }, implicit.jar)
+  t.notOk('acr' in decodeJwt(unasked.response.params.id_token!), 'no acr asked for, none claimed')
+})
+
 t.test('a pushed request (PAR) carries its response_mode to /authorize', async (t) => {
   const pushed = await app.inject({
     method: 'POST',

@@ -135,6 +135,7 @@ function everyOption (): Record<string, unknown> {
     tokenClaims: { accessToken: () => ({ tenant: 'acme' }), idToken: () => undefined },
     pages: { brand: { name: 'Acme ID', colors: { accent: '#e11d48' } }, messages: { es: { 'login.title': 'Iniciar sesión' } } },
     refreshTokenGrace: 5,
+    maxSessionsPerAccount: 20,
     idTokenScopeClaims: false,
     defaultAcr: 'urn:example:acr:password',
     requestObjects: { enabled: true, allowUnsigned: true, requireSigned: false },

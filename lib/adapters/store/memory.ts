@@ -135,6 +135,8 @@ export class MemoryStore implements Store {
   readonly #familyTokens = new ExpiringMap<FamilyTokenRecord>()
   /** sessionId → family keys of its non-offline families */
   readonly #sessionFamilies = new Map<string, Set<string>>()
+  /** clientId → family keys of the families token exchanges started for it (under other clients' grants), tidied likewise */
+  readonly #clientFamilies = new Map<string, Set<string>>()
   readonly #revokedJtis = new ExpiringMap<Expiring>()
   readonly #sessions = new ExpiringMap<SessionRecord>()
   /** sessionId → clients it signed into; lives and dies with the session. */
@@ -188,16 +190,18 @@ export class MemoryStore implements Store {
       for (const familyId of familyIds) if (this.#families.get(pairKey(grantId, familyId)) === undefined) familyIds.delete(familyId)
       if (familyIds.size === 0) this.#grantFamilies.delete(grantId)
     }
-    for (const [sessionId, keys] of this.#sessionFamilies) {
-      for (const key of keys) if (this.#families.get(key) === undefined) keys.delete(key)
-      if (keys.size === 0) this.#sessionFamilies.delete(sessionId)
+    for (const index of [this.#sessionFamilies, this.#clientFamilies]) {
+      for (const [owner, keys] of index) {
+        for (const key of keys) if (this.#families.get(key) === undefined) keys.delete(key)
+        if (keys.size === 0) index.delete(owner)
+      }
     }
   }
 
   /** Number of live records of every kind (for benchmarks and leak checks). */
   get size (): number {
     return this.#clients.size + this.#codes.size + this.#refreshTokens.size + this.#grants.size +
-      this.#grantByPair.size + this.#families.size + this.#familyTokens.size + this.#sessionFamilies.size +
+      this.#grantByPair.size + this.#families.size + this.#familyTokens.size + this.#sessionFamilies.size + this.#clientFamilies.size +
       this.#accountGrants.size + this.#grantFamilies.size +
       this.#revokedJtis.size + this.#sessions.size + this.#accountSessions.size +
       this.#interactions.size + this.#used.size + this.#counters.size
@@ -333,7 +337,14 @@ export class MemoryStore implements Store {
     return this.#revokeWhere((grant) => grant.accountId === accountId)
   }
 
+  /** The client's grants, and the families token exchanges started for it under other clients' grants. */
   async revokeClientGrants (clientId: string): Promise<number> {
+    const keys = this.#clientFamilies.get(clientId)
+    this.#clientFamilies.delete(clientId)
+    for (const key of keys ?? []) {
+      const family = this.#families.get(key)
+      if (family !== undefined) family.revoked = true
+    }
     return this.#revokeWhere((grant) => grant.clientId === clientId)
   }
 
@@ -391,6 +402,7 @@ export class MemoryStore implements Store {
     this.#families.set(key, { record: { ...family }, revoked: false, current: first?.tokenHash, expiresAt: family.expiresAt })
     if (first !== undefined) this.#familyTokens.set(pairKey(family.grantId, first.tokenHash), { ...first })
     addToIndex(this.#grantFamilies, family.grantId, family.familyId)
+    if (family.exchange !== undefined) addToIndex(this.#clientFamilies, family.clientId, key)
     if (family.sessionId !== undefined && !family.offline && first !== undefined) {
       const keys = this.#sessionFamilies.get(family.sessionId) ?? new Set<string>()
       keys.add(key)

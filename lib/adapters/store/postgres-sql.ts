@@ -112,7 +112,12 @@ export function statements (s: string) {
       SELECT count(*) FILTER (WHERE expires_at > now())::int AS n FROM d`,
     revokeAccountGrants: `WITH d AS (DELETE FROM ${s}.grants WHERE account_id = $1 RETURNING expires_at)
       SELECT count(*) FILTER (WHERE expires_at > now())::int AS n FROM d`,
-    revokeClientGrants: `WITH d AS (DELETE FROM ${s}.grants WHERE client_id = $1 RETURNING expires_at)
+    // The client's grants, and its families under other clients' grants (a token exchange's,
+    // RFC 8693), which no grant of its own takes along: by refresh_families_client_id (004).
+    revokeClientGrants: `WITH f AS (
+        UPDATE ${s}.refresh_families SET state = 'r', session_id = NULL
+        WHERE client_id = $1 AND state = 'a' AND expires_at > now()
+      ), d AS (DELETE FROM ${s}.grants WHERE client_id = $1 RETURNING expires_at)
       SELECT count(*) FILTER (WHERE expires_at > now())::int AS n FROM d`,
     extendGrant: `UPDATE ${s}.grants
       SET expires_at = greatest(expires_at, to_timestamp($2::bigint)),

@@ -322,8 +322,15 @@ export class RedisStore implements Store {
     return await this.#op('revokeAccountGrants', async () => await this.#revokeIndexed(this.#accountIndexKey(accountId)))
   }
 
+  /**
+   * The client's grants, and the families token exchanges started for it under other clients'
+   * grants (its `client-families` index), which no grant of its own would take along.
+   */
   async revokeClientGrants (clientId: string): Promise<number> {
-    return await this.#op('revokeClientGrants', async () => await this.#revokeIndexed(this.#clientIndexKey(clientId)))
+    return await this.#op('revokeClientGrants', async () => {
+      await this.#revokeFamiliesOf([this.#clientFamiliesKey(clientId)])
+      return await this.#revokeIndexed(this.#clientIndexKey(clientId))
+    })
   }
 
   /**
@@ -374,6 +381,13 @@ export class RedisStore implements Store {
    */
   async startRefreshFamily (family: RefreshFamilyRecord, first?: FamilyTokenRecord): Promise<boolean> {
     const indexSession = family.sessionId !== undefined && !family.offline && first !== undefined
+    // A token exchange's family lives under another client's grant: its client's own index lets
+    // revokeClientGrants reach it. Written before the family, so no started family is missing
+    // from it; an entry whose family never started revokes nothing. A round trip more, for
+    // exchanges with refresh tokens only.
+    if (family.exchange !== undefined) {
+      await this.#op('startRefreshFamily', async () => await this.#scripts.oidcIndexAdd(this.#clientFamiliesKey(family.clientId), familyMember(family), pxat(family.expiresAt)))
+    }
     if (!this.#client.isCluster) {
       // Issue 32: one script for the family and its index entries (the session's index is in
       // another slot, which a single Redis allows).
@@ -468,12 +482,14 @@ export class RedisStore implements Store {
    * in the session's families, never a scan.
    */
   async revokeSessionFamilies (sessionId: string): Promise<number> {
-    return await this.#op('revokeSessionFamilies', async () => await this.#revokeFamiliesOf([sessionId]))
+    return await this.#op('revokeSessionFamilies', async () => await this.#revokeFamiliesOf([this.#sessionFamiliesKey(sessionId)]))
   }
 
-  /** Three round trips whatever the number of sessions: read the indexes, revoke, drop them. */
-  async #revokeFamiliesOf (sessionIds: string[]): Promise<number> {
-    const indexKeys = sessionIds.map((sessionId) => this.#sessionFamiliesKey(sessionId))
+  /**
+   * Revokes the families family indexes list (a session's, a client's): three round trips
+   * whatever their number: read the indexes, revoke, drop them.
+   */
+  async #revokeFamiliesOf (indexKeys: string[]): Promise<number> {
     const members = settledValues(await this.#batch(indexKeys.map((key): Command => ['smembers', key]))).flat() as string[]
     if (members.length === 0) return 0
     const commands = members.flatMap((member): Command[] => {
@@ -617,7 +633,7 @@ export class RedisStore implements Store {
       if (sessionIds.length === 0) return 0
       const deleted = settledValues(await this.#batch(sessionIds.map((sessionId): Command => ['del', this.#key('session', sessionId)])))
       await this.#client.srem(indexKey, ...sessionIds)
-      await this.#revokeFamiliesOf(sessionIds)
+      await this.#revokeFamiliesOf(sessionIds.map((sessionId) => this.#sessionFamiliesKey(sessionId)))
       return deleted.reduce<number>((sum, count) => sum + Number(count), 0)
     })
   }
@@ -842,6 +858,11 @@ export class RedisStore implements Store {
 
   #sessionFamiliesKey (sessionId: string): string {
     return this.#key('session-families', sessionId)
+  }
+
+  /** The families token exchanges started for the client under other clients' grants. */
+  #clientFamiliesKey (clientId: string): string {
+    return this.#key('client-families', clientId)
   }
 
   #accountSessionsKey (accountId: string): string {

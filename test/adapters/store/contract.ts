@@ -841,6 +841,39 @@ export async function storeContract (
       t.equal((await store.listAccountSessions(accountId))[0]?.accountId, accountId, 'the list holds copies')
     })
 
+    register('grants: revokeClientGrants also ends the families a token exchange started for the client under another client\'s grant', async (t, store, other) => {
+      // RFC 8693: the exchange's family lives under the user's grant to the subject's client, so
+      // deleting the exchanging client revokes no grant of its own that would take it along.
+      const { family: subject } = await startedFamily(store)
+      const agent = id()
+      const exchanged = family({ grantId: subject.grantId, accountId: subject.accountId, clientId: agent, offline: false, exchange: { act: { sub: agent } } })
+      const now = nowSeconds()
+      t.equal(await store.startRefreshFamily(exchanged, { tokenHash: hashed(), issuedAt: now, expiresAt: now + 600 }), true)
+      const alsoAgents = family({ grantId: subject.grantId, accountId: subject.accountId, clientId: agent, exchange: {} })
+      t.equal(await other.startRefreshFamily(alsoAgents), true, 'one without refresh tokens (it anchors access tokens)')
+      t.equal(await store.isAccessTokenRevoked(id(), exchanged.grantId, exchanged.familyId), false, 'alive before')
+      t.equal(await other.revokeClientGrants(agent), 0, 'the client held no grant of its own')
+      t.equal(await store.isAccessTokenRevoked(id(), exchanged.grantId, exchanged.familyId), true, 'the exchange\'s family is revoked')
+      t.equal(await other.isAccessTokenRevoked(id(), alsoAgents.grantId, alsoAgents.familyId), true, 'every family of the client')
+      t.equal(await store.isAccessTokenRevoked(id(), subject.grantId, subject.familyId), false, 'the subject\'s own family stays')
+      t.ok(await store.getGrant(subject.grantId), 'and so does the grant')
+      t.equal(await store.revokeClientGrants(agent), 0, 'a second call finds nothing')
+      t.equal(await store.isAccessTokenRevoked(id(), subject.grantId, subject.familyId), false)
+    })
+
+    register('sessions: an expired session is never listed, nor ended again', async (t, store, other) => {
+      const accountId = id()
+      const live = session({ accountId })
+      const expiring = session({ accountId, expiresAt: nowSeconds() + 1 })
+      for (const record of [live, expiring]) await store.saveSession(record)
+      t.equal((await other.listAccountSessions(accountId)).length, 2, 'both listed while alive')
+      await sleep(expiring.expiresAt * 1000 - Date.now() + 50)
+      const ids = async (): Promise<string[]> => (await store.listAccountSessions(accountId)).map((record) => record.sessionId)
+      t.same(await ids(), [live.sessionId], 'the expired one is left out')
+      t.same(await ids(), [live.sessionId], 'and stays out')
+      t.equal(await other.takeSession(expiring.sessionId), undefined, 'an expired session cannot be taken')
+    })
+
     register('sessions: touchSession records the last use of a live session only', async (t, store, other) => {
       const record = session()
       await store.saveSession(record)

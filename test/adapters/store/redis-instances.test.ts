@@ -57,9 +57,14 @@ if (admin !== undefined) {
     // SSO: A's session cookie, shown to B, skips the login page (and consent: the grant exists).
     const sso = await splitCodeFlow([b], client, { jar: flow.jar })
     t.same(sso.steps.map((step) => step.what), ['authorize'], 'B answered with a code at once: no login, no consent page')
-    t.equal((await redeem(a, client, sso)).statusCode, 200, 'the SSO code from B is redeemed on A')
+    const ssoRedeemed = await redeem(a, client, sso)
+    t.equal(ssoRedeemed.statusCode, 200, 'the SSO code from B is redeemed on A')
+    const ssoTokens = ssoRedeemed.json<TokenResponse>()
 
-    // Revocation on A (RFC 7009 §2.1: the refresh token takes its grant and access tokens along) is seen by B.
+    // Revocation on A is seen by B. RFC 7009 §2.1: a refresh token's revocation SHOULD also end
+    // the access tokens "based on the same authorization grant", RFC 6749's grant: the code it
+    // came from, i.e. its token family (design.md, wave 2). The user's consent (our grant
+    // record) and the families of the user's other codes stay.
     const revoked = await postForm(a, '/revoke', { token: tokens.refresh_token, token_type_hint: 'refresh_token' }, basicAuth(client))
     t.equal(revoked.statusCode, 200)
     const afterRevoke = await userinfo(b, tokens.access_token)
@@ -68,6 +73,10 @@ if (admin !== undefined) {
     t.same(await introspect(b, client, tokens.access_token), { active: false }, 'B: access token inactive')
     t.same(await introspect(b, client, tokens.refresh_token), { active: false }, 'B: refresh token inactive')
     t.equal((await refresh(b, client, tokens.refresh_token)).json().error, 'invalid_grant', 'B refuses to refresh it')
+    t.match(await introspect(b, client, ssoTokens.access_token), { active: true }, 'B: the SSO code\'s access token (another family of the grant) stays active')
+    t.equal((await refresh(b, client, ssoTokens.refresh_token)).statusCode, 200, 'B: and its refresh token still refreshes')
+    const after = await splitCodeFlow([b], client, { jar: flow.jar })
+    t.same(after.steps.map((step) => step.what), ['authorize'], 'the consent stays: B answers with a code at once, no consent page')
   })
 
   t.test('20 concurrent redemptions of one code, split across A and B: exactly one 200', async (t) => {
