@@ -60,3 +60,19 @@ export async function postgresStoreFactory (t: Test, pool: pg.Pool, peerPool: pg
   }
   return Object.assign(factory, { schema })
 }
+
+/**
+ * A PostgresStore on a migrated schema of its own (dropped at teardown, the store closed before
+ * it), for a test that needs one store and nothing else of the database; undefined when
+ * PostgreSQL is unreachable (as `requirePostgres`: skipped locally, failed under CI=true).
+ */
+export async function migratedPostgresStore (t: Test): Promise<PostgresStore | undefined> {
+  const pool = await requirePostgres(t)
+  if (pool === undefined) return undefined
+  const schema = testSchema()
+  dropSchemaAtTeardown(t, pool, schema)
+  const store = new PostgresStore({ pool, schema, sweepIntervalMs: 0 })
+  await store.migrate()
+  t.teardown(async () => { await store.close() })
+  return store
+}

@@ -1,11 +1,11 @@
 import t, { type Test } from 'tap'
-import { MemoryStore, PostgresStore, RedisStore, type SecurityEvents, type Store } from '../../lib/index.js'
+import { MemoryStore, RedisStore, type SecurityEvents, type Store } from '../../lib/index.js'
 import { buildApp } from '../helpers/app.js'
 import { CookieJar, runCodeFlow } from '../helpers/flow.js'
 import { testUsers } from '../helpers/users.js'
 import { nowSeconds, randomToken } from '../../lib/tokens/crypto.js'
 import { deleteKeys, listKeys, requireRedis, testPrefix } from '../helpers/redis.js'
-import { dropSchemaAtTeardown, requirePostgres, testSchema } from '../helpers/postgres.js'
+import { migratedPostgresStore } from '../helpers/postgres.js'
 
 // `maxSessionsPerAccount`: one account's live login sessions are capped; a login past the cap
 // ends the account's oldest session as a logout would (reason `limit`), on every store.
@@ -69,12 +69,8 @@ t.test('RedisStore: a login past maxSessionsPerAccount ends the oldest session, 
 })
 
 t.test('PostgresStore: a login past maxSessionsPerAccount ends the oldest session', async (t) => {
-  const pool = await requirePostgres(t)
-  if (pool === undefined) return
-  const schema = testSchema()
-  dropSchemaAtTeardown(t, pool, schema)
-  const store = new PostgresStore({ pool, schema, sweepIntervalMs: 0 })
-  await store.migrate()
+  const store = await migratedPostgresStore(t)
+  if (store === undefined) return
   await limitCase(t, store)
 })
 

@@ -2,8 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { MemoryPasskeyStore, RedisPasskeyStore, type PasskeyStore, type StoredPasskey } from '../../../lib/index.js'
 import { deleteKeys, requireRedis, testPrefix } from '../../helpers/redis.js'
-import { dropSchemaAtTeardown, requirePostgres, testSchema } from '../../helpers/postgres.js'
-import { PostgresStore } from '../../../lib/index.js'
+import { migratedPostgresStore } from '../../helpers/postgres.js'
 
 function passkey (credentialId: string, accountId: string, createdAt: number): StoredPasskey {
   return { credentialId, accountId, publicKey: 'cHVibGlj', counter: 0, deviceType: 'singleDevice', backedUp: false, name: `key ${credentialId}`, createdAt, transports: ['usb'] }
@@ -54,13 +53,8 @@ t.test('RedisPasskeyStore keeps the contract', async (t) => {
 })
 
 t.test('PostgresStore.passkeyStore() keeps the contract', async (t) => {
-  const pool = await requirePostgres(t)
-  if (pool === undefined) return
-  const schema = testSchema()
-  dropSchemaAtTeardown(t, pool, schema)
-  const store = new PostgresStore({ pool, schema, sweepIntervalMs: 0 })
-  await store.migrate()
-  t.teardown(() => store.close())
+  const store = await migratedPostgresStore(t)
+  if (store === undefined) return
   await contract(t, store.passkeyStore())
 })
 
