@@ -191,46 +191,50 @@ async function bareRoute (child: { origin: string, cpuMs: () => Promise<number> 
   }
 }
 
-/** BENCH_ROUNDS: how many interleaved rounds the compared lines run in (default 3). */
+/** BENCH_ROUNDS: how many measured rounds the compared lines run in (default 3), after one warm-up round. */
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
 
 /**
- * Runs `measure` `rounds` times and emits each of its lines (scenario and store) once: the round
- * with the median server CPU per operation, every round's value beside it. The lines of a ratio
- * take turns within each round, so a change of the machine's pace (this VM's moves by more than
- * the 15 % two runs must agree within) falls on both sides, and one slow round does not decide.
+ * Runs `measure` once to warm up, then `rounds` times, and emits each of its lines (scenario and
+ * store) once: the measured round with the median server CPU per operation, every measured
+ * round's value beside it (`rounds`) and the warm-up's (`warmUpRound`). The lines of a ratio take
+ * turns within each round, so a change of the machine's pace (this VM's moves by more than the
+ * 15 % two runs must agree within) falls on both sides, and one slow round does not decide. The
+ * first round after the servers start is not counted: in two runs it cost 15-80 % more than
+ * the next two on every flow line (ours and node-oidc-provider's alike: V8's optimizing
+ * compiler, on threads of the measured process, still at work after each scenario's warm-up).
  */
 async function emitMedianRounds (measure: () => Promise<ScenarioResult[]>): Promise<void> {
   const byLine = new Map<string, ScenarioResult[]>()
+  const warmUp = new Map<string, number>()
+  const key = (result: ScenarioResult): string => `${result.scenario}/${result.store ?? ''}`
+  for (const result of await measure()) warmUp.set(key(result), cpuPerOp(result))
   for (let round = 0; round < rounds; round++) {
-    for (const result of await measure()) {
-      const key = `${result.scenario}/${result.store ?? ''}`
-      byLine.set(key, [...byLine.get(key) ?? [], result])
-    }
+    for (const result of await measure()) byLine.set(key(result), [...byLine.get(key(result)) ?? [], result])
   }
-  for (const results of byLine.values()) emit(medianRound(results))
+  for (const [line, results] of byLine) emit({ ...medianRound(results), warmUpRound: warmUp.get(line) })
 }
 
 /**
- * The cheap routes (discovery, JWKS, userinfo and introspection on memory) and the bare route
- * they are judged against, in interleaved rounds of `BENCH_DURATION / 2` s. One 5 s run each,
- * minutes apart, let the server's own background work (the memory store's sweep and the GC of
- * everything the SSO scenarios left) fall on one side of a ratio: two consecutive runs put
- * discovery at 0.96 and 1.69 x the bare route, introspection at 2.2 and 3.7 x.
+ * The cheap routes and the bare route they are judged against (discovery, JWKS, userinfo and
+ * introspection on memory), and userinfo and introspection on the other stores, in interleaved
+ * rounds of `BENCH_DURATION / 2` s. One 5 s run each, minutes apart, let the server's own
+ * background work (the memory store's sweep and the GC of everything the SSO scenarios left)
+ * fall on one side of a ratio: two consecutive runs put discovery at 0.96 and 1.69 x the bare
+ * route, introspection at 2.2 and 3.7 x.
  */
-async function readRoutesAgainstBare (memory: Target | undefined): Promise<void> {
+async function readRoutes (targets: Target[]): Promise<void> {
+  const memory = targets.find((target) => target.store === 'memory')
   const run: RunSettings = { ...settings, durationSec: Math.max(2, Math.ceil(settings.durationSec / 2)) }
-  progress(`bare route${memory === undefined ? '' : ', discovery, JWKS, introspection and userinfo'}: ${rounds} interleaved rounds of ${run.durationSec} s`)
+  progress(`bare route${memory === undefined ? '' : ', discovery, JWKS'}${targets.length === 0 ? '' : `, introspection and userinfo on ${targets.map((target) => target.store).join(', ')}`}: ${rounds} interleaved rounds of ${run.durationSec} s after one to warm up`)
   const child = wanted('bare') ? await startChild('server.ts', {}) : undefined
   try {
     await emitMedianRounds(async () => {
       const measured: ScenarioResult[] = []
       if (child !== undefined) measured.push(await bareRoute(child, run))
-      if (memory !== undefined) {
-        measured.push(...await staticDocumentScenarios(memory, run))
-        measured.push(await introspectionScenario(memory, run))
-        measured.push(await userinfoScenario(memory, run))
-      }
+      if (memory !== undefined) measured.push(...await staticDocumentScenarios(memory, run))
+      for (const target of targets) measured.push(await introspectionScenario(target, run))
+      for (const target of targets) measured.push(await userinfoScenario(target, run))
       return measured
     })
   } finally {
@@ -246,7 +250,7 @@ async function readRoutesAgainstBare (memory: Target | undefined): Promise<void>
  */
 async function flowsOnEveryStore (targets: Target[]): Promise<void> {
   const run: RunSettings = { ...settings, durationSec: Math.max(2, Math.ceil(settings.durationSec * 0.6)) }
-  progress(`client_credentials and SSO code flow on ${targets.map((target) => target.store).join(', ')}${wanted('node-oidc') ? ', node-oidc-provider\'s SSO flow' : ''}: ${rounds} interleaved rounds of ${run.durationSec} s`)
+  progress(`client_credentials and SSO code flow on ${targets.map((target) => target.store).join(', ')}${wanted('node-oidc') ? ', node-oidc-provider\'s SSO flow' : ''}: ${rounds} interleaved rounds of ${run.durationSec} s after one to warm up`)
   const nodeOidc = wanted('node-oidc') ? await startNodeOidc(settings.connections) : undefined
   try {
     await emitMedianRounds(async () => {
@@ -263,11 +267,12 @@ async function flowsOnEveryStore (targets: Target[]): Promise<void> {
 
 /** The round whose server CPU per operation is the median, with every round's value beside it. */
 function medianRound (results: ScenarioResult[]): ScenarioResult {
-  const cpu = (result: ScenarioResult): number => Number(result.serverCpuMsPerOp ?? Number.NaN)
-  const sorted = [...results].sort((a, b) => cpu(a) - cpu(b))
+  const sorted = [...results].sort((a, b) => cpuPerOp(a) - cpuPerOp(b))
   const median = sorted[Math.floor((sorted.length - 1) / 2)]!
-  return { ...median, valid: results.every((result) => result.valid), rounds: results.map(cpu) }
+  return { ...median, valid: results.every((result) => result.valid), rounds: results.map(cpuPerOp) }
 }
+
+const cpuPerOp = (result: ScenarioResult): number => Number(result.serverCpuMsPerOp ?? Number.NaN)
 
 /**
  * The example server signing with one algorithm (ACCESS_TOKEN_ALG, and the web app registered
@@ -356,16 +361,11 @@ async function main (): Promise<void> {
     const flowTargets = providers?.targets ?? []
     if (flowTargets.length > 0 || wanted('node-oidc')) await flowsOnEveryStore(flowTargets)
     if (wanted('baselines')) await joseRs256(2)
-    const memory = providers?.targets.find((target) => target.store === 'memory')
-    if (wanted('bare') || memory !== undefined) await readRoutesAgainstBare(memory)
+    if (wanted('bare') || flowTargets.length > 0) await readRoutes(flowTargets)
     if (providers !== undefined && providers.targets.length > 0) {
       const { targets } = providers
       await storeCounts(providers)
-      // On memory, introspection and userinfo were measured with the bare route above.
-      const stored = targets.filter((target) => target !== memory)
-      progress('introspection, userinfo, refresh')
-      for (const target of stored) emit(await introspectionScenario(target, settings))
-      for (const target of stored) emit(await userinfoScenario(target, settings))
+      progress('refresh')
       for (const target of targets) emit(await refreshScenario(target, settings))
       progress('login flow')
       for (const target of targets) emit(await loginFlowScenario(target, settings))
