@@ -665,15 +665,20 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Reads the account's session index, then its sessions in one pipeline (each on its own slot:
-   * separate GETs, never a cross-slot MGET); ids whose session ended are dropped from the index.
+   * Reads the account's session index, then its sessions: one MGET on a single Redis (every
+   * login reads them, for `maxSessionsPerAccount`: one command instead of one per session); on
+   * a Cluster each session is on its own slot, so separate GETs in one batch, never a
+   * cross-slot MGET. Ids whose session ended are dropped from the index.
    */
   async listAccountSessions (accountId: string): Promise<SessionRecord[]> {
     return await this.#op('listAccountSessions', async () => {
       const indexKey = this.#accountSessionsKey(accountId)
       const sessionIds = await this.#client.smembers(indexKey)
       if (sessionIds.length === 0) return []
-      const values = settledValues(await this.#batch(sessionIds.map((sessionId): Command => ['get', this.#key('session', sessionId)])))
+      const keys = sessionIds.map((sessionId) => this.#key('session', sessionId))
+      const values: unknown[] = this.#client.isCluster
+        ? settledValues(await this.#batch(keys.map((key): Command => ['get', key])))
+        : await this.#client.mget(keys)
       const sessions: SessionRecord[] = []
       const gone: string[] = []
       values.forEach((value, index) => {
