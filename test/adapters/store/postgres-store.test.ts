@@ -39,6 +39,20 @@ if (pool !== undefined && peerPool !== undefined) {
     t.equal((await stores[2]!.getClient('rp'))?.client_id, 'rp', 'the migrated schema serves')
   })
 
+  t.test('migration 004 finds its index when a host built it beforehand (CONCURRENTLY, on a large table)', async (t) => {
+    const schema = testSchema()
+    dropSchemaAtTeardown(t, pool, schema)
+    const store = new PostgresStore({ pool, schema, sweepIntervalMs: 0 })
+    await store.migrate()
+    // As a host would before upgrading: the index exists, version 4 is not recorded yet.
+    await pool.query(`DROP INDEX "${schema}".refresh_families_client_id`)
+    await pool.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 4`)
+    await pool.query(`CREATE INDEX CONCURRENTLY refresh_families_client_id ON "${schema}".refresh_families (client_id) WHERE state = 'a'`)
+    t.same(await store.migrate(), [4], 'version 4 applies without an error and is recorded')
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [schema, 'refresh_families_client_id'])
+    t.equal(rows[0].n, 1, 'one index of that name')
+  })
+
   t.test('a schema name with quotes and spaces is quoted, never spliced', async (t) => {
     const schema = `${testSchema()} "x"; DROP TABLE y; --`
     dropSchemaAtTeardown(t, pool, schema.replace(/"/g, '""'))
