@@ -7,6 +7,7 @@ import { buildApp, ISSUER } from '../helpers/app.js'
 import { runCodeFlow, pkcePair, CookieJar, hiddenField } from '../helpers/flow.js'
 import { authorizationResponse, parseFormPost } from '../helpers/form-post.js'
 import { testUsers } from '../helpers/users.js'
+import { basic, postForm } from '../helpers/codes.js'
 
 /*
  * Response modes (query, fragment, form_post) and the opt-in response types id_token and
@@ -24,6 +25,11 @@ const hybrid = {
 }
 const store = new MemoryStore()
 const app = await buildApp(t, { store, users: testUsers, clients: [code, hybrid], responseTypes: ['code', 'id_token', 'code id_token'] })
+
+/** Redeems a flow's code at /token as its client (client_secret_basic). */
+async function redeem (client: { client_id: string, client_secret: string }, flow: { code: string | null, verifier: string }): Promise<Awaited<ReturnType<typeof postForm>>> {
+  return await postForm(app, '/token', { grant_type: 'authorization_code', code: flow.code ?? '', redirect_uri: REDIRECT, code_verifier: flow.verifier }, { authorization: basic(client.client_id, client.client_secret) })
+}
 
 function query (params: Record<string, string | undefined>): string {
   const q = new URLSearchParams()
@@ -71,12 +77,7 @@ t.test('form_post code flow: login, consent denied and granted all answer by for
   t.equal(flow.response.mode, 'form_post')
   t.equal(flow.response.target, REDIRECT)
   t.same(Object.keys(flow.response.params), ['code', 'state', 'iss'])
-  const token = await app.inject({
-    method: 'POST',
-    url: '/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${code.client_id}:${code.client_secret}`).toString('base64')}` },
-    payload: new URLSearchParams({ grant_type: 'authorization_code', code: flow.code!, redirect_uri: REDIRECT, code_verifier: flow.verifier }).toString(),
-  })
+  const token = await redeem(code, flow)
   t.equal(token.statusCode, 200, token.body)
 })
 
@@ -114,12 +115,7 @@ t.test('response_type=id_token and code id_token: fragment by default, form_post
   const hybridClaims = decodeJwt(both.response.params.id_token!)
   t.equal(hybridClaims.c_hash, atHash(both.code!, 'RS256'), 'c_hash of the code (OIDC Core §3.3.2.11)')
   t.equal(hybridClaims.nonce, 'n-hybrid')
-  const token = await app.inject({
-    method: 'POST',
-    url: '/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${hybrid.client_id}:${hybrid.client_secret}`).toString('base64')}` },
-    payload: new URLSearchParams({ grant_type: 'authorization_code', code: both.code!, redirect_uri: REDIRECT, code_verifier: both.verifier }).toString(),
-  })
+  const token = await redeem(hybrid, both)
   t.equal(token.statusCode, 200, token.body)
   t.equal(decodeJwt(token.json().id_token).sub, hybridClaims.sub, 'the same user in both ID tokens')
 })
@@ -133,12 +129,7 @@ t.test('OIDC Core §3.1.2.1, §5.5.1.1: an ID token from /authorize has the defa
   t.equal(decodeJwt(claimed.response.params.id_token!).acr, '0', 'a voluntary acr claim (SSO, no new login): the same')
   const both = await runCodeFlow(app, { clientId: hybrid.client_id, redirectUri: REDIRECT, scope: 'openid', nonce: 'n-acr-3', jar: implicit.jar, extra: { response_type: 'code id_token', acr_values: '1' } })
   t.equal(decodeJwt(both.response.params.id_token!).acr, '0', 'code id_token: the front-channel ID token')
-  const token = await app.inject({
-    method: 'POST',
-    url: '/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${hybrid.client_id}:${hybrid.client_secret}`).toString('base64')}` },
-    payload: new URLSearchParams({ grant_type: 'authorization_code', code: both.code!, redirect_uri: REDIRECT, code_verifier: both.verifier }).toString(),
-  })
+  const token = await redeem(hybrid, both)
   t.equal(decodeJwt(token.json().id_token).acr, '0', 'and the back-channel one agrees')
   const unasked = await flow('n-acr-4', { response_type: 'id_token' }, implicit.jar)
   t.notOk('acr' in decodeJwt(unasked.response.params.id_token!), 'no acr asked for, none claimed')
